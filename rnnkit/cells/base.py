@@ -1,0 +1,232 @@
+"""The base of every rnnkit cell: s_i = R(s_{i-1}, x_i), y_i = O(s_i).
+
+A cell is split into the two halves the runner needs to be fast:
+
+* :meth:`RecurrentCell.project_inputs` computes ``x_i W^x + b`` for *all* time steps
+  in one matmul (input dropout, fixed over time, applied first);
+* :meth:`RecurrentCell.step` does the sequential part from the projected input and
+  the previous states.
+
+``cell(inputs, states, training=...)`` runs one whole step, as a Keras cell does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+from keras import constraints, initializers, ops, regularizers
+
+from rnnkit.ops.activations import get_activation, serialize_activation
+
+
+class RecurrentCell(keras.Layer):
+    """Abstract base class for rnnkit cells (see module docstring).
+
+    Args:
+        units: Positive integer, dimensionality of the state and output.
+        activation: Activation of the candidate state (default ``"tanh"``).
+        use_bias: Whether the cell uses a bias vector.
+        kernel_initializer, recurrent_initializer, bias_initializer: initializers
+            for ``kernel`` (input weights), ``recurrent_kernel`` and ``bias``.
+        kernel_regularizer, recurrent_regularizer, bias_regularizer: regularizers.
+        kernel_constraint, recurrent_constraint, bias_constraint: constraints.
+        dropout: Fraction of the input units to drop (mask fixed over time).
+        recurrent_dropout: Fraction of the recurrent state units to drop (mask
+            fixed over time).
+        seed: Random seed for the dropout masks.
+    """
+
+    #: number of gate blocks stacked in ``kernel`` (columns = gates * units)
+    gates: int = 1
+
+    def __init__(
+        self,
+        units: int,
+        activation: Any = "tanh",
+        use_bias: bool = True,
+        kernel_initializer: Any = "glorot_uniform",
+        recurrent_initializer: Any = "orthogonal",
+        bias_initializer: Any = "zeros",
+        kernel_regularizer: Any = None,
+        recurrent_regularizer: Any = None,
+        bias_regularizer: Any = None,
+        kernel_constraint: Any = None,
+        recurrent_constraint: Any = None,
+        bias_constraint: Any = None,
+        dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+        seed: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if not isinstance(units, int) or isinstance(units, bool) or units <= 0:
+            raise ValueError(
+                f"Received an invalid value for argument `units`, expected a positive "
+                f"integer, got {units!r}."
+            )
+        for name, rate in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
+            if not 0.0 <= float(rate) <= 1.0:
+                raise ValueError(f"`{name}` must be in [0, 1], got {rate!r}.")
+        super().__init__(**kwargs)
+        self.units = units
+        self.activation = get_activation(activation)
+        self.use_bias = use_bias
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.recurrent_initializer = initializers.get(recurrent_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.recurrent_constraint = constraints.get(recurrent_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
+        self.dropout = min(1.0, max(0.0, float(dropout)))
+        self.recurrent_dropout = min(1.0, max(0.0, float(recurrent_dropout)))
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed=seed)
+
+    # -- sizes -------------------------------------------------------------------------
+    @property
+    def state_size(self) -> list[int]:
+        return [self.units]
+
+    @property
+    def output_size(self) -> int:
+        return self.units
+
+    # -- weights -----------------------------------------------------------------------
+    def build(self, input_shape: tuple) -> None:
+        input_dim = input_shape[-1]
+        if input_dim is None:
+            raise ValueError(
+                f"Cell '{self.name}' needs a defined last (feature) dimension, "
+                f"got input shape {tuple(input_shape)}."
+            )
+        self.input_dim = int(input_dim)
+        self.kernel = self.add_weight(
+            shape=(self.input_dim, self.gates * self.units),
+            name="kernel",
+            initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
+        )
+        self.recurrent_kernel = self.add_weight(
+            shape=(self.units, self.gates * self.units),
+            name="recurrent_kernel",
+            initializer=self.recurrent_initializer,
+            regularizer=self.recurrent_regularizer,
+            constraint=self.recurrent_constraint,
+        )
+        if self.use_bias:
+            self.bias = self.add_weight(
+                shape=self.bias_shape(),
+                name="bias",
+                initializer=self.make_bias_initializer(),
+                regularizer=self.bias_regularizer,
+                constraint=self.bias_constraint,
+            )
+        else:
+            self.bias = None
+
+    def bias_shape(self) -> tuple[int, ...]:
+        return (self.gates * self.units,)
+
+    def make_bias_initializer(self) -> Any:
+        return self.bias_initializer
+
+    def input_bias(self) -> Any:
+        """The bias added to the input projection (None without bias)."""
+        return self.bias
+
+    # -- dropout -----------------------------------------------------------------------
+    def dropout_masks(self, batch_size: Any, training: bool | None) -> tuple[Any, Any]:
+        """Masks ``(input_mask (B, D) or None, recurrent_mask (B, units) or None)``.
+
+        They are drawn once per sequence and reused at every step (Gal & Ghahramani),
+        exactly as Keras does.
+        """
+        input_mask = recurrent_mask = None
+        if training and 0.0 < self.dropout < 1.0:
+            input_mask = keras.random.dropout(
+                ops.ones((batch_size, self.input_dim), dtype=self.compute_dtype),
+                rate=self.dropout,
+                seed=self.seed_generator,
+            )
+        if training and 0.0 < self.recurrent_dropout < 1.0:
+            recurrent_mask = keras.random.dropout(
+                ops.ones((batch_size, self.units), dtype=self.compute_dtype),
+                rate=self.recurrent_dropout,
+                seed=self.seed_generator,
+            )
+        return input_mask, recurrent_mask
+
+    # -- the two halves ----------------------------------------------------------------
+    def project_inputs(self, inputs: Any, input_mask: Any = None) -> Any:
+        """``(x * mask) W^x + b`` for inputs ``(B, D)`` or ``(B, T, D)`` in one matmul."""
+        if input_mask is not None:
+            if len(inputs.shape) == 3:
+                input_mask = ops.expand_dims(input_mask, 1)
+            inputs = inputs * input_mask
+        projected = ops.matmul(inputs, self.kernel)
+        bias = self.input_bias()
+        if bias is not None:
+            projected = projected + bias
+        return projected
+
+    def step(self, projected: Any, states: list, recurrent_mask: Any = None) -> tuple[Any, list]:
+        """One recurrence step from the projected input; returns ``(output, new_states)``."""
+        raise NotImplementedError
+
+    # -- Keras cell API ----------------------------------------------------------------
+    def call(self, inputs: Any, states: Any, training: bool = False) -> tuple[Any, list]:
+        """One whole step, as a Keras cell: ``cell(x_t, states) -> (y_t, new_states)``."""
+        states = list(states) if isinstance(states, (list, tuple)) else [states]
+        input_mask, recurrent_mask = self.dropout_masks(ops.shape(inputs)[0], training)
+        return self.step(self.project_inputs(inputs, input_mask), states, recurrent_mask)
+
+    def get_initial_state(self, batch_size: Any = None) -> list:
+        return [ops.zeros((batch_size, n), dtype=self.compute_dtype) for n in self.state_size]
+
+    # -- fused-kernel support ----------------------------------------------------------
+    def fused_kind(self) -> str | None:
+        """Name of the cuDNN/torch fused kernel this cell's configuration matches, if any."""
+        return None
+
+    def get_config(self) -> dict:
+        config = {
+            "units": self.units,
+            "activation": serialize_activation(self.activation),
+            "use_bias": self.use_bias,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "recurrent_regularizer": regularizers.serialize(self.recurrent_regularizer),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
+            "recurrent_constraint": constraints.serialize(self.recurrent_constraint),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
+            "dropout": self.dropout,
+            "recurrent_dropout": self.recurrent_dropout,
+            "seed": self.seed,
+        }
+        return {**super().get_config(), **config}
+
+
+class GatedRecurrentCell(RecurrentCell):
+    """A cell with a gate nonlinearity ``recurrent_activation`` (LSTM, GRU)."""
+
+    def __init__(self, units: int, recurrent_activation: Any = "sigmoid", **kwargs: Any) -> None:
+        super().__init__(units, **kwargs)
+        self.recurrent_activation = get_activation(recurrent_activation)
+
+    def get_config(self) -> dict:
+        return {
+            **super().get_config(),
+            "recurrent_activation": serialize_activation(self.recurrent_activation),
+        }
+
+    def standard_activations(self) -> bool:
+        return serialize_activation(self.activation) == "tanh" and (
+            serialize_activation(self.recurrent_activation) == "sigmoid"
+        )

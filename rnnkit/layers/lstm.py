@@ -1,0 +1,115 @@
+"""Long short-term memory layer, the counterpart of ``keras.layers.LSTM``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+
+from rnnkit.cells.lstm_cell import LSTMCell
+from rnnkit.layers.rnn import CellLayer
+
+
+@keras.saving.register_keras_serializable(package="rnnkit")
+class LSTM(CellLayer):
+    """Long short-term memory layer, the counterpart of ``keras.layers.LSTM``.
+
+    Runs :class:`rnnkit.cells.LSTMCell` with :class:`rnnkit.layers.RNN`. Same
+    constructor and call arguments as Keras's layer and the same weight layout, so
+    ``layer.set_weights(keras_layer.get_weights())`` gives the same function.
+
+    Args:
+        units: Positive integer, dimensionality of the state.
+        activation: Candidate and output activation (default tanh).
+        recurrent_activation: Gate activation (default sigmoid; also
+            ``"keras2_hard_sigmoid"``, DeepMoji's Keras 2 gate).
+        unit_forget_bias: Initialise the forget-gate bias to 1.
+        use_bias, kernel_initializer, recurrent_initializer, bias_initializer,
+        kernel_regularizer, recurrent_regularizer, bias_regularizer,
+        activity_regularizer, kernel_constraint, recurrent_constraint,
+        bias_constraint, dropout, recurrent_dropout, seed: as in Keras (see
+            :class:`rnnkit.cells.RecurrentCell`).
+        return_sequences, return_state, go_backwards, stateful, unroll,
+        zero_output_for_mask, use_fused, loop: as in :class:`rnnkit.layers.RNN`.
+
+    Call arguments:
+        sequences: ``(batch, timesteps, features)`` float tensor.
+        initial_state: optional list of initial states.
+        mask: optional boolean ``(batch, timesteps)``.
+        training: whether dropout is active.
+
+    Returns:
+        ``(batch, units)``, or ``(batch, timesteps, units)`` with ``return_sequences``;
+        with ``return_state``, ``[output, h, c]``.
+
+    Example:
+
+    >>> layer = LSTM(32, return_sequences=True)
+    >>> y = layer(keras.ops.ones((4, 10, 8)))  # (4, 10, 32)
+    >>> layer.set_weights(keras_lstm.get_weights())  # doctest: +SKIP
+    """
+
+    cell_class = LSTMCell
+    cell_name = "lstm_cell"
+
+    def __init__(
+        self,
+        units: int,
+        activation: Any = "tanh",
+        recurrent_activation: Any = "sigmoid",
+        unit_forget_bias: bool = True,
+        use_bias: bool = True,
+        kernel_initializer: Any = "glorot_uniform",
+        recurrent_initializer: Any = "orthogonal",
+        bias_initializer: Any = "zeros",
+        kernel_regularizer: Any = None,
+        recurrent_regularizer: Any = None,
+        bias_regularizer: Any = None,
+        activity_regularizer: Any = None,
+        kernel_constraint: Any = None,
+        recurrent_constraint: Any = None,
+        bias_constraint: Any = None,
+        dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+        seed: int | None = None,
+        return_sequences: bool = False,
+        return_state: bool = False,
+        go_backwards: bool = False,
+        stateful: bool = False,
+        unroll: bool = False,
+        zero_output_for_mask: bool = False,
+        use_fused: bool | str = "auto",
+        loop: str = "auto",
+        **kwargs: Any,
+    ) -> None:
+        cell_kwargs = dict(
+            units=units,
+            activation=activation,
+            recurrent_activation=recurrent_activation,
+            unit_forget_bias=unit_forget_bias,
+            use_bias=use_bias,
+            kernel_initializer=kernel_initializer,
+            recurrent_initializer=recurrent_initializer,
+            bias_initializer=bias_initializer,
+            kernel_regularizer=kernel_regularizer,
+            recurrent_regularizer=recurrent_regularizer,
+            bias_regularizer=bias_regularizer,
+            kernel_constraint=kernel_constraint,
+            recurrent_constraint=recurrent_constraint,
+            bias_constraint=bias_constraint,
+            dropout=dropout,
+            recurrent_dropout=recurrent_dropout,
+            seed=seed,
+        )
+        rnn_kwargs = dict(
+            return_sequences=return_sequences,
+            return_state=return_state,
+            go_backwards=go_backwards,
+            stateful=stateful,
+            unroll=unroll,
+            zero_output_for_mask=zero_output_for_mask,
+            use_fused=use_fused,
+            loop=loop,
+            kwargs=dict(kwargs, activity_regularizer=activity_regularizer),
+        )
+        super().__init__(cell_kwargs, rnn_kwargs)

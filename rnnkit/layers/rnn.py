@@ -1,0 +1,348 @@
+"""The one recurrent runner for every rnnkit cell."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+from keras import ops
+
+from rnnkit.cells.base import RecurrentCell
+from rnnkit.ops.fused import fused_recurrence
+from rnnkit.ops.recurrence import LOOPS, recurrence
+from rnnkit.ops.validation import check_float, check_rank, static_shape
+
+
+@keras.saving.register_keras_serializable(package="rnnkit")
+class RNN(keras.Layer):
+    """Runs an rnnkit cell over a sequence: ``s_i = R(s_{i-1}, x_i), y_i = O(s_i)``.
+
+    The inputs of all time steps are projected in one matmul before the recurrence;
+    the recurrence then runs in the backend's best loop (``lax.scan`` on JAX, a
+    ``tf.while_loop`` on TensorFlow), or in a fused kernel (torch's native RNN kernels
+    on the torch backend, cuDNN on a GPU) when the cell's configuration allows it and
+    the sequence is unmasked. Masking follows Keras: states are carried through
+    masked steps and the output there is the previous output (zeros with
+    ``zero_output_for_mask=True``); right, left and fully masked rows all work.
+
+    Args:
+        cell: An :class:`rnnkit.cells.RecurrentCell` instance.
+        return_sequences: Return the full output sequence instead of the last output.
+        return_state: Also return the final states.
+        go_backwards: Process the input backwards; returned sequences are then in
+            reverse time order, as in Keras.
+        stateful: Keep the final states of a batch as the initial states of the
+            next (needs a fixed batch size); ``reset_states()`` zeroes them.
+        unroll: Unroll the loop in Python (static time dimension only).
+        zero_output_for_mask: Emit zeros at masked steps instead of the previous
+            output (set by :class:`Bidirectional` when returning sequences).
+        use_fused: ``"auto"`` uses a fused kernel when possible, ``False`` never,
+            ``True`` requires one (ValueError if none applies).
+        loop: ``"auto"`` or a specific loop of :mod:`rnnkit.ops.recurrence`
+            (``"unrolled"``, ``"scan"``, ``"tf_while"``); mainly for tests.
+
+    Call arguments:
+        sequences: ``(batch, timesteps, features)`` float tensor.
+        initial_state: optional list of initial state tensors ``(batch, n)``.
+        mask: optional boolean ``(batch, timesteps)``; False steps are skipped.
+        training: whether dropout is active.
+
+    Returns:
+        ``(batch, units)`` or, with ``return_sequences``, ``(batch, timesteps, units)``;
+        with ``return_state``, a list ``[output, *states]``.
+
+    Example:
+
+    >>> from rnnkit.cells import LSTMCell
+    >>> layer = RNN(LSTMCell(16), return_sequences=True)
+    >>> y = layer(keras.ops.ones((2, 5, 8)))  # (2, 5, 16)
+    """
+
+    def __init__(
+        self,
+        cell: RecurrentCell,
+        return_sequences: bool = False,
+        return_state: bool = False,
+        go_backwards: bool = False,
+        stateful: bool = False,
+        unroll: bool = False,
+        zero_output_for_mask: bool = False,
+        use_fused: bool | str = "auto",
+        loop: str = "auto",
+        **kwargs: Any,
+    ) -> None:
+        if isinstance(cell, dict):
+            cell = keras.saving.deserialize_keras_object(cell)
+        if not isinstance(cell, RecurrentCell):
+            raise ValueError(
+                "RNN expects an rnnkit cell (rnnkit.cells.SimpleRNNCell, LSTMCell, GRUCell "
+                f"or a RecurrentCell subclass), got {type(cell).__name__}."
+            )
+        if use_fused not in ("auto", True, False):
+            raise ValueError(f"`use_fused` must be 'auto', True or False, got {use_fused!r}.")
+        if loop not in LOOPS:
+            raise ValueError(f"`loop` must be one of {LOOPS}, got {loop!r}.")
+        super().__init__(**kwargs)
+        self.cell = cell
+        self.return_sequences = return_sequences
+        self.return_state = return_state
+        self.go_backwards = go_backwards
+        self.stateful = stateful
+        self.unroll = unroll
+        self.zero_output_for_mask = zero_output_for_mask
+        self.use_fused = use_fused
+        self.loop = loop
+        self.supports_masking = True
+        self.states = None
+
+    # -- shapes ------------------------------------------------------------------------
+    @property
+    def state_size(self) -> list[int]:
+        return list(self.cell.state_size)
+
+    def build(self, sequences_shape: tuple, initial_state_shape: Any = None) -> None:
+        shape = tuple(sequences_shape)
+        if len(shape) != 3:
+            raise ValueError(
+                f"Layer '{self.name}' expected inputs of rank 3 (batch, timesteps, features), "
+                f"got shape {shape} (rank {len(shape)})."
+            )
+        if shape[-1] is None:
+            raise ValueError(
+                f"Layer '{self.name}' needs a defined feature dimension, got shape {shape}."
+            )
+        if not self.cell.built:
+            self.cell.build((shape[0], shape[-1]))
+        if self.stateful:
+            if shape[0] is None:
+                raise ValueError(
+                    f"Layer '{self.name}' is stateful and needs a fixed batch size: give "
+                    "the Input a batch_shape / batch_size."
+                )
+            self.states = [
+                self.add_weight(
+                    shape=(shape[0], n), initializer="zeros", trainable=False, name=f"state_{i}"
+                )
+                for i, n in enumerate(self.state_size)
+            ]
+        self.built = True
+
+    def compute_output_shape(self, sequences_shape: tuple, initial_state_shape: Any = None) -> Any:
+        batch, steps = sequences_shape[0], sequences_shape[1]
+        units = self.cell.output_size
+        output = (batch, steps, units) if self.return_sequences else (batch, units)
+        if self.return_state:
+            return [output] + [(batch, n) for n in self.state_size]
+        return output
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        if isinstance(mask, (list, tuple)):
+            mask = mask[0]
+        output_mask = mask if self.return_sequences else None
+        if self.return_state:
+            return [output_mask] + [None] * len(self.state_size)
+        return output_mask
+
+    def reset_states(self) -> None:
+        """Zeroes the states of a stateful layer."""
+        if self.states is not None:
+            for state in self.states:
+                state.assign(ops.zeros(state.shape, dtype=state.dtype))
+
+    reset_state = reset_states
+
+    # -- checks ------------------------------------------------------------------------
+    def _check_call_inputs(self, sequences: Any, initial_state: Any, mask: Any) -> list | None:
+        shape = check_rank(self.name, sequences, 3, "inputs", "(batch, timesteps, features)")
+        check_float(self.name, sequences)
+        if shape[-1] is not None and shape[-1] != self.cell.input_dim:
+            raise ValueError(
+                f"Layer '{self.name}' was built for {self.cell.input_dim} input features, "
+                f"got inputs of shape {shape} with {shape[-1]}."
+            )
+        if mask is not None:
+            mshape = static_shape(mask)
+            ok = len(mshape) == 2 and all(
+                a is None or b is None or a == b for a, b in zip(mshape, shape[:2])
+            )
+            if not ok:
+                raise ValueError(
+                    f"Layer '{self.name}' expected a mask of shape (batch, timesteps) = "
+                    f"{shape[:2]}, got a mask of shape {mshape}."
+                )
+        if initial_state is None:
+            return None
+        if not isinstance(initial_state, (list, tuple)):
+            initial_state = [initial_state]
+        expected = self.state_size
+        if len(initial_state) != len(expected):
+            raise ValueError(
+                f"Layer '{self.name}' expected {len(expected)} initial state(s) of shapes "
+                f"{[(shape[0], n) for n in expected]}, got {len(initial_state)}."
+            )
+        for i, (state, n) in enumerate(zip(initial_state, expected)):
+            sshape = static_shape(state)
+            ok = (
+                len(sshape) == 2
+                and sshape[-1] in (None, n)
+                and (sshape[0] is None or shape[0] is None or sshape[0] == shape[0])
+            )
+            if not ok:
+                raise ValueError(
+                    f"Layer '{self.name}' expected initial state {i} of shape "
+                    f"{(shape[0], n)}, got {sshape}."
+                )
+        return list(initial_state)
+
+    # -- the run -----------------------------------------------------------------------
+    def call(
+        self,
+        sequences: Any,
+        initial_state: Any = None,
+        mask: Any = None,
+        training: bool | None = False,
+    ) -> Any:
+        initial_state = self._check_call_inputs(sequences, initial_state, mask)
+        batch = ops.shape(sequences)[0]
+        if initial_state is None:
+            if self.stateful:
+                initial_state = [ops.convert_to_tensor(s) for s in self.states]
+            else:
+                initial_state = self.cell.get_initial_state(batch)
+        states = [ops.cast(s, self.cell.compute_dtype) for s in initial_state]
+        input_mask, recurrent_mask = self.cell.dropout_masks(batch, training)
+
+        result = None
+        if (
+            self.use_fused is not False
+            and recurrent_mask is None
+            and not self.unroll
+            and self.loop == "auto"
+        ):
+            x = sequences if input_mask is None else sequences * ops.expand_dims(input_mask, 1)
+            result = fused_recurrence(
+                self.cell, x, states, mask, self.go_backwards, self.return_sequences
+            )
+        if result is None:
+            if self.use_fused is True:
+                raise ValueError(
+                    f"Layer '{self.name}': use_fused=True but no fused kernel applies to this "
+                    f"cell configuration, backend ({keras.backend.backend()}) and input "
+                    "(masked sequences, recurrent dropout and non-standard activations "
+                    "run the generic loop)."
+                )
+            projected = self.cell.project_inputs(sequences, input_mask)
+
+            def step(x_t: Any, st: list) -> tuple[Any, list]:
+                return self.cell.step(x_t, st, recurrent_mask)
+
+            result = recurrence(
+                step,
+                projected,
+                states,
+                self.cell.output_size,
+                mask=mask,
+                go_backwards=self.go_backwards,
+                zero_output_for_mask=self.zero_output_for_mask,
+                return_sequences=self.return_sequences,
+                unroll=self.unroll,
+                loop=self.loop,
+            )
+        last, outputs, new_states = result
+        if self.stateful:
+            for variable, value in zip(self.states, new_states):
+                variable.assign(ops.cast(value, variable.dtype))
+        output = outputs if self.return_sequences else last
+        if self.return_state:
+            return [output, *new_states]
+        return output
+
+    # -- config ------------------------------------------------------------------------
+    def _runner_config(self) -> dict:
+        return {
+            "return_sequences": self.return_sequences,
+            "return_state": self.return_state,
+            "go_backwards": self.go_backwards,
+            "stateful": self.stateful,
+            "unroll": self.unroll,
+            "zero_output_for_mask": self.zero_output_for_mask,
+            "use_fused": self.use_fused,
+            "loop": self.loop,
+        }
+
+    def get_config(self) -> dict:
+        return {
+            **super().get_config(),
+            **self._runner_config(),
+            "cell": keras.saving.serialize_keras_object(self.cell),
+        }
+
+    @classmethod
+    def from_config(cls, config: dict) -> RNN:
+        config = dict(config)
+        config["cell"] = keras.saving.deserialize_keras_object(config["cell"])
+        return cls(**config)
+
+
+_LAYER_KEYS = ("name", "trainable", "dtype")
+
+
+class CellLayer(RNN):
+    """Base of the ready-made layers (SimpleRNN, LSTM, GRU): a cell built from arguments.
+
+    The config is flat (the cell's arguments beside the runner's), as in Keras.
+    """
+
+    cell_class: type[RecurrentCell] = RecurrentCell
+    cell_name: str = "cell"
+
+    def __init__(self, cell_kwargs: dict, rnn_kwargs: dict) -> None:
+        kwargs = dict(rnn_kwargs.pop("kwargs", {}))
+        kwargs.pop("cell", None)
+        cell = self.cell_class(
+            **cell_kwargs,
+            dtype=kwargs.get("dtype"),
+            trainable=kwargs.get("trainable", True),
+            name=self.cell_name,
+        )
+        super().__init__(cell, **rnn_kwargs, **kwargs)
+
+    def get_config(self) -> dict:
+        cell_config = self.cell.get_config()
+        for key in (*_LAYER_KEYS, "dtype"):
+            cell_config.pop(key, None)
+        base = keras.Layer.get_config(self)
+        return {**base, **self._runner_config(), **cell_config}
+
+    @classmethod
+    def from_config(cls, config: dict) -> CellLayer:
+        return cls(**config)
+
+
+_CELL_ATTRS = {
+    "units",
+    "activation",
+    "recurrent_activation",
+    "use_bias",
+    "unit_forget_bias",
+    "reset_after",
+    "dropout",
+    "recurrent_dropout",
+    "kernel_initializer",
+    "recurrent_initializer",
+    "bias_initializer",
+    "kernel_regularizer",
+    "recurrent_regularizer",
+    "bias_regularizer",
+    "kernel_constraint",
+    "recurrent_constraint",
+    "bias_constraint",
+}
+
+
+def _cell_property(name: str) -> property:
+    return property(lambda self: getattr(self.cell, name), doc=f"The cell's `{name}`.")
+
+
+for _name in sorted(_CELL_ATTRS):
+    setattr(CellLayer, _name, _cell_property(_name))

@@ -1,0 +1,188 @@
+"""The recurrence loop shared by every rnnkit recurrent layer.
+
+``recurrence`` runs ``s_i = R(s_{i-1}, x_i), y_i = O(s_i)`` over time given a step
+function, with Keras's masking semantics: at a masked step the states are carried
+unchanged and the emitted output is the previous emitted output (or zeros with
+``zero_output_for_mask=True``).
+
+Loops:
+
+* ``"unrolled"``: a Python loop of ``keras.ops`` calls (the generic reference path;
+  needs a static number of time steps).
+* ``"scan"``: ``keras.ops.scan`` -- ``jax.lax.scan`` on JAX, a plain loop on torch.
+* ``"tf_while"``: fast path for TensorFlow, a ``tf.while_loop`` over TensorArrays
+  (what ``keras.ops.scan`` cannot express there: its outputs must mirror the carry).
+
+``loop="auto"`` picks ``tf_while`` on TensorFlow, ``scan`` elsewhere, and ``unrolled``
+when asked to unroll. Tests check every loop against ``unrolled``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import keras
+from keras import ops
+
+StepFn = Callable[[Any, list], tuple[Any, list]]
+
+LOOPS = ("auto", "unrolled", "scan", "tf_while")
+
+
+def _masked(step: StepFn, zero_output_for_mask: bool):
+    def fn(x_t, m_t, prev_output, states):
+        output, new_states = step(x_t, list(states))
+        new_states = list(new_states)
+        if m_t is None:
+            return output, new_states
+        m = ops.expand_dims(m_t, -1)
+        new_states = [ops.where(m, n, s) for n, s in zip(new_states, states)]
+        fill = ops.zeros_like(output) if zero_output_for_mask else prev_output
+        return ops.where(m, output, fill), new_states
+
+    return fn
+
+
+def resolve_loop(loop: str, unroll: bool) -> str:
+    if loop not in LOOPS:
+        raise ValueError(f"Unknown loop {loop!r}: expected one of {LOOPS}.")
+    if loop != "auto":
+        if loop == "tf_while" and keras.backend.backend() != "tensorflow":
+            raise ValueError("loop='tf_while' needs the TensorFlow backend.")
+        if loop == "scan" and keras.backend.backend() == "tensorflow":
+            raise ValueError(
+                "loop='scan' is not available on TensorFlow (keras.ops.scan needs "
+                "outputs shaped like the carry there); use 'tf_while' or 'unrolled'."
+            )
+        return loop
+    if unroll:
+        return "unrolled"
+    return "tf_while" if keras.backend.backend() == "tensorflow" else "scan"
+
+
+def recurrence(
+    step: StepFn,
+    inputs: Any,
+    initial_states: Sequence[Any],
+    output_size: int,
+    mask: Any = None,
+    go_backwards: bool = False,
+    zero_output_for_mask: bool = False,
+    return_sequences: bool = True,
+    unroll: bool = False,
+    loop: str = "auto",
+) -> tuple[Any, Any, list]:
+    """Runs a step function over the time axis of ``inputs``.
+
+    Args:
+        step: ``step(x_t, states) -> (output, new_states)``; ``x_t`` is ``inputs[:, t]``.
+        inputs: batch-major tensor ``(batch, timesteps, ...)`` (already projected).
+        initial_states: list of ``(batch, n)`` tensors.
+        output_size: size of the step output (for the zero output before step 0).
+        mask: optional boolean ``(batch, timesteps)``; False steps are skipped.
+        go_backwards: process the sequence in reverse; outputs come back in
+            processing order (as Keras does).
+        zero_output_for_mask: emit zeros instead of the previous output at
+            masked steps.
+        return_sequences: also return all outputs ``(batch, timesteps, output_size)``.
+        unroll: unroll the loop in Python (static time dimension required).
+        loop: one of ``LOOPS``.
+
+    Returns:
+        ``(last_output, outputs_or_None, final_states)``.
+    """
+    loop = resolve_loop(loop, unroll)
+    states = list(initial_states)
+    inputs_tm = ops.moveaxis(inputs, 1, 0)
+    mask_tm = None
+    if mask is not None:
+        mask_tm = ops.moveaxis(ops.cast(mask, "bool"), 1, 0)
+    if go_backwards:
+        inputs_tm = ops.flip(inputs_tm, axis=0)
+        if mask_tm is not None:
+            mask_tm = ops.flip(mask_tm, axis=0)
+    batch = ops.shape(inputs)[0]
+    zero_output = ops.zeros((batch, output_size), dtype=states[0].dtype)
+    fn = _masked(step, zero_output_for_mask)
+
+    if loop == "unrolled":
+        last, outs, states = _unrolled(fn, inputs_tm, mask_tm, zero_output, states)
+    elif loop == "scan":
+        last, outs, states = _scan(fn, inputs_tm, mask_tm, zero_output, states, return_sequences)
+    else:
+        last, outs, states = _tensorflow_while_loop(
+            fn, inputs_tm, mask_tm, zero_output, states, return_sequences
+        )
+    outputs = ops.moveaxis(outs, 0, 1) if (return_sequences and outs is not None) else None
+    return last, outputs, states
+
+
+def _unrolled(fn, inputs_tm, mask_tm, prev, states):
+    timesteps = inputs_tm.shape[0]
+    if timesteps is None:
+        raise ValueError(
+            "Cannot unroll a recurrent layer over an undefined number of time steps: "
+            "give the Input a static time dimension or use unroll=False."
+        )
+    outputs = []
+    for t in range(timesteps):
+        m_t = None if mask_tm is None else mask_tm[t]
+        prev, states = fn(inputs_tm[t], m_t, prev, states)
+        outputs.append(prev)
+    if not outputs:
+        raise ValueError("Cannot run a recurrent layer over 0 time steps.")
+    return prev, ops.stack(outputs, axis=0), states
+
+
+def _scan(fn, inputs_tm, mask_tm, prev, states, return_sequences):
+    def body(carry, xs):
+        prev_output, st = carry
+        if mask_tm is None:
+            x_t, m_t = xs, None
+        else:
+            x_t, m_t = xs
+        out, new_states = fn(x_t, m_t, prev_output, list(st))
+        return (out, tuple(new_states)), out
+
+    xs = inputs_tm if mask_tm is None else (inputs_tm, mask_tm)
+    (last, final_states), outs = ops.scan(body, (prev, tuple(states)), xs)
+    return last, outs, list(final_states)
+
+
+def _tensorflow_while_loop(fn, inputs_tm, mask_tm, prev, states, return_sequences):
+    """TensorFlow fast path: ``tf.while_loop`` over TensorArrays (as Keras's own RNN)."""
+    import tensorflow as tf
+
+    timesteps = tf.shape(inputs_tm)[0]
+    static_t = inputs_tm.shape[0]
+    input_ta = tf.TensorArray(inputs_tm.dtype, size=timesteps, element_shape=inputs_tm.shape[1:])
+    input_ta = input_ta.unstack(inputs_tm)
+    mask_ta = None
+    if mask_tm is not None:
+        mask_ta = tf.TensorArray(tf.bool, size=timesteps, element_shape=mask_tm.shape[1:])
+        mask_ta = mask_ta.unstack(mask_tm)
+    output_ta = tf.TensorArray(
+        prev.dtype, size=timesteps if return_sequences else 1, element_shape=prev.shape
+    )
+
+    def body(t, out_ta, prev_output, *st):
+        m_t = None if mask_ta is None else mask_ta.read(t)
+        out, new_states = fn(input_ta.read(t), m_t, prev_output, list(st))
+        out_ta = out_ta.write(t if return_sequences else 0, out)
+        return (t + 1, out_ta, out, *new_states)
+
+    result = tf.while_loop(
+        lambda t, *_: t < timesteps,
+        body,
+        (tf.constant(0), output_ta, prev, *states),
+        parallel_iterations=32,
+        swap_memory=True,
+        maximum_iterations=static_t if static_t is not None else timesteps,
+    )
+    last = result[2]
+    final_states = list(result[3:])
+    outs = result[1].stack() if return_sequences else None
+    if outs is not None and static_t is not None:
+        outs.set_shape([static_t, *prev.shape])
+    return last, outs, final_states

@@ -1,0 +1,41 @@
+"""Input checks shared by rnnkit layers: clear ValueErrors instead of backend crashes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+
+
+def static_shape(x: Any) -> tuple:
+    shape = getattr(x, "shape", None)
+    if shape is None:
+        return ()
+    try:
+        return tuple(None if d is None else int(d) for d in shape)
+    except TypeError:
+        return tuple(shape)
+
+
+def check_rank(layer_name: str, x: Any, rank: int, what: str, layout: str) -> tuple:
+    shape = static_shape(x)
+    if len(shape) != rank:
+        raise ValueError(
+            f"Layer '{layer_name}' expected {what} of rank {rank} {layout}, "
+            f"got shape {shape} (rank {len(shape)})."
+        )
+    return shape
+
+
+def check_float(layer_name: str, x: Any, what: str = "inputs") -> None:
+    dtype = keras.backend.standardize_dtype(x.dtype)
+    if "float" not in dtype:
+        raise ValueError(
+            f"Layer '{layer_name}' expected floating-point {what}, got dtype {dtype}. "
+            "Embed or cast integer inputs first (e.g. with keras.layers.Embedding)."
+        )
+
+
+def check_dim(layer_name: str, got: int | None, expected: int | None, what: str) -> None:
+    if got is not None and expected is not None and got != expected:
+        raise ValueError(f"Layer '{layer_name}' expected {what} {expected}, got {got}.")
