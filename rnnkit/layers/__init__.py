@@ -1,8 +1,21 @@
 """Recurrent layers and blocks."""
 
+from rnnkit.layers.attention_pooling import AttentionPooling
+from rnnkit.layers.bidirectional import Bidirectional
+from rnnkit.layers.factory import recurrent_layer
 from rnnkit.layers.gru import GRU
 from rnnkit.layers.lstm import LSTM
 from rnnkit.layers.rnn import RNN
 from rnnkit.layers.simple_rnn import SimpleRNN
+from rnnkit.layers.stacked_rnn import StackedRNN
 
-__all__ = ["GRU", "LSTM", "RNN", "SimpleRNN"]
+__all__ = [
+    "AttentionPooling",
+    "Bidirectional",
+    "StackedRNN",
+    "recurrent_layer",
+    "GRU",
+    "LSTM",
+    "RNN",
+    "SimpleRNN",
+]
