@@ -1,15 +1,16 @@
 """Fused recurrent kernels: the fast paths of :class:`rnnkit.layers.RNN`.
 
 * ``torch_fused``: on the torch backend, ``torch.lstm`` / ``torch.gru`` /
-  ``torch.rnn_tanh`` / ``torch.rnn_relu`` (cuDNN on GPU, oneDNN/ATen on CPU); rnnkit's weight layouts are converted to torch's (GRU gates
-  z, r, h -> r, z, n).
+  ``torch.rnn_tanh`` / ``torch.rnn_relu`` (cuDNN on GPU, ATen/oneDNN on CPU);
+  rnnkit's weight layouts are converted to torch's (GRU gates z, r, h -> r, z, n).
 * ``keras_cudnn``: on TensorFlow and JAX, Keras's own cuDNN kernels
   (``keras.src.backend.lstm`` / ``gru``); they exist only on a GPU, where they raise
   ``NotImplementedError`` for configurations cuDNN cannot run.
 
-Only unmasked sequences take a fused path. Both return ``(last_output, outputs, states)`` like :func:`rnnkit.ops.recurrence`, or
-None when no fused kernel applies; the runner then uses the generic loop. Tests check
-every fused path against the generic one wherever both run.
+Only unmasked sequences take a fused path. Both return ``(last_output, outputs,
+states)`` like :func:`rnnkit.ops.recurrence`, or None when no fused kernel applies;
+the runner then uses the generic loop. Tests check every fused path against the
+generic one wherever both run.
 """
 
 from __future__ import annotations
