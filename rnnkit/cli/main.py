@@ -1,0 +1,359 @@
+"""The ``rnnkit`` command line (also ``python -m rnnkit``).
+
+Subcommands: train, evaluate, predict, export, serve, pretrain, finetune, bench. Every
+option can come from a flag or from a TOML file given with ``--config``: top-level keys
+apply to every subcommand, a ``[train]`` (etc.) table to that subcommand only; flags
+given on the command line win over the file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tomllib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+EPILOG = """\
+Typical session:
+  rnnkit train --data tweets.csv --output runs/sentiment --epochs 3
+  rnnkit evaluate --model runs/sentiment --data test.csv
+  rnnkit predict --model runs/sentiment "what a great day" "this is awful"
+  rnnkit export --model runs/sentiment --export_base_path models/sentiment
+  rnnkit serve --model_name sentiment --model_base_path models/sentiment --rest_api_port 8501
+
+Data files are CSV, TSV or JSONL with a text and a label column (--text_column,
+--label_column). Run `rnnkit SUBCOMMAND --help` for each subcommand's options.
+"""
+
+
+def _add_data_args(p: argparse.ArgumentParser, required: bool = True) -> None:
+    p.add_argument("--data", required=required, help="CSV, TSV or JSONL file of texts and labels")
+    p.add_argument("--text_column", default="text", help="text column / key (default: text)")
+    p.add_argument("--label_column", default="label", help="label column / key (default: label)")
+    p.add_argument("--split", default=None, help="use only JSONL rows whose 'split' is this")
+    p.add_argument("--limit", type=int, default=None, help="use only the first N rows")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rnnkit",
+        description="rnnkit: recurrent neural networks for text - train, evaluate, export "
+        "and serve text classifiers; DeepMoji pretraining and chain-thaw fine-tuning.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=_version())
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    fmt = argparse.ArgumentDefaultsHelpFormatter
+
+    def add(name: str, help: str, description: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=description, formatter_class=fmt)
+        p.add_argument("--config", default=None, help="TOML file with options (flags win)")
+        return p
+
+    p = add(
+        "train",
+        "train a text classifier",
+        "Train an RNN text classifier (embedding -> stacked (Bi)RNN -> [attention] -> "
+        "softmax) on a labelled file. Writes model.keras, textmodel.json (vocabulary, "
+        "labels, config) and training_curves.png into --output, and prints a table of "
+        "validation metrics.",
+    )
+    _add_data_args(p, required=False)
+    p.add_argument("--output", default=None, help="folder to write the trained model to")
+    p.add_argument("--validation_data", default=None, help="separate validation file")
+    p.add_argument("--validation_split", default=None, help="JSONL split name for validation")
+    p.add_argument(
+        "--validation_fraction",
+        type=float,
+        default=0.1,
+        help="held-out fraction when no validation data is given",
+    )
+    p.add_argument("--cell", choices=["lstm", "gru", "srnn"], default="lstm")
+    p.add_argument("--units", type=int, default=64)
+    p.add_argument("--num_layers", type=int, default=1)
+    p.add_argument("--bidirectional", action=argparse.BooleanOptionalAction, default=True)
+    p.add_argument(
+        "--attention",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="attention pooling instead of the last state",
+    )
+    p.add_argument("--embedding_dim", type=int, default=64)
+    p.add_argument("--dropout", type=float, default=0.0)
+    p.add_argument("--max_length", type=int, default=40, help="tokens per text")
+    p.add_argument("--max_vocabulary", type=int, default=20000)
+    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--batch_size", type=int, default=32)
+    p.add_argument("--learning_rate", type=float, default=1e-3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    p = add(
+        "evaluate",
+        "evaluate a trained model on labelled data",
+        "Accuracy and macro F1 of a trained model (a `rnnkit train` folder) on a file.",
+    )
+    p.add_argument("--model", required=False, help="folder written by `rnnkit train`")
+    _add_data_args(p, required=False)
+
+    p = add(
+        "predict",
+        "label texts with a trained model",
+        "Predict labels and class probabilities for texts given as arguments, in a text "
+        "file (--input, one text per line) or on stdin (--input -).",
+    )
+    p.add_argument("--model", required=False, help="folder written by `rnnkit train`")
+    p.add_argument("--input", default=None, help="text file, one text per line ('-' = stdin)")
+    p.add_argument("--output_csv", default=None, help="also save the table as CSV")
+    p.add_argument("texts", nargs="*", help="texts to label")
+
+    p = add(
+        "export",
+        "export a trained model as a raw-text TF SavedModel",
+        "Write a TensorFlow SavedModel in TF Serving's NAME/VERSION/ layout whose "
+        "serving_default signature takes raw strings ('text') and returns 'label' and "
+        "'probabilities'. Serve it with `rnnkit serve` or tensorflow_model_server.",
+    )
+    p.add_argument("--model", required=False, help="folder written by `rnnkit train`")
+    p.add_argument(
+        "--export_base_path",
+        required=False,
+        help="model base path (NAME folder); the version is a sub-folder",
+    )
+    p.add_argument("--version", type=int, default=None, help="default: next free integer")
+
+    p = add(
+        "serve",
+        "serve a SavedModel over TF Serving's REST API",
+        "Serve the newest version under --model_base_path with TF Serving's REST API: "
+        "GET /v1/models/NAME, GET /v1/models/NAME/metadata, POST "
+        '/v1/models/NAME:predict with {"instances": [...]} or {"inputs": ...}; '
+        "GET /healthz. Same flags as tensorflow_model_server.",
+    )
+    p.add_argument("--model_name", required=False, help="name in the URL")
+    p.add_argument("--model_base_path", required=False, help="folder holding version folders")
+    p.add_argument("--rest_api_port", type=int, default=8501)
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="interface to bind (0.0.0.0 for all; TF Serving binds all)",
+    )
+    p.add_argument("--max_request_bytes", type=int, default=8 * 1024 * 1024)
+    p.add_argument("--max_batch", type=int, default=1024, help="most instances per request")
+
+    for name, help_, desc in (
+        (
+            "pretrain",
+            "DeepMoji pretraining (emoji distant supervision or a stand-in corpus)",
+            "Pretrain the DeepMoji model (recipes/deepmoji). Extra arguments after -- are "
+            "passed to the recipe's own command line.",
+        ),
+        (
+            "finetune",
+            "DeepMoji chain-thaw fine-tuning on a benchmark",
+            "Fine-tune a pretrained DeepMoji model with chain-thaw / last / full / new "
+            "(recipes/deepmoji). Extra arguments after -- go to the recipe.",
+        ),
+        (
+            "bench",
+            "the DeepMoji benchmark table",
+            "Run the DeepMoji transfer benchmarks and print the results table "
+            "(recipes/deepmoji). Extra arguments after -- go to the recipe.",
+        ),
+    ):
+        p = add(name, help_, desc)
+        p.add_argument(
+            "recipe_args", nargs=argparse.REMAINDER, help="arguments passed to the recipe"
+        )
+    return parser
+
+
+def _version() -> str:
+    try:
+        from rnnkit import __version__
+    except ImportError:  # pragma: no cover
+        __version__ = "?"
+    return f"rnnkit {__version__}"
+
+
+def _apply_config(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, argv: Sequence[str]
+) -> argparse.Namespace:
+    """Fill options from ``--config`` where the flag was not given on the command line."""
+    if not getattr(args, "config", None):
+        return args
+    path = Path(args.config)
+    if not path.is_file():
+        raise SystemExit(f"rnnkit: error: config file {path} not found")
+    with open(path, "rb") as f:
+        try:
+            config = tomllib.load(f)
+        except tomllib.TOMLDecodeError as e:
+            raise SystemExit(f"rnnkit: error: {path} is not valid TOML: {e}") from None
+    values = {k: v for k, v in config.items() if not isinstance(v, dict)}
+    values.update(config.get(args.command, {}))
+    given = {a.split("=", 1)[0].lstrip("-").replace("-", "_") for a in argv if a.startswith("--")}
+    unknown = sorted(k for k in values if not hasattr(args, k))
+    if unknown:
+        raise SystemExit(
+            f"rnnkit: error: unknown option(s) {unknown} in {path} for `rnnkit {args.command}`"
+        )
+    for key, value in values.items():
+        if key not in given and f"no_{key}" not in given:
+            setattr(args, key, value)
+    return args
+
+
+def _require(args: argparse.Namespace, *names: str) -> None:
+    missing = [n for n in names if getattr(args, n, None) in (None, "")]
+    if missing:
+        flags = ", ".join(f"--{n}" for n in missing)
+        raise SystemExit(f"rnnkit {args.command}: error: missing {flags} (flag or config)")
+
+
+def _print_table(rows: list[dict[str, Any]]) -> None:
+    from rnnkit.cli.tasks import format_table
+
+    print(format_table(rows))
+
+
+def _recipe(name: str, args: argparse.Namespace) -> int:
+    """Hand over to recipes/deepmoji (pretrain, finetune, bench)."""
+    repo = Path(__file__).resolve().parents[2]
+    recipe_dir = repo / "recipes" / "deepmoji"
+    entry = {"pretrain": "pretrain", "finetune": "finetune", "bench": "benchmark"}[name]
+    sys.path.insert(0, str(repo))
+    try:
+        import importlib
+
+        module = importlib.import_module(f"recipes.deepmoji.{entry}")
+    except ImportError as e:
+        raise SystemExit(
+            f"rnnkit {name}: the DeepMoji recipe is not available ({e}). It lives in "
+            f"{recipe_dir} (recipes/deepmoji/{entry}.py with a main(argv) function) in a "
+            "source checkout of rnnkit."
+        ) from None
+    main_fn = getattr(module, "main", None)
+    if main_fn is None:
+        raise SystemExit(f"rnnkit {name}: recipes/deepmoji/{entry}.py has no main(argv).")
+    recipe_args = [a for a in args.recipe_args if a != "--"]
+    result = main_fn(recipe_args)
+    return int(result) if isinstance(result, int) else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    args = _apply_config(parser, args, argv)
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+    if args.command == "train":
+        _require(args, "data", "output")
+        from rnnkit.cli import tasks
+
+        result = tasks.train(
+            args.data,
+            args.output,
+            text_column=args.text_column,
+            label_column=args.label_column,
+            split=args.split,
+            validation_data=args.validation_data,
+            validation_split=args.validation_split,
+            validation_fraction=args.validation_fraction,
+            max_length=args.max_length,
+            max_vocabulary=args.max_vocabulary,
+            cell=args.cell,
+            units=args.units,
+            num_layers=args.num_layers,
+            bidirectional=args.bidirectional,
+            embedding_dim=args.embedding_dim,
+            dropout=args.dropout,
+            attention=args.attention,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            learning_rate=args.learning_rate,
+            seed=args.seed,
+            limit=args.limit,
+            verbose=0 if args.quiet else 1,
+        )
+        epochs = len(next(iter(result["history"].values())))
+        rows = [
+            {"epoch": float(e + 1), **{k: v[e] for k, v in result["history"].items()}}
+            for e in range(epochs)
+        ]
+        _print_table(rows)
+        if result["validation"]:
+            print()
+            _print_table([{"split": "validation", **result["validation"]}])
+        print(f"\nSaved model to {result['output']} (curves: {result['plot']})")
+        return 0
+
+    if args.command == "evaluate":
+        _require(args, "model", "data")
+        from rnnkit.cli import tasks
+
+        metrics = tasks.evaluate(
+            args.model,
+            args.data,
+            text_column=args.text_column,
+            label_column=args.label_column,
+            split=args.split,
+            limit=args.limit,
+        )
+        _print_table([{"data": Path(args.data).name, **metrics}])
+        return 0
+
+    if args.command == "predict":
+        _require(args, "model")
+        texts = list(args.texts)
+        if args.input:
+            stream = sys.stdin if args.input == "-" else open(args.input, encoding="utf-8")
+            with stream:
+                texts += [line.rstrip("\n") for line in stream if line.strip()]
+        if not texts:
+            raise SystemExit("rnnkit predict: error: no texts (give them as arguments or --input)")
+        from rnnkit.cli import tasks
+
+        rows = tasks.predict(args.model, texts)
+        _print_table(rows)
+        if args.output_csv:
+            import pandas as pd
+
+            pd.DataFrame(rows).to_csv(args.output_csv, index=False)
+        return 0
+
+    if args.command == "export":
+        _require(args, "model", "export_base_path")
+        from rnnkit.serving.export import TextModel, export
+
+        target = export(TextModel.load(args.model), args.export_base_path, version=args.version)
+        print(f"Exported SavedModel to {target}")
+        return 0
+
+    if args.command == "serve":
+        _require(args, "model_name", "model_base_path")
+        from rnnkit.serving.server import serve
+
+        serve(
+            args.model_name,
+            args.model_base_path,
+            args.rest_api_port,
+            host=args.host,
+            max_request_bytes=args.max_request_bytes,
+            max_batch=args.max_batch,
+        )
+        return 0
+
+    return _recipe(args.command, args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

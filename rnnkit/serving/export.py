@@ -1,0 +1,287 @@
+"""Export rnnkit models as TensorFlow SavedModels that take raw strings.
+
+The exported ``serving_default`` signature takes one input, ``text``: a 1-D batch of
+raw UTF-8 strings. The text preprocessing (:class:`rnnkit.serving.TextPipeline`) runs
+inside the graph with core TensorFlow ops only (``tf.strings`` and a
+``tf.lookup.StaticHashTable``), and rnnkit's layers trace to core ops on the TensorFlow
+backend, so the SavedModel loads in a stock ``tensorflow_model_server`` (no rnnkit,
+Keras, keras-hub or tensorflow-text needed at serving time).
+
+Outputs by task:
+
+- ``"classifier"``: ``label`` (string, ``(batch,)``) and ``probabilities``
+  (float32, ``(batch, num_classes)``; a one-unit sigmoid output becomes two columns).
+- ``"tagger"``: input sentences are split by the pipeline (for pre-split tokens, join
+  them with spaces); outputs ``tokens`` and ``tags`` (strings, ``(batch, max_length)``,
+  ``""`` past the end of each sentence) and ``length`` (int32, ``(batch,)``).
+
+Directory layout: TF Serving's ``NAME/VERSION/`` with integer versions. ``export``
+writes ``path/<version>/`` (the next free integer unless ``version`` is given).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from rnnkit.serving.preprocessing import TextPipeline
+
+TASKS = ("classifier", "tagger")
+
+
+@dataclass
+class TextModel:
+    """A Keras model over ids plus the text pipeline and label names that go with it.
+
+    This is the unit the ``rnnkit`` command line trains, saves, exports and serves.
+
+    Args:
+        model: Keras model taking ``(batch, max_length)`` int ids. For ``"classifier"``
+            it returns class probabilities ``(batch, C)`` (or ``(batch, 1)`` sigmoid);
+            for ``"tagger"`` per-token probabilities ``(batch, max_length, K)``.
+        pipeline: the :class:`TextPipeline` that made the ids.
+        labels: class (or tag) names by output index.
+        task: ``"classifier"`` or ``"tagger"``.
+        info: free-form JSON-serialisable metadata (training config, metrics).
+
+    Example:
+
+    >>> tm = TextModel(model, pipeline, ["neg", "pos"])  # doctest: +SKIP
+    >>> tm.predict(["great film"])["label"]  # doctest: +SKIP
+    array(['pos'], dtype=object)
+    """
+
+    model: Any
+    pipeline: TextPipeline
+    labels: list[str]
+    task: str = "classifier"
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.labels = [str(x) for x in self.labels]
+        if self.task not in TASKS:
+            raise ValueError(f"TextModel: task must be one of {TASKS}, got {self.task!r}.")
+        if len(self.labels) < 2:
+            raise ValueError(f"TextModel: need at least 2 labels, got {self.labels!r}.")
+
+    # ------------------------------------------------------------------ inference
+    def probabilities(self, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
+        """Class (or per-token tag) probabilities from the Python pipeline."""
+        ids = self.pipeline.encode(texts)
+        probs = np.asarray(self.model.predict(ids, batch_size=batch_size, verbose=0))
+        if self.task == "classifier" and probs.shape[-1] == 1:
+            probs = np.concatenate([1.0 - probs, probs], axis=-1)
+        return probs.astype("float32")
+
+    def predict(self, texts: Sequence[str], batch_size: int = 256) -> dict[str, np.ndarray]:
+        """Named outputs, as the exported ``serving_default`` signature returns them."""
+        texts = _check_texts(texts)
+        probs = self.probabilities(texts, batch_size)
+        labels = np.asarray(self.labels, dtype=object)
+        if self.task == "classifier":
+            return {"label": labels[probs.argmax(-1)], "probabilities": probs}
+        tokens = np.full((len(texts), self.pipeline.max_length), "", dtype=object)
+        tags = np.full_like(tokens, "")
+        lengths = np.zeros(len(texts), dtype="int32")
+        best = probs.argmax(-1)
+        for i, text in enumerate(texts):
+            toks = self.pipeline.tokenize(text)[: self.pipeline.max_length]
+            lengths[i] = len(toks)
+            tokens[i, : len(toks)] = toks
+            tags[i, : len(toks)] = labels[best[i, : len(toks)]]
+        return {"tokens": tokens, "tags": tags, "length": lengths}
+
+    # ---------------------------------------------------------------- persistence
+    def save(self, directory: str | os.PathLike) -> Path:
+        """Write ``model.keras`` and ``textmodel.json`` into ``directory``."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        self.model.save(directory / "model.keras")
+        meta = {
+            "format": "rnnkit.TextModel/1",
+            "task": self.task,
+            "labels": self.labels,
+            "pipeline": self.pipeline.get_config(),
+            "info": self.info,
+        }
+        (directory / "textmodel.json").write_text(
+            json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8"
+        )
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike) -> TextModel:
+        """Load what :meth:`save` wrote (Keras ``safe_mode=True``)."""
+        directory = Path(directory)
+        meta_path = directory / "textmodel.json"
+        if not meta_path.is_file():
+            raise ValueError(
+                f"{directory} is not an rnnkit model directory: expected textmodel.json and "
+                "model.keras in it (written by `rnnkit train` or TextModel.save)."
+            )
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        import rnnkit.layers  # noqa: F401  (registers the serializable layers)
+
+        try:  # register the model-level layers if those modules exist
+            import rnnkit.models  # noqa: F401
+        except ImportError:  # pragma: no cover
+            pass
+        model = keras.saving.load_model(directory / "model.keras", safe_mode=True)
+        return cls(
+            model=model,
+            pipeline=TextPipeline.from_config(meta["pipeline"]),
+            labels=meta["labels"],
+            task=meta.get("task", "classifier"),
+            info=meta.get("info", {}),
+        )
+
+
+def _check_texts(texts: Any) -> list[str]:
+    if isinstance(texts, str):
+        raise ValueError("Expected a list of strings, got a single str; wrap it in a list.")
+    texts = list(texts)
+    if not texts:
+        raise ValueError("Expected a non-empty list of strings, got an empty list.")
+    for i, t in enumerate(texts):
+        if not isinstance(t, str):
+            raise ValueError(f"Expected a list of strings; entry {i} is {type(t).__name__}: {t!r}.")
+    return texts
+
+
+def as_text_model(
+    obj: Any, pipeline: TextPipeline | None = None, labels: Any = None, task: str | None = None
+) -> TextModel:
+    """Wrap what :func:`export` accepts into a :class:`TextModel`.
+
+    Accepts a :class:`TextModel`; a Keras model plus ``pipeline`` and ``labels``; or a
+    fitted rnnkit scikit-learn estimator exposing ``model_``, ``classes_`` and a
+    :class:`TextPipeline` as ``pipeline_`` (or ``text_model_``).
+    """
+    if isinstance(obj, TextModel):
+        return obj
+    if isinstance(obj, keras.Model):
+        if pipeline is None or labels is None:
+            raise ValueError(
+                "export(keras_model, ...) needs pipeline=TextPipeline(...) and labels=[...] "
+                "to build the raw-text signature; got "
+                f"pipeline={pipeline!r}, labels={labels!r}."
+            )
+        return TextModel(obj, pipeline, list(labels), task or "classifier")
+    tm = getattr(obj, "text_model_", None)
+    if isinstance(tm, TextModel):
+        return tm
+    model = getattr(obj, "model_", None)
+    pipe = getattr(obj, "pipeline_", None) or pipeline
+    if model is not None and isinstance(pipe, TextPipeline):
+        classes = getattr(obj, "classes_", labels)
+        return TextModel(model, pipe, [str(c) for c in classes], task or "classifier")
+    raise ValueError(
+        f"export: don't know how to export a {type(obj).__name__}. Expected an "
+        "rnnkit.serving.TextModel, a keras.Model with pipeline= and labels=, or a fitted "
+        "estimator with model_ and pipeline_ (a TextPipeline)."
+    )
+
+
+def next_version(base: str | os.PathLike) -> int:
+    """One more than the largest integer sub-directory of ``base`` (1 if none)."""
+    base = Path(base)
+    versions = (
+        [int(p.name) for p in base.iterdir() if p.is_dir() and p.name.isdigit()]
+        if (base.is_dir())
+        else []
+    )
+    return max(versions, default=0) + 1
+
+
+def export(
+    model_or_estimator: Any,
+    path: str | os.PathLike,
+    *,
+    version: int | None = None,
+    pipeline: TextPipeline | None = None,
+    labels: Any = None,
+    task: str | None = None,
+    verbose: bool = False,
+) -> Path:
+    """Write a raw-text TF SavedModel to ``path/<version>/`` (TF Serving's layout).
+
+    Args:
+        model_or_estimator: a :class:`TextModel`, a Keras model (with ``pipeline`` and
+            ``labels``), or a fitted estimator (see :func:`as_text_model`).
+        path: the model base path (``NAME`` folder); versions are sub-folders.
+        version: integer version; default the next free one.
+        pipeline, labels, task: see :func:`as_text_model`.
+        verbose: print Keras's export summary.
+
+    Returns:
+        The version directory written.
+
+    Example:
+
+    >>> export(text_model, "models/sentiment")  # doctest: +SKIP
+    PosixPath('models/sentiment/1')
+    """
+    if keras.backend.backend() != "tensorflow":
+        raise ValueError(
+            "export needs the TensorFlow backend (the SavedModel is a TensorFlow graph); "
+            f"KERAS_BACKEND is {keras.backend.backend()!r}. Save the model as .keras, then "
+            "export it in a process started with KERAS_BACKEND=tensorflow."
+        )
+    import tensorflow as tf
+
+    tm = as_text_model(model_or_estimator, pipeline, labels, task)
+    base = Path(path)
+    if version is None:
+        version = next_version(base)
+    if not isinstance(version, int) or version < 0:
+        raise ValueError(f"export: version must be a non-negative int, got {version!r}.")
+    target = base / str(version)
+    if target.exists() and any(target.iterdir()):
+        raise ValueError(f"export: {target} already exists and is not empty.")
+
+    pipe = tm.pipeline
+    table = pipe.tf_table()
+    label_table = tf.constant(tm.labels, dtype=tf.string)
+    model = tm.model
+
+    def serve(text):
+        ids = pipe.tf_encode(text, table)
+        probs = tf.cast(model(ids, training=False), tf.float32)
+        if tm.task == "classifier":
+            if probs.shape[-1] == 1:
+                probs = tf.concat([1.0 - probs, probs], axis=-1)
+            label = tf.gather(label_table, tf.argmax(probs, axis=-1))
+            return {"label": label, "probabilities": probs}
+        tokens = pipe.tf_tokens(text)[:, : pipe.max_length]
+        lengths = tf.cast(tokens.row_lengths(), tf.int32)
+        mask = tf.sequence_mask(lengths, pipe.max_length)
+        tags = tf.gather(label_table, tf.argmax(probs, axis=-1))
+        tags = tf.where(mask, tags, tf.constant("", tf.string))
+        return {
+            "tokens": tokens.to_tensor(default_value="", shape=[None, pipe.max_length]),
+            "tags": tags,
+            "length": lengths,
+        }
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.track(table)
+    archive.add_endpoint(
+        name="serving_default",
+        fn=serve,
+        input_signature=[tf.TensorSpec(shape=(None,), dtype=tf.string, name="text")],
+    )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    archive.write_out(str(target), verbose=verbose)
+    (target / "assets.extra").mkdir(exist_ok=True)
+    (target / "assets.extra" / "rnnkit.json").write_text(
+        json.dumps({"task": tm.task, "labels": tm.labels}, ensure_ascii=False), encoding="utf-8"
+    )
+    return target

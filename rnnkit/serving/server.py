@@ -1,0 +1,395 @@
+"""A REST server that speaks TF Serving's API, for rnnkit's raw-text SavedModels.
+
+``rnnkit serve --model_name NAME --model_base_path PATH --rest_api_port PORT`` (the same
+flags as ``tensorflow_model_server``) loads the newest integer version under ``PATH``
+and answers:
+
+- ``GET /v1/models/NAME`` (and ``/versions/N``): version status.
+- ``GET /v1/models/NAME/metadata`` (and ``/versions/N/metadata``): the signature.
+- ``POST /v1/models/NAME:predict`` (and ``/versions/N:predict``): ``{"instances": [...]}``
+  (row format, answered with ``{"predictions": [...]}``) or ``{"inputs": ...}`` (columnar,
+  answered with ``{"outputs": ...}``). Instances are strings, ``{"text": "..."}`` objects
+  or ``{"b64": "..."}`` values, as in TF Serving.
+- ``GET /healthz``: liveness (``{"status": "ok"}``).
+
+Every bad request (malformed JSON, both or neither of instances/inputs, an empty batch,
+wrong types, an unknown model name, version or signature, a body over the size limit)
+gets a 4xx with TF Serving's ``{"error": "..."}`` body. Inference runs in a worker thread
+(TensorFlow functions are thread-safe), so concurrent requests are served in parallel.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+DEFAULT_MAX_REQUEST_BYTES = 8 * 1024 * 1024
+DEFAULT_MAX_BATCH = 1024
+SIGNATURE = "serving_default"
+
+_DTYPES = {
+    "string": "DT_STRING",
+    "float32": "DT_FLOAT",
+    "float64": "DT_DOUBLE",
+    "int32": "DT_INT32",
+    "int64": "DT_INT64",
+    "bool": "DT_BOOL",
+}
+
+
+class RequestError(Exception):
+    """A client error: becomes ``{"error": message}`` with ``status``."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+def find_versions(base_path: str | os.PathLike) -> list[int]:
+    """Integer version folders under ``base_path`` that hold a ``saved_model.pb``."""
+    base = Path(base_path)
+    if not base.is_dir():
+        raise ValueError(f"Model base path {base} does not exist or is not a folder.")
+    return sorted(
+        int(p.name)
+        for p in base.iterdir()
+        if p.is_dir() and p.name.isdigit() and (p / "saved_model.pb").is_file()
+    )
+
+
+class LoadedModel:
+    """The newest version of a SavedModel under ``base_path``, ready to call."""
+
+    def __init__(self, name: str, base_path: str | os.PathLike) -> None:
+        import tensorflow as tf
+
+        self.name = name
+        self.base_path = Path(base_path)
+        versions = find_versions(base_path)
+        if not versions:
+            raise ValueError(
+                f"No servable version under {self.base_path}: expected integer "
+                "sub-folders (e.g. 1/) holding saved_model.pb (TF Serving's layout)."
+            )
+        self.version = versions[-1]
+        self._tf = tf
+        self.loaded = tf.saved_model.load(str(self.base_path / str(self.version)))
+        self.signatures = dict(self.loaded.signatures)
+        if SIGNATURE not in self.signatures:
+            raise ValueError(f"The SavedModel has no {SIGNATURE!r} signature.")
+        self.inputs: dict[str, Any] = {}
+        self.outputs: dict[str, Any] = {}
+        for sig_name, fn in self.signatures.items():
+            _, kwargs = fn.structured_input_signature
+            self.inputs[sig_name] = kwargs
+            self.outputs[sig_name] = fn.structured_outputs
+
+    # ------------------------------------------------------------------ inference
+    def predict(self, columns: dict[str, list[Any]], signature: str = SIGNATURE) -> dict:
+        """Run ``signature`` on named input columns; NumPy outputs by name."""
+        tf = self._tf
+        fn = self.signatures[signature]
+        feeds = {}
+        for name, spec in self.inputs[signature].items():
+            try:
+                feeds[name] = tf.constant(columns[name], dtype=spec.dtype)
+            except (TypeError, ValueError) as e:
+                raise RequestError(f"Input '{name}': cannot convert to {spec.dtype.name}: {e}")
+        try:
+            out = fn(**feeds)
+        except tf.errors.InvalidArgumentError as e:
+            raise RequestError(e.message) from None
+        return {k: v.numpy() for k, v in out.items()}
+
+    # -------------------------------------------------------------------- metadata
+    def status(self) -> dict:
+        return {
+            "model_version_status": [
+                {
+                    "version": str(self.version),
+                    "state": "AVAILABLE",
+                    "status": {"error_code": "OK", "error_message": ""},
+                }
+            ]
+        }
+
+    def metadata(self) -> dict:
+        def tensor_info(spec: Any, name: str) -> dict:
+            shape = spec.shape
+            return {
+                "dtype": _DTYPES.get(spec.dtype.name, "DT_INVALID"),
+                "tensor_shape": {
+                    "dim": [{"size": str(-1 if d is None else d), "name": ""} for d in shape]
+                    if shape.rank is not None
+                    else [],
+                    "unknown_rank": shape.rank is None,
+                },
+                "name": name,
+            }
+
+        sigs = {}
+        for sig in self.signatures:
+            sigs[sig] = {
+                "inputs": {k: tensor_info(s, f"{sig}_{k}:0") for k, s in self.inputs[sig].items()},
+                "outputs": {
+                    k: tensor_info(s, f"StatefulPartitionedCall:{i}")
+                    for i, (k, s) in enumerate(sorted(self.outputs[sig].items()))
+                },
+                "method_name": "tensorflow/serving/predict",
+            }
+        return {
+            "model_spec": {"name": self.name, "signature_name": "", "version": str(self.version)},
+            "metadata": {"signature_def": {"signature_def": sigs}},
+        }
+
+
+# ------------------------------------------------------------- request parsing
+
+
+def _decode_value(value: Any, where: str) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and set(value) == {"b64"} and isinstance(value["b64"], str):
+        try:
+            return base64.b64decode(value["b64"], validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError) as e:
+            raise RequestError(f"{where}: invalid b64 string: {e}") from None
+    raise RequestError(
+        f'{where}: expected a string (or {{"b64": ...}}), got {type(value).__name__}: '
+        f"{json.dumps(value)[:80]}"
+    )
+
+
+def parse_request(body: Any, input_names: list[str], max_batch: int) -> tuple[str, dict, str]:
+    """Validate a predict body; returns (format, columns by input name, signature)."""
+    if not isinstance(body, dict):
+        raise RequestError("Request body must be a JSON object with 'instances' or 'inputs'.")
+    signature = body.get("signature_name", SIGNATURE)
+    if not isinstance(signature, str):
+        raise RequestError("'signature_name' must be a string.")
+    unknown = sorted(set(body) - {"instances", "inputs", "signature_name"})
+    if unknown:
+        raise RequestError(f"Unknown request keys {unknown}; expected 'instances' or 'inputs'.")
+    has_i, has_c = "instances" in body, "inputs" in body
+    if has_i == has_c:
+        raise RequestError(
+            "Missing 'inputs' or 'instances' key"
+            if not has_i
+            else "Request contains both 'instances' and 'inputs'; use one of them."
+        )
+    single = input_names[0] if len(input_names) == 1 else None
+    columns: dict[str, list[str]] = {n: [] for n in input_names}
+    if has_i:
+        rows = body["instances"]
+        if not isinstance(rows, list):
+            raise RequestError("'instances' must be a JSON list.")
+        if not rows:
+            raise RequestError("'instances' is an empty list; send at least one instance.")
+        if len(rows) > max_batch:
+            raise RequestError(f"Batch of {len(rows)} instances exceeds the limit {max_batch}.")
+        for i, row in enumerate(rows):
+            if isinstance(row, dict) and set(row) != {"b64"}:
+                if set(row) != set(input_names):
+                    raise RequestError(
+                        f"instances[{i}] has keys {sorted(row)}; expected {input_names}."
+                    )
+                for n in input_names:
+                    columns[n].append(_decode_value(row[n], f"instances[{i}].{n}"))
+            elif single is not None:
+                columns[single].append(_decode_value(row, f"instances[{i}]"))
+            else:
+                raise RequestError(f"instances[{i}] must be an object with keys {input_names}.")
+        return "row", columns, signature
+    cols = body["inputs"]
+    if single is not None and not isinstance(cols, dict):
+        cols = {single: cols}
+    if not isinstance(cols, dict) or set(cols) != set(input_names):
+        got = sorted(cols) if isinstance(cols, dict) else type(cols).__name__
+        raise RequestError(f"'inputs' must hold the named inputs {input_names}; got {got}.")
+    for n in input_names:
+        values = cols[n]
+        if isinstance(values, str | dict):
+            values = [values]  # a scalar input: a batch of one
+        if not isinstance(values, list):
+            raise RequestError(f"inputs.{n} must be a list of strings.")
+        if not values:
+            raise RequestError(f"inputs.{n} is an empty list; send at least one value.")
+        if len(values) > max_batch:
+            raise RequestError(f"Batch of {len(values)} inputs exceeds the limit {max_batch}.")
+        columns[n] = [_decode_value(v, f"inputs.{n}[{i}]") for i, v in enumerate(values)]
+    return "columnar", columns, signature
+
+
+def _jsonable(array: Any) -> Any:
+    import numpy as np
+
+    if array.dtype == object or array.dtype.kind == "S":
+        return (
+            np.vectorize(
+                lambda b: b.decode("utf-8", "replace") if isinstance(b, bytes) else str(b),
+                otypes=[object],
+            )(array).tolist()
+            if array.size
+            else array.tolist()
+        )
+    return array.tolist()
+
+
+def format_response(fmt: str, outputs: dict) -> dict:
+    names = sorted(outputs)
+    values = {k: _jsonable(outputs[k]) for k in names}
+    if fmt == "columnar":
+        return {"outputs": values[names[0]] if len(names) == 1 else values}
+    n = len(next(iter(values.values())))
+    if len(names) == 1:
+        return {"predictions": values[names[0]]}
+    return {"predictions": [{k: values[k][i] for k in names} for i in range(n)]}
+
+
+# ------------------------------------------------------------------------- app
+
+
+def create_app(
+    model_name: str,
+    model_base_path: str | os.PathLike,
+    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
+    max_batch: int = DEFAULT_MAX_BATCH,
+    model: LoadedModel | None = None,
+) -> Any:
+    """The FastAPI application serving ``model_name`` from ``model_base_path``."""
+    from fastapi import FastAPI, Request
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import JSONResponse
+    from starlette.concurrency import run_in_threadpool
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+
+    loaded = model or LoadedModel(model_name, model_base_path)
+    app = FastAPI(title=f"rnnkit serving: {model_name}", docs_url=None, redoc_url=None)
+    app.state.model = loaded
+
+    def error(message: str, status: int) -> JSONResponse:
+        return JSONResponse({"error": message}, status_code=status)
+
+    @app.exception_handler(RequestError)
+    async def _request_error(_: Request, exc: RequestError) -> JSONResponse:
+        return error(exc.message, exc.status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return error(str(exc.detail), exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return error(str(exc), 400)
+
+    def check(name: str, version: str | None) -> None:
+        if name != loaded.name:
+            raise RequestError(f"Servable not found for request: Latest({name})", 404)
+        if version is not None:
+            if not version.isdigit():
+                raise RequestError(f"Invalid version {version!r}: expected an integer.", 400)
+            if int(version) != loaded.version:
+                raise RequestError(
+                    f"Servable not found for request: Specific({name}, {int(version)})", 404
+                )
+
+    def split_path(path: str) -> tuple[str, str | None, str]:
+        """``NAME[/versions/N][/metadata|:verb]`` -> (name, version, action)."""
+        action = ""
+        head = path
+        if ":" in path.rsplit("/", 1)[-1]:
+            head, action = path.rsplit(":", 1)
+        elif path.endswith("/metadata"):
+            head, action = path[: -len("/metadata")], "metadata"
+        parts = head.split("/")
+        if len(parts) == 1:
+            return parts[0], None, action
+        if len(parts) == 3 and parts[1] == "versions":
+            return parts[0], parts[2], action
+        if len(parts) == 3 and parts[1] == "labels":
+            raise RequestError("Version labels are not supported; use /versions/N.", 404)
+        raise RequestError(f"Malformed request path: /v1/models/{path}", 404)
+
+    @app.get("/healthz")
+    async def healthz() -> dict:
+        return {"status": "ok", "model": loaded.name, "version": str(loaded.version)}
+
+    @app.get("/v1/models/{path:path}")
+    async def get_model(path: str) -> JSONResponse:
+        name, version, action = split_path(path)
+        check(name, version)
+        if action == "metadata":
+            return JSONResponse(loaded.metadata())
+        if action:
+            raise RequestError(f"Unsupported GET action {action!r}; use POST for :{action}.", 405)
+        return JSONResponse(loaded.status())
+
+    @app.post("/v1/models/{path:path}")
+    async def post_model(path: str, request: Request) -> JSONResponse:
+        name, version, action = split_path(path)
+        if action != "predict":
+            if action in ("classify", "regress"):
+                raise RequestError(f"':{action}' is not supported; use ':predict'.", 400)
+            raise RequestError(f"Unsupported POST path /v1/models/{path}; use ':predict'.", 404)
+        check(name, version)
+        declared = request.headers.get("content-length")
+        if declared is not None:
+            if not declared.isdigit():
+                raise RequestError("Invalid Content-Length header.", 400)
+            if int(declared) > max_request_bytes:
+                raise RequestError(
+                    f"Request body of {declared} bytes exceeds the limit of "
+                    f"{max_request_bytes} bytes.",
+                    413,
+                )
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > max_request_bytes:
+                raise RequestError(
+                    f"Request body exceeds the limit of {max_request_bytes} bytes.", 413
+                )
+            chunks.append(chunk)
+        raw = b"".join(chunks)
+        try:
+            body = json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise RequestError(f"JSON Parse error: {e}") from None
+        sig_inputs = loaded.inputs
+        signature = body.get("signature_name", SIGNATURE) if isinstance(body, dict) else SIGNATURE
+        if isinstance(signature, str) and signature not in sig_inputs:
+            raise RequestError(
+                f'Serving signature name: "{signature}" not found in signature def', 400
+            )
+        input_names = sorted(sig_inputs.get(signature, sig_inputs[SIGNATURE]))
+        fmt, columns, signature = parse_request(body, input_names, max_batch)
+        outputs = await run_in_threadpool(loaded.predict, columns, signature)
+        return JSONResponse(format_response(fmt, outputs))
+
+    return app
+
+
+def serve(
+    model_name: str,
+    model_base_path: str | os.PathLike,
+    rest_api_port: int = 8501,
+    host: str = "127.0.0.1",
+    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
+    max_batch: int = DEFAULT_MAX_BATCH,
+    log_level: str = "info",
+) -> None:
+    """Load the newest version and serve it with uvicorn until interrupted."""
+    import uvicorn
+
+    app = create_app(model_name, model_base_path, max_request_bytes, max_batch)
+    print(
+        f"Serving {model_name} version {app.state.model.version} from {model_base_path} "
+        f"at http://{host}:{rest_api_port}/v1/models/{model_name}",
+        flush=True,
+    )
+    uvicorn.run(app, host=host, port=rest_api_port, log_level=log_level)
