@@ -99,7 +99,9 @@ class LoadedModel:
             try:
                 feeds[name] = tf.constant(columns[name], dtype=spec.dtype)
             except (TypeError, ValueError) as e:
-                raise RequestError(f"Input '{name}': cannot convert to {spec.dtype.name}: {e}")
+                raise RequestError(
+                    f"Input '{name}': cannot convert to {spec.dtype.name}: {e}"
+                ) from None
         try:
             out = fn(**feeds)
         except tf.errors.InvalidArgumentError as e:
