@@ -1,6 +1,7 @@
 """Recurrent layers and blocks."""
 
 from rnnkit.layers.attention_pooling import AttentionPooling
+from rnnkit.layers.bahdanau_attention import BahdanauAttention
 from rnnkit.layers.bidirectional import Bidirectional
 from rnnkit.layers.factory import recurrent_layer
 from rnnkit.layers.gru import GRU
@@ -10,6 +11,7 @@ from rnnkit.layers.simple_rnn import SimpleRNN
 from rnnkit.layers.stacked_rnn import StackedRNN
 
 __all__ = [
+    "BahdanauAttention",
     "AttentionPooling",
     "Bidirectional",
     "StackedRNN",
