@@ -1,0 +1,177 @@
+"""Word-level LSTM language model on the Penn Treebank (Zaremba et al. 2014).
+
+Configurations (``--config``):
+
+* ``small``: the paper's non-regularized model: 2 layers x 200 units, weights uniform
+  in [-0.1, 0.1], SGD with learning rate 1 halved every epoch after epoch 4, 13
+  epochs, gradient global-norm clip 5, batch 20, unroll 20. Paper: test perplexity
+  114.5; our bar: <= 120. About 12 minutes per epoch on the 2-core CPU of the
+  development machines, so run it on a GPU (see recipes/results/ptb_lm.md).
+* ``medium``: the regularized 2 x 650 model with dropout 0.5 (init 0.05, learning
+  rate decay 0.8 after epoch 6, 39 epochs, unroll 35). Paper: 82.7.
+* ``quick``: a short CPU check: the small model trained for one epoch on the first
+  250,000 training tokens. It is expected to reach a validation and test
+  perplexity below 400 (``QUICK_THRESHOLD``); the recipe exits with status 1 if it
+  doesn't.
+
+Validation perplexity uses the training batch layout (20 streams, unroll 20); test
+perplexity is measured on one contiguous stream (``--test-batch-size 1``), as in the
+reference code. Results are printed as a table and written to
+``recipes/results/ptb_lm_<config>_<backend>.{md,csv}``, with generated samples.
+
+Usage::
+
+    python recipes/ptb_lm.py --config quick
+    KERAS_BACKEND=torch python recipes/ptb_lm.py --config small   # on a GPU
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime
+import platform
+import sys
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from rnnkit.data.ptb import EOS, load_ptb
+from rnnkit.models.language_model import LanguageModel, generate, perplexity
+from rnnkit.training.tbptt import history_rows, history_table, train_tbptt
+
+CONFIGS = {
+    "small": dict(
+        units=200, num_layers=2, dropout=0.0, init_scale=0.1, learning_rate=1.0, decay=0.5,
+        decay_after=4, epochs=13, clip_norm=5.0, batch_size=20, unroll=20, max_windows=None,
+    ),
+    "medium": dict(
+        units=650, num_layers=2, dropout=0.5, init_scale=0.05, learning_rate=1.0, decay=0.8,
+        decay_after=6, epochs=39, clip_norm=5.0, batch_size=20, unroll=35, max_windows=None,
+    ),
+    "quick": dict(
+        units=200, num_layers=2, dropout=0.0, init_scale=0.1, learning_rate=1.0, decay=0.5,
+        decay_after=4, epochs=1, clip_norm=5.0, batch_size=20, unroll=20, max_windows=625,
+    ),
+}  # fmt: skip
+PAPER = {"small": 114.5, "medium": 82.7, "quick": None}
+BARS = {"small": 120.0, "medium": None, "quick": 400.0}
+QUICK_THRESHOLD = BARS["quick"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", choices=sorted(CONFIGS), default="quick")
+    parser.add_argument("--data", default=None, help="folder with train/valid/test.txt")
+    parser.add_argument("--epochs", type=int, default=None, help="override the epochs")
+    parser.add_argument("--test-batch-size", type=int, default=1)
+    parser.add_argument("--samples", type=int, default=3, help="sentences to generate")
+    parser.add_argument("--seed", type=int, default=1234)
+    parser.add_argument("--out", default=str(Path(__file__).parent / "results"))
+    parser.add_argument("--save", default=None, help="save the trained model (.keras)")
+    parser.add_argument("--verbose", type=int, default=1)
+    args = parser.parse_args(argv)
+
+    config = dict(CONFIGS[args.config])
+    if args.epochs is not None:
+        config["epochs"] = args.epochs
+    keras.utils.set_random_seed(args.seed)
+    data = load_ptb(args.data)
+    print(
+        f"PTB: vocabulary {data.vocab_size}, tokens train {len(data.train)}, "
+        f"valid {len(data.valid)}, test {len(data.test)}"
+    )
+    model = LanguageModel(
+        data.vocab_size,
+        units=config["units"],
+        num_layers=config["num_layers"],
+        dropout=config["dropout"],
+        init_scale=config["init_scale"],
+        batch_size=config["batch_size"],
+    )
+    start = time.perf_counter()
+    history = train_tbptt(
+        model,
+        data.train,
+        data.valid,
+        epochs=config["epochs"],
+        unroll=config["unroll"],
+        learning_rate=config["learning_rate"],
+        decay=config["decay"],
+        decay_after=config["decay_after"],
+        clip_norm=config["clip_norm"],
+        max_windows=config["max_windows"],
+        verbose=args.verbose,
+    )
+    train_seconds = time.perf_counter() - start
+    test_ppl = perplexity(
+        model, data.test, unroll=config["unroll"], batch_size=args.test_batch_size
+    )
+    valid_ppl = history[-1].valid_perplexity
+    vocab = data.vocabulary
+    eos = vocab.index[EOS]
+    samples = []
+    for i, (temperature, top_k) in enumerate([(1.0, None), (0.8, 20), (0.0, None)]):
+        if i >= args.samples:
+            break
+        ids = generate(model, [eos], 30, temperature, top_k, seed=args.seed + i, stop_id=eos)
+        samples.append((temperature, top_k, " ".join(vocab.decode(ids))))
+
+    backend = keras.backend.backend()
+    bar = BARS[args.config]
+    passed = None if bar is None else test_ppl <= bar and (valid_ppl or 0) <= bar
+    table = history_table(history)
+    summary = [
+        "| config | backend | epochs | windows/epoch | valid ppl | test ppl | paper | bar "
+        "| met | train time (s) |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|---:|",
+        f"| {args.config} | {backend} | {config['epochs']} | "
+        f"{config['max_windows'] or 'all'} | {valid_ppl:.2f} | {test_ppl:.2f} | "
+        f"{PAPER[args.config] or '-'} | {bar or '-'} | "
+        f"{'-' if passed is None else ('yes' if passed else 'NO')} | {train_seconds:.0f} |",
+    ]
+    print()
+    print(table)
+    print()
+    print("\n".join(summary))
+    for temperature, top_k, text in samples:
+        print(f"sample (temperature {temperature}, top_k {top_k}): {text}")
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = out / f"ptb_lm_{args.config}_{backend}"
+    with open(f"{stem}.csv", "w", newline="") as handle:
+        rows = history_rows(history)
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    machine = f"{platform.machine()} {platform.processor() or ''}".strip()
+    text = [
+        f"# PTB language model, config `{args.config}` ({backend})",
+        "",
+        f"Run {datetime.date.today().isoformat()} on {machine}; config {config}.",
+        "",
+        "\n".join(summary),
+        "",
+        table,
+        "",
+        "Samples:",
+        "",
+        *[f"- temperature {t}, top_k {k}: {s}" for t, k, s in samples],
+        "",
+    ]
+    Path(f"{stem}.md").write_text("\n".join(text))
+    if args.save:
+        model.save(args.save)
+    print(f"wrote {stem}.md and {stem}.csv")
+    if passed is False:
+        print(f"perplexity above the bar {bar}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    np.set_printoptions(precision=3)
+    sys.exit(main())

@@ -1,0 +1,195 @@
+"""Penn Treebank language-modelling data (Mikolov's preprocessing) and TBPTT batching.
+
+The corpus is three plain-text files, ``train.txt``, ``valid.txt`` and ``test.txt``,
+one sentence a line, already lower-cased with a 10k vocabulary (``<unk>``, ``N``).
+Every line becomes its words followed by ``<eos>``, as in Zaremba et al. (2014).
+
+For truncated backpropagation through time the token stream is laid out as
+``batch_size`` contiguous streams: ``data[: batch_size * L].reshape(batch_size, L)``;
+window ``i`` is ``data[:, i*unroll : (i+1)*unroll]`` and its targets are the same
+window shifted by one token. A stateful model that reads the windows in order sees
+each stream continue from one batch to the next.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rnnkit.data.paths import resolve
+
+EOS = "<eos>"
+UNK = "<unk>"
+SPLITS = ("train", "valid", "test")
+
+
+def read_words(path: str | os.PathLike) -> list[str]:
+    """The words of a PTB-style text file: each line's words, then ``<eos>``.
+
+    Blank lines give a lone ``<eos>`` (a sentence boundary), as in the reference code.
+    """
+    words: list[str] = []
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            words.extend(line.split())
+            words.append(EOS)
+    return words
+
+
+class Vocabulary:
+    """A word <-> id mapping with an unknown-word id.
+
+    Args:
+        words: The words in id order (id ``i`` is ``words[i]``); must be unique and
+            contain ``unk``.
+        unk: The unknown-word token; words not in the vocabulary map to its id.
+
+    Example:
+
+    >>> vocab = Vocabulary.from_corpus("a b a <eos>".split() + ["<unk>"])
+    >>> vocab.encode(["a", "zebra"]).tolist()  # zebra -> <unk>
+    [0, 3]
+    """
+
+    def __init__(self, words: Iterable[str], unk: str = UNK) -> None:
+        self.words = list(words)
+        self.index = {w: i for i, w in enumerate(self.words)}
+        if len(self.index) != len(self.words):
+            raise ValueError("Vocabulary words must be unique; got duplicates.")
+        if unk not in self.index:
+            raise ValueError(
+                f"The vocabulary must contain the unknown token {unk!r}; got "
+                f"{len(self.words)} words without it."
+            )
+        self.unk = unk
+        self.unk_id = self.index[unk]
+
+    @classmethod
+    def from_corpus(cls, words: Iterable[str], unk: str = UNK) -> Vocabulary:
+        """Ids by decreasing frequency, ties broken alphabetically (as the TF PTB code)."""
+        counts = collections.Counter(words)
+        counts.setdefault(unk, 0)
+        ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+        return cls([w for w, _ in ordered], unk=unk)
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+    def __contains__(self, word: str) -> bool:
+        return word in self.index
+
+    def encode(self, words: Iterable[str]) -> np.ndarray:
+        """Ids (int32) of ``words``; unknown words get ``unk_id``."""
+        return np.asarray([self.index.get(w, self.unk_id) for w in words], dtype=np.int32)
+
+    def decode(self, ids: Iterable[int]) -> list[str]:
+        """Words of ``ids``; raises ValueError for ids outside ``[0, len(self))``."""
+        ids = [int(i) for i in ids]
+        bad = [i for i in ids if not 0 <= i < len(self.words)]
+        if bad:
+            raise ValueError(
+                f"Ids must lie in [0, {len(self.words)}) for this vocabulary, got {bad[:5]}."
+            )
+        return [self.words[i] for i in ids]
+
+
+@dataclass
+class PTBData:
+    """The three splits as int32 id streams, with the vocabulary built on ``train``."""
+
+    train: np.ndarray
+    valid: np.ndarray
+    test: np.ndarray
+    vocabulary: Vocabulary
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.vocabulary)
+
+
+def load_ptb(path: str | os.PathLike | None = None) -> PTBData:
+    """Loads PTB from a folder holding ``train.txt``, ``valid.txt`` and ``test.txt``.
+
+    Args:
+        path: The folder; default ``<data root>/ptb`` (see :mod:`rnnkit.data.paths`).
+
+    Returns:
+        A :class:`PTBData` (vocabulary of the training split: 10,000 words for PTB).
+    """
+    folder = resolve(path, "ptb")
+    files = {split: Path(folder) / f"{split}.txt" for split in SPLITS}
+    missing = [str(f) for f in files.values() if not f.is_file()]
+    if missing:
+        raise FileNotFoundError(
+            f"PTB folder {folder} must hold train.txt, valid.txt and test.txt; missing {missing}."
+        )
+    words = {split: read_words(f) for split, f in files.items()}
+    vocabulary = Vocabulary.from_corpus(words["train"])
+    ids = {split: vocabulary.encode(w) for split, w in words.items()}
+    return PTBData(ids["train"], ids["valid"], ids["test"], vocabulary)
+
+
+def _check_layout(ids: np.ndarray, batch_size: int, unroll: int | None = None) -> np.ndarray:
+    ids = np.asarray(ids)
+    if ids.ndim != 1:
+        raise ValueError(f"Expected a 1-D stream of token ids, got shape {ids.shape}.")
+    if not np.issubdtype(ids.dtype, np.integer):
+        raise ValueError(f"Expected integer token ids, got dtype {ids.dtype}.")
+    for name, value in (("batch_size", batch_size), ("unroll", unroll)):
+        if value is not None and (not isinstance(value, (int, np.integer)) or value <= 0):
+            raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
+    needed = batch_size * ((unroll or 1) + 1)
+    if ids.size < needed:
+        raise ValueError(
+            f"A stream of {ids.size} tokens is too short for batch_size={batch_size} and "
+            f"unroll={unroll}: it needs at least {needed} tokens."
+        )
+    return ids
+
+
+def contiguous_streams(ids: np.ndarray, batch_size: int) -> np.ndarray:
+    """``ids`` cut into ``batch_size`` contiguous streams: shape ``(batch_size, L)``.
+
+    The last ``len(ids) % batch_size`` tokens are dropped.
+    """
+    ids = _check_layout(ids, batch_size)
+    length = ids.size // batch_size
+    return ids[: batch_size * length].reshape(batch_size, length)
+
+
+def num_windows(num_tokens: int, batch_size: int, unroll: int) -> int:
+    """Number of ``unroll``-step windows per epoch (the reference code's ``epoch_size``)."""
+    return (num_tokens // batch_size - 1) // unroll
+
+
+def tbptt_windows(ids: np.ndarray, batch_size: int, unroll: int) -> Iterator[tuple]:
+    """Yields ``(inputs, targets)`` windows, each ``(batch_size, unroll)`` int32.
+
+    Window ``i`` is ``streams[:, i*unroll:(i+1)*unroll]`` and its targets
+    ``streams[:, i*unroll+1:(i+1)*unroll+1]``; consecutive windows continue each row's
+    stream, so a stateful model carries its state from one to the next.
+    """
+    streams = contiguous_streams(_check_layout(ids, batch_size, unroll), batch_size)
+    for i in range(num_windows(ids.size, batch_size, unroll)):
+        start = i * unroll
+        yield (
+            streams[:, start : start + unroll].astype(np.int32),
+            streams[:, start + 1 : start + unroll + 1].astype(np.int32),
+        )
+
+
+def tbptt_arrays(ids: np.ndarray, batch_size: int, unroll: int) -> tuple[np.ndarray, np.ndarray]:
+    """All windows stacked for ``model.fit(..., batch_size=batch_size, shuffle=False)``.
+
+    Returns ``(x, y)`` of shape ``(num_windows * batch_size, unroll)``: rows
+    ``[i*batch_size, (i+1)*batch_size)`` are window ``i`` of :func:`tbptt_windows`.
+    """
+    pairs = list(tbptt_windows(ids, batch_size, unroll))
+    x = np.concatenate([p[0] for p in pairs], axis=0)
+    y = np.concatenate([p[1] for p in pairs], axis=0)
+    return x, y
