@@ -1,0 +1,342 @@
+"""``RNNClassifier``: a recurrent text classifier on raw strings, as a scikit-learn estimator."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.multiclass import type_of_target
+from sklearn.utils.validation import check_is_fitted
+
+from rnnkit.sklearn.base import (
+    KerasEstimatorMixin,
+    _is_missing,
+    check_same_length,
+    seed_everything,
+    validate_texts,
+)
+from rnnkit.text.vectorizer import TextVectorizer
+
+__all__ = ["RNNClassifier"]
+
+
+def _validate_labels(y: Any) -> tuple[np.ndarray, str]:
+    """y as an array and its kind: "binary", "multiclass" or "multilabel-indicator"."""
+    if y is None:
+        raise ValueError("y is None: expected one label per sample.")
+    if hasattr(y, "to_numpy"):
+        y = y.to_numpy()
+    y = np.asarray(y, dtype=object if not isinstance(y, np.ndarray) else None)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim == 1:
+        for index, value in enumerate(y):
+            if _is_missing(value):
+                raise ValueError(
+                    f"y[{index}] is {value!r}: expected a label for every sample, got a "
+                    "missing value."
+                )
+        if y.dtype == object:
+            kinds = {type(v) for v in y}
+            if len(kinds) > 1:
+                raise ValueError(
+                    "y mixes label types "
+                    f"{sorted(k.__name__ for k in kinds)}: expected labels of one type."
+                )
+            if kinds and next(iter(kinds)) in (int, np.int64, bool, np.bool_):
+                y = y.astype("int64")
+            elif kinds and next(iter(kinds)) in (float, np.float64, np.float32):
+                y = y.astype("float64")
+        kind = type_of_target(y)
+        if kind in ("continuous", "continuous-multioutput"):
+            raise ValueError(
+                "y looks continuous (floats that are not whole numbers): RNNClassifier expects "
+                "class labels. Use a regressor or convert y to classes."
+            )
+        kind = "binary" if kind == "binary" else "multiclass"
+        return y, kind
+    if y.ndim == 2:
+        try:
+            values = np.unique(y.astype("float64"))
+        except (TypeError, ValueError):
+            values = None
+        if values is None or not set(values.tolist()) <= {0.0, 1.0}:
+            raise ValueError(
+                f"2-D y of shape {y.shape} must be a multi-label indicator matrix of 0/1 "
+                "values (one column per label)."
+            )
+        return y.astype("float32"), "multilabel-indicator"
+    raise ValueError(f"y must be 1-D labels or a 2-D indicator matrix, got shape {y.shape}.")
+
+
+class RNNClassifier(ClassifierMixin, KerasEstimatorMixin, BaseEstimator):
+    """Recurrent neural network text classifier on raw strings.
+
+    Raw texts are tokenized and mapped to ids by :class:`rnnkit.text.vectorizer.TextVectorizer`
+    (core TF string ops, so the same preprocessing can be exported in-graph), then
+    classified by the model of :func:`rnnkit.models.acceptor.build_acceptor`
+    (embedding -> stacked (bidirectional) RNN -> pooling / attention -> softmax).
+    Binary, multiclass (labels of any hashable type) and multi-label (2-D 0/1
+    indicator ``y``, sigmoid outputs) problems.
+
+    Args:
+        cell: ``"lstm"``, ``"gru"`` or ``"srnn"``.
+        units: units of each recurrent layer (per direction).
+        num_layers: number of stacked recurrent layers.
+        bidirectional: run each layer in both directions.
+        attention: attention pooling over time instead of the last state.
+        embedding_dim: size of the word vectors (ignored with ``embeddings``).
+        embeddings: optional path to pretrained word vectors (word2vec/GloVe text
+            format, read by :mod:`rnnkit.text.embeddings`).
+        max_length: tokens kept per text (the first ``max_length``).
+        max_vocabulary: most word ids, including padding and ``[UNK]``.
+        dropout: dropout before the classifier.
+        epochs: maximum number of training epochs.
+        batch_size: mini-batch size.
+        learning_rate: Adam learning rate.
+        validation_fraction: fraction of the training data held out for early
+            stopping on the validation loss (None or 0 disables it).
+        n_iter_no_change: early-stopping patience in epochs.
+        class_weight: None, ``"balanced"`` or a dict ``{label: weight}``.
+        warm_start: reuse the fitted vocabulary and model on the next ``fit``
+            (continue training) instead of starting from scratch.
+        random_state: seed (int) for reproducible results on CPU.
+        verbose: Keras verbosity (0 silent, 1 progress bar, 2 one line per epoch).
+
+    Fitted attributes:
+        classes_: the class labels (for multi-label, ``arange(n_labels)``).
+        vocabulary_: the token list (index = id; 0 padding, 1 ``[UNK]``).
+        vectorizer_: the fitted :class:`~rnnkit.text.vectorizer.TextVectorizer`.
+        model_: the Keras model (pickled as ``.keras`` bytes).
+        history_: the Keras training history (dict of lists).
+        n_features_in_: not set (input is raw text, not a feature matrix).
+
+    Example:
+
+    >>> clf = RNNClassifier(epochs=3, random_state=0).fit(texts, labels)  # doctest: +SKIP
+    >>> clf.predict(["what a great day"])  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        cell: str = "gru",
+        units: int = 64,
+        num_layers: int = 1,
+        bidirectional: bool = True,
+        attention: bool = False,
+        embedding_dim: int = 64,
+        embeddings: str | None = None,
+        max_length: int = 40,
+        max_vocabulary: int = 20000,
+        dropout: float = 0.2,
+        epochs: int = 8,
+        batch_size: int = 32,
+        learning_rate: float = 3e-3,
+        validation_fraction: float | None = 0.1,
+        n_iter_no_change: int = 2,
+        class_weight: Any = None,
+        warm_start: bool = False,
+        random_state: Any = None,
+        verbose: int = 0,
+    ) -> None:
+        self.cell = cell
+        self.units = units
+        self.num_layers = num_layers
+        self.bidirectional = bidirectional
+        self.attention = attention
+        self.embedding_dim = embedding_dim
+        self.embeddings = embeddings
+        self.max_length = max_length
+        self.max_vocabulary = max_vocabulary
+        self.dropout = dropout
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.class_weight = class_weight
+        self.warm_start = warm_start
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.string = True
+        tags.input_tags.two_d_array = False
+        tags.classifier_tags.multi_label = True
+        tags.non_deterministic = self.random_state is None
+        return tags
+
+    # ------------------------------------------------------------------ fit
+    def _check_params(self) -> None:
+        if str(self.cell).lower() not in ("lstm", "gru", "srnn"):
+            raise ValueError(f"cell must be 'lstm', 'gru' or 'srnn', got {self.cell!r}.")
+        for name in ("units", "num_layers", "embedding_dim", "epochs", "batch_size"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+        if not 0.0 <= float(self.dropout) < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}.")
+        if float(self.learning_rate) <= 0:
+            raise ValueError(f"learning_rate must be positive, got {self.learning_rate!r}.")
+
+    def _class_weights(self, y_int: np.ndarray) -> dict | None:
+        if self.class_weight is None or self._kind_ == "multilabel-indicator":
+            if self.class_weight is not None:
+                raise ValueError("class_weight is not supported for multi-label y.")
+            return None
+        if isinstance(self.class_weight, str):
+            if self.class_weight != "balanced":
+                raise ValueError(
+                    f"class_weight must be None, 'balanced' or a dict, got {self.class_weight!r}."
+                )
+            from sklearn.utils.class_weight import compute_class_weight
+
+            weights = compute_class_weight(
+                "balanced", classes=np.arange(len(self.classes_)), y=y_int
+            )
+            return {i: float(w) for i, w in enumerate(weights)}
+        if isinstance(self.class_weight, dict):
+            unknown = [k for k in self.class_weight if k not in set(self.classes_.tolist())]
+            if unknown:
+                raise ValueError(
+                    f"class_weight has labels {unknown} that are not in y's classes "
+                    f"{self.classes_.tolist()}."
+                )
+            lookup = {c: i for i, c in enumerate(self.classes_.tolist())}
+            weights = {i: 1.0 for i in range(len(self.classes_))}
+            for label, weight in self.class_weight.items():
+                weights[lookup[label]] = float(weight)
+            return weights
+        raise ValueError(
+            f"class_weight must be None, 'balanced' or a dict, got {self.class_weight!r}."
+        )
+
+    def _build_model(self, n_outputs: int, multilabel: bool) -> keras.Model:
+        from rnnkit.models.acceptor import build_acceptor
+
+        matrix = None
+        if self.embeddings is not None:
+            from rnnkit.text.embeddings import embedding_matrix
+
+            matrix = np.asarray(embedding_matrix(self.embeddings, self.vocabulary_), "float32")
+            embedding_dim = int(matrix.shape[1])
+        else:
+            embedding_dim = int(self.embedding_dim)
+        model = build_acceptor(
+            vocab_size=len(self.vocabulary_),
+            num_classes=n_outputs,
+            embedding_dim=embedding_dim,
+            cell=str(self.cell).lower(),
+            units=int(self.units),
+            num_layers=int(self.num_layers),
+            bidirectional=bool(self.bidirectional),
+            pooling="attention" if self.attention else "last",
+            dropout=float(self.dropout),
+            multi_label=multilabel,
+            name="rnn_classifier",
+        )
+        if matrix is not None:
+            # Set after building (not via an initializer) so the .keras config stays small.
+            model.get_layer("embedding").set_weights([matrix])
+        model.compile(
+            optimizer=keras.optimizers.Adam(float(self.learning_rate)),
+            loss="binary_crossentropy" if multilabel else "sparse_categorical_crossentropy",
+            metrics=["accuracy"] if not multilabel else ["binary_accuracy"],
+        )
+        return model
+
+    def fit(self, X: Any, y: Any) -> RNNClassifier:
+        """Fit on raw texts ``X`` and labels ``y``; returns ``self``.
+
+        Refits from scratch (new vocabulary, new model) unless ``warm_start``.
+        """
+        self._check_params()
+        texts = validate_texts(X)
+        y, kind = _validate_labels(y)
+        check_same_length(texts, y)
+        warm = self.warm_start and hasattr(self, "model_")
+        if kind == "multilabel-indicator":
+            classes = np.arange(y.shape[1])
+            y_fit = y
+            stratify = None
+        else:
+            classes, y_fit = np.unique(y, return_inverse=True)
+            if len(classes) < 2:
+                raise ValueError(
+                    f"y has a single class ({classes[0]!r}): a classifier needs at least 2 "
+                    "classes to fit."
+                )
+            y_fit = y_fit.astype("int32")
+            stratify = y_fit
+        if warm:
+            if kind != self._kind_ or not np.array_equal(classes, self.classes_):
+                raise ValueError(
+                    "warm_start=True needs the same classes as the previous fit: "
+                    f"had {self.classes_.tolist()}, got {classes.tolist()}."
+                )
+        seed_everything(self.random_state)
+        self._kind_ = kind
+        self.classes_ = classes
+        if not warm:
+            self.vectorizer_ = TextVectorizer(
+                max_length=int(self.max_length), max_vocabulary=int(self.max_vocabulary)
+            ).fit(texts)
+            self.vocabulary_ = list(self.vectorizer_.vocabulary_)
+        ids = self.vectorizer_.transform(texts)
+        if not warm:
+            self.model_ = self._build_model(
+                len(classes), multilabel=kind == "multilabel-indicator"
+            )
+        history = self._train(
+            self.model_,
+            ids,
+            y_fit,
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            validation_fraction=self.validation_fraction,
+            n_iter_no_change=self.n_iter_no_change,
+            class_weight=self._class_weights(y_fit) if kind != "multilabel-indicator" else None,
+            verbose=self.verbose,
+            stratify=stratify,
+        )
+        self.history_ = history
+        return self
+
+    # -------------------------------------------------------------- predict
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities, ``(n_samples, n_classes)`` in the order of ``classes_``
+        (for multi-label: the probability of each label)."""
+        check_is_fitted(self, "model_")
+        texts = validate_texts(X)
+        ids = self.vectorizer_.transform(texts)
+        proba = self.model_.predict(ids, batch_size=256, verbose=0)
+        return np.asarray(proba, dtype="float64")
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Labels (from ``classes_``), or a 0/1 indicator matrix for multi-label."""
+        proba = self.predict_proba(X)
+        if self._kind_ == "multilabel-indicator":
+            return (proba >= 0.5).astype("int64")
+        return self.classes_[np.argmax(proba, axis=1)]
+
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        """Accuracy (subset accuracy for multi-label). Labels unseen in fit raise ValueError."""
+        check_is_fitted(self, "model_")
+        y_checked, kind = _validate_labels(y)
+        if self._kind_ != "multilabel-indicator":
+            known = set(self.classes_.tolist())
+            unseen = sorted({str(v) for v in y_checked.tolist() if v not in known})
+            if unseen:
+                raise ValueError(
+                    f"y holds labels not seen during fit: {unseen[:10]}; the classifier knows "
+                    f"{self.classes_.tolist()}."
+                )
+        elif y_checked.ndim != 2 or y_checked.shape[1] != len(self.classes_):
+            raise ValueError(
+                f"y must be an indicator matrix with {len(self.classes_)} columns, got "
+                f"shape {np.shape(y_checked)}."
+            )
+        return super().score(X, y, sample_weight=sample_weight)

@@ -1,0 +1,311 @@
+"""RNNClassifier: the scikit-learn estimator contract, round trips and bad input."""
+
+from __future__ import annotations
+
+import io
+import pickle
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone, is_classifier
+from sklearn.exceptions import NotFittedError
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import FunctionTransformer
+from sklearn.utils import estimator_checks as ec
+
+from rnnkit.sklearn import RNNClassifier
+
+POSITIVE = [
+    "i love this phone",
+    "what a great day",
+    "so happy with the service",
+    "awesome movie , loved it",
+    "best coffee ever !",
+    "great job , thank you",
+    "really good food",
+    "happy happy joy",
+    "this is wonderful",
+    "love love love it",
+    "nice work team",
+    "fantastic trip , great fun",
+]
+NEGATIVE = [
+    "i hate this phone",
+    "what a terrible day",
+    "so angry with the service",
+    "awful movie , hated it",
+    "worst coffee ever !",
+    "bad job , no thanks",
+    "really bad food",
+    "sad sad sad",
+    "this is horrible",
+    "hate hate hate it",
+    "terrible work team",
+    "awful trip , no fun",
+]
+TEXTS = POSITIVE + NEGATIVE
+LABELS = np.array(["pos"] * len(POSITIVE) + ["neg"] * len(NEGATIVE), dtype=object)
+
+
+def tiny(**overrides) -> RNNClassifier:
+    params = dict(
+        units=8,
+        embedding_dim=8,
+        epochs=1,
+        batch_size=8,
+        validation_fraction=None,
+        random_state=0,
+        max_length=8,
+    )
+    params.update(overrides)
+    return RNNClassifier(**params)
+
+
+@pytest.fixture(scope="module")
+def fitted() -> RNNClassifier:
+    return tiny(epochs=25, learning_rate=0.02).fit(TEXTS, LABELS)
+
+
+# ------------------------------------------------------------------ contract
+def test_init_stores_parameters_only():
+    clf = RNNClassifier(units=7, cell="lstm")
+    assert clf.get_params()["units"] == 7
+    assert not [k for k in vars(clf) if k.endswith("_")]
+    assert is_classifier(clf)
+    tags = clf.__sklearn_tags__()
+    assert tags.input_tags.string and not tags.input_tags.two_d_array
+    assert tags.estimator_type == "classifier"
+
+
+def test_learns_and_exposes_fitted_attributes(fitted):
+    assert list(fitted.classes_) == ["neg", "pos"]
+    assert fitted.vocabulary_[:2] == ["", "[UNK]"] and "love" in fitted.vocabulary_
+    assert set(fitted.history_) >= {"loss", "accuracy"} and len(fitted.history_["loss"]) == 25
+    assert fitted.history_["loss"][-1] < fitted.history_["loss"][0]
+    assert fitted.score(TEXTS, LABELS) >= 0.9
+    proba = fitted.predict_proba(["i love it", "i hate it"])
+    assert proba.shape == (2, 2)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-5)
+    assert list(fitted.predict(["i love it", "i hate it"])) == ["pos", "neg"]
+
+
+def test_accepts_list_array_series_and_dataframe(fitted):
+    expected = fitted.predict_proba(TEXTS)
+    for X in (
+        np.array(TEXTS, dtype=object),
+        np.array(TEXTS, dtype=object)[:, None],
+        pd.Series(TEXTS),
+        pd.DataFrame({"text": TEXTS}),
+        tuple(TEXTS),
+    ):
+        np.testing.assert_array_equal(fitted.predict_proba(X), expected)
+
+
+def test_predict_before_fit_raises():
+    with pytest.raises(NotFittedError):
+        RNNClassifier().predict(["hello"])
+
+
+def test_clone_and_nested_set_params():
+    pipe = Pipeline([("identity", FunctionTransformer()), ("rnn", tiny())])
+    pipe.set_params(rnn__units=5, rnn__cell="srnn")
+    assert pipe.get_params()["rnn__units"] == 5
+    cloned = clone(pipe)
+    assert cloned.get_params()["rnn__cell"] == "srnn"
+    assert not hasattr(cloned.named_steps["rnn"], "model_")
+
+
+def test_fit_returns_self_and_refits_from_scratch():
+    clf = tiny()
+    assert clf.fit(TEXTS, LABELS) is clf
+    clf.fit(["zebra apple", "mango kiwi", "zebra kiwi"], [1, 0, 1])
+    assert list(clf.classes_) == [0, 1]
+    assert "love" not in clf.vocabulary_ and "zebra" in clf.vocabulary_
+    assert len(clf.history_["loss"]) == 1
+
+
+def test_warm_start_continues_training():
+    clf = tiny(warm_start=True).fit(TEXTS, LABELS)
+    model, vocabulary = clf.model_, clf.vocabulary_
+    before = clf.model_.get_weights()[0].copy()
+    clf.fit(TEXTS, LABELS)
+    assert clf.model_ is model and clf.vocabulary_ == vocabulary
+    assert not np.array_equal(before, clf.model_.get_weights()[0])
+    with pytest.raises(ValueError, match="same classes"):
+        clf.fit(TEXTS, np.where(LABELS == "pos", "a", "b"))
+
+
+# The individual checks of sklearn.utils.estimator_checks that apply. check_estimator
+# itself skips string-input estimators, and most checks feed numeric matrices
+# (make_blobs etc.), which a raw-text estimator rejects by design. Left out:
+# check_estimators_dtypes, check_fit_score_takes_y, check_dtype_object, check_fit2d_*,
+# check_fit1d, check_estimators_empty_data_messages, check_estimators_nan_inf,
+# check_classifiers_train, check_classifiers_classes, check_supervised_y_2d,
+# check_methods_subset_invariance, check_methods_sample_order_invariance,
+# check_fit_idempotent, check_n_features_in*, check_estimators_pickle,
+# check_estimators_overwrite_params, check_dont_overwrite_parameters,
+# check_classifiers_one_label, check_classifier_data_not_an_array,
+# check_estimators_data_not_an_array, check_sample_weights_*, check_dict_unchanged,
+# check_readonly_memmap_input, check_pipeline_consistency, check_class_weight_*,
+# check_complex_data, check_estimators_unfitted, check_requires_y_none,
+# check_supervised_y_no_nan, check_classifiers_regression_target,
+# check_classifiers_multilabel_*, check_decision_proba_consistency,
+# check_f_contiguous_array_estimator, check_positive_only_tag_during_fit,
+# check_inplace_ensure_writeable, check_fit_check_is_fitted, check_sparsify_coefficients,
+# check_estimator_sparse_*: all of these generate numeric (or sparse) X. Each property
+# they test is tested below on text instead (pickle, idempotent refit, unfitted,
+# one label, NaN input, empty data, data not an array, subset invariance, multi-label
+# output format). check_param_validation: the estimator has no _parameter_constraints
+# (parameters are validated in fit with their own ValueErrors).
+# check_non_transformer_estimators_n_iter: no max_iter parameter (epochs instead), so it
+# would test nothing; check_get_feature_names_out_error: transformers only. Array-API,
+# transformer, regressor, clusterer and outlier checks do not apply to a classifier on
+# text.
+APPLICABLE_CHECKS = [
+    ec.check_no_attributes_set_in_init,
+    ec.check_parameters_default_constructible,
+    ec.check_get_params_invariance,
+    ec.check_set_params,
+    ec.check_estimator_cloneable,
+    ec.check_estimator_repr,
+    ec.check_estimator_tags_renamed,
+    ec.check_valid_tag_types,
+    ec.check_mixin_order,
+    ec.check_do_not_raise_errors_in_init_or_set_params,
+]
+
+
+@pytest.mark.parametrize("check", APPLICABLE_CHECKS, ids=lambda c: c.__name__)
+def test_sklearn_estimator_checks(check):
+    check("RNNClassifier", RNNClassifier())
+
+
+def test_subset_invariance_and_sample_order(fitted):
+    full = fitted.predict_proba(TEXTS)
+    np.testing.assert_allclose(fitted.predict_proba(TEXTS[:5]), full[:5], rtol=1e-5, atol=1e-6)
+    order = np.arange(len(TEXTS))[::-1]
+    np.testing.assert_allclose(
+        fitted.predict_proba([TEXTS[i] for i in order]), full[order], rtol=1e-5, atol=1e-6
+    )
+
+
+# ------------------------------------------------------------- round trips
+def test_pickle_and_joblib_round_trips(fitted):
+    expected = fitted.predict_proba(TEXTS)
+    data = pickle.dumps(fitted)
+    state = fitted.__getstate__()
+    assert "model_" not in state and isinstance(state["model_keras_bytes"], bytes)
+    assert state["model_keras_bytes"][:2] == b"PK"  # a .keras (zip) archive
+    assert b"tensorflow.python" not in data
+    restored = pickle.loads(data)
+    np.testing.assert_array_equal(restored.predict_proba(TEXTS), expected)
+    np.testing.assert_array_equal(restored.predict(TEXTS), fitted.predict(TEXTS))
+    buffer = io.BytesIO()
+    joblib.dump(fitted, buffer)
+    buffer.seek(0)
+    np.testing.assert_array_equal(joblib.load(buffer).predict_proba(TEXTS), expected)
+
+
+def test_deterministic_given_random_state():
+    a = tiny(epochs=2, validation_fraction=0.25, n_iter_no_change=5).fit(TEXTS, LABELS)
+    b = tiny(epochs=2, validation_fraction=0.25, n_iter_no_change=5).fit(TEXTS, LABELS)
+    np.testing.assert_array_equal(a.predict_proba(TEXTS), b.predict_proba(TEXTS))
+    assert a.history_ == b.history_
+    c = tiny(epochs=2, random_state=1).fit(TEXTS, LABELS)
+    assert not np.array_equal(a.predict_proba(TEXTS), c.predict_proba(TEXTS))
+
+
+# ------------------------------------------------------------- integration
+def test_pipeline_gridsearch_and_cross_val_score():
+    pipe = make_pipeline(FunctionTransformer(lambda x: [t.lower() for t in x]), tiny())
+    for scoring in ("accuracy", "f1_macro", "roc_auc"):
+        scores = cross_val_score(pipe, TEXTS, LABELS, cv=2, scoring=scoring)
+        assert scores.shape == (2,) and np.all((0 <= scores) & (scores <= 1))
+    search = GridSearchCV(tiny(), {"cell": ["gru", "srnn"]}, cv=2, scoring="f1_macro")
+    search.fit(TEXTS, LABELS)
+    assert search.best_params_["cell"] in ("gru", "srnn")
+    assert hasattr(search.best_estimator_, "model_")
+
+
+def test_multiclass_integer_labels_and_class_weight():
+    y = np.array([0, 1, 2] * 8)
+    clf = tiny(class_weight="balanced", cell="lstm", num_layers=2, attention=True)
+    clf.fit(TEXTS, y)
+    assert list(clf.classes_) == [0, 1, 2]
+    assert clf.predict_proba(TEXTS).shape == (24, 3)
+    assert set(clf.predict(TEXTS)) <= {0, 1, 2}
+    clf.set_params(class_weight={0: 1.0, 1: 2.0, 2: 1.0}).fit(TEXTS, y)
+    with pytest.raises(ValueError, match="not in y's classes"):
+        clf.set_params(class_weight={7: 1.0}).fit(TEXTS, y)
+
+
+def test_multilabel_indicator():
+    rng = np.random.default_rng(0)
+    y = (rng.random((len(TEXTS), 3)) > 0.5).astype(int)
+    clf = tiny(epochs=2).fit(TEXTS, y)
+    assert list(clf.classes_) == [0, 1, 2]
+    proba = clf.predict_proba(TEXTS)
+    assert proba.shape == (24, 3) and np.all((proba >= 0) & (proba <= 1))
+    pred = clf.predict(TEXTS)
+    assert pred.shape == (24, 3) and set(np.unique(pred)) <= {0, 1}
+    np.testing.assert_array_equal(pred, (proba >= 0.5).astype(int))
+    assert 0 <= clf.score(TEXTS, y) <= 1
+
+
+def test_validation_fraction_early_stopping():
+    clf = tiny(epochs=30, validation_fraction=0.25, n_iter_no_change=1, learning_rate=0.05)
+    clf.fit(TEXTS, LABELS)
+    assert "val_loss" in clf.history_
+    assert len(clf.history_["val_loss"]) < 30
+
+
+# ---------------------------------------------------------------- bad input
+@pytest.mark.parametrize(
+    ("X", "y", "match"),
+    [
+        (["good", None, "bad"], ["a", "b", "a"], r"X\[1\] is None.*missing"),
+        (["good", float("nan"), "bad"], ["a", "b", "a"], r"X\[1\] is nan.*missing"),
+        (pd.Series(["good", None, "bad"]), ["a", "b", "a"], r"X\[1\].*missing"),
+        ([1, 2, 3], ["a", "b", "a"], r"X\[0\] is a int.*str"),
+        (np.array([[1.0, 2.0], [3.0, 4.0]]), ["a", "b"], r"shape \(2, 2\)"),
+        ("just one string", ["a"], "single str"),
+        ([], [], "X is empty"),
+        (["good", "bad", "ok"], ["a", "b"], r"len\(X\)=3, len\(y\)=2"),
+        (["good", "bad"], ["a", "a"], "single class"),
+        (["good", "bad"], ["a", None], r"y\[1\] is None"),
+        (["good", "bad"], [0.5, 1.7], "continuous"),
+        (pd.DataFrame({"a": ["x", "y"], "b": ["z", "w"]}), ["a", "b"], "one text column"),
+    ],
+)
+def test_bad_input_raises_value_error(X, y, match):
+    with pytest.raises(ValueError, match=match):
+        tiny().fit(X, y)
+
+
+def test_bad_input_at_predict_and_score(fitted):
+    with pytest.raises(ValueError, match=r"X\[0\] is None"):
+        fitted.predict([None])
+    with pytest.raises(ValueError, match="X is empty"):
+        fitted.predict([])
+    with pytest.raises(ValueError, match=r"labels not seen during fit: \['maybe'\]"):
+        fitted.score(["i love it", "so so"], ["pos", "maybe"])
+
+
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [
+        ({"cell": "transformer"}, "cell must be"),
+        ({"units": 0}, "units must be a positive integer"),
+        ({"dropout": 1.5}, "dropout"),
+        ({"validation_fraction": 1.5}, "validation_fraction"),
+        ({"class_weight": "auto"}, "class_weight"),
+        ({"random_state": "seed"}, "random_state"),
+    ],
+)
+def test_bad_parameters_raise_at_fit(params, match):
+    with pytest.raises(ValueError, match=match):
+        tiny(**params).fit(TEXTS, LABELS)
