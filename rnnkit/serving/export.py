@@ -31,7 +31,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from rnnkit.serving.preprocessing import TextPipeline
+from rnnkit.serving.preprocessing import PAD, UNK, TextPipeline
 
 TASKS = ("classifier", "tagger")
 
@@ -177,6 +177,9 @@ def as_text_model(
     tm = getattr(obj, "text_model_", None)
     if isinstance(tm, TextModel):
         return tm
+    vectorizer = getattr(obj, "vectorizer_", None)
+    if vectorizer is not None and getattr(obj, "model_", None) is not None:
+        return _from_vectorizer_estimator(obj, vectorizer, task)
     model = getattr(obj, "model_", None)
     pipe = getattr(obj, "pipeline_", None) or pipeline
     if model is not None and isinstance(pipe, TextPipeline):
@@ -187,6 +190,32 @@ def as_text_model(
         "rnnkit.serving.TextModel, a keras.Model with pipeline= and labels=, or a fitted "
         "estimator with model_ and pipeline_ (a TextPipeline)."
     )
+
+
+def _from_vectorizer_estimator(obj: Any, vectorizer: Any, task: str | None) -> TextModel:
+    """An ``rnnkit.sklearn`` estimator fitted with ``rnnkit.text.TextVectorizer``."""
+    from rnnkit.text import vectorizer as vec_module
+
+    kind = getattr(obj, "_kind_", "multiclass")
+    if kind == "multilabel-indicator":
+        raise ValueError(
+            "export: multi-label estimators are not supported yet (the signature returns one "
+            "label per text); export a single-label RNNClassifier."
+        )
+    vocab = list(vectorizer.vocabulary_)
+    pipe = TextPipeline(
+        vocabulary=[PAD, UNK, *vocab[2:]],
+        max_length=int(vectorizer.max_length),
+        lowercase=True,
+        replacements=[
+            (vec_module.URL_PATTERN, " xxurl "),
+            (vec_module.USER_PATTERN, " xxuser "),
+            (vec_module.SYMBOL_PATTERN, r" \1 "),
+        ],
+        split="tf_whitespace",
+        engine="tensorflow",
+    )
+    return TextModel(obj.model_, pipe, [str(c) for c in obj.classes_], task or "classifier")
 
 
 def next_version(base: str | os.PathLike) -> int:

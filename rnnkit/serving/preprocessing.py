@@ -57,6 +57,11 @@ class TextPipeline:
         max_length: number of ids per row (truncated / right-padded with 0).
         lowercase: lowercase the text first.
         replacements: ordered ``(pattern, replacement)`` pairs applied after lowercasing.
+        split: ``"ascii_whitespace"`` (runs of ASCII whitespace, the default) or
+            ``"tf_whitespace"`` (``tf.strings.split``'s own whitespace rule).
+        engine: ``"python"`` (``re`` with ``re.ASCII``; the patterns must mean the same in
+            Python and RE2) or ``"tensorflow"`` (the Python-side methods run the TF ops
+            eagerly: exact by construction, for RE2-only patterns such as ``\\pL``).
 
     Example:
 
@@ -71,6 +76,8 @@ class TextPipeline:
     replacements: list[tuple[str, str]] = field(
         default_factory=lambda: [tuple(r) for r in DEFAULT_REPLACEMENTS]
     )
+    split: str = "ascii_whitespace"
+    engine: str = "python"
 
     def __post_init__(self) -> None:
         self.vocabulary = [str(w) for w in self.vocabulary]
@@ -86,6 +93,21 @@ class TextPipeline:
             raise ValueError(
                 f"TextPipeline: max_length must be a positive int, got {self.max_length!r}."
             )
+        if self.split not in ("ascii_whitespace", "tf_whitespace"):
+            raise ValueError(
+                "TextPipeline: split must be 'ascii_whitespace' or 'tf_whitespace', "
+                f"got {self.split!r}."
+            )
+        if self.engine not in ("python", "tensorflow"):
+            raise ValueError(
+                f"TextPipeline: engine must be 'python' or 'tensorflow', got {self.engine!r}."
+            )
+        if self.split == "tf_whitespace" and self.engine == "python":
+            raise ValueError("TextPipeline: split='tf_whitespace' needs engine='tensorflow'.")
+        if self.engine == "tensorflow":
+            self._compiled = []
+            self._index = {w: i for i, w in enumerate(self.vocabulary) if i >= 2}
+            return
         self._compiled = [
             (re.compile(p, re.ASCII), _python_replacement(r)) for p, r in self.replacements
         ]
@@ -96,6 +118,8 @@ class TextPipeline:
         """The tokens of one text (before vocabulary lookup)."""
         if not isinstance(text, str):
             raise ValueError(f"TextPipeline: expected a str, got {type(text).__name__}: {text!r}.")
+        if self.engine == "tensorflow":
+            return [t.decode("utf-8") for t in self.tf_tokens([text])[0].numpy().tolist()]
         if self.lowercase:
             text = text.lower()
         for pattern, repl in self._compiled:
@@ -105,6 +129,15 @@ class TextPipeline:
     def encode(self, texts: Iterable[str]) -> np.ndarray:
         """``(len(texts), max_length)`` int32 ids."""
         texts = list(texts)
+        if self.engine == "tensorflow":
+            for i, t in enumerate(texts):
+                if not isinstance(t, str):
+                    raise ValueError(
+                        f"TextPipeline: expected str entries; entry {i} is {type(t).__name__}."
+                    )
+            if not texts:
+                return np.zeros((0, self.max_length), dtype="int32")
+            return np.asarray(self.tf_encode(texts), dtype="int32")
         out = np.zeros((len(texts), self.max_length), dtype="int32")
         for row, text in enumerate(texts):
             ids = [self._index.get(t, 1) for t in self.tokenize(text)][: self.max_length]
@@ -148,6 +181,8 @@ class TextPipeline:
             x = tf.strings.lower(x, encoding="utf-8")
         for pattern, repl in self.replacements:
             x = tf.strings.regex_replace(x, pattern, repl)
+        if self.split == "tf_whitespace":
+            return tf.strings.split(x)
         x = tf.strings.regex_replace(x, _WHITESPACE, " ")
         tokens = tf.strings.split(x, sep=" ")
         return tf.ragged.boolean_mask(tokens, tf.strings.length(tokens) > 0)
@@ -185,6 +220,8 @@ class TextPipeline:
             max_length=int(config["max_length"]),
             lowercase=bool(config.get("lowercase", True)),
             replacements=[tuple(r) for r in config.get("replacements", DEFAULT_REPLACEMENTS)],
+            split=config.get("split", "ascii_whitespace"),
+            engine=config.get("engine", "python"),
         )
 
     def save(self, path: str | Path) -> None:
