@@ -1,6 +1,32 @@
 """Data set loaders. Each takes a path; the default root is described in
 :mod:`rnnkit.data.paths`."""
 
+from rnnkit.data.deepmoji_benchmarks import (
+    DEEPMOJI_BENCHMARKS,
+    DeepMojiBenchmark,
+    load_deepmoji_benchmark,
+)
+from rnnkit.data.emoji_corpus import (
+    EmojiCorpusStats,
+    EmojiExample,
+    balanced_sample,
+    extract_examples,
+    iter_texts,
+    load_emoji_classes,
+    remove_emoji,
+)
 from rnnkit.data.paths import default_data_dir
 
-__all__ = ["default_data_dir"]
+__all__ = [
+    "DEEPMOJI_BENCHMARKS",
+    "DeepMojiBenchmark",
+    "EmojiCorpusStats",
+    "EmojiExample",
+    "balanced_sample",
+    "extract_examples",
+    "iter_texts",
+    "load_deepmoji_benchmark",
+    "load_emoji_classes",
+    "remove_emoji",
+    "default_data_dir",
+]
