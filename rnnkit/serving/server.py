@@ -18,8 +18,6 @@ gets a 4xx with TF Serving's ``{"error": "..."}`` body. Inference runs in a work
 (TensorFlow functions are thread-safe), so concurrent requests are served in parallel.
 """
 
-from __future__ import annotations
-
 import base64
 import binascii
 import json

@@ -1,0 +1,198 @@
+"""TF-Serving-compatible REST server: API shapes, bad requests, concurrency."""
+
+import json
+import socket
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import keras
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from rnnkit.layers import GRU
+from rnnkit.serving.export import TextModel, export
+from rnnkit.serving.preprocessing import TextPipeline
+from rnnkit.serving.server import LoadedModel, create_app
+
+TEXTS = ["I love this video", "terrible, just awful!!", "meh @someone http://x.y", "ok 😂"]
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    keras.utils.set_random_seed(3)
+    base = tmp_path_factory.mktemp("models") / "sent"
+    pipe = TextPipeline.fit(TEXTS * 2, max_length=8)
+    ids = keras.Input((8,), dtype="int32")
+    x = keras.layers.Embedding(len(pipe.vocabulary), 8, mask_zero=True)(ids)
+    x = GRU(8)(x)
+    out = keras.layers.Dense(3, activation="softmax")(x)
+    tm = TextModel(keras.Model(ids, out), pipe, ["neg", "neu", "pos"])
+    export(tm, base, version=1)
+    export(tm, base, version=3)  # the newest version is served
+    loaded = LoadedModel("sent", base)
+    app = create_app("sent", base, max_request_bytes=4096, max_batch=64, model=loaded)
+    return tm, base, app
+
+
+@pytest.fixture(scope="module")
+def client(served):
+    return TestClient(served[2], raise_server_exceptions=False)
+
+
+def test_status_metadata_health(client):
+    r = client.get("/v1/models/sent")
+    assert r.status_code == 200
+    assert r.json() == {
+        "model_version_status": [
+            {
+                "version": "3",
+                "state": "AVAILABLE",
+                "status": {"error_code": "OK", "error_message": ""},
+            }
+        ]
+    }
+    assert client.get("/v1/models/sent/versions/3").status_code == 200
+    meta = client.get("/v1/models/sent/metadata").json()
+    assert meta["model_spec"] == {"name": "sent", "signature_name": "", "version": "3"}
+    sig = meta["metadata"]["signature_def"]["signature_def"]["serving_default"]
+    assert sig["inputs"]["text"]["dtype"] == "DT_STRING"
+    assert sig["inputs"]["text"]["tensor_shape"]["dim"] == [{"size": "-1", "name": ""}]
+    assert set(sig["outputs"]) == {"label", "probabilities"}
+    assert sig["outputs"]["probabilities"]["dtype"] == "DT_FLOAT"
+    assert sig["method_name"] == "tensorflow/serving/predict"
+    assert client.get("/healthz").json()["status"] == "ok"
+
+
+def test_predict_row_and_columnar_match_python(served, client):
+    tm = served[0]
+    expected = tm.predict(TEXTS)
+    r = client.post("/v1/models/sent:predict", json={"instances": TEXTS})
+    assert r.status_code == 200, r.text
+    preds = r.json()["predictions"]
+    assert [p["label"] for p in preds] == list(expected["label"])
+    np.testing.assert_allclose(
+        [p["probabilities"] for p in preds], expected["probabilities"], atol=1e-5
+    )
+    # named-input rows, b64 values and an explicit version / signature
+    r = client.post(
+        "/v1/models/sent/versions/3:predict",
+        json={
+            "signature_name": "serving_default",
+            "instances": [{"text": TEXTS[0]}, {"text": {"b64": "b2sg8J+YgA=="}}],
+        },
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["predictions"][0]["label"] == expected["label"][0]
+    # columnar in, columnar out
+    for inputs in (TEXTS, {"text": TEXTS}):
+        r = client.post("/v1/models/sent:predict", json={"inputs": inputs})
+        assert r.status_code == 200, r.text
+        out = r.json()["outputs"]
+        assert out["label"] == list(expected["label"])
+        np.testing.assert_allclose(out["probabilities"], expected["probabilities"], atol=1e-5)
+
+
+BAD = [
+    ("malformed json", "/v1/models/sent:predict", b'{"instances": ["a"', 400),
+    ("not an object", "/v1/models/sent:predict", b'["a"]', 400),
+    ("both keys", "/v1/models/sent:predict", b'{"instances": ["a"], "inputs": ["a"]}', 400),
+    ("neither key", "/v1/models/sent:predict", b'{"texts": ["a"]}', 400),
+    ("empty object", "/v1/models/sent:predict", b"{}", 400),
+    ("empty batch", "/v1/models/sent:predict", b'{"instances": []}', 400),
+    ("empty columnar", "/v1/models/sent:predict", b'{"inputs": {"text": []}}', 400),
+    ("number instance", "/v1/models/sent:predict", b'{"instances": [1, 2]}', 400),
+    ("null instance", "/v1/models/sent:predict", b'{"instances": [null]}', 400),
+    ("nested list", "/v1/models/sent:predict", b'{"instances": [["a"]]}', 400),
+    ("instances not list", "/v1/models/sent:predict", b'{"instances": "abc"}', 400),
+    ("wrong input name", "/v1/models/sent:predict", b'{"instances": [{"txt": "a"}]}', 400),
+    ("wrong column name", "/v1/models/sent:predict", b'{"inputs": {"txt": ["a"]}}', 400),
+    ("bad b64", "/v1/models/sent:predict", b'{"instances": [{"b64": "!!"}]}', 400),
+    (
+        "bad signature",
+        "/v1/models/sent:predict",
+        b'{"signature_name": "x", "instances": ["a"]}',
+        400,
+    ),
+    (
+        "signature type",
+        "/v1/models/sent:predict",
+        b'{"signature_name": 3, "instances": ["a"]}',
+        400,
+    ),
+    ("invalid utf-8", "/v1/models/sent:predict", b'{"instances": ["\xff\xfe"]}', 400),
+    ("too many", "/v1/models/sent:predict", json.dumps({"instances": ["a"] * 65}).encode(), 400),
+    ("unknown model", "/v1/models/other:predict", b'{"instances": ["a"]}', 404),
+    ("unknown version", "/v1/models/sent/versions/2:predict", b'{"instances": ["a"]}', 404),
+    ("bad version", "/v1/models/sent/versions/x:predict", b'{"instances": ["a"]}', 400),
+    ("unknown verb", "/v1/models/sent:explode", b'{"instances": ["a"]}', 404),
+    ("classify", "/v1/models/sent:classify", b'{"instances": ["a"]}', 400),
+    ("too large", "/v1/models/sent:predict", b'{"instances": ["' + b"a" * 5000 + b'"]}', 413),
+]
+
+
+@pytest.mark.parametrize("name,path,body,status", BAD, ids=[b[0] for b in BAD])
+def test_bad_requests_get_4xx_error(client, name, path, body, status):
+    r = client.post(path, content=body, headers={"content-type": "application/json"})
+    assert r.status_code == status, (name, r.status_code, r.text)
+    assert set(r.json()) == {"error"} and r.json()["error"]
+
+
+def test_bad_gets_and_server_survives(client):
+    for path, status in [
+        ("/v1/models/other", 404),
+        ("/v1/models/sent/versions/9", 404),
+        ("/v1/models/sent/versions/9/metadata", 404),
+        ("/v1/models/sent/labels/stable", 404),
+        ("/v1/nothing", 404),
+    ]:
+        r = client.get(path)
+        assert r.status_code == status, (path, r.text)
+        assert "error" in r.json()
+    # chunked body without Content-Length over the limit
+    r = client.post("/v1/models/sent:predict", content=iter([b'{"instances": ["', b"a" * 5000]))
+    assert r.status_code == 413
+    assert client.post("/v1/models/sent:predict", json={"instances": ["fine"]}).status_code == 200
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_real_uvicorn_concurrent_clients(served):
+    import uvicorn
+
+    tm, _, app = served
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.time() + 30
+        while not server.started and time.time() < deadline:
+            time.sleep(0.05)
+        assert server.started
+        url = f"http://127.0.0.1:{port}/v1/models/sent:predict"
+        expected = tm.predict(TEXTS)["label"].tolist()
+
+        def call(i):
+            with httpx.Client(timeout=30) as c:
+                if i % 5 == 4:  # interleave bad requests
+                    return c.post(url, content=b"{bad").status_code, None
+                r = c.post(url, json={"instances": TEXTS})
+                return r.status_code, [p["label"] for p in r.json()["predictions"]]
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            results = list(pool.map(call, range(40)))
+        for i, (status, labels) in enumerate(results):
+            if i % 5 == 4:
+                assert status == 400
+            else:
+                assert status == 200 and labels == expected
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
