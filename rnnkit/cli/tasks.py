@@ -88,53 +88,23 @@ def build_classifier(
 ) -> Any:
     """Embedding -> stacked (Bi)RNN -> [attention pooling] -> softmax, over ids.
 
-    Uses :func:`rnnkit.models.acceptor.build_acceptor` when it is available, else the
-    same architecture assembled here from rnnkit's public layers.
+    Thin wrapper over :func:`rnnkit.models.acceptor.build_acceptor`.
     """
-    import keras
+    from rnnkit.models.acceptor import build_acceptor
 
-    try:
-        from rnnkit.models.acceptor import build_acceptor
-    except ImportError:
-        build_acceptor = None
-    if build_acceptor is not None:
-        try:
-            return build_acceptor(
-                vocabulary_size=vocabulary_size,
-                num_classes=num_classes,
-                cell=cell,
-                units=units,
-                num_layers=num_layers,
-                bidirectional=bidirectional,
-                embedding_dim=embedding_dim,
-                dropout=dropout,
-                pooling="attention" if attention else None,
-                max_length=max_length,
-            )
-        except TypeError:  # a different signature: fall back to the local assembly
-            pass
-    from rnnkit.layers import AttentionPooling, StackedRNN, recurrent_layer
-
-    ids = keras.Input((max_length,), dtype="int32", name="ids")
-    x = keras.layers.Embedding(vocabulary_size, embedding_dim, mask_zero=True, name="embedding")(
-        ids
-    )
-    layers = [
-        recurrent_layer(cell, units, return_sequences=True) for _ in range(max(1, num_layers))
-    ]
-    x = StackedRNN(
-        layers,
+    return build_acceptor(
+        vocab_size=vocabulary_size,
+        num_classes=num_classes,
+        embedding_dim=embedding_dim,
+        cell=cell,
+        units=units,
+        num_layers=num_layers,
         bidirectional=bidirectional,
+        pooling="attention" if attention else "last",
         dropout=dropout,
-        return_sequences=attention,
-        name="encoder",
-    )(x)
-    if attention:
-        x = AttentionPooling(name="attention")(x)
-    if dropout:
-        x = keras.layers.Dropout(dropout)(x)
-    out = keras.layers.Dense(num_classes, activation="softmax", name="softmax")(x)
-    return keras.Model(ids, out, name="rnnkit_classifier")
+        max_length=max_length,
+        name="rnnkit_classifier",
+    )
 
 
 # ------------------------------------------------------------------------ metrics
