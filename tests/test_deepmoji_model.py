@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from deepmoji_numpy import deepmoji_forward, random_weights
 
-from rnnkit.models.deepmoji import LAYER_NAMES, deepmoji, extend_vocabulary
+from rnnkit.models.deepmoji import LAYER_NAMES, deepmoji, extend_embedding
 
 IDS = np.array(
     [
@@ -94,11 +94,11 @@ def test_save_load_round_trip(tmp_path):
     )
 
 
-def test_extend_vocabulary_keeps_pretrained_rows():
+def test_extend_embedding_keeps_pretrained_rows():
     model = small()
     weights = random_weights(np.random.default_rng(4), 13, 4)
     set_weights(model, weights)
-    bigger = extend_vocabulary(model, 5, seed=0)
+    bigger = extend_embedding(model, 5, seed=0)
     emb = keras.ops.convert_to_numpy(bigger.get_layer("embedding").embeddings)
     assert emb.shape == (18, 6)
     np.testing.assert_allclose(emb[:13], weights["embedding"], atol=1e-7)
@@ -118,4 +118,4 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="`embed_dropout` must be a float in"):
         small(embed_dropout=1.5)
     with pytest.raises(ValueError, match="layer named 'embedding'"):
-        extend_vocabulary(keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)]), 3)
+        extend_embedding(keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)]), 3)

@@ -6,7 +6,7 @@ import pytest
 import torch
 from deepmoji_numpy import deepmoji_forward, random_weights
 
-from rnnkit.models.deepmoji import deepmoji, extend_vocabulary
+from rnnkit.models.deepmoji import deepmoji, extend_embedding
 from rnnkit.models.deepmoji_weights import load_keras2_weights, load_torchmoji_weights
 
 IDS = np.array([[5, 9, 3, 11, 0, 0], [1, 2, 3, 4, 5, 6], [12, 0, 0, 0, 0, 0]], dtype="int32")
@@ -96,7 +96,7 @@ def test_import_into_extended_vocabulary_and_new_head(tmp_path):
     w = random_weights(np.random.default_rng(2), 13, 4)
     path = tmp_path / "w.hdf5"
     write_keras2_file(path, w)
-    model = extend_vocabulary(deepmoji(13, 3, 6, embedding_dim=6, lstm_units=5), 4)
+    model = extend_embedding(deepmoji(13, 3, 6, embedding_dim=6, lstm_units=5), 4)
     before = model.get_layer("softmax").get_weights()
     loaded = load_keras2_weights(model, path, exclude=("softmax",))
     assert "softmax" not in loaded

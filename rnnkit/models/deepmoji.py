@@ -144,7 +144,7 @@ def deepmoji(
     return keras.Model(inputs, outputs, name=name)
 
 
-def extend_vocabulary(model: keras.Model, nb_new: int, seed: int | None = None) -> keras.Model:
+def extend_embedding(model: keras.Model, nb_new: int, seed: int | None = None) -> keras.Model:
     """A copy of ``model`` whose ``embedding`` layer has ``nb_new`` more rows.
 
     The pretrained rows are kept as they are (new word ids are appended after the old
@@ -162,14 +162,14 @@ def extend_vocabulary(model: keras.Model, nb_new: int, seed: int | None = None) 
 
     Example:
 
-    >>> bigger = extend_vocabulary(deepmoji(1000, 3, 20, lstm_units=8), 50)
+    >>> bigger = extend_embedding(deepmoji(1000, 3, 20, lstm_units=8), 50)
     """
     _check_positive_int("nb_new", nb_new, 0)
     try:
         embedding = model.get_layer("embedding")
     except ValueError as e:
         raise ValueError(
-            f"extend_vocabulary needs a model with a layer named 'embedding', got layers "
+            f"extend_embedding needs a model with a layer named 'embedding', got layers "
             f"{[layer.name for layer in model.layers]}."
         ) from e
     config = model.get_config()

@@ -16,7 +16,7 @@ Two formats are read:
   it has two biases whose sum is Keras's one bias.
 
 Both importers accept an embedding with fewer rows than the model's (a model built
-with :func:`rnnkit.models.deepmoji.extend_vocabulary` or a larger ``nb_tokens``):
+with :func:`rnnkit.models.deepmoji.extend_embedding` or a larger ``nb_tokens``):
 the pretrained rows are written and the extra rows keep their initial values.
 Layers named in ``exclude`` (typically ``("softmax",)`` when fine-tuning on a task
 with other classes) are skipped.
