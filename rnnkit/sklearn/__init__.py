@@ -1,5 +1,7 @@
-"""scikit-learn estimators on raw text: ``RNNClassifier`` (more as their models land)."""
+"""scikit-learn estimators on raw text and token lists."""
 
 from rnnkit.sklearn.classifier import RNNClassifier
+from rnnkit.sklearn.scoring import entity_f1_score, entity_f1_scorer
+from rnnkit.sklearn.tagger import RNNSequenceTagger
 
-__all__ = ["RNNClassifier"]
+__all__ = ["RNNClassifier", "RNNSequenceTagger", "entity_f1_score", "entity_f1_scorer"]

@@ -1,0 +1,162 @@
+"""RNNSequenceTagger and the seqeval entity-F1 scorer."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.utils import estimator_checks as ec
+
+from rnnkit.sklearn import RNNSequenceTagger
+from rnnkit.sklearn.scoring import entity_f1_score, entity_f1_scorer
+
+SENTENCES = [
+    ["alice", "lives", "in", "paris"],
+    ["bob", "visited", "london", "today"],
+    ["i", "met", "alice", "in", "berlin"],
+    ["paris", "is", "big"],
+    ["bob", "and", "alice", "went", "to", "new", "york"],
+    ["london", "is", "rainy"],
+    ["we", "love", "berlin"],
+    ["carol", "smith", "lives", "in", "rome"],
+]
+TAGS = [
+    ["B-PER", "O", "O", "B-LOC"],
+    ["B-PER", "O", "B-LOC", "O"],
+    ["O", "O", "B-PER", "O", "B-LOC"],
+    ["B-LOC", "O", "O"],
+    ["B-PER", "O", "B-PER", "O", "O", "B-LOC", "I-LOC"],
+    ["B-LOC", "O", "O"],
+    ["O", "O", "B-LOC"],
+    ["B-PER", "I-PER", "O", "O", "B-LOC"],
+]
+X = SENTENCES * 3
+Y = TAGS * 3
+
+
+def tiny(**overrides) -> RNNSequenceTagger:
+    params = dict(
+        units=8, embedding_dim=8, epochs=1, batch_size=8, validation_fraction=None, random_state=0
+    )
+    params.update(overrides)
+    return RNNSequenceTagger(**params)
+
+
+@pytest.fixture(scope="module")
+def fitted() -> RNNSequenceTagger:
+    return tiny(epochs=30, learning_rate=0.03, dropout=0.0).fit(X, Y)
+
+
+def test_contract_and_learning(fitted):
+    assert not [k for k in vars(RNNSequenceTagger()) if k.endswith("_")]
+    assert list(fitted.tags_) == ["B-LOC", "B-PER", "I-LOC", "I-PER", "O"]
+    pred = fitted.predict(SENTENCES)
+    assert [len(p) for p in pred] == [len(s) for s in SENTENCES]
+    assert fitted.score(SENTENCES, TAGS) >= 0.9
+    assert entity_f1_score(TAGS, pred) >= 0.8
+    assert fitted.history_["loss"][-1] < fitted.history_["loss"][0]
+    # Unknown words map to [UNK] and still get a tag for every token.
+    assert len(fitted.predict([["zzz", "qqq"]])[0]) == 2
+    assert fitted.predict([[]]) == [[]]
+
+
+def test_score_is_token_accuracy(fitted):
+    pred = fitted.predict(SENTENCES)
+    flat_true = [t for row in TAGS for t in row]
+    flat_pred = [t for row in pred for t in row]
+    expected = np.mean([a == b for a, b in zip(flat_true, flat_pred)])
+    assert fitted.score(SENTENCES, TAGS) == pytest.approx(expected)
+
+
+def test_entity_f1_against_hand_count():
+    y_true = [["B-PER", "I-PER", "O", "B-LOC"], ["B-LOC", "O"]]
+    # One entity exactly right (PER), LOC in row 0 missed, LOC in row 1 right, one false ORG.
+    y_pred = [["B-PER", "I-PER", "O", "O"], ["B-LOC", "B-ORG"]]
+    precision, recall = 2 / 3, 2 / 3
+    assert entity_f1_score(y_true, y_pred) == pytest.approx(
+        2 * precision * recall / (precision + recall)
+    )
+    with pytest.raises(ValueError, match="2 true tags but 1 predicted"):
+        entity_f1_score([["O", "O"]], [["O"]])
+
+
+APPLICABLE_CHECKS = [
+    # The rest of sklearn.utils.estimator_checks feed numeric matrices or 1-D targets,
+    # which a tagger of token lists rejects by design; the properties they test
+    # (pickle, refit, unfitted error, bad input) are tested below on token lists.
+    ec.check_no_attributes_set_in_init,
+    ec.check_parameters_default_constructible,
+    ec.check_get_params_invariance,
+    ec.check_set_params,
+    ec.check_estimator_cloneable,
+    ec.check_estimator_repr,
+    ec.check_estimator_tags_renamed,
+    ec.check_valid_tag_types,
+    ec.check_mixin_order,
+    ec.check_do_not_raise_errors_in_init_or_set_params,
+]
+
+
+@pytest.mark.parametrize("check", APPLICABLE_CHECKS, ids=lambda c: c.__name__)
+def test_sklearn_estimator_checks(check):
+    check("RNNSequenceTagger", RNNSequenceTagger())
+
+
+def test_unfitted_clone_pickle(fitted):
+    with pytest.raises(NotFittedError):
+        RNNSequenceTagger().predict([["a"]])
+    assert not hasattr(clone(fitted), "model_")
+    restored = pickle.loads(pickle.dumps(fitted))
+    assert restored.predict(SENTENCES) == fitted.predict(SENTENCES)
+    np.testing.assert_array_equal(
+        restored.model_.predict(fitted._ids(SENTENCES), verbose=0),
+        fitted.model_.predict(fitted._ids(SENTENCES), verbose=0),
+    )
+
+
+def test_deterministic_and_refit():
+    a = tiny().fit(X, Y)
+    b = tiny().fit(X, Y)
+    assert a.history_ == b.history_
+    ids = a._ids(SENTENCES)
+    np.testing.assert_array_equal(
+        a.model_.predict(ids, verbose=0), b.model_.predict(ids, verbose=0)
+    )
+    a.fit([["x", "y"], ["y", "x"]], [["A", "B"], ["B", "A"]])
+    assert list(a.tags_) == ["A", "B"] and "alice" not in a.vocabulary_
+
+
+def test_gridsearch_and_cross_val_with_entity_f1():
+    scores = cross_val_score(tiny(), X, Y, cv=2, scoring=entity_f1_scorer)
+    assert scores.shape == (2,) and np.all((0 <= scores) & (scores <= 1))
+    search = GridSearchCV(tiny(), {"cell": ["gru", "srnn"]}, cv=2, scoring=entity_f1_scorer)
+    search.fit(X, Y)
+    assert search.best_params_["cell"] in ("gru", "srnn")
+    assert len(search.predict(SENTENCES[:2])) == 2
+
+
+@pytest.mark.parametrize(
+    ("Xb", "yb", "match"),
+    [
+        ([["a", "b"], ["c"]], [["O", "B-X"], ["O", "O"]], "Sample 1 has 1 tokens but 2 tags"),
+        ([["a", "b"]], [["O", "B-X"], ["O"]], r"len\(X\)=1, len\(y\)=2"),
+        ([], [], "X is empty"),
+        ([["a", None]], [["O", "B-X"]], r"X\[0\]\[1\] is None"),
+        ([None, ["a"]], [["O"], ["O"]], r"X\[0\] is None"),
+        (["a b", "c"], [["O", "O"], ["O"]], r"X\[0\] is 'a b'.*list of strings"),
+        ([["a", "b"]], [["O", 3]], r"y\[0\]\[1\] is 3"),
+        ([["a", "b"], ["c"]], [["O", "O"], ["O"]], "single tag"),
+    ],
+)
+def test_bad_input(Xb, yb, match):
+    with pytest.raises(ValueError, match=match):
+        tiny().fit(Xb, yb)
+
+
+def test_unseen_tags_in_score(fitted):
+    with pytest.raises(ValueError, match=r"tags not seen during fit: \['B-ORG'\]"):
+        fitted.score([["acme", "inc"]], [["B-ORG", "O"]])
