@@ -39,7 +39,8 @@ def served(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def client(served):
-    return TestClient(served[2], raise_server_exceptions=False)
+    with TestClient(served[2], raise_server_exceptions=False) as c:
+        yield c
 
 
 def test_status_metadata_health(client):
@@ -196,3 +197,31 @@ def test_real_uvicorn_concurrent_clients(served):
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def test_micro_batching_merges_concurrent_requests(served):
+    """Concurrent requests share model calls and each gets exactly its own rows."""
+    tm, base, _ = served
+    loaded = LoadedModel("sent", base)
+    calls = []
+    original = loaded.predict
+
+    def counting(columns, signature="serving_default"):
+        calls.append(len(columns["text"]))
+        time.sleep(0.05)  # a slow model: requests pile up behind the running batch
+        return original(columns, signature)
+
+    loaded.predict = counting
+    app = create_app("sent", base, model=loaded)
+    texts = [f"text number {i} {TEXTS[i % 4]}" for i in range(24)]
+    expected = tm.predict(texts)["probabilities"]
+    with TestClient(app) as c:
+
+        def call(i):
+            r = c.post("/v1/models/sent:predict", json={"instances": [texts[i]]})
+            return np.array(r.json()["predictions"][0]["probabilities"])
+
+        with ThreadPoolExecutor(max_workers=12) as pool:
+            got = list(pool.map(call, range(24)))
+    np.testing.assert_allclose(np.stack(got), expected, atol=1e-5)
+    assert sum(calls) == 24 and len(calls) < 24 and max(calls) > 1

@@ -144,6 +144,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--max_request_bytes", type=int, default=8 * 1024 * 1024)
     p.add_argument("--max_batch", type=int, default=1024, help="most instances per request")
+    p.add_argument(
+        "--batching",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="merge concurrent requests into one model call",
+    )
 
     for name, help_, desc in (
         (
@@ -349,6 +355,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             host=args.host,
             max_request_bytes=args.max_request_bytes,
             max_batch=args.max_batch,
+            batching=args.batching,
         )
         return 0
 

@@ -148,6 +148,86 @@ class LoadedModel:
         }
 
 
+class MicroBatcher:
+    """Merges concurrent predict calls into one batched call of the signature.
+
+    Requests waiting while a batch runs are concatenated (up to ``max_batch`` rows) and
+    answered from one call, which is what keeps latency flat under many concurrent
+    clients. If a merged call fails, each request is retried alone so one request's
+    error never reaches another's response.
+    """
+
+    def __init__(self, model: LoadedModel, max_batch: int, workers: int = 2) -> None:
+        import asyncio
+
+        self.model = model
+        self.max_batch = max_batch
+        self.loop = asyncio.get_running_loop()
+        self.queue: asyncio.Queue = asyncio.Queue()
+        self.tasks = [self.loop.create_task(self._worker()) for _ in range(workers)]
+
+    async def predict(self, columns: dict[str, list], signature: str) -> dict:
+        future = self.loop.create_future()
+        await self.queue.put((columns, signature, future))
+        return await future
+
+    async def _worker(self) -> None:
+        import asyncio
+
+        from starlette.concurrency import run_in_threadpool
+
+        while True:
+            first = await self.queue.get()
+            batch = [first]
+            rows = len(next(iter(first[0].values())))
+            while not self.queue.empty():
+                nxt = self.queue.get_nowait()
+                n = len(next(iter(nxt[0].values())))
+                if nxt[1] != first[1] or rows + n > self.max_batch:
+                    self.queue.put_nowait(nxt)  # goes to the next batch
+                    break
+                batch.append(nxt)
+                rows += n
+            try:
+                await self._run(batch, run_in_threadpool)
+            except asyncio.CancelledError:  # pragma: no cover - shutdown
+                raise
+            except Exception as e:  # noqa: BLE001 - delivered to the waiting requests
+                for _, _, fut in batch:
+                    if not fut.done():
+                        fut.set_exception(e)
+
+    async def _run(self, batch: list, run_in_threadpool: Any) -> None:
+        import numpy as np
+
+        signature = batch[0][1]
+        if len(batch) > 1:
+            names = list(batch[0][0])
+            merged = {n: [v for cols, _, _ in batch for v in cols[n]] for n in names}
+            try:
+                out = await run_in_threadpool(self.model.predict, merged, signature)
+            except Exception:  # noqa: BLE001 - retry one by one below
+                out = None
+            if out is not None:
+                start = 0
+                for cols, _, fut in batch:
+                    n = len(cols[names[0]])
+                    part = {k: np.asarray(v[start : start + n]) for k, v in out.items()}
+                    start += n
+                    if not fut.done():
+                        fut.set_result(part)
+                return
+        for cols, sig, fut in batch:
+            try:
+                result = await run_in_threadpool(self.model.predict, cols, sig)
+            except Exception as e:  # noqa: BLE001
+                if not fut.done():
+                    fut.set_exception(e)
+                continue
+            if not fut.done():
+                fut.set_result(result)
+
+
 # ------------------------------------------------------------- request parsing
 
 
@@ -260,8 +340,20 @@ def create_app(
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
     max_batch: int = DEFAULT_MAX_BATCH,
     model: LoadedModel | None = None,
+    batching: bool = True,
 ) -> Any:
-    """The FastAPI application serving ``model_name`` from ``model_base_path``."""
+    """The FastAPI application serving ``model_name`` from ``model_base_path``.
+
+    Args:
+        model_name: the ``NAME`` in the URLs.
+        model_base_path: folder of integer version folders; the newest is served.
+        max_request_bytes: larger bodies get 413.
+        max_batch: most instances per request (and per merged batch).
+        model: an already loaded model (else loaded from ``model_base_path``).
+        batching: merge concurrent requests into one call (:class:`MicroBatcher`).
+    """
+    import asyncio
+
     from fastapi import FastAPI, Request
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse
@@ -269,6 +361,15 @@ def create_app(
     from starlette.exceptions import HTTPException as StarletteHTTPException
 
     loaded = model or LoadedModel(model_name, model_base_path)
+    batchers: dict[Any, MicroBatcher] = {}
+
+    def batcher() -> MicroBatcher:
+        loop = asyncio.get_running_loop()  # one per event loop (TestClient may use several)
+        if loop not in batchers:
+            batchers.clear()
+            batchers[loop] = MicroBatcher(loaded, max_batch)
+        return batchers[loop]
+
     app = FastAPI(title=f"rnnkit serving: {model_name}", docs_url=None, redoc_url=None)
     app.state.model = loaded
 
@@ -368,7 +469,10 @@ def create_app(
             )
         input_names = sorted(sig_inputs.get(signature, sig_inputs[SIGNATURE]))
         fmt, columns, signature = parse_request(body, input_names, max_batch)
-        outputs = await run_in_threadpool(loaded.predict, columns, signature)
+        if batching:
+            outputs = await batcher().predict(columns, signature)
+        else:
+            outputs = await run_in_threadpool(loaded.predict, columns, signature)
         return JSONResponse(format_response(fmt, outputs))
 
     return app
@@ -382,11 +486,12 @@ def serve(
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
     max_batch: int = DEFAULT_MAX_BATCH,
     log_level: str = "info",
+    batching: bool = True,
 ) -> None:
     """Load the newest version and serve it with uvicorn until interrupted."""
     import uvicorn
 
-    app = create_app(model_name, model_base_path, max_request_bytes, max_batch)
+    app = create_app(model_name, model_base_path, max_request_bytes, max_batch, batching=batching)
     print(
         f"Serving {model_name} version {app.state.model.version} from {model_base_path} "
         f"at http://{host}:{rest_api_port}/v1/models/{model_name}",

@@ -1,0 +1,223 @@
+"""Load test of `rnnkit serve` against in-process calls of the same SavedModel.
+
+Exports an (untrained: latency does not depend on the weights) text classifier of the
+command line's default size (BiLSTM 64 per direction, embedding 64, 40 tokens, vocabulary
+from 20k real tweets), starts `python -m rnnkit serve` in a separate process on
+127.0.0.1 (loopback only), and runs N concurrent clients for a bounded time and request
+count, each sending one real tweet per request (row format). The anchor is the same
+SavedModel called in-process by N threads with one tweet per call. Reports p50/p99
+latency, throughput and errors for both, and the ratio.
+
+    python benchmarks/serve_load.py --clients 1 10 50 --seconds 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+
+
+def load_texts(n: int = 20000) -> list[str]:
+    import pandas as pd
+
+    from rnnkit.data.paths import resolve
+
+    path = resolve(None, "tweets-sentiment/crowdflower-tweets.csv")
+    return pd.read_csv(path, encoding_errors="replace")["text"].astype(str).tolist()[:n]
+
+
+def export_model(base: Path, texts: list[str]) -> Path:
+    from rnnkit.cli.tasks import build_classifier
+    from rnnkit.serving.export import TextModel, export
+    from rnnkit.serving.preprocessing import TextPipeline
+
+    pipe = TextPipeline.fit(texts, max_length=40, max_vocabulary=20000)
+    model = build_classifier(len(pipe.vocabulary), 3, 40, "lstm", 64, 1, True, 64)
+    return export(TextModel(model, pipe, ["negative", "neutral", "positive"]), base)
+
+
+def stats(latencies: list[float], errors: int, wall: float) -> dict:
+    lat = np.asarray(latencies) * 1000.0
+    return {
+        "requests": len(latencies),
+        "errors": errors,
+        "p50_ms": float(np.percentile(lat, 50)) if len(lat) else float("nan"),
+        "p99_ms": float(np.percentile(lat, 99)) if len(lat) else float("nan"),
+        "rps": len(latencies) / wall,
+    }
+
+
+def in_process(
+    version_dir: Path, texts: list[str], clients: int, seconds: float, max_requests: int
+) -> dict:
+    import tensorflow as tf
+
+    fn = tf.saved_model.load(str(version_dir)).signatures["serving_default"]
+    fn(text=tf.constant(texts[:1]))  # warm up
+    latencies: list[float] = []
+    errors = 0
+    lock = threading.Lock()
+    stop = time.perf_counter() + seconds
+    counter = iter(range(max_requests))
+
+    def worker(k: int) -> None:
+        nonlocal errors
+        i = k
+        while time.perf_counter() < stop:
+            with lock:
+                if next(counter, None) is None:
+                    return
+            t0 = time.perf_counter()
+            try:
+                out = fn(text=tf.constant([texts[i % len(texts)]]))
+                out["label"].numpy()
+                ok = True
+            except Exception:  # noqa: BLE001 - counted as an error
+                ok = False
+            dt = time.perf_counter() - t0
+            with lock:
+                if ok:
+                    latencies.append(dt)
+                else:
+                    errors += 1
+            i += clients
+
+    t0 = time.perf_counter()
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return stats(latencies, errors, time.perf_counter() - t0)
+
+
+async def _http_load(
+    url: str, texts: list[str], clients: int, seconds: float, max_requests: int
+) -> dict:
+    import httpx
+
+    latencies: list[float] = []
+    errors = 0
+    budget = [max_requests]
+    stop = time.perf_counter() + seconds
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+
+        async def worker(k: int) -> None:
+            nonlocal errors
+            i = k
+            while time.perf_counter() < stop and budget[0] > 0:
+                budget[0] -= 1
+                t0 = time.perf_counter()
+                try:
+                    r = await client.post(url, json={"instances": [texts[i % len(texts)]]})
+                    ok = r.status_code == 200 and "predictions" in r.json()
+                except httpx.HTTPError:
+                    ok = False
+                dt = time.perf_counter() - t0
+                if ok:
+                    latencies.append(dt)
+                else:
+                    errors += 1
+                i += clients
+
+        await client.post(url, json={"instances": texts[:1]})  # warm up
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker(k) for k in range(clients)))
+        wall = time.perf_counter() - t0
+    return stats(latencies, errors, wall)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, nargs="+", default=[1, 10, 50])
+    parser.add_argument("--seconds", type=float, default=10.0, help="per load level")
+    parser.add_argument("--max_requests", type=int, default=20000, help="per load level")
+    parser.add_argument("--markdown", default=None, help="also write the table here")
+    args = parser.parse_args(argv)
+
+    texts = load_texts()
+    tmp = Path(tempfile.mkdtemp(prefix="rnnkit-serve-load-"))
+    version_dir = export_model(tmp / "bench", texts)
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "rnnkit",
+            "serve",
+            "--model_name",
+            "bench",
+            "--model_base_path",
+            str(tmp / "bench"),
+            "--rest_api_port",
+            str(port),
+            "--host",
+            "127.0.0.1",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        import httpx
+
+        deadline = time.time() + 120
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if server.poll() is not None or time.time() > deadline:
+                raise RuntimeError("server did not start: " + server.stderr.read().decode()[-2000:])
+            time.sleep(0.5)
+        url = f"http://127.0.0.1:{port}/v1/models/bench:predict"
+        rows = []
+        for n in args.clients:
+            local = in_process(version_dir, texts, n, args.seconds, args.max_requests)
+            remote = asyncio.run(_http_load(url, texts, n, args.seconds, args.max_requests))
+            rows.append((n, local, remote))
+            print(f"clients={n}: in-process {local} | server {remote}", flush=True)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+    header = (
+        "| clients | in-process p50 ms | in-process p99 ms | in-process req/s | "
+        "server p50 ms | server p99 ms | server req/s | server errors | p99 ratio |\n"
+        "|---|---|---|---|---|---|---|---|---|"
+    )
+    lines = [header]
+    for n, a, b in rows:
+        lines.append(
+            f"| {n} | {a['p50_ms']:.1f} | {a['p99_ms']:.1f} | {a['rps']:.0f} | "
+            f"{b['p50_ms']:.1f} | {b['p99_ms']:.1f} | {b['rps']:.0f} | {b['errors']} | "
+            f"{b['p99_ms'] / a['p99_ms']:.2f}x |"
+        )
+    table = "\n".join(lines)
+    print(table)
+    if args.markdown:
+        Path(args.markdown).write_text(table + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
