@@ -16,8 +16,14 @@ from rnnkit.data.emoji_corpus import (
     remove_emoji,
 )
 from rnnkit.data.paths import default_data_dir
+from rnnkit.data.ptb import PTBData, Vocabulary, load_ptb, tbptt_arrays, tbptt_windows
 
 __all__ = [
+    "PTBData",
+    "Vocabulary",
+    "load_ptb",
+    "tbptt_arrays",
+    "tbptt_windows",
     "DEEPMOJI_BENCHMARKS",
     "DeepMojiBenchmark",
     "EmojiCorpusStats",

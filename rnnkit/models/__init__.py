@@ -3,8 +3,16 @@
 from rnnkit.models.acceptor import build_acceptor
 from rnnkit.models.deepmoji import deepmoji, extend_embedding
 from rnnkit.models.deepmoji_weights import load_keras2_weights, load_torchmoji_weights
+from rnnkit.models.hierarchical import HierarchicalClassifier, encode_documents
+from rnnkit.models.language_model import LanguageModel, generate, perplexity, sample_logits
 
 __all__ = [
+    "HierarchicalClassifier",
+    "LanguageModel",
+    "encode_documents",
+    "generate",
+    "perplexity",
+    "sample_logits",
     "deepmoji",
     "extend_embedding",
     "load_keras2_weights",
