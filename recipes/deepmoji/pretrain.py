@@ -1,0 +1,134 @@
+"""Pretrain DeepMoji: on an emoji corpus if you have one, else on the sentiment stand-in.
+
+    python recipes/deepmoji/pretrain.py --quick
+    python recipes/deepmoji/pretrain.py --config medium
+    python recipes/deepmoji/pretrain.py --config full --emoji-corpus 'tweets/*.jsonl.gz'
+
+Without ``--emoji-corpus`` the model is pretrained on ../shared/data/tweets-sentiment
+(38k tweets, negative / neutral / positive): no emoji corpus of useful size is available
+here (see README.md). Interrupt it at any time and run the same command again: it
+resumes from the checkpoint in ``runs/deepmoji/<config>/checkpoints`` where it stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import artifacts_dir, build, get_config, save_pretrained  # noqa: E402
+
+from rnnkit.data.tweets_sentiment import (
+    LABELS,  # noqa: E402
+    load_tweets_sentiment,  # noqa: E402
+)
+from rnnkit.text import DeepMojiTokenizer, build_vocabulary  # noqa: E402
+from rnnkit.training import pretrain  # noqa: E402
+
+
+def stand_in_corpus(samples: int | None, seed: int) -> tuple[list[str], np.ndarray, list[str]]:
+    frame = load_tweets_sentiment(sample=samples, random_state=seed)
+    labels = frame["sentiment"].map({name: i for i, name in enumerate(LABELS)}).to_numpy()
+    return frame["text"].tolist(), labels.astype("int64"), list(LABELS)
+
+
+def emoji_corpus(pattern: str, per_class: int, seed: int) -> tuple[list[str], np.ndarray, list]:
+    from rnnkit.data import (
+        EmojiCorpusStats,
+        balanced_sample,
+        extract_examples,
+        iter_texts,
+        load_emoji_classes,
+    )
+
+    classes = load_emoji_classes()
+    stats = EmojiCorpusStats()
+    examples = balanced_sample(
+        extract_examples(iter_texts(pattern), classes, stats=stats),
+        per_class=per_class,
+        seed=seed,
+        num_classes=len(classes),
+    )
+    print(stats.as_table())
+    if not examples:
+        sys.exit(f"No emoji examples found in {pattern}.")
+    return [e.text for e in examples], np.array([e.label for e in examples]), list(classes)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--config", default="medium", help="quick, medium or full")
+    parser.add_argument("--quick", action="store_true", help="same as --config quick")
+    parser.add_argument("--emoji-corpus", help="glob of raw emoji-bearing text shards")
+    parser.add_argument("--per-class", type=int, default=100_000, help="emoji examples/class")
+    parser.add_argument("--out", help="artifacts folder (default runs/deepmoji/<config>)")
+    parser.add_argument("--distribute", action="store_true", help="data parallel (JAX/TF)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--verbose", type=int, default=1)
+    args = parser.parse_args(argv)
+    config = get_config("quick" if args.quick else args.config)
+    out = artifacts_dir(config, args.out)
+    start = time.time()
+
+    if args.emoji_corpus:
+        texts, labels, classes = emoji_corpus(args.emoji_corpus, args.per_class, args.seed)
+        corpus = f"emoji corpus {args.emoji_corpus}"
+    else:
+        texts, labels, classes = stand_in_corpus(config.pretrain_samples, args.seed)
+        corpus = "stand-in: tweets-sentiment (3 classes)"
+    tokenizer = DeepMojiTokenizer()
+    vocab = build_vocabulary(texts, min_count=2, max_size=config.vocab_size, tokenizer=tokenizer)
+    x = DeepMojiTokenizer(vocab).encode(texts, config.maxlen)
+    keep = (x != 0).any(axis=1)  # texts without any word cannot be classified
+    x, y = x[keep], labels[keep]
+    rng = np.random.default_rng(args.seed)
+    order = rng.permutation(len(x))
+    n_val = max(1, len(x) // 20)
+    val, train = order[:n_val], order[n_val:]
+    print(
+        f"Pretraining corpus: {corpus}; {len(train):,} train / {len(val):,} validation texts, "
+        f"{len(classes)} classes, vocabulary {len(vocab):,}, config {config.name}."
+    )
+    result = pretrain(
+        lambda: build(config, len(vocab), len(classes)),
+        (x[train], y[train]),
+        (x[val], y[val]),
+        checkpoint_dir=out / "checkpoints",
+        epochs=config.pretrain_epochs,
+        batch_size=config.pretrain_batch,
+        checkpoint_every=50,
+        seed=args.seed,
+        distribute=args.distribute,
+        verbose=args.verbose,
+    )
+    last = result.history[-1]
+    info = {
+        "corpus": corpus,
+        "classes": classes,
+        "n_train": int(len(train)),
+        "n_val": int(len(val)),
+        "history": result.history,
+        "seconds": round(time.time() - start, 1),
+    }
+    save_pretrained(result.model, vocab, config, out, info)
+    print("\n| epoch | loss | top-1 | top-5 | val loss | val top-1 | val top-5 |")
+    print("|---|---|---|---|---|---|---|")
+    for i, h in enumerate(result.history, 1):
+        print(
+            f"| {i} | {h['loss']:.4f} | {h['top1']:.4f} | {h['top5']:.4f} | "
+            f"{h.get('val_loss', float('nan')):.4f} | {h.get('val_top1', float('nan')):.4f} | "
+            f"{h.get('val_top5', float('nan')):.4f} |"
+        )
+    print(
+        f"Saved {out / 'pretrained.keras'} ({info['seconds']} s); val top-1 "
+        f"{last.get('val_top1', float('nan')):.4f}."
+    )
+    return info
+
+
+if __name__ == "__main__":
+    main()
