@@ -15,10 +15,15 @@ from rnnkit.data.emoji_corpus import (
     load_emoji_classes,
     remove_emoji,
 )
+from rnnkit.data.en_fr import EnFrPairs, encode_pairs, load_en_fr, split_pairs
 from rnnkit.data.paths import default_data_dir
 from rnnkit.data.ptb import PTBData, Vocabulary, load_ptb, tbptt_arrays, tbptt_windows
 
 __all__ = [
+    "EnFrPairs",
+    "encode_pairs",
+    "load_en_fr",
+    "split_pairs",
     "PTBData",
     "Vocabulary",
     "load_ptb",

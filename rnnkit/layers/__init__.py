@@ -1,5 +1,6 @@
 """Recurrent layers and blocks."""
 
+from rnnkit.layers.attention_decoder import AttentionDecoder, Decoded
 from rnnkit.layers.attention_pooling import AttentionPooling
 from rnnkit.layers.bahdanau_attention import BahdanauAttention
 from rnnkit.layers.bidirectional import Bidirectional
@@ -11,6 +12,8 @@ from rnnkit.layers.simple_rnn import SimpleRNN
 from rnnkit.layers.stacked_rnn import StackedRNN
 
 __all__ = [
+    "AttentionDecoder",
+    "Decoded",
     "BahdanauAttention",
     "AttentionPooling",
     "Bidirectional",

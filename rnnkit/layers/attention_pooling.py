@@ -19,6 +19,9 @@ def masked_softmax(logits: Any, mask: Any = None, axis: int = -1) -> Any:
     the sum), so their values cannot change it; rows with every entry masked get all
     zero weights (not NaN). Gradients stay finite.
     """
+    if logits.shape[axis] == 1:  # one item: weight 1 where unmasked
+        ones = ops.ones_like(logits)
+        return ones if mask is None else ones * ops.cast(mask, logits.dtype)
     if mask is None:
         return ops.softmax(logits, axis=axis)
     mask = ops.cast(mask, "bool")

@@ -1,0 +1,289 @@
+"""English to French software messages (``en-fr-messages/pairs.tsv``) for seq2seq.
+
+The file is tab-separated with a header ``source, target, catalog`` and no quoting
+(messages contain quote characters), so it is read with ``csv.QUOTE_NONE``.
+
+Tokenization keeps case and keeps printf-style placeholders (``%s``, ``%.*s``,
+``%1$s``, ``%lu``) as single tokens, since they must be copied to the translation;
+words are ``\\w+`` runs and every other non-space character is a token of its own.
+
+Ids: ``0`` padding, ``1`` unknown, ``2`` start, ``3`` end; tokens outside the
+vocabulary map to the unknown id.
+
+Bad input: empty source or target texts are refused with a ValueError by
+:func:`encode_pairs` (the loader drops the rows of the file that have one and
+reports how many); pairs longer than ``max_length`` tokens are dropped,
+truncated or refused, as ``too_long`` says, and the count is reported.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import random
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from rnnkit.data.paths import resolve
+
+PAD, UNK, START, END = "<pad>", "<unk>", "<s>", "</s>"
+PAD_ID, UNK_ID, START_ID, END_ID = 0, 1, 2, 3
+RESERVED = (PAD, UNK, START, END)
+
+TOKEN_PATTERN = re.compile(
+    r"%(?:\d+\$)?[-#0 +']*(?:\d+|\*)?(?:\.(?:\d+|\*))?(?:hh|h|ll|l|L|q|j|z|t)?[a-zA-Z%]"
+    r"|\w+|[^\w\s]"
+)
+
+
+def tokenize(text: str) -> list[str]:
+    """Tokens of one message (see module docstring)."""
+    return TOKEN_PATTERN.findall(text)
+
+
+def detokenize(tokens: Iterable[str]) -> str:
+    """Tokens joined by single spaces (the form BLEU is computed on)."""
+    return " ".join(tokens)
+
+
+class Vocabulary:
+    """Token <-> id map with the reserved ids of the module docstring.
+
+    Args:
+        tokens: the tokens after the four reserved ones, most frequent first.
+
+    Example:
+
+    >>> vocab = Vocabulary.from_texts([["Hello", "world"]], max_size=10)
+    >>> vocab.encode(["Hello", "there"])  # array([4, 1])
+    """
+
+    def __init__(self, tokens: Sequence[str]) -> None:
+        tokens = [t for t in tokens if t not in RESERVED]
+        self.itos = list(RESERVED) + tokens
+        self.stoi = {t: i for i, t in enumerate(self.itos)}
+
+    @classmethod
+    def from_texts(
+        cls, tokenized: Iterable[Sequence[str]], max_size: int | None = None, min_count: int = 1
+    ) -> Vocabulary:
+        """The ``max_size`` most frequent tokens (reserved ids included), ``min_count``+ times."""
+        counts = Counter(t for tokens in tokenized for t in tokens)
+        ranked = sorted(
+            (t for t, c in counts.items() if c >= min_count), key=lambda t: (-counts[t], t)
+        )
+        if max_size is not None:
+            ranked = ranked[: max(0, max_size - len(RESERVED))]
+        return cls(ranked)
+
+    def __len__(self) -> int:
+        return len(self.itos)
+
+    def encode(self, tokens: Sequence[str]) -> np.ndarray:
+        return np.array([self.stoi.get(t, UNK_ID) for t in tokens], dtype="int32")
+
+    def decode(self, ids: Iterable[int]) -> list[str]:
+        """Tokens of ``ids`` up to the first end id, without padding or start ids."""
+        out = []
+        for i in ids:
+            i = int(i)
+            if i == END_ID:
+                break
+            if i in (PAD_ID, START_ID):
+                continue
+            out.append(self.itos[i] if 0 <= i < len(self.itos) else UNK)
+        return out
+
+    def to_list(self) -> list[str]:
+        """The tokens (for saving as JSON); ``Vocabulary(tokens)`` rebuilds it."""
+        return list(self.itos)
+
+
+@dataclass
+class EnFrPairs:
+    """Pairs read from the file, with what the loader left out.
+
+    Attributes:
+        sources, targets, catalogs: parallel lists of strings.
+        skipped_empty: rows with an empty source or target (dropped).
+        skipped_duplicates: exact repeats of an earlier (source, target) pair
+            (dropped with ``deduplicate=True``).
+    """
+
+    sources: list[str]
+    targets: list[str]
+    catalogs: list[str]
+    skipped_empty: int = 0
+    skipped_duplicates: int = 0
+
+    def __len__(self) -> int:
+        return len(self.sources)
+
+
+def load_en_fr(
+    path: str | os.PathLike | None = None, deduplicate: bool = True, max_pairs: int | None = None
+) -> EnFrPairs:
+    """Reads ``pairs.tsv`` (default: ``<data root>/en-fr-messages/pairs.tsv``).
+
+    Args:
+        path: the file.
+        deduplicate: drop exact repeats of a (source, target) pair (the same message
+            appears in several catalogs), so that no test pair is also a training
+            pair.
+        max_pairs: keep only the first ``max_pairs`` pairs (after the above).
+
+    Returns:
+        :class:`EnFrPairs`.
+    """
+    file = resolve(path, "en-fr-messages/pairs.tsv")
+    sources, targets, catalogs = [], [], []
+    seen: set[tuple[str, str]] = set()
+    empty = duplicates = 0
+    with open(file, encoding="utf-8", newline="") as handle:
+        reader = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
+        header = next(reader, None)
+        if header is None or [h.strip() for h in header[:2]] != ["source", "target"]:
+            raise ValueError(
+                f"{file}: expected a header 'source<TAB>target<TAB>catalog', got {header!r}."
+            )
+        for row in reader:
+            if len(row) < 2:
+                raise ValueError(f"{file}: expected at least 2 tab-separated fields, got {row!r}.")
+            source, target = row[0].strip(), row[1].strip()
+            if not source or not target:
+                empty += 1
+                continue
+            if deduplicate:
+                if (source, target) in seen:
+                    duplicates += 1
+                    continue
+                seen.add((source, target))
+            sources.append(source)
+            targets.append(target)
+            catalogs.append(row[2] if len(row) > 2 else "")
+            if max_pairs is not None and len(sources) >= max_pairs:
+                break
+    return EnFrPairs(sources, targets, catalogs, empty, duplicates)
+
+
+def split_pairs(
+    pairs: EnFrPairs, validation: float = 0.05, test: float = 0.05, seed: int = 0
+) -> tuple[EnFrPairs, EnFrPairs, EnFrPairs]:
+    """A random train / validation / test split (fractions of the pairs)."""
+    if not (0 <= validation < 1 and 0 <= test < 1 and validation + test < 1):
+        raise ValueError(
+            f"validation and test fractions must be in [0, 1) and sum below 1, got "
+            f"{validation} and {test}."
+        )
+    order = list(range(len(pairs)))
+    random.Random(seed).shuffle(order)
+    n_val, n_test = int(round(len(order) * validation)), int(round(len(order) * test))
+    parts = (order[n_val + n_test :], order[:n_val], order[n_val : n_val + n_test])
+
+    def take(idx: list[int]) -> EnFrPairs:
+        return EnFrPairs(
+            [pairs.sources[i] for i in idx],
+            [pairs.targets[i] for i in idx],
+            [pairs.catalogs[i] for i in idx],
+        )
+
+    return take(parts[0]), take(parts[1]), take(parts[2])
+
+
+@dataclass
+class EncodedPairs:
+    """Padded id matrices for teacher-forced training.
+
+    Attributes:
+        source: ``(n, max_length)`` source ids, padded with 0.
+        target_in: ``(n, max_length + 1)``: start id, target ids, padding.
+        target_out: ``(n, max_length + 1)``: target ids, end id, padding.
+        kept: indices (into the input pairs) of the rows kept.
+        dropped_too_long: pairs dropped for being over ``max_length`` tokens.
+        truncated: pairs cut to ``max_length`` tokens.
+    """
+
+    source: np.ndarray
+    target_in: np.ndarray
+    target_out: np.ndarray
+    kept: list[int] = field(default_factory=list)
+    dropped_too_long: int = 0
+    truncated: int = 0
+
+
+TOO_LONG = ("drop", "truncate", "error")
+
+
+def encode_pairs(
+    sources: Sequence[str],
+    targets: Sequence[str],
+    source_vocab: Vocabulary,
+    target_vocab: Vocabulary,
+    max_length: int = 30,
+    too_long: str = "drop",
+) -> EncodedPairs:
+    """Tokenizes and encodes pairs (unknown tokens map to the unknown id 1).
+
+    Args:
+        sources, targets: parallel lists of texts.
+        source_vocab, target_vocab: the vocabularies.
+        max_length: the most tokens of a source or a target (the end id excluded).
+        too_long: what to do with a pair over ``max_length``: ``"drop"`` it (counted
+            in ``dropped_too_long``), ``"truncate"`` it (counted in ``truncated``) or
+            raise a ValueError (``"error"``).
+
+    Returns:
+        :class:`EncodedPairs`.
+
+    Raises:
+        ValueError: for an empty source or target, mismatched lengths, or a too
+            long pair with ``too_long="error"``.
+    """
+    if too_long not in TOO_LONG:
+        raise ValueError(f"`too_long` must be one of {TOO_LONG}, got {too_long!r}.")
+    if not isinstance(max_length, int) or max_length <= 0:
+        raise ValueError(f"`max_length` must be a positive integer, got {max_length!r}.")
+    if len(sources) != len(targets):
+        raise ValueError(
+            f"Expected as many sources as targets, got {len(sources)} and {len(targets)}."
+        )
+    src_rows, tgt_rows, kept = [], [], []
+    dropped = truncated = 0
+    for i, (source, target) in enumerate(zip(sources, targets)):
+        src_tokens, tgt_tokens = tokenize(source), tokenize(target)
+        if not src_tokens or not tgt_tokens:
+            side = "source" if not src_tokens else "target"
+            raise ValueError(
+                f"Pair {i} has an empty {side} ({source!r} -> {target!r}): expected at "
+                "least one token on both sides."
+            )
+        if len(src_tokens) > max_length or len(tgt_tokens) > max_length:
+            if too_long == "error":
+                raise ValueError(
+                    f"Pair {i} is over max_length={max_length} tokens (source "
+                    f"{len(src_tokens)}, target {len(tgt_tokens)}); use too_long='drop' or "
+                    "'truncate', or a larger max_length."
+                )
+            if too_long == "drop":
+                dropped += 1
+                continue
+            truncated += 1
+            src_tokens, tgt_tokens = src_tokens[:max_length], tgt_tokens[:max_length]
+        src_rows.append(source_vocab.encode(src_tokens))
+        tgt_rows.append(target_vocab.encode(tgt_tokens))
+        kept.append(i)
+    n = len(src_rows)
+    source = np.zeros((n, max_length), "int32")
+    target_in = np.zeros((n, max_length + 1), "int32")
+    target_out = np.zeros((n, max_length + 1), "int32")
+    for r, (s, t) in enumerate(zip(src_rows, tgt_rows)):
+        source[r, : len(s)] = s
+        target_in[r, 0] = START_ID
+        target_in[r, 1 : len(t) + 1] = t
+        target_out[r, : len(t)] = t
+        target_out[r, len(t)] = END_ID
+    return EncodedPairs(source, target_in, target_out, kept, dropped, truncated)

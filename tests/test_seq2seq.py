@@ -1,0 +1,236 @@
+"""AttentionDecoder, Seq2Seq and the en-fr loader: decoding against references."""
+
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+from rnnkit.cells import GRUCell, LSTMCell
+from rnnkit.data import en_fr
+from rnnkit.layers import AttentionDecoder
+from rnnkit.models import Seq2Seq
+
+VALUES_MASK = np.array([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0], [0, 1, 1, 1, 0]], bool)
+
+
+def make_decoder(cell=None, vocab=9, seed=0, scale=1.0, **kwargs):
+    keras.utils.set_random_seed(seed)
+    decoder = AttentionDecoder(
+        cell or LSTMCell(6), vocabulary_size=vocab, embedding_dim=4, **kwargs
+    )
+    rng = np.random.default_rng(seed)
+    values = rng.normal(size=(3, 5, 7)).astype("float32")
+    decoder.build((None, None), values.shape)
+    if scale != 1.0:
+        kernel, bias = decoder.output_layer.get_weights()
+        decoder.output_layer.set_weights([kernel * scale, rng.normal(size=bias.shape) * scale])
+    return decoder, values
+
+
+@pytest.mark.parametrize("cell", [LSTMCell(6), GRUCell(6)], ids=["lstm", "gru"])
+def test_teacher_forcing_matches_stepwise_decoding(cell):
+    decoder, values = make_decoder(cell)
+    target_in = np.array([[2, 4, 5, 6], [2, 7, 8, 0], [2, 1, 0, 0]], "int32")
+    states = [ops.convert_to_tensor(np.random.default_rng(1).normal(size=(3, 6)), "float32")] * len(
+        cell.state_size
+    )
+    logits, align = decoder(
+        target_in, values, values_mask=VALUES_MASK, initial_state=states, return_alignments=True
+    )
+    log_probs = ops.convert_to_numpy(ops.log_softmax(logits, axis=-1))
+    align = ops.convert_to_numpy(align)
+    masked_values = np.where(VALUES_MASK[..., None], values, 0)
+    keys = decoder.attention.project_values(masked_values)
+    st = list(states)
+    for t in range(target_in.shape[1]):
+        lp, st, alpha = decoder.decode_step(target_in[:, t], st, keys, masked_values, VALUES_MASK)
+        live = target_in[:, t] != 0  # padded target steps are masked in training
+        np.testing.assert_allclose(ops.convert_to_numpy(lp)[live], log_probs[:, t][live], atol=1e-5)
+        np.testing.assert_allclose(ops.convert_to_numpy(alpha)[live], align[:, t][live], atol=1e-6)
+    assert np.all(align[np.broadcast_to(~VALUES_MASK[:, None], align.shape)] == 0)
+    assert np.all(align[target_in == 0] == 0)
+    # the generic unrolled loop gives the same logits
+    unrolled = AttentionDecoder.from_config({**decoder.get_config(), "loop": "unrolled"})
+    unrolled.build((None, None), values.shape)
+    unrolled.set_weights(decoder.get_weights())
+    logits2 = unrolled(target_in, values, values_mask=VALUES_MASK, initial_state=states)
+    live = target_in != 0
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(logits2)[live], ops.convert_to_numpy(logits)[live], atol=1e-5
+    )
+
+
+def test_greedy_equals_beam_width_one():
+    decoder, values = make_decoder(vocab=12, seed=3, scale=3.0)
+    greedy = decoder.greedy_decode(values, VALUES_MASK, max_length=8)
+    beam = decoder.beam_search(values, VALUES_MASK, beam_width=1, max_length=8)
+    np.testing.assert_array_equal(greedy.tokens, beam.tokens)
+    np.testing.assert_array_equal(greedy.lengths, beam.lengths)
+    np.testing.assert_allclose(greedy.log_probs, beam.log_probs, atol=1e-6)
+    np.testing.assert_allclose(greedy.alignments, beam.alignments, atol=1e-6)
+    assert greedy.alignments.shape == (3, greedy.tokens.shape[1], 5)
+    # reserved ids are never produced; alignment rows of produced ids sum to 1
+    assert not np.isin(greedy.tokens, [decoder.start_id]).any()
+    for b in range(3):
+        n = greedy.lengths[b]
+        np.testing.assert_allclose(greedy.alignments[b, :n].sum(-1), 1.0, atol=1e-5)
+        assert np.all(greedy.tokens[b, n:] == decoder.pad_id)
+
+
+def brute_force(decoder, values, mask, max_length, alpha):
+    """Best normalised score over every output of at most max_length ids, per source."""
+    masked = np.where(mask[..., None], values, 0)
+    allowed = [i for i in range(decoder.vocabulary_size) if i not in (0, decoder.start_id)]
+    best = []
+    for b in range(values.shape[0]):
+        v, m = masked[b : b + 1], mask[b : b + 1]
+        keys = decoder.attention.project_values(v)
+        cands = []
+
+        def expand(prefix, states, total, v=v, m=m, keys=keys, cands=cands):
+            last = prefix[-1] if prefix else decoder.start_id
+            lp, new_states, _ = decoder.decode_step(np.array([last]), states, keys, v, m)
+            lp = ops.convert_to_numpy(lp)[0].astype("float64")
+            for token in allowed:
+                seq, score = prefix + [token], total + lp[token]
+                if token == decoder.end_id or len(seq) == max_length:
+                    cands.append((score / len(seq) ** alpha, seq))
+                else:
+                    expand(seq, new_states, score)
+
+        expand([], decoder.cell.get_initial_state(1), 0.0)
+        best.append(max(cands))
+    return best
+
+
+@pytest.mark.parametrize("alpha", [0.0, 1.0])
+def test_beam_search_finds_best_path_vs_brute_force(alpha):
+    decoder, values = make_decoder(GRUCell(5), vocab=5, seed=7, scale=2.0)
+    # allowed ids {1, 3=end, 4}: at most 2**3 live prefixes and 3 * 2**3 = 24 extensions
+    # at the last step, so a beam of 24 is exhaustive and must find the brute-force best
+    max_length = 4
+    expected = brute_force(decoder, values, VALUES_MASK, max_length, alpha)
+    result = decoder.beam_search(
+        values, VALUES_MASK, beam_width=24, max_length=max_length, length_penalty=alpha
+    )
+    for b, (score, seq) in enumerate(expected):
+        assert result.tokens[b, : result.lengths[b]].tolist() == seq
+        np.testing.assert_allclose(result.scores[b], score, atol=1e-5)
+    # a narrower beam can only do as well or worse
+    narrow = decoder.beam_search(
+        values, VALUES_MASK, beam_width=2, max_length=max_length, length_penalty=alpha
+    )
+    assert np.all(narrow.scores <= result.scores + 1e-6)
+
+
+def tiny_data():
+    src = np.array([[5, 6, 7, 0], [8, 9, 0, 0], [4, 0, 0, 0]], "int32")
+    tin = np.array([[2, 4, 5, 6], [2, 7, 0, 0], [2, 8, 9, 0]], "int32")
+    tout = np.array([[4, 5, 6, 3], [7, 3, 0, 0], [8, 9, 3, 0]], "int32")
+    return src, tin, tout
+
+
+@pytest.mark.parametrize("attention", [True, False])
+def test_seq2seq_trains_saves_and_loads(tmp_path, attention):
+    keras.utils.set_random_seed(0)
+    model = Seq2Seq(
+        12, 11, embedding_dim=8, units=10, encoder_layers=2, cell="gru", attention=attention
+    )
+    src, tin, tout = tiny_data()
+    model.compile(
+        optimizer=keras.optimizers.Adam(0.02),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=0),
+    )
+    history = model.fit([src, tin], tout, epochs=15, verbose=0)
+    assert history.history["loss"][-1] < 0.5 * history.history["loss"][0]
+    # the padding of the source cannot change the translation
+    padded = np.pad(src, ((0, 0), (0, 3)))
+    a = ops.convert_to_numpy(model([src, tin]))
+    np.testing.assert_allclose(ops.convert_to_numpy(model([padded, tin])), a, atol=1e-5)
+    align = ops.convert_to_numpy(model.alignments(src, tin))
+    assert align.shape == ((3, 4, 4) if attention else (3, 4, 1))
+    if attention:
+        assert np.all(align[:, :, 3][src[:, 3] == 0] == 0)
+    path = tmp_path / "s2s.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    np.testing.assert_allclose(ops.convert_to_numpy(loaded([src, tin])), a, atol=1e-6)
+    r1, r2 = model.translate(src, beam_width=3), loaded.translate(src, beam_width=3)
+    np.testing.assert_array_equal(r1.tokens, r2.tokens)
+    assert loaded.get_config()["attention"] is attention
+
+
+def test_bad_input():
+    model = Seq2Seq(12, 11, embedding_dim=8, units=10, cell="lstm")
+    src, tin, _ = tiny_data()
+    model([src, tin])
+    with pytest.raises(ValueError, match="empty source: rows \\[1\\]"):
+        model.translate(np.array([[5, 6], [0, 0]], "int32"))
+    with pytest.raises(ValueError, match="expects inputs \\[source_ids"):
+        model(src)
+    with pytest.raises(ValueError, match="`cell` must be one of"):
+        Seq2Seq(12, 11, cell="transformer")
+    decoder, values = make_decoder()
+    with pytest.raises(ValueError, match="built for values with 7 features, got values of shape"):
+        decoder(np.ones((3, 2), "int32"), np.ones((3, 5, 8), "float32"))
+    with pytest.raises(ValueError, match="values mask of shape"):
+        decoder(np.ones((3, 2), "int32"), values, values_mask=np.ones((3, 4), bool))
+    with pytest.raises(ValueError, match="cannot decode an empty source"):
+        decoder.greedy_decode(values, np.zeros((3, 5), bool))
+    with pytest.raises(ValueError, match="`beam_width` must be a positive integer"):
+        decoder.beam_search(values, beam_width=0)
+    with pytest.raises(ValueError, match="pad_id, start_id and end_id must differ"):
+        AttentionDecoder(GRUCell(4), 10, 4, start_id=3, end_id=3)
+    with pytest.raises(ValueError, match="`end_id` must be an id in \\[0, 10\\)"):
+        AttentionDecoder(GRUCell(4), 10, 4, end_id=10)
+    with pytest.raises(ValueError, match="expects an rnnkit cell"):
+        AttentionDecoder(keras.layers.GRUCell(4), 10, 4)
+
+
+def test_en_fr_tokens_vocab_and_lengths(tmp_path):
+    assert en_fr.tokenize('Can\'t open "%s": %.*s (%1$lu)') == [
+        "Can", "'", "t", "open", '"', "%s", '"', ":", "%.*s", "(", "%1$lu", ")",
+    ]  # fmt: skip
+    path = tmp_path / "pairs.tsv"
+    path.write_text(
+        'source\ttarget\tcatalog\n"%s" failed\t« %s » a échoué\tx\n'
+        "open file\touvrir le fichier\ty\n\tvide\tz\nopen file\touvrir le fichier\tw\n"
+        "a b c d e f\tun deux trois\tz\n",
+        encoding="utf-8",
+    )
+    pairs = en_fr.load_en_fr(path)
+    assert pairs.sources == ['"%s" failed', "open file", "a b c d e f"]  # quotes kept
+    assert (pairs.skipped_empty, pairs.skipped_duplicates) == (1, 1)
+    src_vocab = en_fr.Vocabulary.from_texts(map(en_fr.tokenize, pairs.sources[:2]))
+    tgt_vocab = en_fr.Vocabulary.from_texts(map(en_fr.tokenize, pairs.targets[:2]))
+    enc = en_fr.encode_pairs(pairs.sources, pairs.targets, src_vocab, tgt_vocab, max_length=5)
+    assert enc.kept == [0, 1] and enc.dropped_too_long == 1
+    assert enc.source.shape == (2, 5) and enc.target_in.shape == (2, 6)
+    row = enc.target_out[1]
+    assert tgt_vocab.decode(row) == ["ouvrir", "le", "fichier"] and row[3] == en_fr.END_ID
+    np.testing.assert_array_equal(enc.target_in[1, 1:4], row[:3])
+    assert enc.target_in[1, 0] == en_fr.START_ID
+    unknown = en_fr.encode_pairs(["open zzz"], ["ouvrir"], src_vocab, tgt_vocab, max_length=4)
+    assert unknown.source[0, 1] == en_fr.UNK_ID
+    cut = en_fr.encode_pairs(
+        pairs.sources, pairs.targets, src_vocab, tgt_vocab, max_length=5, too_long="truncate"
+    )
+    assert cut.truncated == 1 and len(cut.kept) == 3
+    with pytest.raises(ValueError, match="over max_length=5 tokens \\(source 6, target 3\\)"):
+        en_fr.encode_pairs(pairs.sources, pairs.targets, src_vocab, tgt_vocab, 5, "error")
+    with pytest.raises(ValueError, match="Pair 0 has an empty target"):
+        en_fr.encode_pairs(["open"], ["  "], src_vocab, tgt_vocab)
+    with pytest.raises(ValueError, match="`too_long` must be one of"):
+        en_fr.encode_pairs(["open"], ["x"], src_vocab, tgt_vocab, too_long="wrap")
+
+
+def test_en_fr_real_file_sample():
+    from rnnkit.data.paths import default_data_dir
+
+    if not (default_data_dir() / "en-fr-messages" / "pairs.tsv").exists():
+        pytest.skip("en-fr-messages data set not present (set RNNKIT_DATA)")
+    pairs = en_fr.load_en_fr(max_pairs=500)
+    assert len(pairs) == 500 and all(pairs.sources) and all(pairs.targets)
+    train, val, test = en_fr.split_pairs(pairs, 0.1, 0.1, seed=0)
+    assert (len(train), len(val), len(test)) == (400, 50, 50)
+    assert not set(zip(test.sources, test.targets)) & set(zip(train.sources, train.targets))
