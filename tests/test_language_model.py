@@ -289,3 +289,18 @@ def test_training_reduces_perplexity_on_tiny_ptb_sample():
     assert history[-1].train_perplexity < history[0].train_perplexity
     np.testing.assert_allclose(history[-1].valid_perplexity, after, rtol=1e-6)
     assert [h.learning_rate for h in history] == [1.0, 1.0, 1.0]
+
+
+def test_gradient_global_norm_is_clipped():
+    model = small_model(vocab=30, batch=2, units=8)
+    ids = np.random.default_rng(8).integers(0, 30, size=200)
+    before = [np.asarray(w).copy() for w in model.trainable_weights]
+    train_tbptt(model, ids, epochs=1, unroll=5, clip_norm=1e-3, max_windows=1, verbose=0)
+    update = [np.asarray(w) - b for w, b in zip(model.trainable_weights, before)]
+    norm = math.sqrt(sum(float((u**2).sum()) for u in update))
+    # one SGD step with learning rate 1: the update is the clipped gradient
+    np.testing.assert_allclose(norm, 1e-3, rtol=1e-3)
+    for layer in model.lstm_layers:  # states are reset after training
+        assert all(not np.asarray(s).any() for s in layer.states)
+    with pytest.raises(ValueError, match="stateful"):
+        train_tbptt(LanguageModel(30, units=4, stateful=False), ids, epochs=1, unroll=5)
