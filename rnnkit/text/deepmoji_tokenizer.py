@@ -132,6 +132,7 @@ _URL_RE = re.compile(r"(?:https?://|www\.)" + _URL_CHARS + "+")
 _MENTION_RE = re.compile(_P_MENTION)
 _VARIATION_RE = re.compile("[\ufe00-\ufe0f]")
 _TRIPLE_RE = re.compile(r"(.)\1\1", re.DOTALL)
+_CACHE_SIZE = 200_000  # processed-token cache entries per tokenizer (bounded memory)
 _LINEBREAKS = ("\\\\n", "\\n", "\n", "\\\\r", "\\r", "\r", "<br>")
 
 # Non-ASCII characters (after NFKC) whose ASCII transliteration (the original uses the
@@ -321,6 +322,7 @@ class DeepMojiTokenizer:
                 f"None; got {type(vocabulary).__name__}."
             )
         self.vocabulary = dict(vocabulary) if vocabulary is not None else None
+        self._word_cache: dict[str, str] = {}
 
     def words(self, text: str) -> list[str]:
         """The processed words of ``text`` (empty list for an empty/blank text)."""
@@ -339,8 +341,18 @@ class DeepMojiTokenizer:
             if _VARIATION_RE.search(text):
                 text = _VARIATION_RE.sub("", text)
             text = " ".join(_ascii_punct_word(w) for w in text.split())
-        tokens = [t for t in _TOKEN_RE.findall(text) if t and not t.isspace()]
-        return [_special(_shorten(t)) for t in tokens]
+        # Whitespace matches come back as "" (no token can be only whitespace).
+        cache = self._word_cache
+        words = []
+        for token in _TOKEN_RE.findall(text):
+            if token:
+                word = cache.get(token)
+                if word is None:  # per-token processing is a pure function: cached
+                    if len(cache) >= _CACHE_SIZE:
+                        cache.clear()
+                    word = cache[token] = _special(_shorten(token))
+                words.append(word)
+        return words
 
     def encode(
         self,
