@@ -4,6 +4,7 @@ from rnnkit.layers.attention_decoder import AttentionDecoder, Decoded
 from rnnkit.layers.attention_pooling import AttentionPooling
 from rnnkit.layers.bahdanau_attention import BahdanauAttention
 from rnnkit.layers.bidirectional import Bidirectional
+from rnnkit.layers.crf import CRF
 from rnnkit.layers.factory import recurrent_layer
 from rnnkit.layers.gru import GRU
 from rnnkit.layers.lstm import LSTM
@@ -14,9 +15,10 @@ from rnnkit.layers.stacked_rnn import StackedRNN
 __all__ = [
     "AttentionDecoder",
     "Decoded",
-    "BahdanauAttention",
     "AttentionPooling",
+    "BahdanauAttention",
     "Bidirectional",
+    "CRF",
     "StackedRNN",
     "recurrent_layer",
     "GRU",

@@ -1,6 +1,24 @@
 """Backend-agnostic operations (``keras.ops``) behind rnnkit's layers."""
 
 from rnnkit.ops.activations import get_activation, keras2_hard_sigmoid
+from rnnkit.ops.crf import (
+    crf_decode,
+    crf_log_likelihood,
+    crf_log_partition,
+    crf_log_partition_parallel,
+    crf_marginals,
+    crf_sequence_score,
+)
 from rnnkit.ops.recurrence import recurrence
 
-__all__ = ["get_activation", "keras2_hard_sigmoid", "recurrence"]
+__all__ = [
+    "crf_decode",
+    "crf_log_likelihood",
+    "crf_log_partition",
+    "crf_log_partition_parallel",
+    "crf_marginals",
+    "crf_sequence_score",
+    "get_activation",
+    "keras2_hard_sigmoid",
+    "recurrence",
+]
