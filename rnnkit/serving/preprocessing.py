@@ -230,3 +230,49 @@ class TextPipeline:
     @classmethod
     def load(cls, path: str | Path) -> TextPipeline:
         return cls.from_config(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+def deepmoji_pipeline(vocabulary: dict[str, int], max_length: int = 30) -> TextPipeline:
+    """An in-graph approximation of DeepMoji's preprocessing (for exporting DeepMoji models).
+
+    The original tokenizer (:class:`rnnkit.text.DeepMojiTokenizer`) uses regex features that
+    RE2 lacks (back-references, look-arounds) and Python-side logic (``int()``, NFKC), so
+    this pipeline re-expresses its main rules with RE2-compatible replacements: URLs,
+    mentions, line breaks and numbers to DeepMoji's special tokens, runs of 3+ identical
+    ASCII letters cut to 2, punctuation and emoji split into their own tokens. It is an
+    approximation: measure its agreement with the Python tokenizer on your data (the
+    export tests and ``recipes/main_job.py`` report it) before serving.
+
+    Args:
+        vocabulary: DeepMoji's ``word -> id`` map (ids 0 and 1 are padding / unknown).
+        max_length: ids per text (DeepMoji's ``maxlen``).
+    """
+    by_id = sorted(vocabulary.items(), key=lambda kv: kv[1])
+    ids = [i for _, i in by_id]
+    if ids != list(range(len(ids))):
+        raise ValueError(
+            "deepmoji_pipeline: vocabulary ids must be 0..N-1 without gaps; got "
+            f"{len(ids)} words with ids from {min(ids)} to {max(ids)}."
+        )
+    words = [w for w, _ in by_id]
+    words[0], words[1] = PAD, UNK
+    seen: set[str] = set()
+    for i, w in enumerate(words):  # blank or duplicate placeholder entries (ids 6-9)
+        if w in seen or not w.strip():
+            words[i] = f"<reserved{i}>"
+        seen.add(words[i])
+    replacements = [
+        (r"https?://[^ \t\n\r\f\v]+|www\.[^ \t\n\r\f\v]+", " CUSTOM_URL "),
+        (r"\r\n|\n|\r|\\n|<br ?/?>", " CUSTOM_BREAK "),
+        (r"[^ \t\n\r\f\v@]*@[A-Za-z0-9_]+", " CUSTOM_AT "),
+        *[(f"{c}{{3,}}", c * 2) for c in "abcdefghijklmnopqrstuvwxyz"],
+        *[(f"{re.escape(c)}{{3,}}", c * 2) for c in ".!?*~"],
+        (r"[0-9]+", " CUSTOM_NUMBER "),
+        (
+            r"(:\)|:\(|:/|:o\b|:d\b|:p\b|;\)|;d\b|;p\b|\(:|\):|:\||<3|//|&&|;;|\.\.|!!|"
+            r"\?\?|\*\*|~~|[^A-Za-z0-9_ \t\n\r\f\v'#-])",
+            r" \1 ",
+        ),
+        ("\ufe0f|\ufe0e", ""),
+    ]
+    return TextPipeline(words, max_length, lowercase=True, replacements=replacements)
