@@ -230,3 +230,40 @@ def test_sklearn_estimator_export_tf_only_matches_python(tmp_path):
     got = run_tf_only(target, probe, tmp_path)["outputs"]
     np.testing.assert_allclose(got["probabilities"], est.predict_proba(probe), atol=1e-5)
     assert got["label"] == [str(x) for x in est.predict(probe)]
+
+
+def test_deepmoji_export_tf_only_matches_python(tmp_path):
+    from rnnkit.models.deepmoji import deepmoji
+    from rnnkit.serving.preprocessing import deepmoji_pipeline
+    from rnnkit.text import DeepMojiTokenizer, load_vocabulary
+
+    vocab = load_vocabulary(resolve(None, "deepmoji/vocabulary.json"))
+    texts, _ = real_texts(400)
+    pipe = deepmoji_pipeline(vocab, max_length=30)
+    # the in-graph approximation agrees with DeepMoji's own tokenizer on most real texts
+    ref = DeepMojiTokenizer(vocab).encode(texts, 30)
+    got = pipe.encode(texts)
+    assert (ref == got).all(axis=1).mean() >= 0.85
+    assert (ref == got).mean() >= 0.95
+    np.testing.assert_array_equal(got, pipe.tf_encode(tf.constant(texts)).numpy())
+    assert pipe.tokenize("@bob LOOOOVE it!!! http://x.y 42 :)") == [
+        "CUSTOM_AT",
+        "loove",
+        "it",
+        "!!",
+        "CUSTOM_URL",
+        "CUSTOM_NUMBER",
+        ":)",
+    ]
+    # a (tiny) DeepMoji model with the binary sigmoid head, exported and served raw text
+    model = deepmoji(len(vocab), 2, 30, gate="hard_sigmoid", embedding_dim=8, lstm_units=8)
+    tm = TextModel(model, pipe, ["negative", "positive"])
+    target = export(tm, tmp_path / "deepmoji")
+    probe = texts[:30] + TRICKY
+    out = run_tf_only(target, probe, tmp_path)
+    assert out["loaded"] == []
+    expected = tm.predict(probe)
+    np.testing.assert_allclose(
+        out["outputs"]["probabilities"], expected["probabilities"], atol=1e-5
+    )
+    assert out["outputs"]["label"] == list(expected["label"])
