@@ -285,11 +285,10 @@ class RNNClassifier(ClassifierMixin, KerasEstimatorMixin, BaseEstimator):
                 max_length=int(self.max_length), max_vocabulary=int(self.max_vocabulary)
             ).fit(texts)
             self.vocabulary_ = list(self.vectorizer_.vocabulary_)
+        class_weight = self._class_weights(y_fit) if kind != "multilabel-indicator" else None
         ids = self.vectorizer_.transform(texts)
         if not warm:
-            self.model_ = self._build_model(
-                len(classes), multilabel=kind == "multilabel-indicator"
-            )
+            self.model_ = self._build_model(len(classes), multilabel=kind == "multilabel-indicator")
         history = self._train(
             self.model_,
             ids,
@@ -298,7 +297,7 @@ class RNNClassifier(ClassifierMixin, KerasEstimatorMixin, BaseEstimator):
             batch_size=self.batch_size,
             validation_fraction=self.validation_fraction,
             n_iter_no_change=self.n_iter_no_change,
-            class_weight=self._class_weights(y_fit) if kind != "multilabel-indicator" else None,
+            class_weight=class_weight,
             verbose=self.verbose,
             stratify=stratify,
         )
