@@ -156,3 +156,24 @@ def test_bad_input(tok):
 def test_vocabulary_path_accepted(vocab):
     tok = DeepMojiTokenizer(resolve(None, "deepmoji/vocabulary.json"))
     assert tok.vocabulary == vocab
+
+
+def test_punctuation_table_is_well_formed():
+    import unicodedata
+
+    from rnnkit.text.deepmoji_tokenizer import _PUNCT_TO_ASCII
+
+    allowed = set("!\"#$'()+,-.:;<=>?@`~")
+    for char, ascii_punct in _PUNCT_TO_ASCII.items():
+        assert not char.isascii() and unicodedata.normalize("NFKC", char) == char
+        assert ascii_punct and set(ascii_punct) <= allowed
+
+
+def test_punctuation_table_matches_text_unidecode_when_installed():
+    # The original transliterates with text_unidecode; when that optional package is
+    # installed its full table is used, and the built-in table must agree with it.
+    unidecode = pytest.importorskip("text_unidecode").unidecode
+    from rnnkit.text.deepmoji_tokenizer import _PUNCT_TO_ASCII
+
+    for char, ascii_punct in _PUNCT_TO_ASCII.items():
+        assert unidecode(char).lower() == ascii_punct, hex(ord(char))
