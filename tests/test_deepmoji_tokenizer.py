@@ -31,12 +31,15 @@ def test_agrees_with_original_on_reference(tok, reference):
     assert len(reference) > 14000
     texts = [r["text"] for r in reference]
     words_ok = sum(tok.words(r["text"]) == r["words"] for r in reference)
+    tokens_ok = sum(tok.tokens(r["text"]) == r["tokens"] for r in reference)
     ids = tok.encode(texts, maxlen=30)
     assert ids.dtype == np.int32 and ids.shape == (len(texts), 30)
     ref_ids = np.array([r["ids"] for r in reference])
     ids_ok = int(np.all(ids == ref_ids, axis=1).sum())
     assert words_ok / len(reference) >= 0.995, f"words agree on {words_ok}/{len(reference)}"
     assert ids_ok / len(reference) >= 0.995, f"ids agree on {ids_ok}/{len(reference)}"
+    # The raw tokenizer on the original mixed-case text (exercises case-insensitive rules).
+    assert tokens_ok / len(reference) >= 0.995, f"tokens agree on {tokens_ok}/{len(reference)}"
 
 
 def test_special_ids(vocab):

@@ -324,6 +324,15 @@ class DeepMojiTokenizer:
         self.vocabulary = dict(vocabulary) if vocabulary is not None else None
         self._word_cache: dict[str, str] = {}
 
+    def tokens(self, text: str) -> list[str]:
+        """The original's raw tokenizer (step 5 alone) on ``text`` as it is: no lowercasing,
+        line-break, Unicode or special-token processing."""
+        if not isinstance(text, str):
+            raise ValueError(
+                f"DeepMojiTokenizer expects a str text; got {type(text).__name__}: {text!r:.80}"
+            )
+        return [t for t in _TOKEN_RE.findall(text) if t]
+
     def words(self, text: str) -> list[str]:
         """The processed words of ``text`` (empty list for an empty/blank text)."""
         if not isinstance(text, str):
