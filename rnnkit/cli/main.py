@@ -29,6 +29,9 @@ Data files are CSV, TSV or JSONL with a text and a label column (--text_column,
 """
 
 
+RECIPE_COMMANDS = ("pretrain", "finetune", "bench")
+
+
 def _add_data_args(p: argparse.ArgumentParser, required: bool = True) -> None:
     p.add_argument("--data", required=required, help="CSV, TSV or JSONL file of texts and labels")
     p.add_argument("--text_column", default="text", help="text column / key (default: text)")
@@ -51,7 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     def add(name: str, help: str, description: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help, description=description, formatter_class=fmt)
-        p.add_argument("--config", default=None, help="TOML file with options (flags win)")
+        if name not in RECIPE_COMMANDS:
+            p.add_argument("--config", default=None, help="TOML file with options (flags win)")
         return p
 
     p = add(
@@ -155,20 +159,24 @@ def build_parser() -> argparse.ArgumentParser:
         (
             "pretrain",
             "DeepMoji pretraining (emoji distant supervision or a stand-in corpus)",
-            "Pretrain the DeepMoji model (recipes/deepmoji). Extra arguments after -- are "
-            "passed to the recipe's own command line.",
+            "Pretrain the DeepMoji model (recipes/deepmoji/pretrain.py). All arguments go to "
+            "the recipe (e.g. --quick, --config medium, --emoji-corpus GLOB); `rnnkit "
+            "pretrain -- --help` shows them.",
         ),
         (
             "finetune",
             "DeepMoji chain-thaw fine-tuning on a benchmark",
-            "Fine-tune a pretrained DeepMoji model with chain-thaw / last / full / new "
-            "(recipes/deepmoji). Extra arguments after -- go to the recipe.",
+            "Fine-tune a pretrained DeepMoji model on the DeepMoji benchmarks with chain-thaw "
+            "(default; --methods new last full chain_thaw to compare) through "
+            "recipes/deepmoji/benchmark.py. All arguments go to the recipe (e.g. --quick, "
+            "--datasets SS-Twitter); `rnnkit finetune -- --help` shows them.",
         ),
         (
             "bench",
             "the DeepMoji benchmark table",
             "Run the DeepMoji transfer benchmarks and print the results table "
-            "(recipes/deepmoji). Extra arguments after -- go to the recipe.",
+            "(recipes/deepmoji/benchmark.py). All arguments go to the recipe (e.g. --quick, "
+            "--config medium); `rnnkit bench -- --help` shows them.",
         ),
     ):
         p = add(name, help_, desc)
@@ -231,7 +239,7 @@ def _recipe(name: str, args: argparse.Namespace) -> int:
     """Hand over to recipes/deepmoji (pretrain, finetune, bench)."""
     repo = Path(__file__).resolve().parents[2]
     recipe_dir = repo / "recipes" / "deepmoji"
-    entry = {"pretrain": "pretrain", "finetune": "finetune", "bench": "benchmark"}[name]
+    entry = {"pretrain": "pretrain", "finetune": "benchmark", "bench": "benchmark"}[name]
     sys.path.insert(0, str(repo))
     try:
         import importlib
@@ -247,6 +255,8 @@ def _recipe(name: str, args: argparse.Namespace) -> int:
     if main_fn is None:
         raise SystemExit(f"rnnkit {name}: recipes/deepmoji/{entry}.py has no main(argv).")
     recipe_args = [a for a in args.recipe_args if a != "--"]
+    if name == "finetune" and "--methods" not in recipe_args:
+        recipe_args += ["--methods", "chain_thaw"]  # fine-tuning = the chain-thaw runs
     result = main_fn(recipe_args)
     return int(result) if isinstance(result, int) else 0
 
@@ -254,6 +264,8 @@ def _recipe(name: str, args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
+    if argv and argv[0] in RECIPE_COMMANDS and not {"-h", "--help"} & set(argv[1:2]):
+        return _recipe(argv[0], argparse.Namespace(recipe_args=argv[1:]))
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
