@@ -14,7 +14,9 @@ from rnnkit.data import (
     extract_examples,
     iter_texts,
     load_emoji_classes,
+    read_examples,
     remove_emoji,
+    write_examples,
 )
 from rnnkit.data.emoji_corpus import EmojiExample, _BloomFilter
 from rnnkit.data.paths import resolve
@@ -202,3 +204,16 @@ def test_duplicate_filter_false_positive_rate():
     false = sum(bloom.add(f"distinct text {i}") for i in range(20000))
     assert false < 100  # ~20 expected
     assert bloom.add("distinct text 7") and bloom.add("distinct text 19999")
+
+
+def test_write_read_examples_round_trip(tmp_path, tweets, classes):
+    examples = list(extract_examples(tweets, classes))
+    for name in ("ex.jsonl", "ex.jsonl.gz"):
+        assert write_examples(iter(examples), tmp_path / name) == len(examples)
+        assert list(read_examples(tmp_path / name, num_classes=64)) == examples
+    (tmp_path / "bad.jsonl").write_text('{"text": "a", "label": 70}\n')
+    with pytest.raises(ValueError, match="label 70 is outside the 64 classes"):
+        list(read_examples(tmp_path / "bad.jsonl", num_classes=64))
+    (tmp_path / "bad.jsonl").write_text('{"text": "a"}\n')
+    with pytest.raises(ValueError, match="bad.jsonl:1: expected a JSON object with text and label"):
+        list(read_examples(tmp_path / "bad.jsonl"))

@@ -13,7 +13,9 @@ from rnnkit.data.emoji_corpus import (
     extract_examples,
     iter_texts,
     load_emoji_classes,
+    read_examples,
     remove_emoji,
+    write_examples,
 )
 from rnnkit.data.en_fr import EnFrPairs, encode_pairs, load_en_fr, split_pairs
 from rnnkit.data.paths import default_data_dir
@@ -38,6 +40,8 @@ __all__ = [
     "iter_texts",
     "load_deepmoji_benchmark",
     "load_emoji_classes",
+    "read_examples",
     "remove_emoji",
+    "write_examples",
     "default_data_dir",
 ]

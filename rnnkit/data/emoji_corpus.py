@@ -54,6 +54,8 @@ __all__ = [
     "balanced_sample",
     "EmojiCorpusStats",
     "EmojiExample",
+    "write_examples",
+    "read_examples",
 ]
 
 # Emoji and their modifiers: pictographs (U+1F000-1FAFF), misc symbols and dingbats
@@ -400,3 +402,49 @@ def balanced_sample(
     out = [ex for label in sorted(reservoirs) for ex in reservoirs[label]]
     rng.shuffle(out)
     return out
+
+
+def write_examples(examples: Iterable[EmojiExample], path: str | os.PathLike) -> int:
+    """Stream ``examples`` to a JSONL file (``{"text", "label"}`` per line; ``.gz`` is
+    compressed). Returns the number written."""
+    path = Path(path)
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    n = 0
+    with opener(path, "wt", encoding="utf-8") as f:
+        for ex in examples:
+            f.write(json.dumps({"text": ex.text, "label": int(ex.label)}, ensure_ascii=False))
+            f.write("\n")
+            n += 1
+    return n
+
+
+def read_examples(
+    path: str | os.PathLike, num_classes: int | None = None
+) -> Iterator[EmojiExample]:
+    """Stream the examples of a file written by :func:`write_examples`.
+
+    Raises:
+        ValueError: a line that is not ``{"text": str, "label": int}``, or a label outside
+            ``[0, num_classes)`` when ``num_classes`` is given.
+    """
+    path = Path(path)
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8", errors="replace") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                text, label = row["text"], row["label"]
+            except (json.JSONDecodeError, KeyError, TypeError):
+                raise ValueError(
+                    f"{path}:{lineno}: expected a JSON object with text and label; got "
+                    f"{line.strip()[:80]!r}."
+                ) from None
+            if not isinstance(text, str) or isinstance(label, bool) or not isinstance(label, int):
+                raise ValueError(f"{path}:{lineno}: text must be a str and label an int.")
+            if num_classes is not None and not 0 <= label < num_classes:
+                raise ValueError(
+                    f"{path}:{lineno}: label {label} is outside the {num_classes} classes."
+                )
+            yield EmojiExample(text, label)
