@@ -98,6 +98,7 @@ def test_predict_row_and_columnar_match_python(served, client):
 
 BAD = [
     ("malformed json", "/v1/models/sent:predict", b'{"instances": ["a"', 400),
+    ("deep nesting", "/v1/models/sent:predict", b"[" * 1500 + b"]" * 1500, 400),
     ("not an object", "/v1/models/sent:predict", b'["a"]', 400),
     ("both keys", "/v1/models/sent:predict", b'{"instances": ["a"], "inputs": ["a"]}', 400),
     ("neither key", "/v1/models/sent:predict", b'{"texts": ["a"]}', 400),

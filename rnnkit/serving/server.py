@@ -459,7 +459,7 @@ def create_app(
         raw = b"".join(chunks)
         try:
             body = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        except (ValueError, RecursionError) as e:  # JSONDecodeError, bad UTF-8, deep nesting
             raise RequestError(f"JSON Parse error: {e}") from None
         sig_inputs = loaded.inputs
         signature = body.get("signature_name", SIGNATURE) if isinstance(body, dict) else SIGNATURE
