@@ -11,7 +11,6 @@ import pandas as pd
 import pytest
 from sklearn.base import clone, is_classifier
 from sklearn.exceptions import NotFittedError
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer
@@ -60,6 +59,7 @@ def tiny(**overrides) -> RNNClassifier:
         validation_fraction=None,
         random_state=0,
         max_length=8,
+        bidirectional=False,
     )
     params.update(overrides)
     return RNNClassifier(**params)
@@ -67,7 +67,7 @@ def tiny(**overrides) -> RNNClassifier:
 
 @pytest.fixture(scope="module")
 def fitted() -> RNNClassifier:
-    return tiny(epochs=25, learning_rate=0.02).fit(TEXTS, LABELS)
+    return tiny(epochs=25, learning_rate=0.02, bidirectional=True).fit(TEXTS, LABELS)
 
 
 # ------------------------------------------------------------------ contract
@@ -222,13 +222,23 @@ def test_deterministic_given_random_state():
 # ------------------------------------------------------------- integration
 def test_pipeline_gridsearch_and_cross_val_score():
     pipe = make_pipeline(FunctionTransformer(lambda x: [t.lower() for t in x]), tiny())
-    for scoring in ("accuracy", "f1_macro", "roc_auc"):
-        scores = cross_val_score(pipe, TEXTS, LABELS, cv=2, scoring=scoring)
-        assert scores.shape == (2,) and np.all((0 <= scores) & (scores <= 1))
-    search = GridSearchCV(tiny(), {"cell": ["gru", "srnn"]}, cv=2, scoring="f1_macro")
+    scores = cross_val_score(pipe, TEXTS, LABELS, cv=2, scoring="roc_auc")
+    assert scores.shape == (2,) and np.all((0 <= scores) & (scores <= 1))
+    search = GridSearchCV(
+        pipe,
+        {"rnnclassifier__cell": ["gru", "srnn"]},
+        cv=2,
+        scoring=["accuracy", "f1_macro", "roc_auc"],
+        refit="f1_macro",
+        error_score="raise",
+    )
     search.fit(TEXTS, LABELS)
-    assert search.best_params_["cell"] in ("gru", "srnn")
-    assert hasattr(search.best_estimator_, "model_")
+    for name in ("accuracy", "f1_macro", "roc_auc"):
+        values = search.cv_results_[f"mean_test_{name}"]
+        assert values.shape == (2,) and np.all((0 <= values) & (values <= 1))
+    assert search.best_params_["rnnclassifier__cell"] in ("gru", "srnn")
+    assert hasattr(search.best_estimator_[-1], "model_")
+    assert search.predict(TEXTS[:3]).shape == (3,)
 
 
 def test_multiclass_integer_labels_and_class_weight():

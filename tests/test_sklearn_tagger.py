@@ -160,3 +160,27 @@ def test_bad_input(Xb, yb, match):
 def test_unseen_tags_in_score(fitted):
     with pytest.raises(ValueError, match=r"tags not seen during fit: \['B-ORG'\]"):
         fitted.score([["acme", "inc"]], [["B-ORG", "O"]])
+
+
+@pytest.fixture(scope="module")
+def fitted_crf() -> RNNSequenceTagger:
+    # An empty sentence in the training data is left out (it carries no tags).
+    return tiny(crf=True, epochs=30, learning_rate=0.03, dropout=0.0).fit(X + [[]], Y + [[]])
+
+
+def test_crf_tagger_learns_decodes_and_round_trips(fitted_crf):
+    assert fitted_crf.model_.get_layer("crf").num_tags == 5
+    losses = fitted_crf.history_["loss"]
+    assert losses[-1] < 0.2 * losses[0]
+    pred = fitted_crf.predict(SENTENCES + [[]])
+    assert pred[-1] == [] and [len(p) for p in pred[:-1]] == [len(s) for s in SENTENCES]
+    assert fitted_crf.score(SENTENCES, TAGS) >= 0.9
+    assert entity_f1_score(TAGS, pred[:-1]) >= 0.8
+    # Viterbi output equals the CRF layer's decode of the model's potentials.
+    ids = fitted_crf._ids(SENTENCES)
+    potentials = fitted_crf.model_.predict(ids, verbose=0)
+    best, _ = fitted_crf.model_.get_layer("crf").decode(potentials, mask=ids != 0)
+    best = np.asarray(best)
+    assert pred[0] == [str(fitted_crf.tags_[k]) for k in best[0, : len(SENTENCES[0])]]
+    restored = pickle.loads(pickle.dumps(fitted_crf))
+    assert restored.predict(SENTENCES) == fitted_crf.predict(SENTENCES)

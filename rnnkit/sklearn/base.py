@@ -153,7 +153,7 @@ def model_to_bytes(model: keras.Model) -> bytes:
             return handle.read()
 
 
-def model_from_bytes(data: bytes) -> keras.Model:
+def model_from_bytes(data: bytes, compile: bool = True) -> keras.Model:
     """Inverse of :func:`model_to_bytes` (``safe_mode=True``)."""
     import rnnkit.layers  # noqa: F401  (registers the serializable rnnkit layers)
 
@@ -161,7 +161,7 @@ def model_from_bytes(data: bytes) -> keras.Model:
         path = os.path.join(folder, "model.keras")
         with open(path, "wb") as handle:
             handle.write(io.BytesIO(data).getvalue())
-        return keras.saving.load_model(path, safe_mode=True)
+        return keras.saving.load_model(path, safe_mode=True, compile=compile)
 
 
 class KerasEstimatorMixin:
@@ -171,6 +171,8 @@ class KerasEstimatorMixin:
     """
 
     _keras_attributes = ("model_",)
+    #: whether unpickling restores the compiled state (optimizer, loss) too
+    _compile_on_load = True
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
@@ -185,7 +187,7 @@ class KerasEstimatorMixin:
         for name in self._keras_attributes:
             data = state.pop(name + "keras_bytes", None)
             if data is not None:
-                state[name] = model_from_bytes(data)
+                state[name] = model_from_bytes(data, compile=self._compile_on_load)
         self.__dict__.update(state)
 
     def _train(
@@ -209,8 +211,7 @@ class KerasEstimatorMixin:
         if validation_fraction:
             if not 0.0 < float(validation_fraction) < 1.0:
                 raise ValueError(
-                    "validation_fraction must be in (0, 1) or None, got "
-                    f"{validation_fraction!r}."
+                    f"validation_fraction must be in (0, 1) or None, got {validation_fraction!r}."
                 )
             from sklearn.model_selection import train_test_split
 

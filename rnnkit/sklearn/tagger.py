@@ -27,7 +27,8 @@ class RNNSequenceTagger(KerasEstimatorMixin, BaseEstimator):
     (variable lengths; each batch is padded, nothing is truncated). Tokens are
     lower-cased and mapped to ids (0 padding, 1 ``[UNK]``); the model is
     embedding -> stacked bidirectional RNN -> per-token softmax, or a linear-chain
-    CRF on top (``crf=True``, :mod:`rnnkit.models.taggers`).
+    CRF on top (``crf=True``: :class:`rnnkit.layers.crf.CRF`, trained on its negative
+    log-likelihood, decoded with Viterbi).
 
     Args:
         cell: ``"lstm"``, ``"gru"`` or ``"srnn"``.
@@ -56,6 +57,10 @@ class RNNSequenceTagger(KerasEstimatorMixin, BaseEstimator):
     >>> tagger.predict([["Paris", "is", "nice"]])  # doctest: +SKIP
     [['B-geo-loc', 'O', 'O']]
     """
+
+    # The CRF loss is a bound method of the CRF layer: unpickled models are used for
+    # prediction only (fit always builds a new model), so they load uncompiled.
+    _compile_on_load = False
 
     def __init__(
         self,
@@ -156,9 +161,13 @@ class RNNSequenceTagger(KerasEstimatorMixin, BaseEstimator):
             x = keras.layers.Dropout(float(self.dropout), name="dropout")(x)
         optimizer = keras.optimizers.Adam(float(self.learning_rate))
         if self.crf:
-            from rnnkit.models.taggers import crf_tagger_head
+            from rnnkit.layers.crf import CRF
 
-            return crf_tagger_head(inputs, x, n_tags, optimizer=optimizer)
+            potentials = keras.layers.Dense(n_tags, name="potentials")(x)
+            crf = CRF(n_tags, name="crf")
+            model = keras.Model(inputs, crf(potentials), name="rnn_crf_tagger")
+            model.compile(optimizer=optimizer, loss=crf.loss)
+            return model
         outputs = keras.layers.Dense(n_tags, activation="softmax", name="tags")(x)
         model = keras.Model(inputs, outputs, name="rnn_tagger")
         model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
@@ -171,6 +180,12 @@ class RNNSequenceTagger(KerasEstimatorMixin, BaseEstimator):
             raise ValueError(f"cell must be 'lstm', 'gru' or 'srnn', got {self.cell!r}.")
         sentences = validate_token_lists(X)
         tags = self._check_tags(sentences, y, allow_unseen=True)
+        # Empty sequences carry no tags: leave them out of training.
+        kept = [i for i, s in enumerate(sentences) if s]
+        if not kept:
+            raise ValueError("Every sequence in X is empty: nothing to train on.")
+        sentences = [sentences[i] for i in kept]
+        tags = [tags[i] for i in kept]
         tag_set = sorted({t for row in tags for t in row})
         if len(tag_set) < 2:
             raise ValueError(
@@ -188,7 +203,8 @@ class RNNSequenceTagger(KerasEstimatorMixin, BaseEstimator):
         self._token_index_ = {w: i for i, w in enumerate(self.vocabulary_) if i >= 2}
         tag_index = {t: i for i, t in enumerate(tag_set)}
         ids = self._ids(sentences)
-        y_ids = np.zeros(ids.shape, dtype="int32")
+        # Padding: tag 0 under the softmax (masked by the loss), -1 for the CRF loss.
+        y_ids = np.full(ids.shape, -1 if self.crf else 0, dtype="int32")
         for i, row in enumerate(tags):
             y_ids[i, : len(row)] = [tag_index[t] for t in row]
         self.model_ = self._build_model()
@@ -209,9 +225,20 @@ class RNNSequenceTagger(KerasEstimatorMixin, BaseEstimator):
         """A list of tag lists, one tag per input token."""
         check_is_fitted(self, "model_")
         sentences = validate_token_lists(X)
-        scores = np.asarray(self.model_.predict(self._ids(sentences), batch_size=256, verbose=0))
-        best = scores if scores.ndim == 2 else scores.argmax(axis=-1)
-        return [[str(self.tags_[k]) for k in best[i, : len(s)]] for i, s in enumerate(sentences)]
+        out: list[list[str]] = [[] for _ in sentences]
+        kept = [i for i, s in enumerate(sentences) if s]
+        if not kept:
+            return out
+        ids = self._ids([sentences[i] for i in kept])
+        scores = np.asarray(self.model_.predict(ids, batch_size=256, verbose=0))
+        if self.crf:
+            best, _ = self.model_.get_layer("crf").decode(scores, mask=ids != 0)
+            best = keras.ops.convert_to_numpy(best)
+        else:
+            best = scores.argmax(axis=-1)
+        for row, i in enumerate(kept):
+            out[i] = [str(self.tags_[k]) for k in best[row, : len(sentences[i])]]
+        return out
 
     def score(self, X: Any, y: Any) -> float:
         """Token accuracy. Tags unseen in fit raise ValueError."""
