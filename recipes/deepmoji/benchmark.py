@@ -133,6 +133,15 @@ def write_tables(rows: list[dict], config_name: str, info: dict) -> tuple[Path, 
             cells.append(f"{r['mean']:.3f} ± {r['std']:.3f}")
         metric = next(r["metric"] for r in rows if r["dataset"] == d)
         lines.append(f"| {d} | {metric} | " + " | ".join(cells) + " |")
+    lines.append("")
+    for d in datasets:
+        by = {r["method"]: float(r["mean"]) for r in rows if r["dataset"] == d}
+        if "chain_thaw" in by and "new" in by:
+            verdict = "beats" if by["chain_thaw"] > by["new"] else "does NOT beat"
+            lines.append(
+                f"- {d}: chain-thaw {by['chain_thaw']:.3f} vs new {by['new']:.3f}: chain-thaw "
+                f"{verdict} training from scratch here."
+            )
     md_path.write_text("\n".join(lines) + "\n")
     print("\n" + "\n".join(lines[4:]))
     return csv_path, md_path
