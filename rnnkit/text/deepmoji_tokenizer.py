@@ -162,6 +162,7 @@ _PUNCT_TO_ASCII: dict[str, str] = {
     "\u02c3": ">",
     "\u02c8": "'",
     "\u02c9": "-",
+    "\u02cc": ",",
     "\u02d0": ":",
     "\u02d1": ".",
     "\u02d6": "+",
@@ -169,6 +170,14 @@ _PUNCT_TO_ASCII: dict[str, str] = {
     "\u02ee": '"',
     "\u044c": "'",  # Cyrillic soft sign
     "\u048d": '"',  # Cyrillic semisoft sign
+    # Armenian punctuation (U+0589 also turns up in mis-decoded text)
+    "\u055a": "'",
+    "\u055c": "!",
+    "\u055d": ",",
+    "\u055e": "?",
+    "\u055f": ".",
+    "\u0589": ".",
+    "\u058a": "-",
     # Hebrew and Arabic punctuation
     "\u05f3": "'",
     "\u05f4": '"',
@@ -176,9 +185,51 @@ _PUNCT_TO_ASCII: dict[str, str] = {
     "\u061b": ";",
     "\u061f": "?",
     "\u0623": "'",  # Arabic alef with hamza above
+    "\u0629": "@",  # Arabic teh marbuta
+    "\u0639": "`",  # Arabic ain
+    "\u0649": "~",  # Arabic alef maksura
+    "\u0654": "'",
+    "\u0655": "'",
+    "\u0671": "'",
+    "\u0672": "'",
+    "\u0673": "'",
+    "\u06c3": "@",
+    "\u05b0": "@",  # Hebrew sheva
+    "\u05bc": "'",  # Hebrew dagesh
+    "\u05e2": "`",  # Hebrew ayin
+    "\u0259": "@",  # Latin schwa
+    "\u01dd": "@",
+    "\u0294": "?",  # glottal stop
+    "\u04d9": "@",  # Cyrillic schwa
+    # Indic, Thai, Lao, Tibetan, Myanmar, Ethiopic, Khmer signs and punctuation
+    "\u093c": "'",
+    "\u093d": "'",
+    "\u0970": ".",
+    "\u09bc": "'",
+    "\u0a3c": "'",
+    "\u0abc": "'",
+    "\u0abd": "'",
+    "\u0e2d": "`",  # Thai o ang
+    "\u0e2f": "~",
+    "\u0e3a": "'",
+    "\u0e46": "+",  # Thai mai yamok
+    "\u0ead": "`",
+    "\u0eaf": "~",
+    "\u0f0b": "-",  # Tibetan tsheg
+    "\u0f60": "'",
+    "\u1037": "'",
+    "\u1038": ":",
+    "\u1362": ".",
+    "\u1363": ",",
+    "\u1364": ";",
+    "\u1365": ":",
+    "\u1367": "?",
+    "\u17d4": ".",
+    "\u17d6": ":",
     "\u066b": ".",
     "\u066c": ",",
     "\u06d4": ".",
+    "\u0709": "?",  # Syriac
     # dashes, quotes and other general punctuation
     "\u2010": "-",
     "\u2012": "-",
@@ -236,6 +287,7 @@ _PUNCT_TO_ASCII: dict[str, str] = {
     "\u2550": "-",
     # CJK punctuation
     "\u3003": '"',
+    "\u3005": '"',  # ideographic iteration mark
     "\u3008": "<",
     "\u300a": "<<",
     "\u3018": "((",
