@@ -38,7 +38,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from rnnkit.data.ptb import EOS, load_ptb
+from rnnkit.data.ptb import EOS, load_ptb, num_windows
 from rnnkit.models.language_model import LanguageModel, generate, perplexity
 from rnnkit.training.tbptt import history_rows, history_table, train_tbptt
 
@@ -68,6 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=None, help="override the epochs")
     parser.add_argument("--test-batch-size", type=int, default=1)
     parser.add_argument("--samples", type=int, default=3, help="sentences to generate")
+    parser.add_argument(
+        "--prompt", default="", help="words the samples continue (unknown words -> <unk>)"
+    )
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument("--out", default=str(Path(__file__).parent / "results"))
     parser.add_argument("--save", default=None, help="save the trained model (.keras)")
@@ -112,14 +115,17 @@ def main(argv: list[str] | None = None) -> int:
     valid_ppl = history[-1].valid_perplexity
     vocab = data.vocabulary
     eos = vocab.index[EOS]
+    prompt = [eos, *vocab.encode(args.prompt.lower().split()).tolist()]
     samples = []
     for i, (temperature, top_k) in enumerate([(1.0, None), (0.8, 20), (0.0, None)]):
         if i >= args.samples:
             break
-        ids = generate(model, [eos], 30, temperature, top_k, seed=args.seed + i, stop_id=eos)
-        samples.append((temperature, top_k, " ".join(vocab.decode(ids))))
+        ids = generate(model, prompt, 30, temperature, top_k, seed=args.seed + i, stop_id=eos)
+        samples.append((temperature, top_k, " ".join(vocab.decode(prompt[1:] + ids))))
 
     backend = keras.backend.backend()
+    windows = num_windows(len(data.train), config["batch_size"], config["unroll"])
+    windows = min(windows, config["max_windows"] or windows)
     bar = BARS[args.config]
     passed = None if bar is None else test_ppl <= bar and (valid_ppl or 0) <= bar
     table = history_table(history)
@@ -128,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         "| met | train time (s) |",
         "|---|---|---:|---:|---:|---:|---:|---:|---|---:|",
         f"| {args.config} | {backend} | {config['epochs']} | "
-        f"{config['max_windows'] or 'all'} | {valid_ppl:.2f} | {test_ppl:.2f} | "
+        f"{windows} | {valid_ppl:.2f} | {test_ppl:.2f} | "
         f"{PAPER[args.config] or '-'} | {bar or '-'} | "
         f"{'-' if passed is None else ('yes' if passed else 'NO')} | {train_seconds:.0f} |",
     ]
