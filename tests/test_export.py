@@ -144,7 +144,10 @@ def test_classifier_export_tf_only_matches_python(tmp_path, sigmoid):
     assert probs[:, 0].std() > 1e-4
 
 
-def test_tagger_export_tf_only_matches_python(tmp_path):
+@pytest.mark.parametrize("crf", [False, True], ids=["transducer", "bilstm_crf"])
+def test_tagger_export_tf_only_matches_python(tmp_path, crf):
+    from rnnkit.models.taggers import BiLSTMCRFTagger, build_transducer_tagger
+
     path = resolve(None, "ner-tweets/train.bio")
     sentences, tags, cur, cur_tags = [], [], [], []
     for line in open(path, encoding="utf-8"):
@@ -161,11 +164,12 @@ def test_tagger_export_tf_only_matches_python(tmp_path):
         cur_tags.append(tag)
     tag_names = sorted({t for row in tags for t in row})
     pipe = TextPipeline.fit(sentences, max_length=25, replacements=[])
-    ids = keras.Input((25,), dtype="int32")
-    x = keras.layers.Embedding(len(pipe.vocabulary), 8, mask_zero=True)(ids)
-    x = Bidirectional(LSTM(8, return_sequences=True))(x)
-    out = keras.layers.Dense(len(tag_names), activation="softmax")(x)
-    tm = TextModel(keras.Model(ids, out), pipe, tag_names, task="tagger")
+    if crf:
+        model = BiLSTMCRFTagger(len(pipe.vocabulary), len(tag_names), embedding_dim=8, units=8)
+        model(pipe.encode(sentences[:2]))
+    else:
+        model = build_transducer_tagger(len(pipe.vocabulary), len(tag_names), 8, units=8)
+    tm = TextModel(model, pipe, tag_names, task="tagger")
     target = export(tm, tmp_path / "tagger", version=7)
     assert target.name == "7"
     probe = sentences[:20]
@@ -178,6 +182,7 @@ def test_tagger_export_tf_only_matches_python(tmp_path):
     first = sentences[0].lower().split()[:25]
     assert got["tokens"][0][: len(first)] == first
     assert all(t == "" for t in got["tags"][0][len(first) :])
+    assert all(t in tag_names for t in got["tags"][0][: len(first)])
 
 
 def test_versions_layout_and_errors(tmp_path):

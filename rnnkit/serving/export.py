@@ -70,11 +70,24 @@ class TextModel:
             raise ValueError(f"TextModel: task must be one of {TASKS}, got {self.task!r}.")
         if len(self.labels) < 2:
             raise ValueError(f"TextModel: need at least 2 labels, got {self.labels!r}.")
+        if self.is_crf and getattr(self.model, "char_vocab_size", None):
+            raise ValueError(
+                "TextModel: BiLSTM-CRF taggers with character features are not exportable yet "
+                "(the character ids are not built in-graph); use char_vocab_size=None."
+            )
+
+    @property
+    def is_crf(self) -> bool:
+        """A CRF tagger (``rnnkit.models.taggers.BiLSTMCRFTagger``): decoded with Viterbi."""
+        return self.task == "tagger" and hasattr(self.model, "crf")
 
     # ------------------------------------------------------------------ inference
     def probabilities(self, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
         """Class (or per-token tag) probabilities from the Python pipeline."""
         ids = self.pipeline.encode(texts)
+        if self.is_crf:
+            tags = np.asarray(self.model.predict(ids, batch_size=batch_size, verbose=0))
+            return np.eye(len(self.labels), dtype="float32")[tags]  # one-hot Viterbi path
         probs = np.asarray(self.model.predict(ids, batch_size=batch_size, verbose=0))
         if self.task == "classifier" and probs.shape[-1] == 1:
             probs = np.concatenate([1.0 - probs, probs], axis=-1)
@@ -282,7 +295,13 @@ def export(
 
     def serve(text):
         ids = pipe.tf_encode(text, table)
-        probs = tf.cast(model(ids, training=False), tf.float32)
+        if tm.is_crf:
+            potentials = model(ids, training=False)
+            safe = tf.concat([tf.ones_like(ids[:, :1], tf.bool), ids[:, 1:] != 0], axis=1)
+            best, _ = model.crf.decode(potentials, safe)
+            probs = tf.one_hot(tf.cast(best, tf.int32), len(tm.labels))
+        else:
+            probs = tf.cast(model(ids, training=False), tf.float32)
         if tm.task == "classifier":
             if probs.shape[-1] == 1:
                 probs = tf.concat([1.0 - probs, probs], axis=-1)
