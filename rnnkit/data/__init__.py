@@ -18,10 +18,26 @@ from rnnkit.data.emoji_corpus import (
     write_examples,
 )
 from rnnkit.data.en_fr import EnFrPairs, encode_pairs, load_en_fr, split_pairs
+from rnnkit.data.ner import (
+    TaggedSentence,
+    TaggingVocabulary,
+    bio_violations,
+    build_tagging_vocabulary,
+    decode_tags,
+    encode_tagging,
+    load_bio,
+)
 from rnnkit.data.paths import default_data_dir
 from rnnkit.data.ptb import PTBData, Vocabulary, load_ptb, tbptt_arrays, tbptt_windows
 
 __all__ = [
+    "TaggedSentence",
+    "TaggingVocabulary",
+    "bio_violations",
+    "build_tagging_vocabulary",
+    "decode_tags",
+    "encode_tagging",
+    "load_bio",
     "EnFrPairs",
     "encode_pairs",
     "load_en_fr",

@@ -6,8 +6,11 @@ from rnnkit.models.deepmoji_weights import load_keras2_weights, load_torchmoji_w
 from rnnkit.models.hierarchical import HierarchicalClassifier, encode_documents
 from rnnkit.models.seq2seq import Seq2Seq
 from rnnkit.models.language_model import LanguageModel, generate, perplexity, sample_logits
+from rnnkit.models.taggers import BiLSTMCRFTagger, build_transducer_tagger
 
 __all__ = [
+    "BiLSTMCRFTagger",
+    "build_transducer_tagger",
     "Seq2Seq",
     "HierarchicalClassifier",
     "LanguageModel",

@@ -1,6 +1,7 @@
 """rnnkit.text."""
 
 from rnnkit.text.deepmoji_tokenizer import SPECIAL_TOKENS, DeepMojiTokenizer
+from rnnkit.text.embeddings import EmbeddingMatrix, embedding_matrix, read_embeddings
 from rnnkit.text.vocabulary import (
     build_vocabulary,
     count_words,
@@ -10,6 +11,9 @@ from rnnkit.text.vocabulary import (
 )
 
 __all__ = [
+    "EmbeddingMatrix",
+    "embedding_matrix",
+    "read_embeddings",
     "SPECIAL_TOKENS",
     "DeepMojiTokenizer",
     "build_vocabulary",
