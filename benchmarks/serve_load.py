@@ -104,41 +104,71 @@ def in_process(
     return stats(latencies, errors, time.perf_counter() - t0)
 
 
+async def _post(reader, writer, host: str, path: str, body: bytes) -> tuple[int, bytes]:
+    """One HTTP/1.1 keep-alive POST on an open connection (a minimal client: the load
+    generator shares the 2 cores with the server, so it must cost little CPU)."""
+    writer.write(
+        f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n".encode()
+        + body
+    )
+    await writer.drain()
+    status_line = await reader.readline()
+    status = int(status_line.split()[1])
+    length = 0
+    while True:
+        line = await reader.readline()
+        if line in (b"\r\n", b""):
+            break
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value.strip())
+    return status, await reader.readexactly(length)
+
+
 async def _http_load(
-    url: str, texts: list[str], clients: int, seconds: float, max_requests: int
+    port: int, path: str, texts: list[str], clients: int, seconds: float, max_requests: int
 ) -> dict:
-    import httpx
+    import json
 
     latencies: list[float] = []
     errors = 0
     budget = [max_requests]
-    stop = time.perf_counter() + seconds
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+    bodies = [json.dumps({"instances": [t]}).encode() for t in texts]
 
-        async def worker(k: int) -> None:
-            nonlocal errors
-            i = k
+    async def worker(k: int) -> None:
+        nonlocal errors
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        i = k
+        try:
             while time.perf_counter() < stop and budget[0] > 0:
                 budget[0] -= 1
                 t0 = time.perf_counter()
                 try:
-                    r = await client.post(url, json={"instances": [texts[i % len(texts)]]})
-                    ok = r.status_code == 200 and "predictions" in r.json()
-                except httpx.HTTPError:
+                    status, payload = await _post(
+                        reader, writer, "127.0.0.1", path, bodies[i % len(bodies)]
+                    )
+                    ok = status == 200 and b'"predictions"' in payload
+                except (OSError, ValueError, asyncio.IncompleteReadError):
                     ok = False
+                    writer.close()
+                    reader, writer = await asyncio.open_connection("127.0.0.1", port)
                 dt = time.perf_counter() - t0
                 if ok:
                     latencies.append(dt)
                 else:
                     errors += 1
                 i += clients
+        finally:
+            writer.close()
 
-        await client.post(url, json={"instances": texts[:1]})  # warm up
-        t0 = time.perf_counter()
-        await asyncio.gather(*(worker(k) for k in range(clients)))
-        wall = time.perf_counter() - t0
-    return stats(latencies, errors, wall)
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    await _post(reader, writer, "127.0.0.1", path, bodies[0])  # warm up
+    writer.close()
+    stop = time.perf_counter() + seconds
+    t0 = time.perf_counter()
+    await asyncio.gather(*(worker(k) for k in range(clients)))
+    return stats(latencies, errors, time.perf_counter() - t0)
 
 
 def free_port() -> int:
@@ -190,11 +220,11 @@ def main(argv: list[str] | None = None) -> None:
             if server.poll() is not None or time.time() > deadline:
                 raise RuntimeError("server did not start: " + server.stderr.read().decode()[-2000:])
             time.sleep(0.5)
-        url = f"http://127.0.0.1:{port}/v1/models/bench:predict"
+        path = "/v1/models/bench:predict"
         rows = []
         for n in args.clients:
             local = in_process(version_dir, texts, n, args.seconds, args.max_requests)
-            remote = asyncio.run(_http_load(url, texts, n, args.seconds, args.max_requests))
+            remote = asyncio.run(_http_load(port, path, texts, n, args.seconds, args.max_requests))
             rows.append((n, local, remote))
             print(f"clients={n}: in-process {local} | server {remote}", flush=True)
     finally:

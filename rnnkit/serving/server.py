@@ -497,4 +497,4 @@ def serve(
         f"at http://{host}:{rest_api_port}/v1/models/{model_name}",
         flush=True,
     )
-    uvicorn.run(app, host=host, port=rest_api_port, log_level=log_level)
+    uvicorn.run(app, host=host, port=rest_api_port, log_level=log_level, access_log=False)
