@@ -192,3 +192,6 @@ def test_bad_arguments():
         chain_thaw(model, make_data(), None)
     with pytest.raises(ValueError, match=r"must be \(x, y\)"):
         chain_thaw(model, (1, 2, 3), make_data())
+    x, y = make_data()
+    with pytest.raises(ValueError, match=r"expected integer class ids in \[0, 3\) for the 3-way"):
+        chain_thaw(model, (x, y + 1), make_data())

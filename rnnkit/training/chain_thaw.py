@@ -100,6 +100,27 @@ def _default_loss(model: keras.Model) -> str:
     return "sparse_categorical_crossentropy"
 
 
+def _check_labels(model: keras.Model, data: Any, what: str) -> None:
+    """Array labels must fit the output layer (clear error instead of a backend crash)."""
+    if not isinstance(data, (tuple, list)) or len(data) != 2 or not getattr(model, "outputs", None):
+        return
+    y = np.asarray(data[1])
+    units = model.outputs[0].shape[-1]
+    if y.ndim != 1 or units is None:
+        return
+    allowed = 2 if units == 1 else units
+    if y.size and (np.any(y < 0) or np.any(y >= allowed) or np.any(y != np.round(y))):
+        kind = (
+            "0/1 labels for the one-unit sigmoid output"
+            if units == 1
+            else (f"integer class ids in [0, {units}) for the {units}-way output")
+        )
+        raise ValueError(
+            f"{what} labels don't match the model: expected {kind}, got values in "
+            f"[{y.min()}, {y.max()}]."
+        )
+
+
 def _reinitialize(model: keras.Model) -> None:
     """Fresh initial values for every weight (via a clone of the model)."""
     fresh = keras.models.clone_model(model)
@@ -237,6 +258,8 @@ def finetune(
             f"`epochs` and `patience` must be positive integers, got {epochs!r}, {patience!r}."
         )
     _fit_data(train_data, batch_size)
+    _check_labels(model, train_data, "Training")
+    _check_labels(model, validation_data, "Validation")
     weighted = [layer.name for layer in _weighted_layers(model)]
     if not weighted:
         raise ValueError("The model has no layers with weights to train (is it built?).")
