@@ -272,3 +272,32 @@ def test_deepmoji_export_tf_only_matches_python(tmp_path):
         out["outputs"]["probabilities"], expected["probabilities"], atol=1e-5
     )
     assert out["outputs"]["label"] == list(expected["label"])
+
+
+def test_seq2seq_export_tf_only_matches_translate(tmp_path):
+    import csv
+
+    from rnnkit.models.seq2seq import Seq2Seq
+
+    path = resolve(None, "en-fr-messages/pairs.tsv")
+    with open(path, encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))[:80]
+    sources = [r["source"] for r in rows]
+    pipe = TextPipeline.fit(sources, max_length=20)
+    target_pipe = TextPipeline.fit([r["target"] for r in rows], max_length=20)
+    # target ids: 0 pad, 1 unknown (never produced after training; here a normal token),
+    # then words; start/end appended at the end of the vocabulary
+    target_vocab = [*target_pipe.vocabulary, "<start>", "<end>"]
+    n = len(target_vocab)
+    model = Seq2Seq(
+        len(pipe.vocabulary), n, embedding_dim=8, units=8, pad_id=0, start_id=n - 2, end_id=n - 1
+    )
+    model([pipe.encode(sources[:2]), np.ones((2, 3), "int32")])
+    tm = TextModel(model, pipe, target_vocab, task="seq2seq", decode_length=12)
+    target = export(tm, tmp_path / "s2s")
+    probe = sources[:25] + ["", "zzz unseen words only"]
+    expected = tm.predict(probe)["text"]
+    assert expected[25] == ""  # no source token -> empty translation
+    got = run_tf_only(target, probe, tmp_path)["outputs"]["text"]
+    assert got == list(expected)
+    assert any(len(t.split()) > 1 for t in got)  # real multi-token outputs were compared

@@ -11,6 +11,10 @@ Outputs by task:
 
 - ``"classifier"``: ``label`` (string, ``(batch,)``) and ``probabilities``
   (float32, ``(batch, num_classes)``; a one-unit sigmoid output becomes two columns).
+- ``"seq2seq"`` (:class:`rnnkit.models.seq2seq.Seq2Seq`): ``labels`` is the target
+  vocabulary (id -> token); greedy decoding runs in-graph (``tf.while_loop``) for at
+  most ``decode_length`` steps; output ``text`` (the decoded tokens joined by spaces, up
+  to the end id; ``""`` for a text with no source token).
 - ``"tagger"``: input sentences are split by the pipeline (for pre-split tokens, join
   them with spaces); outputs ``tokens`` and ``tags`` (strings, ``(batch, max_length)``,
   ``""`` past the end of each sentence) and ``length`` (int32, ``(batch,)``).
@@ -33,7 +37,7 @@ import numpy as np
 
 from rnnkit.serving.preprocessing import PAD, UNK, TextPipeline
 
-TASKS = ("classifier", "tagger")
+TASKS = ("classifier", "tagger", "seq2seq")
 
 
 @dataclass
@@ -63,6 +67,7 @@ class TextModel:
     labels: list[str]
     task: str = "classifier"
     info: dict[str, Any] = field(default_factory=dict)
+    decode_length: int = 50
 
     def __post_init__(self) -> None:
         self.labels = [str(x) for x in self.labels]
@@ -96,6 +101,8 @@ class TextModel:
     def predict(self, texts: Sequence[str], batch_size: int = 256) -> dict[str, np.ndarray]:
         """Named outputs, as the exported ``serving_default`` signature returns them."""
         texts = _check_texts(texts)
+        if self.task == "seq2seq":
+            return {"text": self._translate(texts)}
         probs = self.probabilities(texts, batch_size)
         labels = np.asarray(self.labels, dtype=object)
         if self.task == "classifier":
@@ -110,6 +117,23 @@ class TextModel:
             tokens[i, : len(toks)] = toks
             tags[i, : len(toks)] = labels[best[i, : len(toks)]]
         return {"tokens": tokens, "tags": tags, "length": lengths}
+
+    def _translate(self, texts: list[str]) -> np.ndarray:
+        ids = self.pipeline.encode(texts)
+        out = np.full(len(texts), "", dtype=object)
+        rows = np.flatnonzero((ids != 0).any(axis=1))
+        if len(rows):
+            tokens = self.model.translate(ids[rows], max_length=self.decode_length).tokens
+            end, pad = self.model.decoder.end_id, self.model.decoder.pad_id
+            for r, seq in zip(rows, np.asarray(tokens)):
+                words = []
+                for t in seq:
+                    if t == end:
+                        break
+                    if t != pad:
+                        words.append(self.labels[t])
+                out[r] = " ".join(words)
+        return out
 
     # ---------------------------------------------------------------- persistence
     def save(self, directory: str | os.PathLike) -> Path:
@@ -231,6 +255,56 @@ def _from_vectorizer_estimator(obj: Any, vectorizer: Any, task: str | None) -> T
     return TextModel(obj.model_, pipe, [str(c) for c in obj.classes_], task or "classifier")
 
 
+def _greedy_text(tf: Any, model: Any, ids: Any, vocab: Any, max_steps: int) -> Any:
+    """In-graph greedy decoding of a ``Seq2Seq`` model (same choices as ``translate``)."""
+    dec = model.decoder
+    memory, mask, states = model.encode(ids, training=False)
+    if mask is not None:
+        memory = tf.where(mask[..., None], memory, tf.zeros_like(memory))
+    keys = dec.attention.project_values(memory)
+    batch = tf.shape(ids)[0]
+    vocab_size = tf.shape(vocab)[0]
+    banned = tf.reduce_any(
+        tf.one_hot([dec.pad_id, dec.start_id], vocab_size, on_value=True, off_value=False),
+        axis=0,
+    )
+    pad = tf.constant(dec.pad_id, tf.int32)
+
+    def cond(t, last, finished, states, out):
+        return tf.logical_and(t < max_steps, tf.logical_not(tf.reduce_all(finished)))
+
+    def body(t, last, finished, states, out):
+        log_probs, new_states, _ = dec.decode_step(last, states, keys, memory, mask)
+        log_probs = tf.where(
+            banned[None, :], tf.constant(-float("inf"), log_probs.dtype), log_probs
+        )
+        best = tf.cast(tf.argmax(log_probs, axis=-1), tf.int32)
+        best = tf.where(finished, pad, best)
+        return (
+            t + 1,
+            best,
+            finished | tf.equal(best, dec.end_id),
+            list(new_states),
+            out.write(t, best),
+        )
+
+    init = (
+        tf.constant(0),
+        tf.fill([batch], tf.constant(dec.start_id, tf.int32)),
+        tf.zeros([batch], tf.bool),
+        list(states),
+        tf.TensorArray(tf.int32, size=0, dynamic_size=True, element_shape=tf.TensorShape([None])),
+    )
+    _, _, _, _, out = tf.while_loop(cond, body, init)
+    tokens = tf.transpose(out.stack())  # (batch, steps)
+    before_end = tf.equal(tf.cumsum(tf.cast(tf.equal(tokens, dec.end_id), tf.int32), axis=1), 0)
+    keep = before_end & tf.not_equal(tokens, dec.pad_id)
+    words = tf.ragged.boolean_mask(tf.gather(vocab, tokens), keep)
+    text = tf.strings.reduce_join(words, axis=-1, separator=" ")
+    has_source = tf.reduce_any(tf.not_equal(ids, 0), axis=1)
+    return tf.where(has_source, text, tf.constant("", tf.string))
+
+
 def next_version(base: str | os.PathLike) -> int:
     """One more than the largest integer sub-directory of ``base`` (1 if none)."""
     base = Path(base)
@@ -295,6 +369,8 @@ def export(
 
     def serve(text):
         ids = pipe.tf_encode(text, table)
+        if tm.task == "seq2seq":
+            return {"text": _greedy_text(tf, model, ids, label_table, tm.decode_length)}
         if tm.is_crf:
             potentials = model(ids, training=False)
             safe = tf.concat([tf.ones_like(ids[:, :1], tf.bool), ids[:, 1:] != 0], axis=1)
