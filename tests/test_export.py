@@ -301,3 +301,28 @@ def test_seq2seq_export_tf_only_matches_translate(tmp_path):
     got = run_tf_only(target, probe, tmp_path)["outputs"]["text"]
     assert got == list(expected)
     assert any(len(t.split()) > 1 for t in got)  # real multi-token outputs were compared
+
+
+def test_deepmoji_classifier_estimator_export(tmp_path):
+    from rnnkit.serving.export import as_text_model
+    from rnnkit.sklearn import DeepMojiClassifier
+
+    texts, labels = real_texts(40)
+    est = DeepMojiClassifier(
+        finetune="new", embedding_dim=8, lstm_units=8, epochs=1, random_state=0, maxlen=20
+    ).fit(texts, np.array(["neg", "pos"])[np.array(labels, dtype=int)])
+    tm = as_text_model(est)
+    assert tm.labels == ["neg", "pos"] and tm.pipeline.max_length == 20
+    target = export(est, tmp_path / "dm")
+    fn = tf.saved_model.load(str(target)).signatures["serving_default"]
+    out = fn(text=tf.constant(texts[:10]))
+    # the SavedModel runs the approximate in-graph tokenizer: equal to the TextModel's
+    # Python side exactly, and to the estimator wherever the two tokenizers agree
+    np.testing.assert_allclose(
+        out["probabilities"].numpy(), tm.predict(texts[:10])["probabilities"], atol=1e-5
+    )
+    same = (tm.pipeline.encode(texts[:10]) == est._tokenizer().encode(texts[:10], 20)).all(1)
+    assert same.any()
+    np.testing.assert_allclose(
+        out["probabilities"].numpy()[same], est.predict_proba(texts[:10])[same], atol=1e-5
+    )

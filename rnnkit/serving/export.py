@@ -214,6 +214,13 @@ def as_text_model(
     tm = getattr(obj, "text_model_", None)
     if isinstance(tm, TextModel):
         return tm
+    if type(obj).__name__ == "DeepMojiClassifier" and getattr(obj, "model_", None) is not None:
+        from rnnkit.serving.preprocessing import deepmoji_pipeline
+
+        if getattr(obj, "_kind_", None) == "multilabel-indicator" or np.ndim(obj.classes_) > 1:
+            raise ValueError("export: multi-label DeepMojiClassifier is not supported yet.")
+        pipe = deepmoji_pipeline(dict(obj.vocabulary_), int(obj.maxlen))
+        return TextModel(obj.model_, pipe, [str(c) for c in obj.classes_], task or "classifier")
     vectorizer = getattr(obj, "vectorizer_", None)
     if vectorizer is not None and getattr(obj, "model_", None) is not None:
         return _from_vectorizer_estimator(obj, vectorizer, task)
