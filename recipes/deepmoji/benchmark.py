@@ -104,10 +104,12 @@ def evaluate(name, pretrained, vocab, config, method, seed, verbose):
     return float(np.mean(f1s)), model, extended
 
 
-def write_tables(rows: list[dict], config_name: str, info: dict) -> tuple[Path, Path]:
+def write_tables(
+    rows: list[dict], config_name: str, info: dict, tag: str = ""
+) -> tuple[Path, Path]:
     RESULTS.mkdir(parents=True, exist_ok=True)
-    csv_path = RESULTS / f"deepmoji_benchmark_{config_name}.csv"
-    md_path = RESULTS / f"deepmoji_benchmark_{config_name}.md"
+    stem = f"deepmoji_benchmark_{config_name}{'_' + tag if tag else ''}"
+    csv_path, md_path = RESULTS / f"{stem}.csv", RESULTS / f"{stem}.md"
     with open(csv_path, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
@@ -155,6 +157,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     parser.add_argument("--seeds", type=int, nargs="+", help="seeds (default: the config's)")
     parser.add_argument("--pretrained", help="artifacts folder of pretrain.py")
+    parser.add_argument("--tag", default="", help="suffix of the result file names")
     parser.add_argument("--verbose", type=int, default=0)
     args = parser.parse_args(argv)
     config = get_config("quick" if args.quick else args.config)
@@ -204,16 +207,17 @@ def main(argv: list[str] | None = None) -> list[dict]:
         "val_top1": history[-1].get("val_top1", float("nan")),
         "backend": keras.backend.backend(),
     }
-    csv_path, md_path = write_tables(rows, config.name, info)
+    csv_path, md_path = write_tables(rows, config.name, info, args.tag)
     print(f"Saved {csv_path} and {md_path} ({time.time() - start:.0f} s).")
     if showcase is not None:
         name, model, extended = showcase
         texts = load_deepmoji_benchmark(name).split("test")[0][:4]
         pairs = token_attention(model, extended, texts, config.maxlen)
-        png = RESULTS / f"deepmoji_attention_{config.name}.png"
+        stem = f"deepmoji_attention_{config.name}{'_' + args.tag if args.tag else ''}"
+        png = RESULTS / f"{stem}.png"
         save_heatmap(pairs, png, f"Attention of the chain-thaw model on {name} test texts")
         text = "\n\n".join(f"{t}\n{as_text(p)}" for t, p in zip(texts, pairs))
-        (RESULTS / f"deepmoji_attention_{config.name}.txt").write_text(text + "\n")
+        (RESULTS / f"{stem}.txt").write_text(text + "\n")
         print(f"\nAttention view ({png}):\n{text}")
     return rows
 
