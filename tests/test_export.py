@@ -326,3 +326,32 @@ def test_deepmoji_classifier_estimator_export(tmp_path):
     np.testing.assert_allclose(
         out["probabilities"].numpy()[same], est.predict_proba(texts[:10])[same], atol=1e-5
     )
+
+
+@pytest.mark.parametrize("crf", [False, True], ids=["softmax", "crf"])
+def test_sequence_tagger_estimator_export(tmp_path, crf):
+    from rnnkit.sklearn import RNNSequenceTagger
+
+    path = resolve(None, "ner-tweets/train.bio")
+    sents, tags, cur, cur_tags = [], [], [], []
+    for line in open(path, encoding="utf-8"):
+        if not line.strip():
+            if cur:
+                sents.append(cur)
+                tags.append(cur_tags)
+            cur, cur_tags = [], []
+            if len(sents) >= 40:
+                break
+            continue
+        tok, tag = line.rstrip("\n").split("\t")
+        cur.append(tok)
+        cur_tags.append(tag)
+    est = RNNSequenceTagger(crf=crf, units=8, embedding_dim=8, epochs=1, random_state=0)
+    est.fit(sents, tags)
+    target = export(est, tmp_path / "ner", max_length=40)
+    fn = tf.saved_model.load(str(target)).signatures["serving_default"]
+    out = fn(text=tf.constant([" ".join(s) for s in sents[:15]]))
+    got = [
+        [t.decode() for t in row[:n]] for row, n in zip(out["tags"].numpy(), out["length"].numpy())
+    ]
+    assert got == est.predict(sents[:15])

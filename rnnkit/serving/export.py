@@ -82,16 +82,32 @@ class TextModel:
             )
 
     @property
+    def crf_layer(self) -> Any:
+        """The model's CRF layer (``.crf`` or a layer named ``"crf"``), else None."""
+        layer = getattr(self.model, "crf", None)
+        if layer is None:
+            try:
+                layer = self.model.get_layer("crf")
+            except (ValueError, AttributeError):
+                layer = None
+        return layer if hasattr(layer, "decode") else None
+
+    @property
     def is_crf(self) -> bool:
-        """A CRF tagger (``rnnkit.models.taggers.BiLSTMCRFTagger``): decoded with Viterbi."""
-        return self.task == "tagger" and hasattr(self.model, "crf")
+        """A CRF tagger (BiLSTMCRFTagger, an RNNSequenceTagger with crf=True): Viterbi."""
+        return self.task == "tagger" and self.crf_layer is not None
 
     # ------------------------------------------------------------------ inference
     def probabilities(self, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
         """Class (or per-token tag) probabilities from the Python pipeline."""
         ids = self.pipeline.encode(texts)
         if self.is_crf:
-            tags = np.asarray(self.model.predict(ids, batch_size=batch_size, verbose=0))
+            kwargs = {"decode": False} if hasattr(self.model, "crf") else {}
+            potentials = self.model.predict(ids, batch_size=batch_size, verbose=0, **kwargs)
+            safe = ids != 0
+            safe[:, 0] = True
+            tags, _ = self.crf_layer.decode(potentials, safe)
+            tags = keras.ops.convert_to_numpy(tags)
             return np.eye(len(self.labels), dtype="float32")[tags]  # one-hot Viterbi path
         probs = np.asarray(self.model.predict(ids, batch_size=batch_size, verbose=0))
         if self.task == "classifier" and probs.shape[-1] == 1:
@@ -193,13 +209,20 @@ def _check_texts(texts: Any) -> list[str]:
 
 
 def as_text_model(
-    obj: Any, pipeline: TextPipeline | None = None, labels: Any = None, task: str | None = None
+    obj: Any,
+    pipeline: TextPipeline | None = None,
+    labels: Any = None,
+    task: str | None = None,
+    max_length: int = 64,
 ) -> TextModel:
     """Wrap what :func:`export` accepts into a :class:`TextModel`.
 
     Accepts a :class:`TextModel`; a Keras model plus ``pipeline`` and ``labels``; or a
-    fitted rnnkit scikit-learn estimator exposing ``model_``, ``classes_`` and a
-    :class:`TextPipeline` as ``pipeline_`` (or ``text_model_``).
+    fitted rnnkit scikit-learn estimator: ``RNNClassifier`` (its ``TextVectorizer`` rules
+    in-graph), ``DeepMojiClassifier`` (:func:`deepmoji_pipeline`, an approximation),
+    ``RNNSequenceTagger`` (input: the tokens joined by single spaces; at most
+    ``max_length`` tokens), or any estimator with ``model_``, ``classes_`` and a
+    :class:`TextPipeline` as ``pipeline_`` (or a :class:`TextModel` as ``text_model_``).
     """
     if isinstance(obj, TextModel):
         return obj
@@ -221,6 +244,10 @@ def as_text_model(
             raise ValueError("export: multi-label DeepMojiClassifier is not supported yet.")
         pipe = deepmoji_pipeline(dict(obj.vocabulary_), int(obj.maxlen))
         return TextModel(obj.model_, pipe, [str(c) for c in obj.classes_], task or "classifier")
+    if type(obj).__name__ == "RNNSequenceTagger" and getattr(obj, "model_", None) is not None:
+        vocab = [PAD, UNK, *obj.vocabulary_[2:]]
+        pipe = TextPipeline(vocab, max_length, lowercase=bool(obj.lowercase), replacements=[])
+        return TextModel(obj.model_, pipe, [str(t) for t in obj.tags_], "tagger")
     vectorizer = getattr(obj, "vectorizer_", None)
     if vectorizer is not None and getattr(obj, "model_", None) is not None:
         return _from_vectorizer_estimator(obj, vectorizer, task)
@@ -331,6 +358,7 @@ def export(
     pipeline: TextPipeline | None = None,
     labels: Any = None,
     task: str | None = None,
+    max_length: int = 64,
     verbose: bool = False,
 ) -> Path:
     """Write a raw-text TF SavedModel to ``path/<version>/`` (TF Serving's layout).
@@ -340,7 +368,7 @@ def export(
             ``labels``), or a fitted estimator (see :func:`as_text_model`).
         path: the model base path (``NAME`` folder); versions are sub-folders.
         version: integer version; default the next free one.
-        pipeline, labels, task: see :func:`as_text_model`.
+        pipeline, labels, task, max_length: see :func:`as_text_model`.
         verbose: print Keras's export summary.
 
     Returns:
@@ -359,7 +387,7 @@ def export(
         )
     import tensorflow as tf
 
-    tm = as_text_model(model_or_estimator, pipeline, labels, task)
+    tm = as_text_model(model_or_estimator, pipeline, labels, task, max_length)
     base = Path(path)
     if version is None:
         version = next_version(base)
@@ -381,7 +409,7 @@ def export(
         if tm.is_crf:
             potentials = model(ids, training=False)
             safe = tf.concat([tf.ones_like(ids[:, :1], tf.bool), ids[:, 1:] != 0], axis=1)
-            best, _ = model.crf.decode(potentials, safe)
+            best, _ = tm.crf_layer.decode(potentials, safe)
             probs = tf.one_hot(tf.cast(best, tf.int32), len(tm.labels))
         else:
             probs = tf.cast(model(ids, training=False), tf.float32)
