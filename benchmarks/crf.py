@@ -1,0 +1,186 @@
+"""CRF speed: rnnkit (current Keras backend) vs pytorch-crf, in the same run.
+
+Measures, at B=64, K=20 and T=50 / T=500 (right-padded random lengths):
+
+* ``ll+grad``: sum of log-likelihoods and its gradient w.r.t. potentials and the three
+  CRF weights;
+* ``viterbi``: best paths.
+
+rnnkit runs compiled where the backend compiles (``tf.function(jit_compile=True)`` on
+TensorFlow, ``jax.jit`` on JAX) and eagerly on torch (``torch.compile`` of the loop
+takes minutes). pytorch-crf (``pip install pytorch-crf``) is the anchor: same weights,
+same inputs, results checked equal before timing. Median of ``--repeats`` runs after
+a warm-up; ratios are pytorch-crf time / rnnkit time (> 1: rnnkit faster).
+
+Usage::
+
+    KERAS_BACKEND=jax python benchmarks/crf.py
+    KERAS_BACKEND=tensorflow python benchmarks/crf.py
+    KERAS_BACKEND=torch python benchmarks/crf.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import keras
+import numpy as np
+import torch
+from torchcrf import CRF as TorchCRF
+
+from rnnkit.ops import crf_decode, crf_log_likelihood
+
+
+def median_time(fn, repeats: int) -> float:
+    fn()  # warm-up / compile
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def rnnkit_functions(p, tags, mask, weights):
+    backend = keras.backend.backend()
+    names = ("transitions", "start", "end")
+
+    def ll(p_, tr, st, en):
+        return keras.ops.sum(crf_log_likelihood(p_, tags_b, tr, st, en, mask_b, validate=False))
+
+    def dec(p_, tr, st, en):
+        return crf_decode(p_, tr, st, en, mask_b, validate=False)
+
+    if backend == "jax":
+        import jax
+
+        tags_b, mask_b = jax.numpy.asarray(tags), jax.numpy.asarray(mask)
+        args = [jax.numpy.asarray(a) for a in (p, *weights)]
+        grad_fn = jax.jit(jax.value_and_grad(ll, argnums=(0, 1, 2, 3)))
+        dec_fn = jax.jit(dec)
+
+        def run_grad():
+            value, grads = grad_fn(*args)
+            jax.block_until_ready(grads)
+            return float(value), [np.asarray(g) for g in grads]
+
+        def run_dec():
+            out = dec_fn(*args)
+            jax.block_until_ready(out)
+            return np.asarray(out[0])
+
+        return run_grad, run_dec, "jax.jit"
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        tags_b, mask_b = tf.constant(tags), tf.constant(mask)
+        args = [tf.constant(a) for a in (p, *weights)]
+
+        @tf.function(jit_compile=True)
+        def grad_fn(*xs):
+            with tf.GradientTape() as tape:
+                tape.watch(xs)
+                value = ll(*xs)
+            return value, tape.gradient(value, xs)
+
+        dec_fn = tf.function(dec, jit_compile=True)
+
+        def run_grad():
+            value, grads = grad_fn(*args)
+            return float(value), [g.numpy() for g in grads]
+
+        def run_dec():
+            return dec_fn(*args)[0].numpy()
+
+        return run_grad, run_dec, "tf.function(jit_compile=True)"
+    tags_b, mask_b = torch.as_tensor(tags), torch.as_tensor(mask)
+    del names
+
+    def run_grad():
+        xs = [torch.tensor(a, requires_grad=True) for a in (p, *weights)]
+        value = ll(*xs)
+        value.backward()
+        return float(value), [x.grad.numpy() for x in xs]
+
+    def run_dec():
+        with torch.no_grad():
+            return dec(*[torch.as_tensor(a) for a in (p, *weights)])[0].numpy()
+
+    return run_grad, run_dec, "eager torch"
+
+
+def bench(batch: int, steps: int, num_tags: int, repeats: int) -> list[dict]:
+    rng = np.random.default_rng(0)
+    p = rng.normal(size=(batch, steps, num_tags)).astype("float32")
+    tags = rng.integers(0, num_tags, size=(batch, steps)).astype("int64")
+    lengths = rng.integers(steps // 2, steps + 1, size=batch)
+    lengths[0] = steps
+    mask = np.arange(steps)[None] < lengths[:, None]
+    torch.manual_seed(0)
+    ref = TorchCRF(num_tags, batch_first=True)
+    weights = [
+        ref.transitions.detach().numpy().copy(),
+        ref.start_transitions.detach().numpy().copy(),
+        ref.end_transitions.detach().numpy().copy(),
+    ]
+    tp, tt, tm = torch.tensor(p), torch.tensor(tags), torch.tensor(mask)
+
+    def ref_grad():
+        ref.zero_grad()
+        x = tp.clone().requires_grad_(True)
+        value = ref(x, tt, tm, reduction="sum")
+        value.backward()
+        return float(value), x.grad.numpy()
+
+    def ref_dec():
+        with torch.no_grad():
+            return ref.decode(tp, tm)
+
+    run_grad, run_dec, how = rnnkit_functions(p, tags.astype("int32"), mask, weights)
+    # Same numbers before timing.
+    value, grads = run_grad()
+    ref_value, ref_gp = ref_grad()
+    np.testing.assert_allclose(value, ref_value, rtol=1e-4)
+    np.testing.assert_allclose(grads[0], ref_gp, rtol=1e-3, atol=1e-4)
+    best = run_dec()
+    for b, path in enumerate(ref_dec()):
+        assert list(best[b, : len(path)]) == path, f"Viterbi differs from pytorch-crf (row {b})"
+    rows = []
+    for task, mine, theirs in (("ll+grad", run_grad, ref_grad), ("viterbi", run_dec, ref_dec)):
+        t_ref = median_time(theirs, repeats)
+        t_mine = median_time(mine, repeats)
+        rows.append(
+            {
+                "task": task,
+                "B,T,K": f"{batch},{steps},{num_tags}",
+                "backend": f"{keras.backend.backend()} ({how})",
+                "pytorch-crf ms": 1000 * t_ref,
+                "rnnkit ms": 1000 * t_mine,
+                "speedup": t_ref / t_mine,
+            }
+        )
+        print(rows[-1], flush=True)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--steps", type=int, nargs="+", default=[50, 500])
+    parser.add_argument("--torch-threads", type=int, default=1)
+    args = parser.parse_args()
+    # pytorch-crf is latency-bound on small ops: one thread is its fastest setting here
+    # (two threads were 5-20x slower on this shared 2-core machine).
+    torch.set_num_threads(args.torch_threads)
+    rows = []
+    for steps in args.steps:
+        rows += bench(64, steps, 20, args.repeats)
+    import pandas as pd
+
+    print(pd.DataFrame(rows).to_markdown(index=False, floatfmt=".2f"))
+
+
+if __name__ == "__main__":
+    main()

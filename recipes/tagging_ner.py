@@ -1,0 +1,176 @@
+"""Named-entity tagging of tweets: softmax (transducer) tagger vs BiLSTM-CRF.
+
+Data: ../shared/data/ner-tweets/train.bio (2,394 tweets, BIO over 10 entity types).
+Evaluation: entity-level precision / recall / F1 with seqeval on a fixed held-out split
+(``--test-fraction``, split seed 0) or k-fold cross-validation (``--folds k``), over
+several seeds; invalid BIO transitions (an ``I-x`` not after ``B-x``/``I-x``) counted
+in each model's predictions. The table is printed and saved as CSV and Markdown under
+``recipes/results/``.
+
+Usage::
+
+    python recipes/tagging_ner.py --quick        # small CPU run (minutes)
+    python recipes/tagging_ner.py --seeds 3      # full run
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import pandas as pd
+from seqeval.metrics import f1_score, precision_score, recall_score
+
+from rnnkit.data.ner import (
+    bio_violations,
+    build_tagging_vocabulary,
+    decode_tags,
+    encode_tagging,
+    load_bio,
+)
+from rnnkit.models.taggers import BiLSTMCRFTagger, build_transducer_tagger
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def splits(n: int, test_fraction: float, folds: int | None):
+    order = np.random.default_rng(0).permutation(n)
+    if not folds:
+        cut = int(round(n * (1 - test_fraction)))
+        yield "held-out", order[:cut], order[cut:]
+        return
+    for k, test in enumerate(np.array_split(order, folds)):
+        yield f"fold{k}", np.setdiff1d(order, test), test
+
+
+def train_and_tag(kind, vocab, train, test, args, seed):
+    keras.utils.set_random_seed(seed)
+    num_tags = len(vocab.tags)
+    if kind == "softmax":
+        model = build_transducer_tagger(
+            len(vocab.words),
+            num_tags,
+            embedding_dim=args.embedding_dim,
+            units=args.units,
+            dropout=args.dropout,
+        )
+        model.compile(keras.optimizers.Adam(args.lr), "sparse_categorical_crossentropy")
+        model.fit(
+            train["words"],
+            np.maximum(train["tags"], 0),
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            verbose=args.verbose,
+        )
+        return np.argmax(model.predict(test["words"], verbose=0), axis=-1)
+    model = BiLSTMCRFTagger(
+        len(vocab.words),
+        num_tags,
+        embedding_dim=args.embedding_dim,
+        units=args.units,
+        dropout=args.dropout,
+        char_vocab_size=len(vocab.chars) if args.chars else None,
+        char_embedding_dim=16,
+        char_units=16,
+    )
+    model.compile(keras.optimizers.Adam(args.lr))
+    x_train = {"words": train["words"], "chars": train["chars"]}
+    model.fit(
+        x_train, train["tags"], epochs=args.epochs, batch_size=args.batch_size, verbose=args.verbose
+    )
+    return model.predict({"words": test["words"], "chars": test["chars"]}, verbose=0)
+
+
+def main(argv=None) -> pd.DataFrame:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", default=None, help="BIO file (default: the shared tweets)")
+    parser.add_argument("--quick", action="store_true", help="small CPU run")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--folds", type=int, default=None, help="k-fold instead of held-out")
+    parser.add_argument("--test-fraction", type=float, default=0.2)
+    parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--embedding-dim", type=int, default=64)
+    parser.add_argument("--units", type=int, default=64)
+    parser.add_argument("--dropout", type=float, default=0.25)
+    parser.add_argument("--lr", type=float, default=0.005)
+    parser.add_argument("--max-len", type=int, default=48)
+    parser.add_argument("--no-chars", dest="chars", action="store_false")
+    parser.add_argument("--verbose", type=int, default=2)
+    parser.add_argument("--out", default=str(RESULTS))
+    args = parser.parse_args(argv)
+    sentences = load_bio(args.data)
+    if args.quick:
+        sentences = [sentences[i] for i in np.random.default_rng(1).permutation(len(sentences))]
+        sentences = sentences[:600]
+        args.seeds, args.epochs = min(args.seeds, 2), min(args.epochs, 4)
+        args.embedding_dim, args.units = 32, 32
+    rows = []
+    for split_name, train_idx, test_idx in splits(len(sentences), args.test_fraction, args.folds):
+        train_s = [sentences[i] for i in train_idx]
+        test_s = [sentences[i] for i in test_idx]
+        vocab = build_tagging_vocabulary(train_s)
+        train = encode_tagging(train_s, vocab, max_len=args.max_len)
+        test = encode_tagging(test_s, vocab, max_len=args.max_len)
+        lengths = [min(len(s.tokens), args.max_len) for s in test_s]
+        gold = [s.tags[:n] for s, n in zip(test_s, lengths)]
+        for seed in range(args.seeds):
+            for kind in ("softmax", "bilstm-crf"):
+                start = time.perf_counter()
+                print(f"== {split_name} seed {seed} {kind} ({len(train_s)} train sentences)")
+                pred = decode_tags(
+                    train_and_tag(kind, vocab, train, test, args, seed), lengths, vocab.tags
+                )
+                rows.append(
+                    {
+                        "split": split_name,
+                        "seed": seed,
+                        "model": kind,
+                        "precision": precision_score(gold, pred),
+                        "recall": recall_score(gold, pred),
+                        "f1": f1_score(gold, pred),
+                        "invalid_bio": sum(bio_violations(p) for p in pred),
+                        "train_s": time.perf_counter() - start,
+                    }
+                )
+                print(pd.DataFrame(rows[-1:]).to_string(index=False, float_format="%.4f"))
+    table = pd.DataFrame(rows)
+    summary = (
+        table.groupby("model", sort=False)
+        .agg(
+            f1_mean=("f1", "mean"),
+            f1_std=("f1", "std"),
+            precision=("precision", "mean"),
+            recall=("recall", "mean"),
+            invalid_bio_mean=("invalid_bio", "mean"),
+            runs=("f1", "size"),
+        )
+        .reset_index()
+    )
+    print("\nPer run:\n" + table.to_string(index=False, float_format="%.4f"))
+    print("\nSummary (entity-level seqeval, mean over runs):")
+    print(summary.to_string(index=False, float_format="%.4f"))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = "tagging_ner_quick" if args.quick else "tagging_ner"
+    table.to_csv(out / f"{stem}.csv", index=False)
+    with open(out / f"{stem}.md", "w", encoding="utf-8") as f:
+        f.write(
+            f"# NER tweets: softmax tagger vs BiLSTM-CRF ({'quick' if args.quick else 'full'})\n\n"
+        )
+        protocol = f"{args.folds}-fold" if args.folds else f"held-out {args.test_fraction}"
+        f.write(
+            f"{len(sentences)} sentences, {protocol}, {args.seeds} seeds, {args.epochs} epochs, "
+            f"emb {args.embedding_dim}, units {args.units}, char features {args.chars}.\n\n"
+        )
+        f.write(summary.to_markdown(index=False, floatfmt=".4f") + "\n\n")
+        f.write(table.to_markdown(index=False, floatfmt=".4f") + "\n")
+    print(f"saved {out / (stem + '.csv')} and {out / (stem + '.md')}")
+    return table
+
+
+if __name__ == "__main__":
+    main()
