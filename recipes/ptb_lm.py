@@ -5,7 +5,7 @@ Configurations (``--config``):
 * ``small``: the paper's non-regularized model: 2 layers x 200 units, weights uniform
   in [-0.1, 0.1], SGD with learning rate 1 halved every epoch after epoch 4, 13
   epochs, gradient global-norm clip 5, batch 20, unroll 20. Paper: test perplexity
-  114.5; our bar: <= 120. 13 to 28 minutes per epoch on the 2-core CPU of the
+  114.5; our bar: <= 120. 12 to 28 minutes per epoch on the 2-core CPU of the
   development machines, so run it on a GPU (see recipes/results/ptb_lm.md).
 * ``medium``: the regularized 2 x 650 model with dropout 0.5 (init 0.05, learning
   rate decay 0.8 after epoch 6, 39 epochs, unroll 35). Paper: 82.7.
