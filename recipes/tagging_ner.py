@@ -91,12 +91,12 @@ def main(argv=None) -> pd.DataFrame:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--folds", type=int, default=None, help="k-fold instead of held-out")
     parser.add_argument("--test-fraction", type=float, default=0.2)
-    parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--embedding-dim", type=int, default=64)
     parser.add_argument("--units", type=int, default=64)
     parser.add_argument("--dropout", type=float, default=0.25)
-    parser.add_argument("--lr", type=float, default=0.005)
+    parser.add_argument("--lr", type=float, default=0.01)
     parser.add_argument("--max-len", type=int, default=48)
     parser.add_argument("--no-chars", dest="chars", action="store_false")
     parser.add_argument("--verbose", type=int, default=2)
@@ -105,8 +105,8 @@ def main(argv=None) -> pd.DataFrame:
     sentences = load_bio(args.data)
     if args.quick:
         sentences = [sentences[i] for i in np.random.default_rng(1).permutation(len(sentences))]
-        sentences = sentences[:600]
-        args.seeds, args.epochs = min(args.seeds, 2), min(args.epochs, 4)
+        sentences = sentences[:800]
+        args.seeds, args.epochs = min(args.seeds, 2), min(args.epochs, 6)
         args.embedding_dim, args.units = 32, 32
     rows = []
     for split_name, train_idx, test_idx in splits(len(sentences), args.test_fraction, args.folds):
