@@ -6,10 +6,13 @@ PIP = $(PYTHON) -m pip
 
 setup:
 	$(PIP) install -q "torch==2.13.0" || $(PIP) install -q torch
+	# seqeval's sdist needs setuptools_scm < 9 in the build environment
+	$(PIP) install -q "setuptools_scm<9" wheel
+	$(PIP) install -q --no-build-isolation "seqeval>=1.2"
 	$(PIP) install -q -e ".[jax,torch,dev]"
 
 demo: setup
-	$(PYTHON) recipes/demo_sentiment.py
+	$(PYTHON) recipes/main_job.py
 
 # Everything under TensorFlow (the default backend), then the multi-backend core
 # tests (tests/multibackend) again under JAX and PyTorch.

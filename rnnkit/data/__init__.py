@@ -29,6 +29,7 @@ from rnnkit.data.ner import (
 )
 from rnnkit.data.paths import default_data_dir
 from rnnkit.data.ptb import PTBData, Vocabulary, load_ptb, tbptt_arrays, tbptt_windows
+from rnnkit.data.tweets_sentiment import load_tweets_sentiment
 
 __all__ = [
     "TaggedSentence",
@@ -38,15 +39,16 @@ __all__ = [
     "decode_tags",
     "encode_tagging",
     "load_bio",
-    "EnFrPairs",
-    "encode_pairs",
-    "load_en_fr",
-    "split_pairs",
     "PTBData",
     "Vocabulary",
     "load_ptb",
     "tbptt_arrays",
     "tbptt_windows",
+    "EnFrPairs",
+    "encode_pairs",
+    "load_en_fr",
+    "split_pairs",
+    "load_tweets_sentiment",
     "DEEPMOJI_BENCHMARKS",
     "DeepMojiBenchmark",
     "EmojiCorpusStats",

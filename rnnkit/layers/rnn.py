@@ -206,7 +206,9 @@ class RNN(keras.Layer):
         batch = ops.shape(sequences)[0]
         if initial_state is None:
             if self.stateful:
-                initial_state = [ops.convert_to_tensor(s) for s in self.states]
+                # A copy, not the variable's storage: the assignment below must not
+                # overwrite a tensor that the backward pass still needs (torch).
+                initial_state = [ops.copy(ops.convert_to_tensor(s)) for s in self.states]
             else:
                 initial_state = self.cell.get_initial_state(batch)
         states = [ops.cast(s, self.cell.compute_dtype) for s in initial_state]

@@ -4,14 +4,13 @@ from rnnkit.models.acceptor import build_acceptor
 from rnnkit.models.deepmoji import deepmoji, extend_embedding
 from rnnkit.models.deepmoji_weights import load_keras2_weights, load_torchmoji_weights
 from rnnkit.models.hierarchical import HierarchicalClassifier, encode_documents
-from rnnkit.models.seq2seq import Seq2Seq
 from rnnkit.models.language_model import LanguageModel, generate, perplexity, sample_logits
+from rnnkit.models.seq2seq import Seq2Seq
 from rnnkit.models.taggers import BiLSTMCRFTagger, build_transducer_tagger
 
 __all__ = [
     "BiLSTMCRFTagger",
     "build_transducer_tagger",
-    "Seq2Seq",
     "HierarchicalClassifier",
     "LanguageModel",
     "encode_documents",
@@ -22,4 +21,6 @@ __all__ = [
     "extend_embedding",
     "load_keras2_weights",
     "load_torchmoji_weights",
-    "build_acceptor"]
+    "Seq2Seq",
+    "build_acceptor",
+]

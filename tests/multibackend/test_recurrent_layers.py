@@ -1,0 +1,343 @@
+"""rnnkit's SimpleRNN / LSTM / GRU against keras.layers and a NumPy implementation."""
+
+import keras
+import numpy as np
+import pytest
+from helpers import as_list, gradients, hard_sigmoid_k2, masks, max_diff, np_run, sum_sq, to_np
+
+from rnnkit.layers import GRU, LSTM, RNN, SimpleRNN
+
+B, T, D, U = 4, 6, 5, 3
+TOL = 1e-5
+
+KINDS = {
+    "srnn": (SimpleRNN, keras.layers.SimpleRNN, {}),
+    "srnn_relu": (SimpleRNN, keras.layers.SimpleRNN, {"activation": "relu"}),
+    "lstm": (LSTM, keras.layers.LSTM, {}),
+    "lstm_nobias": (LSTM, keras.layers.LSTM, {"use_bias": False}),
+    "gru": (GRU, keras.layers.GRU, {}),
+    "gru_reset_before": (GRU, keras.layers.GRU, {"reset_after": False}),
+    "gru_nobias": (GRU, keras.layers.GRU, {"use_bias": False}),
+}
+
+
+def pair(kind, **kwargs):
+    ours_cls, keras_cls, base = KINDS[kind]
+    cfg = {**base, **kwargs}
+    theirs = keras_cls(U, **cfg)
+    ours = ours_cls(U, **cfg)
+    theirs.build((None, T, D))
+    ours.build((None, T, D))
+    # random (not default-initialised) weights, biases included
+    rng = np.random.default_rng(1)
+    weights = [rng.normal(scale=0.5, size=w.shape).astype("float32") for w in theirs.get_weights()]
+    theirs.set_weights(weights)
+    ours.set_weights(theirs.get_weights())
+    return ours, theirs
+
+
+@pytest.fixture
+def x():
+    return np.random.default_rng(0).normal(size=(B, T, D)).astype("float32")
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+@pytest.mark.parametrize("mask_name", ["none", "right", "left", "empty_row"])
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"return_sequences": True},
+        {"return_state": True},
+        {"go_backwards": True, "return_sequences": True, "return_state": True},
+    ],
+    ids=["last", "seq", "state", "backwards_seq_state"],
+)
+def test_matches_keras(kind, mask_name, options, x):
+    ours, theirs = pair(kind, **options)
+    mask = masks(B, T)[mask_name]
+    assert max_diff(ours(x, mask=mask), theirs(x, mask=mask)) < TOL
+
+
+@pytest.mark.parametrize("kind", ["srnn", "lstm", "gru", "gru_reset_before"])
+def test_initial_state_matches_keras(kind, x):
+    ours, theirs = pair(kind, return_sequences=True, return_state=True)
+    rng = np.random.default_rng(3)
+    states = [rng.normal(size=(B, U)).astype("float32") for _ in ours.state_size]
+    mask = masks(B, T)["right"]
+    got = ours(x, initial_state=states, mask=mask)
+    want = theirs(x, initial_state=states, mask=mask)
+    assert max_diff(got, want) < TOL
+
+
+@pytest.mark.parametrize("kind", ["srnn", "lstm", "gru", "gru_reset_before"])
+@pytest.mark.parametrize("mask_name", ["none", "left"])
+def test_gradients_match_keras(kind, mask_name, x):
+    ours, theirs = pair(kind, return_sequences=True, go_backwards=mask_name == "left")
+    mask = masks(B, T)[mask_name]
+    g_ours = gradients(ours, x, sum_sq, mask=mask)
+    g_keras = gradients(theirs, x, sum_sq, mask=mask)
+    assert len(g_ours) == len(g_keras)
+    for a, b in zip(g_ours, g_keras):
+        assert np.abs(a - b).max() < 1e-4
+
+
+@pytest.mark.parametrize(
+    "kind,kwargs,np_kwargs",
+    [
+        ("srnn", {}, {}),
+        ("srnn", {"activation": "relu"}, {"act": lambda v: np.maximum(v, 0)}),
+        ("lstm", {}, {}),
+        (
+            "lstm",
+            {"recurrent_activation": "keras2_hard_sigmoid"},
+            {"ract": hard_sigmoid_k2},
+        ),
+        ("gru", {"reset_after": True}, {"reset_after": True}),
+        ("gru", {"reset_after": False}, {"reset_after": False}),
+        (
+            "gru",
+            {"reset_after": False, "recurrent_activation": "keras2_hard_sigmoid"},
+            {"reset_after": False, "ract": hard_sigmoid_k2},
+        ),
+    ],
+)
+@pytest.mark.parametrize("mask_name", ["none", "right", "left", "empty_row"])
+@pytest.mark.parametrize("go_backwards", [False, True])
+def test_matches_numpy_equations(kind, kwargs, np_kwargs, mask_name, go_backwards, x):
+    cls = {"srnn": SimpleRNN, "lstm": LSTM, "gru": GRU}[kind]
+    layer = cls(U, return_sequences=True, return_state=True, go_backwards=go_backwards, **kwargs)
+    layer.build((None, T, D))
+    rng = np.random.default_rng(2)
+    layer.set_weights([rng.normal(scale=0.5, size=w.shape) for w in layer.get_weights()])
+    mask = masks(B, T)[mask_name]
+    out, *states = layer(x, mask=mask)
+    ref_out, ref_states = np_run(
+        kind,
+        [w.astype("float64") for w in layer.get_weights()],
+        x.astype("float64"),
+        mask=mask,
+        go_backwards=go_backwards,
+        **np_kwargs,
+    )
+    assert np.abs(to_np(out) - ref_out).max() < TOL
+    for s, r in zip(states, ref_states):
+        assert np.abs(to_np(s) - r).max() < TOL
+
+
+def test_keras2_hard_sigmoid_differs_from_keras3():
+    from rnnkit.ops import keras2_hard_sigmoid
+
+    v = np.linspace(-4, 4, 17).astype("float32")
+    assert np.allclose(to_np(keras2_hard_sigmoid(v)), np.clip(0.2 * v + 0.5, 0, 1))
+    keras3 = to_np(keras.activations.hard_sigmoid(v))
+    assert np.abs(keras3 - np.clip(0.2 * v + 0.5, 0, 1)).max() > 0.05
+
+
+@pytest.mark.parametrize("kind", ["srnn", "lstm", "gru"])
+def test_unroll_matches_loop(kind, x):
+    ours, _ = pair(kind, return_sequences=True, return_state=True)
+    unrolled = type(ours).from_config({**ours.get_config(), "unroll": True})
+    unrolled.build((None, T, D))
+    unrolled.set_weights(ours.get_weights())
+    mask = masks(B, T)["left"]
+    assert max_diff(unrolled(x, mask=mask), ours(x, mask=mask)) < TOL
+
+
+def test_weight_names_and_layout_like_keras():
+    for ours_cls, keras_cls, extra in [
+        (SimpleRNN, keras.layers.SimpleRNN, {}),
+        (LSTM, keras.layers.LSTM, {}),
+        (GRU, keras.layers.GRU, {}),
+        (GRU, keras.layers.GRU, {"reset_after": False}),
+    ]:
+        ours, theirs = ours_cls(U, **extra), keras_cls(U, **extra)
+        ours.build((None, T, D))
+        theirs.build((None, T, D))
+        assert [w.name for w in ours.weights] == ["kernel", "recurrent_kernel", "bias"]
+        assert [tuple(w.shape) for w in ours.weights] == [tuple(w.shape) for w in theirs.weights]
+
+
+def test_unit_forget_bias():
+    layer = LSTM(U)
+    layer.build((None, T, D))
+    bias = to_np(layer.cell.bias)
+    assert np.all(bias[U : 2 * U] == 1) and np.all(bias[:U] == 0) and np.all(bias[2 * U :] == 0)
+    layer = LSTM(U, unit_forget_bias=False)
+    layer.build((None, T, D))
+    assert np.all(to_np(layer.cell.bias) == 0)
+
+
+@pytest.mark.parametrize("cls", [SimpleRNN, LSTM, GRU])
+def test_dropout_masks_fixed_over_time(cls):
+    # constant input over time, zero recurrent kernel: every step then sees the same
+    # dropped input, so all step outputs are equal only if the mask is fixed over time.
+    layer = cls(8, dropout=0.5, return_sequences=True, recurrent_initializer="zeros", seed=3)
+    x = np.ones((16, 5, 10), "float32")
+    y_train = to_np(layer(x, training=True))
+    y_eval = to_np(layer(x, training=False))
+    ref = cls(8, return_sequences=True, recurrent_initializer="zeros")
+    ref.build((None, 5, 10))
+    ref.set_weights(layer.get_weights())
+    assert np.allclose(y_eval, to_np(ref(x)), atol=TOL)
+    if cls is SimpleRNN:
+        assert np.allclose(y_train, y_train[:, :1], atol=TOL)
+    assert np.abs(y_train - y_eval).max() > 1e-3
+    # different rows of the batch get different masks
+    assert np.abs(y_train[0] - y_train[1]).max() > 1e-6
+
+
+@pytest.mark.parametrize("cls", [SimpleRNN, LSTM, GRU])
+def test_recurrent_dropout_only_in_training(cls, x):
+    layer = cls(U, recurrent_dropout=0.5, return_sequences=True)
+    ref = cls(U, return_sequences=True)
+    layer.build((None, T, D))
+    ref.build((None, T, D))
+    ref.set_weights(layer.get_weights())
+    assert max_diff(layer(x, training=False), ref(x)) < TOL
+    assert max_diff(layer(x, training=True), ref(x)) > 1e-4
+
+
+def test_stateful_equals_one_long_sequence(x):
+    full = LSTM(U, return_sequences=True)
+    full.build((B, T, D))
+    stateful = LSTM(U, return_sequences=True, stateful=True)
+    stateful.build((B, 3, D))
+    # the state variables are tracked (non-trainable) weights, so they save with the
+    # model and thread through JAX's stateless calls; the cell holds the Keras weights
+    assert len(stateful.non_trainable_weights) == 2
+    stateful.cell.set_weights(full.get_weights())
+    y1 = to_np(stateful(x[:, :3]))
+    y2 = to_np(stateful(x[:, 3:]))
+    assert np.abs(np.concatenate([y1, y2], 1) - to_np(full(x))).max() < TOL
+    stateful.reset_states()
+    assert np.abs(to_np(stateful(x[:, :3])) - y1).max() < TOL
+
+
+def test_rnn_runner_with_cell_matches_layer(x):
+    from rnnkit.cells import GRUCell
+
+    layer = GRU(U, return_sequences=True)
+    layer.build((None, T, D))
+    runner = RNN(GRUCell(U), return_sequences=True)
+    runner.build((None, T, D))
+    runner.set_weights(layer.get_weights())
+    assert max_diff(runner(x), layer(x)) < TOL
+
+
+@pytest.mark.parametrize("loop", ["unrolled", "backend"])
+@pytest.mark.parametrize("kind", ["srnn", "lstm", "gru"])
+def test_every_loop_matches_unrolled_reference(loop, kind, x):
+    backend_loop = "tf_while" if keras.backend.backend() == "tensorflow" else "scan"
+    ours, _ = pair(kind, return_sequences=True, return_state=True)
+    looped = type(ours).from_config(
+        {
+            **ours.get_config(),
+            "use_fused": False,
+            "loop": backend_loop if loop == "backend" else "unrolled",
+        }
+    )
+    ref = type(ours).from_config({**ours.get_config(), "unroll": True})
+    for layer in (looped, ref):
+        layer.build((None, T, D))
+        layer.set_weights(ours.get_weights())
+    for mask in masks(B, T).values():
+        assert max_diff(looped(x, mask=mask), ref(x, mask=mask)) < TOL
+
+
+@pytest.mark.parametrize("kind", ["srnn", "srnn_relu", "lstm", "lstm_nobias", "gru", "gru_nobias"])
+@pytest.mark.parametrize("go_backwards", [False, True])
+def test_fused_path_matches_generic(kind, go_backwards, x):
+    ours, _ = pair(kind, return_sequences=True, return_state=True, go_backwards=go_backwards)
+    generic = type(ours).from_config({**ours.get_config(), "use_fused": False})
+    generic.build((None, T, D))
+    generic.set_weights(ours.get_weights())
+    assert max_diff(ours(x), generic(x)) < TOL
+    g1 = gradients(ours, x, sum_sq)
+    g2 = gradients(generic, x, sum_sq)
+    for a, b in zip(g1, g2):
+        assert np.abs(a - b).max() < 1e-4
+    has_fused = keras.backend.backend() == "torch"  # on TF/JAX the fused kernels need a GPU
+    if has_fused:
+        forced = type(ours).from_config({**ours.get_config(), "use_fused": True})
+        forced.build((None, T, D))
+        forced.set_weights(ours.get_weights())
+        assert max_diff(forced(x), generic(x)) < TOL
+
+
+def test_use_fused_true_without_kernel_raises(x):
+    layer = LSTM(U, recurrent_activation="keras2_hard_sigmoid", use_fused=True)
+    with pytest.raises(ValueError, match="no fused kernel applies"):
+        layer(x)
+
+
+def test_in_functional_model_fit_and_predict():
+    rng = np.random.default_rng(0)
+    ids = rng.integers(1, 20, size=(32, 9))
+    ids[::3, 6:] = 0  # right padding
+    labels = (ids[:, 0] > 10).astype("int32")
+    inputs = keras.Input((9,), dtype="int32")
+    h = keras.layers.Embedding(20, 8, mask_zero=True)(inputs)
+    h = LSTM(8, return_sequences=True)(h)
+    h = GRU(8)(h)
+    out = keras.layers.Dense(2, activation="softmax")(h)
+    model = keras.Model(inputs, out)
+    model.compile(keras.optimizers.Adam(0.01), "sparse_categorical_crossentropy")
+    history = model.fit(ids, labels, epochs=4, batch_size=16, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    probs = model.predict(ids, verbose=0)
+    assert probs.shape == (32, 2) and np.allclose(probs.sum(-1), 1, atol=1e-5)
+
+
+# -- bad input -------------------------------------------------------------------------
+
+
+def test_error_wrong_rank():
+    layer = LSTM(U, name="my_lstm")
+    with pytest.raises(ValueError, match=r"my_lstm.*rank 3.*got shape \(4, 5\)"):
+        layer(np.zeros((4, 5), "float32"))
+
+
+def test_error_feature_size_changed(x):
+    layer = GRU(U, name="g")
+    layer(x)
+    with pytest.raises(ValueError, match=r"'g' was built for 5 input features.*with 7"):
+        layer(np.zeros((B, T, 7), "float32"))
+
+
+def test_error_integer_inputs():
+    layer = SimpleRNN(U, name="s")
+    with pytest.raises(ValueError, match=r"'s' expected floating-point inputs, got dtype int"):
+        layer(np.zeros((B, T, D), "int32"))
+
+
+def test_error_mask_shape(x):
+    layer = LSTM(U, name="m")
+    with pytest.raises(ValueError, match=r"'m' expected a mask of shape \(batch, timesteps\)"):
+        layer(x, mask=np.ones((B, T + 1), bool))
+    with pytest.raises(ValueError, match="expected a mask"):
+        layer(x, mask=np.ones((B, T, 1), bool))
+
+
+def test_error_initial_states(x):
+    layer = LSTM(U, name="st")
+    with pytest.raises(ValueError, match=r"'st' expected 2 initial state\(s\).*got 1"):
+        layer(x, initial_state=[np.zeros((B, U), "float32")])
+    with pytest.raises(ValueError, match=r"'st' expected initial state 1 of shape \(4, 3\)"):
+        layer(x, initial_state=[np.zeros((B, U), "float32"), np.zeros((B, U + 1), "float32")])
+
+
+def test_error_constructor_arguments():
+    with pytest.raises(ValueError, match="positive integer"):
+        LSTM(0)
+    with pytest.raises(ValueError, match="dropout"):
+        GRU(3, dropout=1.5)
+    with pytest.raises(ValueError, match="Unknown activation"):
+        SimpleRNN(3, activation="nope")
+    with pytest.raises(ValueError, match="rnnkit cell"):
+        RNN(keras.layers.LSTMCell(3))
+
+
+def test_outputs_are_lists_with_return_state(x):
+    out = LSTM(U, return_state=True)(x)
+    assert len(as_list(out)) == 3
