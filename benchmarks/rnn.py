@@ -1,0 +1,225 @@
+"""Recurrent layer speed: rnnkit vs keras.layers, in the same process, on the current backend.
+
+For SimpleRNN, LSTM, GRU and a bidirectional LSTM, at B=64, D=256, H=512 with T=50
+(``short``) and T=500 (``long``), it times
+
+* ``infer``: ``model.predict_on_batch`` (Keras's compiled predict function: a
+  ``tf.function`` on TensorFlow, ``jax.jit`` on JAX, eager on torch);
+* ``train``: ``model.train_on_batch`` with an MSE loss and SGD (forward, backward and
+  the weight update),
+
+for the keras.layers layer (the anchor) and the rnnkit layer with the same weights
+(outputs checked equal before timing). Each number is the median of ``--repeats`` runs
+after a warm-up. ``speedup`` is keras time / rnnkit time (> 1: rnnkit faster).
+
+One extra row, ``lstm-hsig``, is DeepMoji's LSTM (Keras 2 hard-sigmoid gates, which no
+fused kernel has): rnnkit's LSTM against ``keras.layers.RNN(rnnkit.cells.LSTMCell(...))``,
+the plain per-step loop that projects the inputs at every step.
+
+The matmul peak is measured first: the median GFLOP/s of a (B*T, D+H) x (D+H, 4H)
+float32 matmul with ``keras.ops.matmul`` on this backend. ``GFLOP/s`` is the rnnkit
+layer's useful work (the matmuls of its equations: 2*B*T*(D+H)*gates*H per direction
+forward, three times that for a training step) per second, and ``x floor`` is its time
+over the time those FLOPs take at the matmul peak (1.0 would be perfect).
+
+Usage::
+
+    KERAS_BACKEND=tensorflow python benchmarks/rnn.py
+    KERAS_BACKEND=jax python benchmarks/rnn.py --configs short --repeats 7
+    KERAS_BACKEND=torch python benchmarks/rnn.py --markdown
+
+Results are recorded in ``benchmarks/RESULTS.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from datetime import date
+
+import keras
+import numpy as np
+
+import rnnkit
+
+CONFIGS = {"short": dict(B=64, T=50, D=256, H=512), "long": dict(B=64, T=500, D=256, H=512)}
+KINDS = ("srnn", "lstm", "gru", "bilstm", "lstm-hsig")
+GATES = {"srnn": 1, "lstm": 4, "gru": 3, "bilstm": 4, "lstm-hsig": 4}
+
+
+def median_seconds(fn: Callable[[], object], repeats: int) -> float:
+    fn()  # warm-up: tracing / compilation
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def matmul_peak(m: int, k: int, n: int, repeats: int) -> float:
+    """Median GFLOP/s of an (m, k) x (k, n) float32 matmul on this backend."""
+    rng = np.random.default_rng(0)
+    a = keras.ops.convert_to_tensor(rng.standard_normal((m, k), dtype=np.float32))
+    b = keras.ops.convert_to_tensor(rng.standard_normal((k, n), dtype=np.float32))
+
+    def run():
+        keras.ops.convert_to_numpy(keras.ops.sum(keras.ops.matmul(a, b)))
+
+    return 2 * m * k * n / median_seconds(run, max(repeats, 5) * 2) / 1e9
+
+
+def layers_for(kind: str, units: int) -> tuple[keras.Layer, keras.Layer]:
+    """(keras anchor, rnnkit layer) for one benchmark row."""
+    if kind == "srnn":
+        return (
+            keras.layers.SimpleRNN(units, return_sequences=True),
+            rnnkit.layers.SimpleRNN(units, return_sequences=True),
+        )
+    if kind == "lstm":
+        return (
+            keras.layers.LSTM(units, return_sequences=True),
+            rnnkit.layers.LSTM(units, return_sequences=True),
+        )
+    if kind == "gru":
+        return (
+            keras.layers.GRU(units, return_sequences=True),
+            rnnkit.layers.GRU(units, return_sequences=True),
+        )
+    if kind == "bilstm":
+        return (
+            keras.layers.Bidirectional(keras.layers.LSTM(units, return_sequences=True)),
+            rnnkit.layers.Bidirectional(rnnkit.layers.LSTM(units, return_sequences=True)),
+        )
+    if kind == "lstm-hsig":
+        cell = rnnkit.cells.LSTMCell(units, recurrent_activation="keras2_hard_sigmoid")
+        return (
+            keras.layers.RNN(cell, return_sequences=True),
+            rnnkit.layers.LSTM(
+                units, recurrent_activation="keras2_hard_sigmoid", return_sequences=True
+            ),
+        )
+    raise ValueError(f"unknown kind {kind!r}; expected one of {KINDS}")
+
+
+def build_model(layer: keras.Layer, T: int, D: int) -> keras.Model:
+    inputs = keras.Input((T, D), batch_size=None)
+    model = keras.Model(inputs, layer(inputs))
+    model.compile(optimizer=keras.optimizers.SGD(1e-3), loss="mse")
+    return model
+
+
+def bench_row(kind: str, cfg: dict, repeats: int, peak: float) -> dict:
+    B, T, D, H = cfg["B"], cfg["T"], cfg["D"], cfg["H"]
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((B, T, D), dtype=np.float32)
+    anchor_layer, ours_layer = layers_for(kind, H)
+    anchor = build_model(anchor_layer, T, D)
+    ours = build_model(ours_layer, T, D)
+    ours.set_weights(anchor.get_weights())
+    y_anchor = anchor.predict_on_batch(x)
+    y_ours = ours.predict_on_batch(x)
+    err = float(np.abs(np.asarray(y_anchor) - np.asarray(y_ours)).max())
+    if err > 1e-3:
+        raise AssertionError(f"{kind}: rnnkit and keras outputs differ by {err:.2e}")
+    target = rng.standard_normal(np.asarray(y_ours).shape, dtype=np.float32)
+    directions = 2 if kind == "bilstm" else 1
+    forward_flops = 2 * B * T * (D + H) * GATES[kind] * H * directions
+    row = {"kind": kind, "T": T, "max_abs_diff": err}
+    for mode in ("infer", "train"):
+        if mode == "infer":
+            fa = lambda: anchor.predict_on_batch(x)
+            fo = lambda: ours.predict_on_batch(x)
+            flops = forward_flops
+        else:
+            fa = lambda: anchor.train_on_batch(x, target)
+            fo = lambda: ours.train_on_batch(x, target)
+            flops = 3 * forward_flops
+        t_anchor = median_seconds(fa, repeats)
+        t_ours = median_seconds(fo, repeats)
+        row[mode] = {
+            "keras_ms": t_anchor * 1e3,
+            "rnnkit_ms": t_ours * 1e3,
+            "speedup": t_anchor / t_ours,
+            "gflops": flops / t_ours / 1e9,
+            "x_floor": t_ours / (flops / (peak * 1e9)),
+        }
+    return row
+
+
+def table(rows: list[dict], markdown: bool) -> str:
+    head = ["layer", "T", "mode", "keras ms", "rnnkit ms", "speedup", "GFLOP/s", "x floor"]
+    lines = []
+    for r in rows:
+        for mode in ("infer", "train"):
+            m = r[mode]
+            lines.append(
+                [
+                    r["kind"] + (" (vs per-step RNN(cell))" if r["kind"] == "lstm-hsig" else ""),
+                    str(r["T"]),
+                    mode,
+                    f"{m['keras_ms']:.1f}",
+                    f"{m['rnnkit_ms']:.1f}",
+                    f"{m['speedup']:.2f}x",
+                    f"{m['gflops']:.1f}",
+                    f"{m['x_floor']:.2f}",
+                ]
+            )
+    if markdown:
+        out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        out += ["| " + " | ".join(line) + " |" for line in lines]
+        return "\n".join(out)
+    widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(head)]
+    fmt = lambda cells: "  ".join(c.rjust(w) for c, w in zip(cells, widths))
+    return "\n".join([fmt(head), fmt(["-" * w for w in widths])] + [fmt(line) for line in lines])
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
+    parser.add_argument("--kinds", nargs="+", default=list(KINDS), choices=list(KINDS))
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    parser.add_argument("--json", help="also write the rows to this JSON file")
+    args = parser.parse_args(argv)
+    if args.repeats < 1:
+        parser.error("--repeats must be at least 1")
+
+    backend = keras.backend.backend()
+    print(
+        f"rnnkit {rnnkit.__version__}, keras {keras.__version__}, backend {backend}, "
+        f"{platform.machine()} {os.cpu_count()} CPUs, python {sys.version.split()[0]}, "
+        f"{date.today().isoformat()}",
+        flush=True,
+    )
+    rows = []
+    for name in args.configs:
+        cfg = CONFIGS[name]
+        peak = matmul_peak(cfg["B"] * cfg["T"], cfg["D"] + cfg["H"], 4 * cfg["H"], args.repeats)
+        print(f"[{name}] {cfg}: matmul peak {peak:.1f} GFLOP/s", flush=True)
+        for i, kind in enumerate(args.kinds, 1):
+            start = time.time()
+            row = bench_row(kind, cfg, args.repeats, peak)
+            row["config"], row["peak_gflops"], row["backend"] = name, peak, backend
+            rows.append(row)
+            print(
+                f"  [{i}/{len(args.kinds)}] {kind}: infer {row['infer']['speedup']:.2f}x, "
+                f"train {row['train']['speedup']:.2f}x ({time.time() - start:.0f} s)",
+                flush=True,
+            )
+    print()
+    print(table(rows, args.markdown))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=1)
+    return rows
+
+
+if __name__ == "__main__":
+    main()
