@@ -239,15 +239,16 @@ def _tagger(num_words=20, num_tags=K):
     return keras.Model(inputs, crf(potentials)), crf
 
 
-@pytest.mark.parametrize("jit_compile", [False, True])
+# torch.compile of the per-step CRF loop takes ~210 s on 2 cores, so compiled training is
+# covered on TensorFlow (XLA) and JAX only; torch trains eagerly (its normal mode).
+JIT_MODES = [False] if keras.backend.backend() == "torch" else [False, True]
+
+
+@pytest.mark.parametrize("jit_compile", JIT_MODES)
 def test_fit_with_nll_loss_and_decode(jit_compile):
-    if jit_compile and keras.backend.backend() == "torch":
-        # Passes, but torch.compile of the per-step loop takes ~210 s on 2 cores:
-        # over the CI budget. Compiled training is covered on TensorFlow (XLA) and JAX.
-        pytest.skip("torch.compile of the CRF loop is too slow for the CI budget")
-    if not jit_compile and keras.backend.backend() == "jax":
-        # Eager JAX re-traces lax.scan at every call (~280 s here); JAX trains compiled.
-        pytest.skip("eager (non-jit) JAX training is too slow for the CI budget")
+    # Eager JAX re-traces lax.scan at every step (~5 s a step here): a short fit that
+    # checks the loss and that it falls; the compiled modes train to a good tagging.
+    short = not jit_compile and keras.backend.backend() == "jax"
     keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
     x = rng.integers(1, 20, size=(32, 6)).astype("int32")
@@ -262,6 +263,10 @@ def test_fit_with_nll_loss_and_decode(jit_compile):
     # The compiled loss is the mean NLL over the batch.
     ref = -np.mean(_np(crf.log_likelihood(model.predict(x, verbose=0), np.maximum(y, 0), ~pad)))
     np.testing.assert_allclose(loss0, ref, rtol=1e-4)
+    if short:
+        model.fit(x, y, epochs=3, batch_size=32, verbose=0)
+        assert float(model.evaluate(x, y, verbose=0)) < 0.9 * loss0
+        return
     history = model.fit(x, y, epochs=30, batch_size=16, verbose=0)
     assert history.history["loss"][-1] < 0.5 * loss0
     tags, _ = crf.decode(model.predict(x, verbose=0), ~pad)

@@ -214,6 +214,26 @@ def test_stateful_equals_one_long_sequence(x):
     assert np.abs(to_np(stateful(x[:, :3])) - y1).max() < TOL
 
 
+def test_stateful_model_trains_and_carries_state(x):
+    # fit() on a stateful layer: the stored state is read, used in the backward pass and
+    # overwritten by the new state (on torch this once failed: an in-place update of a
+    # tensor the backward pass needed).
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((3, D), batch_size=B)
+    layer = LSTM(U, return_sequences=True, stateful=True)
+    model = keras.Model(inputs, keras.layers.Dense(1)(layer(inputs)))
+    model.compile(keras.optimizers.SGD(0.1), loss="mse")
+    target = np.ones((B, 3, 1), "float32")
+    losses = [model.train_on_batch(x[:, :3], target) for _ in range(5)]
+    assert np.isfinite(losses).all() and losses[-1] < losses[0]
+    state = to_np(layer.states[0])
+    assert np.abs(state).max() > 0  # the final state of the last batch is kept
+    model.predict_on_batch(x[:, 3:])
+    assert np.abs(to_np(layer.states[0]) - state).max() > 0  # and moves on
+    layer.reset_states()
+    assert np.abs(to_np(layer.states[0])).max() == 0
+
+
 def test_rnn_runner_with_cell_matches_layer(x):
     from rnnkit.cells import GRUCell
 
