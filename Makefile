@@ -18,9 +18,9 @@ demo: setup
 # tests (tests/multibackend) again under JAX and PyTorch.
 test: setup
 	$(PYTHON) -m ruff check rnnkit recipes benchmarks tests
-	KERAS_BACKEND=tensorflow $(PYTHON) -m pytest -q -p no:cacheprovider tests
-	KERAS_BACKEND=jax $(PYTHON) -m pytest -q -p no:cacheprovider tests/multibackend
-	KERAS_BACKEND=torch $(PYTHON) -m pytest -q -p no:cacheprovider tests/multibackend
+	KERAS_BACKEND=tensorflow $(PYTHON) -m pytest -q -p no:cacheprovider -n 2 tests
+	KERAS_BACKEND=jax $(PYTHON) -m pytest -q -p no:cacheprovider -n 2 tests/multibackend
+	KERAS_BACKEND=torch $(PYTHON) -m pytest -q -p no:cacheprovider -n 2 tests/multibackend
 
 lint:
 	$(PYTHON) -m ruff check rnnkit recipes benchmarks tests
