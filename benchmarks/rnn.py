@@ -10,7 +10,7 @@ For SimpleRNN, LSTM, GRU and a bidirectional LSTM, at B=64, D=256, H=512 with T=
 
 for the keras.layers layer (the anchor) and the rnnkit layer with the same weights
 (outputs checked equal before timing). Each number is the median of ``--repeats`` runs
-after a warm-up. ``speedup`` is keras time / rnnkit time (> 1: rnnkit faster).
+after a warm-up, the two timed in alternation. ``speedup`` is keras time / rnnkit time (> 1: rnnkit faster).
 
 One extra row, ``lstm-hsig``, is DeepMoji's LSTM (Keras 2 hard-sigmoid gates, which no
 fused kernel has): rnnkit's LSTM against ``keras.layers.RNN(rnnkit.cells.LSTMCell(...))``,
@@ -61,6 +61,23 @@ def median_seconds(fn: Callable[[], object], repeats: int) -> float:
         fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def paired_medians(fa: Callable[[], object], fb: Callable[[], object], repeats: int):
+    """Median seconds of two functions timed in alternation (ABBA...), after a warm-up.
+
+    Alternating spreads slow phases of a shared machine over both sides instead of
+    charging them to whichever ran second.
+    """
+    fa(), fb()
+    ta, tb = [], []
+    for i in range(repeats):
+        order = ((fa, ta), (fb, tb)) if i % 2 == 0 else ((fb, tb), (fa, ta))
+        for fn, times in order:
+            start = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - start)
+    return statistics.median(ta), statistics.median(tb)
 
 
 def matmul_peak(m: int, k: int, n: int, repeats: int) -> float:
@@ -141,8 +158,7 @@ def bench_row(kind: str, cfg: dict, repeats: int, peak: float) -> dict:
             fa = lambda: anchor.train_on_batch(x, target)
             fo = lambda: ours.train_on_batch(x, target)
             flops = 3 * forward_flops
-        t_anchor = median_seconds(fa, repeats)
-        t_ours = median_seconds(fo, repeats)
+        t_anchor, t_ours = paired_medians(fa, fo, repeats)
         row[mode] = {
             "keras_ms": t_anchor * 1e3,
             "rnnkit_ms": t_ours * 1e3,

@@ -162,11 +162,13 @@ class RecurrentCell(keras.Layer):
 
     # -- the two halves ----------------------------------------------------------------
     def project_inputs(self, inputs: Any, input_mask: Any = None) -> Any:
-        """``(x * mask) W^x + b`` for inputs ``(B, D)`` or ``(B, T, D)`` in one matmul."""
+        """``(x * mask) W^x + b`` for inputs ``(B, D)`` or time-major ``(T, B, D)``.
+
+        All time steps are projected in one matmul. The dropout ``input_mask`` is
+        ``(B, D)``, the same at every step.
+        """
         if input_mask is not None:
-            if len(inputs.shape) == 3:
-                input_mask = ops.expand_dims(input_mask, 1)
-            inputs = inputs * input_mask
+            inputs = inputs * input_mask  # (B, D) broadcasts over a leading T
         projected = ops.matmul(inputs, self.kernel)
         bias = self.input_bias()
         if bias is not None:

@@ -30,7 +30,8 @@ class GRU(CellLayer):
         bias_constraint, dropout, recurrent_dropout, seed: as in Keras (see
             :class:`rnnkit.cells.RecurrentCell`).
         return_sequences, return_state, go_backwards, stateful, unroll,
-        zero_output_for_mask, use_fused, loop: as in :class:`rnnkit.layers.RNN`.
+        zero_output_for_mask, use_fused, loop, projection: as in
+            :class:`rnnkit.layers.RNN`.
 
     Call arguments:
         sequences: ``(batch, timesteps, features)`` float tensor.
@@ -79,6 +80,7 @@ class GRU(CellLayer):
         zero_output_for_mask: bool = False,
         use_fused: bool | str = "auto",
         loop: str = "auto",
+        projection: str = "auto",
         **kwargs: Any,
     ) -> None:
         cell_kwargs = dict(
@@ -109,6 +111,7 @@ class GRU(CellLayer):
             zero_output_for_mask=zero_output_for_mask,
             use_fused=use_fused,
             loop=loop,
+            projection=projection,
             kwargs=dict(kwargs, activity_regularizer=activity_regularizer),
         )
         super().__init__(cell_kwargs, rnn_kwargs)

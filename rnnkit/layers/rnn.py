@@ -13,11 +13,24 @@ from rnnkit.ops.recurrence import LOOPS, recurrence
 from rnnkit.ops.validation import check_float, check_rank, static_shape
 
 
+PROJECTIONS = ("auto", "hoisted", "per_step")
+
+
+def _xla_cpu() -> bool:
+    """True on the JAX backend when JAX computes on a CPU."""
+    if keras.backend.backend() != "jax":
+        return False
+    import jax
+
+    return jax.default_backend() == "cpu"
+
+
 @keras.saving.register_keras_serializable(package="rnnkit")
 class RNN(keras.Layer):
     """Runs an rnnkit cell over a sequence: ``s_i = R(s_{i-1}, x_i), y_i = O(s_i)``.
 
-    The inputs of all time steps are projected in one matmul before the recurrence;
+    The inputs of all time steps are projected in one matmul before the recurrence
+    (see ``projection``);
     the recurrence then runs in the backend's best loop (``lax.scan`` on JAX, a
     ``tf.while_loop`` on TensorFlow), or in a fused kernel (torch's native RNN kernels
     on the torch backend, cuDNN on a GPU) when the cell's configuration allows it and
@@ -40,6 +53,12 @@ class RNN(keras.Layer):
             ``True`` requires one (ValueError if none applies).
         loop: ``"auto"`` or a specific loop of :mod:`rnnkit.ops.recurrence`
             (``"unrolled"``, ``"scan"``, ``"tf_while"``); mainly for tests.
+        projection: where the input projection ``x_i W^x + b`` runs. ``"hoisted"``:
+            for all time steps in one matmul before the recurrence; ``"per_step"``:
+            inside each step (as keras.layers does). ``"auto"`` hoists, except with
+            XLA on a CPU (JAX's CPU backend), where the per-step matmul overlaps with
+            the recurrent one on a second core and measures faster (see
+            ``benchmarks/RESULTS.md``). Both give the same function.
 
     Call arguments:
         sequences: ``(batch, timesteps, features)`` float tensor.
@@ -69,6 +88,7 @@ class RNN(keras.Layer):
         zero_output_for_mask: bool = False,
         use_fused: bool | str = "auto",
         loop: str = "auto",
+        projection: str = "auto",
         **kwargs: Any,
     ) -> None:
         if isinstance(cell, dict):
@@ -82,6 +102,8 @@ class RNN(keras.Layer):
             raise ValueError(f"`use_fused` must be 'auto', True or False, got {use_fused!r}.")
         if loop not in LOOPS:
             raise ValueError(f"`loop` must be one of {LOOPS}, got {loop!r}.")
+        if projection not in PROJECTIONS:
+            raise ValueError(f"`projection` must be one of {PROJECTIONS}, got {projection!r}.")
         super().__init__(**kwargs)
         self.cell = cell
         self.return_sequences = return_sequences
@@ -92,6 +114,7 @@ class RNN(keras.Layer):
         self.zero_output_for_mask = zero_output_for_mask
         self.use_fused = use_fused
         self.loop = loop
+        self.projection = projection
         self.supports_masking = True
         self.states = None
 
@@ -233,10 +256,21 @@ class RNN(keras.Layer):
                     "(masked sequences, recurrent dropout and non-standard activations "
                     "run the generic loop)."
                 )
-            projected = self.cell.project_inputs(sequences, input_mask)
+            # Time-major before the projection: transposing (B, T, D) is cheaper than
+            # transposing the projected (B, T, gates * units).
+            sequences_tm = ops.moveaxis(sequences, 1, 0)
+            if self._hoist_projection():
+                projected = self.cell.project_inputs(sequences_tm, input_mask)
 
-            def step(x_t: Any, st: list) -> tuple[Any, list]:
-                return self.cell.step(x_t, st, recurrent_mask)
+                def step(x_t: Any, st: list) -> tuple[Any, list]:
+                    return self.cell.step(x_t, st, recurrent_mask)
+
+            else:
+                projected = sequences_tm
+
+                def step(x_t: Any, st: list) -> tuple[Any, list]:
+                    x_t = self.cell.project_inputs(x_t, input_mask)
+                    return self.cell.step(x_t, st, recurrent_mask)
 
             result = recurrence(
                 step,
@@ -249,6 +283,7 @@ class RNN(keras.Layer):
                 return_sequences=self.return_sequences,
                 unroll=self.unroll,
                 loop=self.loop,
+                time_major=True,
             )
         last, outputs, new_states = result
         if self.stateful:
@@ -258,6 +293,11 @@ class RNN(keras.Layer):
         if self.return_state:
             return [output, *new_states]
         return output
+
+    def _hoist_projection(self) -> bool:
+        if self.projection != "auto":
+            return self.projection == "hoisted"
+        return not _xla_cpu()
 
     # -- config ------------------------------------------------------------------------
     def _runner_config(self) -> dict:
@@ -270,6 +310,7 @@ class RNN(keras.Layer):
             "zero_output_for_mask": self.zero_output_for_mask,
             "use_fused": self.use_fused,
             "loop": self.loop,
+            "projection": self.projection,
         }
 
     def get_config(self) -> dict:

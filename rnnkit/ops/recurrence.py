@@ -72,12 +72,14 @@ def recurrence(
     return_sequences: bool = True,
     unroll: bool = False,
     loop: str = "auto",
+    time_major: bool = False,
 ) -> tuple[Any, Any, list]:
     """Runs a step function over the time axis of ``inputs``.
 
     Args:
         step: ``step(x_t, states) -> (output, new_states)``; ``x_t`` is ``inputs[:, t]``.
-        inputs: batch-major tensor ``(batch, timesteps, ...)`` (already projected).
+        inputs: batch-major tensor ``(batch, timesteps, ...)`` (already projected), or
+            time-major ``(timesteps, batch, ...)`` with ``time_major=True``.
         initial_states: list of ``(batch, n)`` tensors.
         output_size: size of the step output (for the zero output before step 0).
         mask: optional boolean ``(batch, timesteps)``; False steps are skipped.
@@ -88,13 +90,17 @@ def recurrence(
         return_sequences: also return all outputs ``(batch, timesteps, output_size)``.
         unroll: unroll the loop in Python (static time dimension required).
         loop: one of ``LOOPS``.
+        time_major: ``inputs`` is time-major. Runners project time-major inputs so
+            that the large projected tensor never needs a transpose (on XLA CPU that
+            transpose costs as much as the projection itself); ``mask`` and the
+            returned outputs stay batch-major.
 
     Returns:
         ``(last_output, outputs_or_None, final_states)``.
     """
     loop = resolve_loop(loop, unroll)
     states = list(initial_states)
-    inputs_tm = ops.moveaxis(inputs, 1, 0)
+    inputs_tm = inputs if time_major else ops.moveaxis(inputs, 1, 0)
     mask_tm = None
     if mask is not None:
         mask_tm = ops.moveaxis(ops.cast(mask, "bool"), 1, 0)
@@ -102,7 +108,7 @@ def recurrence(
         inputs_tm = ops.flip(inputs_tm, axis=0)
         if mask_tm is not None:
             mask_tm = ops.flip(mask_tm, axis=0)
-    batch = ops.shape(inputs)[0]
+    batch = ops.shape(inputs_tm)[1]
     zero_output = ops.zeros((batch, output_size), dtype=states[0].dtype)
     fn = _masked(step, zero_output_for_mask)
 

@@ -285,6 +285,37 @@ def test_fused_path_matches_generic(kind, go_backwards, x):
         assert max_diff(forced(x), generic(x)) < TOL
 
 
+@pytest.mark.parametrize("kind", ["srnn", "lstm", "gru", "gru_reset_before"])
+def test_per_step_projection_matches_hoisted(kind, x):
+    # the two places of the input projection (the JAX-CPU fast path and the default)
+    # give the same function: outputs under every mask, gradients, and dropout with the
+    # same seed
+    ours, _ = pair(kind, return_sequences=True, return_state=True)
+    config = {**ours.get_config(), "use_fused": False}
+    layers = {}
+    for projection in ("hoisted", "per_step"):
+        layers[projection] = type(ours).from_config({**config, "projection": projection})
+        layers[projection].build((None, T, D))
+        layers[projection].set_weights(ours.get_weights())
+    hoisted, per_step = layers["hoisted"], layers["per_step"]
+    for mask in masks(B, T).values():
+        assert max_diff(per_step(x, mask=mask), hoisted(x, mask=mask)) < TOL
+    for a, b in zip(gradients(per_step, x, sum_sq), gradients(hoisted, x, sum_sq)):
+        assert np.abs(a - b).max() < 1e-4
+    dropped = {}
+    for projection in ("hoisted", "per_step"):
+        layer = type(ours).from_config(
+            {**config, "projection": projection, "dropout": 0.3, "seed": 7}
+        )
+        layer.build((None, T, D))
+        layer.set_weights(ours.get_weights())
+        dropped[projection] = layer(x, training=True)
+    assert max_diff(dropped["per_step"], dropped["hoisted"]) < TOL
+    assert max_diff(dropped["hoisted"], hoisted(x)) > 1e-3  # dropout was on
+    with pytest.raises(ValueError, match="projection"):
+        type(ours)(U, projection="fused")
+
+
 def test_use_fused_true_without_kernel_raises(x):
     layer = LSTM(U, recurrent_activation="keras2_hard_sigmoid", use_fused=True)
     with pytest.raises(ValueError, match="no fused kernel applies"):
