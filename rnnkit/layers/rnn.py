@@ -12,7 +12,6 @@ from rnnkit.ops.fused import fused_recurrence
 from rnnkit.ops.recurrence import LOOPS, recurrence
 from rnnkit.ops.validation import check_float, check_rank, static_shape
 
-
 PROJECTIONS = ("auto", "hoisted", "per_step")
 
 
