@@ -169,7 +169,14 @@ class RecurrentCell(keras.Layer):
         """
         if input_mask is not None:
             inputs = inputs * input_mask  # (B, D) broadcasts over a leading T
-        projected = ops.matmul(inputs, self.kernel)
+        if len(inputs.shape) == 3:
+            # one 2-D matmul (rather than a broadcast batched matmul, whose gradient
+            # is slower on TensorFlow)
+            steps, batch = ops.shape(inputs)[0], ops.shape(inputs)[1]
+            flat = ops.reshape(inputs, (-1, inputs.shape[-1]))
+            projected = ops.reshape(ops.matmul(flat, self.kernel), (steps, batch, -1))
+        else:
+            projected = ops.matmul(inputs, self.kernel)
         bias = self.input_bias()
         if bias is not None:
             projected = projected + bias

@@ -142,17 +142,23 @@ def _unrolled(fn, inputs_tm, mask_tm, prev, states):
 
 
 def _scan(fn, inputs_tm, mask_tm, prev, states, return_sequences):
+    if mask_tm is None:
+        # Unmasked: the previous output is never read, so it is not carried (a smaller
+        # carry is a cheaper backward pass); the last output is the last of the outputs.
+        def body(st, x_t):
+            out, new_states = fn(x_t, None, None, list(st))
+            return tuple(new_states), out
+
+        final_states, outs = ops.scan(body, tuple(states), inputs_tm)
+        return outs[-1], outs, list(final_states)
+
     def body(carry, xs):
         prev_output, st = carry
-        if mask_tm is None:
-            x_t, m_t = xs, None
-        else:
-            x_t, m_t = xs
+        x_t, m_t = xs
         out, new_states = fn(x_t, m_t, prev_output, list(st))
         return (out, tuple(new_states)), out
 
-    xs = inputs_tm if mask_tm is None else (inputs_tm, mask_tm)
-    (last, final_states), outs = ops.scan(body, (prev, tuple(states)), xs)
+    (last, final_states), outs = ops.scan(body, (prev, tuple(states)), (inputs_tm, mask_tm))
     return last, outs, list(final_states)
 
 
@@ -172,23 +178,45 @@ def _tensorflow_while_loop(fn, inputs_tm, mask_tm, prev, states, return_sequence
         prev.dtype, size=timesteps if return_sequences else 1, element_shape=prev.shape
     )
 
-    def body(t, out_ta, prev_output, *st):
-        m_t = None if mask_ta is None else mask_ta.read(t)
-        out, new_states = fn(input_ta.read(t), m_t, prev_output, list(st))
-        out_ta = out_ta.write(t if return_sequences else 0, out)
-        return (t + 1, out_ta, out, *new_states)
-
-    result = tf.while_loop(
-        lambda t, *_: t < timesteps,
-        body,
-        (tf.constant(0), output_ta, prev, *states),
+    loop_kwargs = dict(
         parallel_iterations=32,
         swap_memory=True,
         maximum_iterations=static_t if static_t is not None else timesteps,
     )
-    last = result[2]
-    final_states = list(result[3:])
-    outs = result[1].stack() if return_sequences else None
+    if mask_ta is None:
+        # Unmasked: the previous output is never read, so it is not carried (as in
+        # Keras's own loop); the last output is read back from the outputs.
+        def body(t, out_ta, *st):
+            out, new_states = fn(input_ta.read(t), None, None, list(st))
+            out_ta = out_ta.write(t if return_sequences else 0, out)
+            return (t + 1, out_ta, *new_states)
+
+        result = tf.while_loop(
+            lambda t, *_: t < timesteps, body, (tf.constant(0), output_ta, *states), **loop_kwargs
+        )
+        final_states = list(result[2:])
+        if return_sequences:
+            outs = result[1].stack()  # before any read: reads clear TensorArray elements
+            last = outs[-1]
+        else:
+            outs, last = None, result[1].read(0)
+        last.set_shape(prev.shape)
+    else:
+
+        def body(t, out_ta, prev_output, *st):
+            out, new_states = fn(input_ta.read(t), mask_ta.read(t), prev_output, list(st))
+            out_ta = out_ta.write(t if return_sequences else 0, out)
+            return (t + 1, out_ta, out, *new_states)
+
+        result = tf.while_loop(
+            lambda t, *_: t < timesteps,
+            body,
+            (tf.constant(0), output_ta, prev, *states),
+            **loop_kwargs,
+        )
+        last = result[2]
+        final_states = list(result[3:])
+        outs = result[1].stack() if return_sequences else None
     if outs is not None and static_t is not None:
         outs.set_shape([static_t, *prev.shape])
     return last, outs, final_states
