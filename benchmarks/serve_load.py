@@ -16,9 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -28,6 +25,8 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
+
+from rnnkit.serving.process import ServerProcess  # noqa: E402
 
 
 def load_texts(n: int = 20000) -> list[str]:
@@ -171,12 +170,6 @@ async def _http_load(
     return stats(latencies, errors, time.perf_counter() - t0)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 10, 50])
@@ -188,38 +181,9 @@ def main(argv: list[str] | None = None) -> None:
     texts = load_texts()
     tmp = Path(tempfile.mkdtemp(prefix="rnnkit-serve-load-"))
     version_dir = export_model(tmp / "bench", texts)
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "rnnkit",
-            "serve",
-            "--model_name",
-            "bench",
-            "--model_base_path",
-            str(tmp / "bench"),
-            "--rest_api_port",
-            str(port),
-            "--host",
-            "127.0.0.1",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    server = ServerProcess("bench", tmp / "bench").start()
+    port = server.port
     try:
-        import httpx
-
-        deadline = time.time() + 120
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if server.poll() is not None or time.time() > deadline:
-                raise RuntimeError("server did not start: " + server.stderr.read().decode()[-2000:])
-            time.sleep(0.5)
         path = "/v1/models/bench:predict"
         rows = []
         for n in args.clients:
@@ -228,8 +192,7 @@ def main(argv: list[str] | None = None) -> None:
             rows.append((n, local, remote))
             print(f"clients={n}: in-process {local} | server {remote}", flush=True)
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        server.stop()
 
     header = (
         "| clients | in-process p50 ms | in-process p99 ms | in-process req/s | "

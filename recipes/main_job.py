@@ -1,14 +1,14 @@
 """The main job, end to end, at a size that fits 2 CPU cores (about five minutes).
 
-    python recipes/main_job.py            # or: rnnkit main-job is not a subcommand; use this
+    python recipes/main_job.py      # what `make demo` runs
 
 1. Pretrain DeepMoji on the stand-in corpus (``recipes/deepmoji/pretrain.py --quick``:
    ../shared/data/tweets-sentiment, 3 classes, since no emoji corpus of useful size is
    available here).
 2. Chain-thaw on a DeepMoji benchmark (``recipes/deepmoji/benchmark.py --quick``:
    SS-Twitter, ``new`` vs ``chain_thaw``), print the results table, save the attention
-   heatmap (recipes/results/deepmoji_attention_quick.png).
-3. Export the pretrained sentiment model as a raw-text TF SavedModel
+   heatmap (recipes/results/deepmoji_attention_quick_main_job.png).
+3. Export the chain-thaw SS-Twitter model as a raw-text TF SavedModel
    (``runs/main_job/models/deepmoji/<version>/``) with DeepMoji's preprocessing
    approximated in-graph (:func:`rnnkit.serving.preprocessing.deepmoji_pipeline`); print
    how often its ids equal the Python tokenizer's on the benchmark's test texts.
@@ -23,8 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -32,12 +30,6 @@ from pathlib import Path
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 REPO = Path(__file__).resolve().parents[1]
 DEEPMOJI = REPO / "recipes" / "deepmoji"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _recipe(name: str):
@@ -88,21 +80,28 @@ def main(argv: list[str] | None = None) -> dict:
             "chain_thaw",
             "--pretrained",
             str(artifacts),
+            "--save-model",
+            str(out / "finetuned"),
+            "--tag",
+            "main_job",
         ]
     )
     timings["chain-thaw benchmark"] = time.time() - t
 
-    t = step("3. Export the pretrained sentiment model as a raw-text SavedModel")
+    t = step("3. Export the chain-thaw SS-Twitter model as a raw-text SavedModel")
+    import keras
     import numpy as np
 
     from rnnkit.data import load_deepmoji_benchmark
     from rnnkit.serving.export import TextModel, export
     from rnnkit.serving.preprocessing import deepmoji_pipeline
-    from rnnkit.text import DeepMojiTokenizer
+    from rnnkit.text import DeepMojiTokenizer, load_vocabulary
 
-    folder = artifacts
-    model, vocab = common.load_pretrained(folder)
-    classes = json.loads((folder / "pretrain.json").read_text())["classes"]
+    folder = out / "finetuned"
+    model = keras.models.load_model(folder / "finetuned.keras", safe_mode=True)
+    vocab = load_vocabulary(folder / "vocabulary.json")
+    # SS-Twitter's classes 0 and 1 are negative and positive tweets
+    classes = ["negative", "positive"]
     pipe = deepmoji_pipeline(vocab, config.maxlen)
     test_texts = load_deepmoji_benchmark("SS-Twitter").split("test")[0]
     ref = DeepMojiTokenizer(vocab).encode(test_texts, config.maxlen)
@@ -113,48 +112,20 @@ def main(argv: list[str] | None = None) -> dict:
         f"texts: identical ids for {agreement:.1%} of texts, {(ref == got).mean():.1%} of "
         "positions."
     )
-    target = export(TextModel(model, pipe, [str(c) for c in classes]), out / "models" / "deepmoji")
+    target = export(TextModel(model, pipe, classes), out / "models" / "deepmoji")
     print(f"Exported {target}")
     timings["export"] = time.time() - t
 
     t = step("4. Serve it and answer one request through TF Serving's REST API")
     import httpx
 
-    port = _free_port()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "rnnkit",
-            "serve",
-            "--model_name",
-            "deepmoji",
-            "--model_base_path",
-            str(out / "models" / "deepmoji"),
-            "--rest_api_port",
-            str(port),
-        ],
-        stderr=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.time() + 180
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if server.poll() is not None or time.time() > deadline:
-                raise RuntimeError("server did not start: " + server.stderr.read().decode()[-2000:])
-            time.sleep(0.5)
-        url = f"http://127.0.0.1:{port}/v1/models/deepmoji:predict"
+    from rnnkit.serving import ServerProcess
+
+    with ServerProcess("deepmoji", out / "models" / "deepmoji") as server:
+        url = f"{server.url}/v1/models/deepmoji:predict"
         request = {"instances": [args.text]}
         response = httpx.post(url, json=request, timeout=60).json()
         print(f"POST {url}\n  {json.dumps(request)}\n-> {json.dumps(response)}")
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
     timings["serve + request"] = time.time() - t
 
     total = time.time() - start

@@ -226,3 +226,23 @@ def test_micro_batching_merges_concurrent_requests(served):
             got = list(pool.map(call, range(24)))
     np.testing.assert_allclose(np.stack(got), expected, atol=1e-5)
     assert sum(calls) == 24 and len(calls) < 24 and max(calls) > 1
+
+
+def test_python_m_rnnkit_serve_in_a_child_process(served, tmp_path):
+    """`python -m rnnkit serve` with TF Serving's flags, driven by ServerProcess."""
+    from rnnkit.serving import ServerProcess
+
+    tm, base, _ = served
+    with ServerProcess("sent", base) as server:
+        status = httpx.get(f"{server.url}/v1/models/sent", timeout=30).json()
+        assert status["model_version_status"][0]["version"] == "3"
+        r = httpx.post(
+            f"{server.url}/v1/models/sent:predict", json={"instances": TEXTS}, timeout=60
+        )
+        assert r.status_code == 200
+        got = [p["label"] for p in r.json()["predictions"]]
+        assert got == tm.predict(TEXTS)["label"].tolist()
+        process = server.process
+    assert process.poll() is not None  # stopped on leaving the block
+    with pytest.raises(RuntimeError, match="did not start"):
+        ServerProcess("sent", tmp_path / "nothing-here", startup_timeout=60).start()

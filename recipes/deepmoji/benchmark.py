@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import argparse
 import csv
+import datetime
 import json
+import os
+import platform
 import sys
 import time
 from pathlib import Path
@@ -36,6 +39,7 @@ from common import (  # noqa: E402
 )
 
 from rnnkit.data import DEEPMOJI_BENCHMARKS, load_deepmoji_benchmark  # noqa: E402
+from rnnkit.text import save_vocabulary  # noqa: E402
 from rnnkit.training import finetune  # noqa: E402
 
 METHODS = ("new", "last", "full", "chain_thaw")
@@ -122,8 +126,8 @@ def write_tables(
         f"Pretraining: {info.get('corpus')}; {info.get('n_train')} texts, "
         f"{info.get('epochs')} epoch(s), final val top-1 {info.get('val_top1', float('nan')):.3f}."
         " Mean ± std over seeds "
-        f"{rows[0]['seeds']}. Date 2026-11-22, 2-core x86_64 CPU, backend "
-        f"{info.get('backend')}.",
+        f"{rows[0]['seeds']}. Date {datetime.date.today().isoformat()}, {os.cpu_count()}-core "
+        f"{platform.machine()} CPU, backend {info.get('backend')}.",
         "",
         "| dataset | metric | " + " | ".join(methods) + " |",
         "|---|---|" + "---|" * len(methods),
@@ -159,6 +163,12 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--pretrained", help="artifacts folder of pretrain.py")
     parser.add_argument("--tag", default="", help="suffix of the result file names")
     parser.add_argument("--verbose", type=int, default=0)
+    parser.add_argument(
+        "--save-model",
+        default=None,
+        help="folder to save the first chain-thaw model in (finetuned.keras, its "
+        "vocabulary.json and finetuned.json), e.g. for export",
+    )
     args = parser.parse_args(argv)
     config = get_config("quick" if args.quick else args.config)
     datasets = args.datasets or (["SS-Twitter"] if args.quick else list(DEEPMOJI_BENCHMARKS))
@@ -209,6 +219,16 @@ def main(argv: list[str] | None = None) -> list[dict]:
     }
     csv_path, md_path = write_tables(rows, config.name, info, args.tag)
     print(f"Saved {csv_path} and {md_path} ({time.time() - start:.0f} s).")
+    if showcase is not None and args.save_model:
+        name, model, extended = showcase
+        target = Path(args.save_model)
+        target.mkdir(parents=True, exist_ok=True)
+        model.save(target / "finetuned.keras")
+        save_vocabulary(extended, target / "vocabulary.json")
+        meta = {"dataset": name, "classes": list(DEEPMOJI_BENCHMARKS[name][1])}
+        meta["maxlen"] = config.maxlen
+        (target / "finetuned.json").write_text(json.dumps(meta, indent=1) + "\n")
+        print(f"Saved the chain-thaw {name} model in {target}.")
     if showcase is not None:
         name, model, extended = showcase
         texts = load_deepmoji_benchmark(name).split("test")[0][:4]
