@@ -6,6 +6,7 @@ import pytest
 from helpers import as_list, gradients, hard_sigmoid_k2, masks, max_diff, np_run, sum_sq, to_np
 
 from rnnkit.layers import GRU, LSTM, RNN, SimpleRNN
+from rnnkit.ops.recurrence import BACKEND_LOOPS
 
 B, T, D, U = 4, 6, 5, 3
 TOL = 1e-5
@@ -245,16 +246,23 @@ def test_rnn_runner_with_cell_matches_layer(x):
     assert max_diff(runner(x), layer(x)) < TOL
 
 
-@pytest.mark.parametrize("loop", ["unrolled", "backend"])
+# every loop this backend has: its own fast loop, keras.ops.scan (not on TensorFlow, where
+# it cannot return per-step outputs) and the Python-unrolled reference
+LOOP_CASES = sorted(
+    {"unrolled", "scan", BACKEND_LOOPS[keras.backend.backend()]}
+    - ({"scan"} if keras.backend.backend() == "tensorflow" else set())
+)
+
+
+@pytest.mark.parametrize("loop", LOOP_CASES)
 @pytest.mark.parametrize("kind", ["srnn", "lstm", "gru"])
 def test_every_loop_matches_unrolled_reference(loop, kind, x):
-    backend_loop = "tf_while" if keras.backend.backend() == "tensorflow" else "scan"
     ours, _ = pair(kind, return_sequences=True, return_state=True)
     looped = type(ours).from_config(
         {
             **ours.get_config(),
             "use_fused": False,
-            "loop": backend_loop if loop == "backend" else "unrolled",
+            "loop": loop,
         }
     )
     ref = type(ours).from_config({**ours.get_config(), "unroll": True})
@@ -263,6 +271,8 @@ def test_every_loop_matches_unrolled_reference(loop, kind, x):
         layer.set_weights(ours.get_weights())
     for mask in masks(B, T).values():
         assert max_diff(looped(x, mask=mask), ref(x, mask=mask)) < TOL
+    for a, b in zip(gradients(looped, x, sum_sq), gradients(ref, x, sum_sq)):
+        assert np.abs(a - b).max() < 1e-4
 
 
 @pytest.mark.parametrize("kind", ["srnn", "srnn_relu", "lstm", "lstm_nobias", "gru", "gru_nobias"])
