@@ -2,7 +2,8 @@
 
 Every loader takes an explicit path. When none is given, the data root is
 ``$RNNKIT_DATA`` if set, else the first ``shared/data`` folder found beside the
-current directory or its parents (the layout of the development machines), else
+current directory or its parents, or beside the folder rnnkit is installed from (the
+layout of the development machines: ``../shared/data`` next to the repository), else
 ``~/.rnnkit/data``.
 """
 
@@ -18,7 +19,8 @@ def default_data_dir() -> Path:
     if env:
         return Path(env)
     here = Path.cwd().resolve()
-    for folder in (here, *here.parents):
+    source = Path(__file__).resolve().parents[2]  # the repository of an editable install
+    for folder in (here, *here.parents, source):
         candidate = folder / "shared" / "data"
         if candidate.is_dir():
             return candidate
