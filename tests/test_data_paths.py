@@ -16,7 +16,7 @@ def test_env_variable_wins(monkeypatch, tmp_path):
 def test_shared_data_beside_the_repository_from_any_directory(monkeypatch, tmp_path):
     monkeypatch.delenv("RNNKIT_DATA", raising=False)
     monkeypatch.chdir(tmp_path)  # no shared/data above a temporary folder
-    expected = Path(rnnkit.__file__).resolve().parents[2].parent / "shared" / "data"
+    expected = Path(rnnkit.__file__).resolve().parents[1].parent / "shared" / "data"
     if expected.is_dir():  # the development layout: ../shared/data next to the repository
         assert default_data_dir() == expected
     else:  # an installed package: the per-user folder
