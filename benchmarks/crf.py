@@ -22,25 +22,14 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import keras
 import numpy as np
 import torch
+from timing import median_seconds
 from torchcrf import CRF as TorchCRF
 
 from rnnkit.ops import crf_decode, crf_log_likelihood
-
-
-def median_time(fn, repeats: int) -> float:
-    fn()  # warm-up / compile
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def rnnkit_functions(p, tags, mask, weights):
@@ -149,8 +138,8 @@ def bench(batch: int, steps: int, num_tags: int, repeats: int) -> list[dict]:
         assert list(best[b, : len(path)]) == path, f"Viterbi differs from pytorch-crf (row {b})"
     rows = []
     for task, mine, theirs in (("ll+grad", run_grad, ref_grad), ("viterbi", run_dec, ref_dec)):
-        t_ref = median_time(theirs, repeats)
-        t_mine = median_time(mine, repeats)
+        t_ref = median_seconds(theirs, repeats)
+        t_mine = median_seconds(mine, repeats)
         rows.append(
             {
                 "task": task,

@@ -38,47 +38,19 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import sys
 import time
-from collections.abc import Callable
 from datetime import date
 
 import keras
 import numpy as np
+from timing import median_seconds, paired_medians  # benchmarks/timing.py
 
 import rnnkit
 
 CONFIGS = {"short": dict(B=64, T=50, D=256, H=512), "long": dict(B=64, T=500, D=256, H=512)}
 KINDS = ("srnn", "lstm", "gru", "bilstm", "lstm-hsig")
 GATES = {"srnn": 1, "lstm": 4, "gru": 3, "bilstm": 4, "lstm-hsig": 4}
-
-
-def median_seconds(fn: Callable[[], object], repeats: int) -> float:
-    fn()  # warm-up: tracing / compilation
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-def paired_medians(fa: Callable[[], object], fb: Callable[[], object], repeats: int):
-    """Median seconds of two functions timed in alternation (ABBA...), after a warm-up.
-
-    Alternating spreads slow phases of a shared machine over both sides instead of
-    charging them to whichever ran second.
-    """
-    fa(), fb()
-    ta, tb = [], []
-    for i in range(repeats):
-        order = ((fa, ta), (fb, tb)) if i % 2 == 0 else ((fb, tb), (fa, ta))
-        for fn, times in order:
-            start = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - start)
-    return statistics.median(ta), statistics.median(tb)
 
 
 def matmul_peak(m: int, k: int, n: int, repeats: int) -> float:
