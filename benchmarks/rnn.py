@@ -50,6 +50,7 @@ import rnnkit
 
 CONFIGS = {"short": dict(B=64, T=50, D=256, H=512), "long": dict(B=64, T=500, D=256, H=512)}
 KINDS = ("srnn", "lstm", "gru", "bilstm", "lstm-hsig")
+SINGLE = {"srnn": "SimpleRNN", "lstm": "LSTM", "gru": "GRU"}  # same name in both
 GATES = {"srnn": 1, "lstm": 4, "gru": 3, "bilstm": 4, "lstm-hsig": 4}
 
 
@@ -67,20 +68,11 @@ def matmul_peak(m: int, k: int, n: int, repeats: int) -> float:
 
 def layers_for(kind: str, units: int) -> tuple[keras.Layer, keras.Layer]:
     """(keras anchor, rnnkit layer) for one benchmark row."""
-    if kind == "srnn":
+    if kind in SINGLE:
+        name = SINGLE[kind]
         return (
-            keras.layers.SimpleRNN(units, return_sequences=True),
-            rnnkit.layers.SimpleRNN(units, return_sequences=True),
-        )
-    if kind == "lstm":
-        return (
-            keras.layers.LSTM(units, return_sequences=True),
-            rnnkit.layers.LSTM(units, return_sequences=True),
-        )
-    if kind == "gru":
-        return (
-            keras.layers.GRU(units, return_sequences=True),
-            rnnkit.layers.GRU(units, return_sequences=True),
+            getattr(keras.layers, name)(units, return_sequences=True),
+            getattr(rnnkit.layers, name)(units, return_sequences=True),
         )
     if kind == "bilstm":
         return (

@@ -7,19 +7,19 @@ unchanged and the emitted output is the previous emitted output (or zeros with
 
 Loops:
 
-* ``"unrolled"``: a Python loop of ``keras.ops`` calls (the generic reference path;
-  needs a static number of time steps).
+* ``"unrolled"``: a Python loop of ``keras.ops`` calls over ``keras.ops.unstack`` of
+  the inputs (the reference path; needs a static number of time steps). It is also
+  torch's loop: torch runs eagerly, and stepping over ``unstack`` (``torch.unbind``)
+  views gives one stacked gradient, where indexing one step at a time (as
+  ``keras.ops.scan`` does on torch) makes the backward pass write a full-size gradient
+  per step, quadratic in the length (14x slower training at T=500,
+  ``benchmarks/RESULTS.md``).
 * ``"scan"``: ``keras.ops.scan`` -- ``jax.lax.scan`` on JAX, a plain loop on torch.
 * ``"tf_while"``: fast path for TensorFlow, a ``tf.while_loop`` over TensorArrays
   (what ``keras.ops.scan`` cannot express there: its outputs must mirror the carry).
-* ``"torch_loop"``: fast path for torch, a Python loop over ``torch.unbind`` of the
-  inputs. Indexing one step at a time (as ``keras.ops.scan`` does on torch) makes the
-  backward pass write a full-size gradient per step, quadratic in the length: at
-  T=500 it was 14x slower to train than this loop (``benchmarks/RESULTS.md``).
 
-``loop="auto"`` picks ``tf_while`` on TensorFlow, ``scan`` on JAX, ``torch_loop`` on
-torch, and ``unrolled`` when asked to unroll. Tests check every loop against
-``unrolled``.
+``loop="auto"`` picks ``tf_while`` on TensorFlow, ``scan`` on JAX, ``unrolled`` on
+torch and whenever asked to unroll. Tests check every loop against ``unrolled``.
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ from keras import ops
 
 StepFn = Callable[[Any, list], tuple[Any, list]]
 
-LOOPS = ("auto", "unrolled", "scan", "tf_while", "torch_loop")
-BACKEND_LOOPS = {"tensorflow": "tf_while", "jax": "scan", "torch": "torch_loop"}
+LOOPS = ("auto", "unrolled", "scan", "tf_while")
+BACKEND_LOOPS = {"tensorflow": "tf_while", "jax": "scan", "torch": "unrolled"}
 
 
 def _masked(step: StepFn, zero_output_for_mask: bool):
@@ -56,8 +56,6 @@ def resolve_loop(loop: str, unroll: bool) -> str:
     if loop != "auto":
         if loop == "tf_while" and keras.backend.backend() != "tensorflow":
             raise ValueError("loop='tf_while' needs the TensorFlow backend.")
-        if loop == "torch_loop" and keras.backend.backend() != "torch":
-            raise ValueError("loop='torch_loop' needs the torch backend.")
         if loop == "scan" and keras.backend.backend() == "tensorflow":
             raise ValueError(
                 "loop='scan' is not available on TensorFlow (keras.ops.scan needs "
@@ -124,8 +122,6 @@ def recurrence(
         last, outs, states = _unrolled(fn, inputs_tm, mask_tm, zero_output, states)
     elif loop == "scan":
         last, outs, states = _scan(fn, inputs_tm, mask_tm, zero_output, states, return_sequences)
-    elif loop == "torch_loop":
-        last, outs, states = _torch_loop(fn, inputs_tm, mask_tm, zero_output, states)
     else:
         last, outs, states = _tensorflow_while_loop(
             fn, inputs_tm, mask_tm, zero_output, states, return_sequences
@@ -141,13 +137,14 @@ def _unrolled(fn, inputs_tm, mask_tm, prev, states):
             "Cannot unroll a recurrent layer over an undefined number of time steps: "
             "give the Input a static time dimension or use unroll=False."
         )
-    outputs = []
-    for t in range(timesteps):
-        m_t = None if mask_tm is None else mask_tm[t]
-        prev, states = fn(inputs_tm[t], m_t, prev, states)
-        outputs.append(prev)
-    if not outputs:
+    if timesteps == 0:
         raise ValueError("Cannot run a recurrent layer over 0 time steps.")
+    steps = ops.unstack(inputs_tm, timesteps, axis=0)
+    masks_t = [None] * timesteps if mask_tm is None else ops.unstack(mask_tm, timesteps, axis=0)
+    outputs = []
+    for x_t, m_t in zip(steps, masks_t):
+        prev, states = fn(x_t, m_t, prev, states)
+        outputs.append(prev)
     return prev, ops.stack(outputs, axis=0), states
 
 
@@ -170,20 +167,6 @@ def _scan(fn, inputs_tm, mask_tm, prev, states, return_sequences):
 
     (last, final_states), outs = ops.scan(body, (prev, tuple(states)), (inputs_tm, mask_tm))
     return last, outs, list(final_states)
-
-
-def _torch_loop(fn, inputs_tm, mask_tm, prev, states):
-    """torch fast path: steps over ``torch.unbind`` views (one stacked gradient)."""
-    import torch
-
-    if inputs_tm.shape[0] == 0:
-        raise ValueError("Cannot run a recurrent layer over 0 time steps.")
-    masks_t = [None] * inputs_tm.shape[0] if mask_tm is None else torch.unbind(mask_tm, 0)
-    outputs = []
-    for x_t, m_t in zip(torch.unbind(inputs_tm, 0), masks_t):
-        prev, states = fn(x_t, m_t, prev, states)
-        outputs.append(prev)
-    return prev, torch.stack(outputs, 0), states
 
 
 def _tensorflow_while_loop(fn, inputs_tm, mask_tm, prev, states, return_sequences):
