@@ -149,3 +149,12 @@ def test_train_export_predict_end_to_end(tmp_path, capsys):
     np.testing.assert_allclose(
         got["probabilities"].numpy()[:, 1], [r["p(pos)"] for r in expected], atol=1e-5
     )
+
+
+def test_bad_data_is_a_one_line_error_not_a_traceback(tmp_path):
+    data = tmp_path / "one_class.csv"
+    data.write_text("text,label\ngood day,pos\nnice one,pos\n")
+    with pytest.raises(SystemExit, match=r"rnnkit train: error: .*single class"):
+        cli.main(["train", "--data", str(data), "--output", str(tmp_path / "out")])
+    with pytest.raises(SystemExit, match=r"rnnkit predict: error: .*not an rnnkit model"):
+        cli.main(["predict", "--model", str(tmp_path), "hello"])

@@ -262,7 +262,17 @@ def _recipe(name: str, args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The ``rnnkit`` command. Bad data or arguments end it with a one-line error
+    (``rnnkit <command>: error: ...``, exit status 1), not a traceback."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return _main(argv)
+    except (ValueError, FileNotFoundError) as e:
+        command = argv[0] if argv else ""
+        raise SystemExit(f"rnnkit {command}: error: {e}") from None
+
+
+def _main(argv: list[str]) -> int:
     parser = build_parser()
     if argv and argv[0] in RECIPE_COMMANDS and not {"-h", "--help"} & set(argv[1:2]):
         return _recipe(argv[0], argparse.Namespace(recipe_args=argv[1:]))
