@@ -7,10 +7,12 @@ Measures, at B=64, K=20 and T=50 / T=500 (right-padded random lengths):
 * ``viterbi``: best paths.
 
 rnnkit runs compiled where the backend compiles (``tf.function(jit_compile=True)`` on
-TensorFlow, ``jax.jit`` on JAX) and eagerly on torch (``torch.compile`` of the loop
-takes minutes). pytorch-crf (``pip install pytorch-crf``) is the anchor: same weights,
-same inputs, results checked equal before timing. Median of ``--repeats`` runs after
-a warm-up; ratios are pytorch-crf time / rnnkit time (> 1: rnnkit faster).
+TensorFlow, ``jax.jit`` on JAX) and eagerly on torch, where ``rnnkit.ops`` takes its
+torch fast path (:mod:`rnnkit.ops.crf_torch`); ``--generic`` times the generic
+``keras.ops`` path instead (``fast_path=False``). pytorch-crf (``pip install
+pytorch-crf``) is the anchor: same weights, same inputs, results checked equal
+before timing. Median of ``--repeats`` runs after a warm-up; ratios are pytorch-crf
+time / rnnkit time (> 1: rnnkit faster).
 
 Usage::
 
@@ -32,15 +34,16 @@ from torchcrf import CRF as TorchCRF
 from rnnkit.ops import crf_decode, crf_log_likelihood
 
 
-def rnnkit_functions(p, tags, mask, weights):
+def rnnkit_functions(p, tags, mask, weights, fast_path=True):
     backend = keras.backend.backend()
-    names = ("transitions", "start", "end")
 
     def ll(p_, tr, st, en):
-        return keras.ops.sum(crf_log_likelihood(p_, tags_b, tr, st, en, mask_b, validate=False))
+        return keras.ops.sum(
+            crf_log_likelihood(p_, tags_b, tr, st, en, mask_b, validate=False, fast_path=fast_path)
+        )
 
     def dec(p_, tr, st, en):
-        return crf_decode(p_, tr, st, en, mask_b, validate=False)
+        return crf_decode(p_, tr, st, en, mask_b, validate=False, fast_path=fast_path)
 
     if backend == "jax":
         import jax
@@ -85,7 +88,6 @@ def rnnkit_functions(p, tags, mask, weights):
 
         return run_grad, run_dec, "tf.function(jit_compile=True)"
     tags_b, mask_b = torch.as_tensor(tags), torch.as_tensor(mask)
-    del names
 
     def run_grad():
         xs = [torch.tensor(a, requires_grad=True) for a in (p, *weights)]
@@ -97,10 +99,12 @@ def rnnkit_functions(p, tags, mask, weights):
         with torch.no_grad():
             return dec(*[torch.as_tensor(a) for a in (p, *weights)])[0].numpy()
 
-    return run_grad, run_dec, "eager torch"
+    return run_grad, run_dec, "eager torch" + ("" if fast_path else ", generic path")
 
 
-def bench(batch: int, steps: int, num_tags: int, repeats: int) -> list[dict]:
+def bench(
+    batch: int, steps: int, num_tags: int, repeats: int, fast_path: bool = True
+) -> list[dict]:
     rng = np.random.default_rng(0)
     p = rng.normal(size=(batch, steps, num_tags)).astype("float32")
     tags = rng.integers(0, num_tags, size=(batch, steps)).astype("int64")
@@ -127,7 +131,7 @@ def bench(batch: int, steps: int, num_tags: int, repeats: int) -> list[dict]:
         with torch.no_grad():
             return ref.decode(tp, tm)
 
-    run_grad, run_dec, how = rnnkit_functions(p, tags.astype("int32"), mask, weights)
+    run_grad, run_dec, how = rnnkit_functions(p, tags.astype("int32"), mask, weights, fast_path)
     # Same numbers before timing.
     value, grads = run_grad()
     ref_value, ref_gp = ref_grad()
@@ -159,13 +163,16 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--steps", type=int, nargs="+", default=[50, 500])
     parser.add_argument("--torch-threads", type=int, default=1)
+    parser.add_argument(
+        "--generic", action="store_true", help="time the generic keras.ops path on torch"
+    )
     args = parser.parse_args()
     # pytorch-crf is latency-bound on small ops: one thread is its fastest setting here
     # (two threads were 5-20x slower on this shared 2-core machine).
     torch.set_num_threads(args.torch_threads)
     rows = []
     for steps in args.steps:
-        rows += bench(64, steps, 20, args.repeats)
+        rows += bench(64, steps, 20, args.repeats, fast_path=not args.generic)
     import pandas as pd
 
     print(pd.DataFrame(rows).to_markdown(index=False, floatfmt=".2f"))

@@ -19,6 +19,12 @@ An associative-scan form of the forward algorithm (log-semiring matrix products,
 ``O(log T)`` depth but ``O(T K^3)`` work) is available as :func:`crf_log_partition_parallel`;
 it is tested against the sequential form and only pays off on accelerators.
 
+On the torch backend, :func:`crf_log_partition` (hence :func:`crf_log_likelihood`),
+:func:`crf_decode` and :func:`crf_marginals` take a fast path by default
+(:mod:`rnnkit.ops.crf_torch`: raw torch recursions, a closed-form backward for ``log Z``
+and a batch-vectorised Viterbi backtrack); ``fast_path=False`` runs the generic
+``keras.ops`` code, which the tests compare it with.
+
 Value checks (tags in range, right-padded masks without empty rows) run eagerly when
 the inputs are concrete (eager TensorFlow, torch, JAX outside ``jit``). Inside traced
 code (``tf.function``, ``jax.jit``, ``model.fit`` with compilation) values cannot be
@@ -30,6 +36,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import keras
 import numpy as np
 from keras import ops
 
@@ -144,6 +151,16 @@ def _prepare(potentials: Any, mask: Any) -> tuple[Any, Any]:
     return potentials, mask
 
 
+def _torch_fast(fast_path: bool) -> bool:
+    return fast_path and keras.backend.backend() == "torch"
+
+
+def _torch_needs_grad(*xs: Any) -> bool:
+    from rnnkit.ops.crf_torch import needs_grad
+
+    return needs_grad(*xs)
+
+
 def _time_steps(potentials: Any) -> int | None:
     return static_shape(potentials)[1]
 
@@ -206,8 +223,18 @@ def crf_log_partition(
     start_transitions: Any,
     end_transitions: Any,
     mask: Any = None,
+    fast_path: bool = True,
 ) -> Any:
-    """``log Z`` per sequence by the forward algorithm in log space, shape ``(batch,)``."""
+    """``log Z`` per sequence by the forward algorithm in log space, shape ``(batch,)``.
+
+    ``fast_path``: use the torch fast path on the torch backend (see the module notes).
+    """
+    if _torch_fast(fast_path):
+        from rnnkit.ops.crf_torch import torch_log_partition
+
+        return torch_log_partition(
+            potentials, transitions, start_transitions, end_transitions, mask
+        )
     potentials, mask = _prepare(potentials, mask)
     alpha, _ = _forward_scores(potentials, transitions, start_transitions, mask)
     return ops.logsumexp(alpha + ops.expand_dims(end_transitions, 0), axis=1)
@@ -254,6 +281,7 @@ def crf_log_likelihood(
     end_transitions: Any,
     mask: Any = None,
     validate: bool = True,
+    fast_path: bool = True,
 ) -> Any:
     """Per-sequence ``log p(tags | potentials)``, shape ``(batch,)``.
 
@@ -265,6 +293,8 @@ def crf_log_likelihood(
         end_transitions: ``(K,)``.
         mask: optional right-padded ``(batch, timesteps)`` mask.
         validate: run :func:`validate_crf_inputs` first.
+        fast_path: use the backend's fast path where one exists (torch); ``False``
+            runs the generic ``keras.ops`` code.
 
     Returns:
         ``(batch,)`` log-likelihoods (``<= 0``).
@@ -285,7 +315,7 @@ def crf_log_likelihood(
         potentials, tags, transitions, start_transitions, end_transitions, mask
     )
     return numerator - crf_log_partition(
-        potentials, transitions, start_transitions, end_transitions, mask
+        potentials, transitions, start_transitions, end_transitions, mask, fast_path
     )
 
 
@@ -296,6 +326,7 @@ def crf_decode(
     end_transitions: Any,
     mask: Any = None,
     validate: bool = True,
+    fast_path: bool = True,
 ) -> tuple[Any, Any]:
     """Viterbi decoding.
 
@@ -303,6 +334,7 @@ def crf_decode(
         potentials, transitions, start_transitions, end_transitions, mask: as in
             :func:`crf_log_likelihood`.
         validate: run :func:`validate_crf_inputs` first.
+        fast_path: use the backend's fast path where one exists (torch).
 
     Returns:
         ``(best_tags, best_scores)``: ``(batch, timesteps)`` int32 (0 at masked steps)
@@ -310,6 +342,10 @@ def crf_decode(
     """
     if validate:
         validate_crf_inputs(potentials, None, mask, static_shape(transitions)[0])
+    if _torch_fast(fast_path):
+        from rnnkit.ops.crf_torch import torch_viterbi
+
+        return torch_viterbi(potentials, transitions, start_transitions, end_transitions, mask)
     potentials, mask = _prepare(potentials, mask)
     dtype = potentials.dtype
     num_tags = static_shape(potentials)[2]
@@ -361,8 +397,13 @@ def crf_marginals(
     end_transitions: Any,
     mask: Any = None,
     validate: bool = True,
+    fast_path: bool = True,
 ) -> Any:
     """Per-token tag marginals ``p(y_t = k | potentials)`` by forward-backward.
+
+    ``fast_path``: use the torch fast path on the torch backend when no gradient is
+    being recorded through the inputs (the fast forward-backward is not differentiable;
+    with gradients the generic path runs).
 
     Returns:
         ``(batch, timesteps, K)``; rows sum to 1 at unmasked steps and are 0 at masked
@@ -371,6 +412,15 @@ def crf_marginals(
     if validate:
         validate_crf_inputs(potentials, None, mask, static_shape(transitions)[0])
     potentials, mask = _prepare(potentials, mask)
+    weights = (transitions, start_transitions, end_transitions)
+    if _torch_fast(fast_path) and not _torch_needs_grad(potentials, *weights):
+        from rnnkit.ops.crf_torch import torch_forward_backward
+
+        log_z, alphas, betas = torch_forward_backward(
+            potentials, transitions, start_transitions, end_transitions, mask
+        )
+        log_marg = alphas + betas - ops.reshape(log_z, (-1, 1, 1))
+        return ops.where(ops.expand_dims(mask, -1), ops.exp(log_marg), 0.0)
     num_tags = static_shape(potentials)[2]
     final_alpha, alphas = _forward_scores(
         potentials, transitions, start_transitions, mask, return_sequences=True

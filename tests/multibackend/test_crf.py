@@ -131,7 +131,8 @@ def _grad(fn, args):
             for x in xs:
                 tape.watch(x)
             y = fn(*xs)
-        return [g.numpy() for g in tape.gradient(y, xs)]
+        grads = tape.gradient(y, xs)
+        return [np.zeros_like(a) if g is None else g.numpy() for a, g in zip(args, grads)]
     if backend == "jax":
         import jax
 
@@ -140,7 +141,8 @@ def _grad(fn, args):
 
     xs = [torch.tensor(a, requires_grad=True) for a in args]
     fn(*xs).backward()
-    return [x.grad.numpy() for x in xs]
+    # an input the function does not use (transitions at T=1) has no .grad: zero
+    return [np.zeros_like(a) if x.grad is None else x.grad.numpy() for a, x in zip(args, xs)]
 
 
 def _brute_log_likelihood(p, tr, st, en, tags, mask):
@@ -289,3 +291,140 @@ def test_save_load_round_trip(tmp_path):
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(_np(crf.decode(p1)[0]), _np(crf2.decode(p2)[0]))
     np.testing.assert_allclose(_np(crf.marginals(p1)), _np(crf2.marginals(p2)))
+
+
+# --- the torch fast path (rnnkit.ops.crf_torch) against this backend's generic path ---
+
+
+def _torch_fast_grads(p, tr, st, en, tags, mask):
+    """Sum of log-likelihoods and its gradients with the torch fast path (any backend)."""
+    import torch
+
+    from rnnkit.ops.crf import crf_sequence_score
+    from rnnkit.ops.crf_torch import torch_log_partition
+
+    xs = [torch.tensor(a, requires_grad=True) for a in (p, tr, st, en)]
+    m = torch.tensor(mask)
+    t = torch.where(m, torch.tensor(tags), 0)
+    if keras.backend.backend() == "torch":
+        numerator = crf_sequence_score(xs[0], t, *xs[1:], m)
+    else:  # the numerator is plain keras.ops: recompute it in torch for this check
+        numerator = _torch_sequence_score(xs, t, m)
+    value = (numerator - torch_log_partition(*xs, m)).sum()
+    value.backward()
+    return float(value), [x.grad.numpy() for x in xs]
+
+
+def _torch_sequence_score(xs, tags, mask):
+
+    p, tr, st, en = xs
+    emit = p.gather(2, tags.unsqueeze(2)).squeeze(2)
+    score = (emit * mask).sum(1) + st[tags[:, 0]]
+    score = score + (tr[tags[:, :-1], tags[:, 1:]] * mask[:, 1:]).sum(1)
+    last = tags.gather(1, (mask.sum(1) - 1).unsqueeze(1)).squeeze(1)
+    return score + en[last]
+
+
+FAST_CASES = {
+    "masked": dict(seed=7, masked=True),
+    "full": dict(seed=8, masked=False),
+    "large_scores": dict(seed=9, masked=True, scale=500.0),
+    # transitions spanning more than 50: the matmul form could underflow, log-space runs
+    "forbidden_transitions": dict(seed=10, masked=True, forbid=True),
+    "one_step": dict(seed=11, masked=True, steps=1),
+    "float64": dict(seed=12, masked=True, dtype="float64"),
+}
+
+
+@pytest.mark.parametrize("case", list(FAST_CASES), ids=list(FAST_CASES))
+def test_torch_fast_path_matches_generic_path(case):
+    import torch
+
+    from rnnkit.ops import crf_torch
+
+    cfg = FAST_CASES[case]
+    rng = np.random.default_rng(cfg["seed"])
+    b, t, k = 5, cfg.get("steps", 9), 4
+    dtype = cfg.get("dtype", "float32")
+    p = (rng.normal(size=(b, t, k)) * 2 * cfg.get("scale", 1.0)).astype(dtype)
+    tr = rng.normal(size=(k, k)).astype(dtype)
+    if cfg.get("forbid"):
+        tr[0, 1] = tr[2, 3] = -1e4
+    st, en = rng.normal(size=k).astype(dtype), rng.normal(size=k).astype(dtype)
+    lengths = rng.integers(1, t + 1, size=b) if cfg["masked"] else np.full(b, t)
+    lengths[0] = t
+    mask = np.arange(t)[None] < lengths[:, None]
+    tags = rng.integers(0, k, size=(b, t)).astype("int32")
+    assert crf_torch._exp_space_ok(torch.tensor(tr)) == (not cfg.get("forbid")) or dtype != (
+        "float32"
+    )
+
+    def generic(p_, tr_, st_, en_):
+        return ops.sum(
+            crf_log_likelihood(p_, tags, tr_, st_, en_, mask, validate=False, fast_path=False)
+        )
+
+    ref = _np(generic(p, tr, st, en))
+    ref_value = float(ref)
+    ref_grads = _grad(generic, [p, tr, st, en])
+    value, grads = _torch_fast_grads(p, tr, st, en, tags, mask)
+    # (JAX without x64 computes the float64 case in float32)
+    exact = dtype == "float64" and ref.dtype == np.float64
+    tol = dict(rtol=1e-10, atol=1e-9) if exact else dict(rtol=1e-5, atol=1e-4)
+    # Closed-form marginals exp(alpha + beta - log Z) resolve scores of ~1e4 (scale 500)
+    # to float32's ~1e-3 there; autograd's chain of local softmaxes does not subtract
+    # them. A marginal error of 1e-3 is the float32 limit of forward-backward itself.
+    grad_tol = dict(rtol=1e-5, atol=2e-3) if "scale" in cfg else tol
+    np.testing.assert_allclose(value, ref_value, **tol)
+    for g, r in zip(grads, ref_grads):
+        np.testing.assert_allclose(g, r, **grad_tol)
+    assert np.abs(grads[0][~mask]).max(initial=0.0) == 0.0  # no gradient into padding
+
+    ref_tags, ref_scores = crf_decode(p, tr, st, en, mask, fast_path=False)
+    tags_fast, scores_fast = crf_torch.torch_viterbi(*map(torch.tensor, (p, tr, st, en, mask)))
+    assert tags_fast.dtype == torch.int32
+    np.testing.assert_array_equal(tags_fast.numpy(), _np(ref_tags))
+    np.testing.assert_allclose(scores_fast.numpy(), _np(ref_scores), **tol)
+
+    ref_marg = _np(crf_marginals(p, tr, st, en, mask, fast_path=False))
+    log_z, alphas, betas = crf_torch.torch_forward_backward(
+        *map(torch.tensor, (p, tr, st, en, mask))
+    )
+    marg = np.where(mask[..., None], np.exp((alphas + betas - log_z[:, None, None]).numpy()), 0)
+    np.testing.assert_allclose(marg, ref_marg, **grad_tol)
+
+
+def test_torch_fast_path_is_used_exactly_on_torch(monkeypatch):
+    from rnnkit.ops import crf_torch
+
+    calls = []
+    for name in ("torch_log_partition", "torch_viterbi", "torch_forward_backward"):
+        real = getattr(crf_torch, name)
+
+        def spy(*a, _real=real, _name=name, **kw):
+            calls.append(_name)
+            return _real(*a, **kw)
+
+        monkeypatch.setattr(crf_torch, name, spy)
+    p, tr, st, en = _params(13)
+    tags = np.zeros((B, T), "int32")
+    ll = crf_log_likelihood(p, tags, tr, st, en, MASK)
+    best, _ = crf_decode(p, tr, st, en, MASK)
+    marg = crf_marginals(p, tr, st, en, MASK)
+    crf_log_likelihood(p, tags, tr, st, en, MASK, fast_path=False)
+    on_torch = keras.backend.backend() == "torch"
+    expected = ["torch_log_partition", "torch_viterbi", "torch_forward_backward"]
+    assert calls == (expected if on_torch else [])
+    # whichever path ran, the results are the brute-force ones
+    brute = _brute(p, tr, st, en, MASK)
+    np.testing.assert_allclose(
+        _np(ll),
+        [
+            _path_score(p[i], tr, st, en, tags[i, : MASK[i].sum()]) - z
+            for i, (*_, z, _) in enumerate(brute)
+        ],
+        rtol=1e-5,
+    )
+    np.testing.assert_allclose(_np(marg), np.stack([m for *_, m in brute]), atol=1e-5)
+    for i, (paths, scores, _, _) in enumerate(brute):
+        assert tuple(_np(best)[i, : MASK[i].sum()]) == paths[int(np.argmax(scores))]

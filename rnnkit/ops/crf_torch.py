@@ -1,0 +1,313 @@
+"""Torch fast path of the linear-chain CRF recursions (``KERAS_BACKEND=torch``).
+
+The generic :mod:`rnnkit.ops.crf` functions run the forward algorithm and Viterbi
+through ``keras.ops`` and torch's autograd, which on torch means a dozen small
+dispatched ops per time step, each recorded for the backward pass. This module runs
+the same math in raw torch with fewer ops per step:
+
+* :func:`torch_log_partition`: ``log Z`` as a ``torch.autograd.Function`` whose forward
+  runs the alpha recursion without recording a graph, and whose backward runs the beta
+  recursion once and returns the exact gradients in closed form (token marginals for
+  the potentials and the start/end scores, pairwise marginals summed over the batch and
+  time for the transitions), instead of back-propagating through every step.
+* :func:`torch_forward_backward`: the alphas, betas and ``log Z`` (for marginals).
+* :func:`torch_viterbi`: the max-plus recursion keeping backpointers, then a backtrack
+  vectorised over the batch (NumPy on CPU tensors, ``torch.gather`` elsewhere).
+
+Masks are right-padded (checked by the callers): padded steps never influence the
+valid ones, so the recursions run over every step and the results are read at each
+row's last valid step. Every function here is tested against the generic
+``keras.ops`` path (values and gradients) in ``tests/multibackend/test_crf.py``.
+The backward is first-order only (no double backward).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+# Largest (batch x steps x K x K) block of pairwise marginals built at once.
+_PAIRWISE_BLOCK = 1 << 22
+
+
+def _tensor(x: Any) -> Any:
+    """A torch tensor; Keras variables (torch backend) keep their autograd."""
+    import keras
+    import torch
+
+    if torch.is_tensor(x):
+        return x
+    if keras.backend.backend() == "torch":
+        return keras.ops.convert_to_tensor(x)
+    return torch.as_tensor(np.asarray(x))
+
+
+def _as_inputs(potentials: Any, mask: Any, *weights: Any) -> tuple:
+    """Torch tensors on the potentials' device and dtype; a boolean mask."""
+    import torch
+
+    potentials = _tensor(potentials)
+    dtype, device = potentials.dtype, potentials.device
+    weights = [_tensor(w).to(device=device, dtype=dtype) for w in weights]
+    if mask is None:
+        mask = torch.ones(potentials.shape[:2], dtype=torch.bool, device=device)
+    else:
+        mask = _tensor(mask).to(device=device, dtype=torch.bool)
+    return potentials, mask, weights
+
+
+def needs_grad(*xs: Any) -> bool:
+    """Whether torch autograd would record a graph through any of ``xs``."""
+    import torch
+
+    return torch.is_grad_enabled() and any(
+        getattr(_tensor(x), "requires_grad", False) for x in xs if x is not None
+    )
+
+
+def _exp_space_ok(transitions: Any) -> bool:
+    """Whether the matmul (probability-space) form is as exact as the log-space one.
+
+    The matmul form shifts the scores by their per-row maximum and the transitions by
+    their maximum, so every term is in ``[0, 1]`` and the sums have no cancellation; it
+    only loses terms to underflow when the transitions span more than the dtype's
+    exponent range (e.g. ``-1e4`` "forbidden" transitions), which falls back to the
+    log-space form.
+    """
+    import torch
+
+    limit = min(50.0, -math.log(torch.finfo(transitions.dtype).tiny) - 10.0)
+    return float(transitions.max() - transitions.min()) <= limit
+
+
+def _alphas(potentials: Any, transitions: Any, start: Any, exp_space: bool) -> Any:
+    """``alpha_t`` for every step, ``(B, T, K)`` (valid up to each row's last step)."""
+    import torch
+
+    alpha = start + potentials[:, 0]
+    out = [alpha]
+    if exp_space:
+        tmax = transitions.max()
+        et = torch.exp(transitions - tmax)
+        for emit in (potentials[:, 1:] + tmax).unbind(1):
+            m = alpha.amax(1, keepdim=True)
+            # alpha_t[j] = log sum_i exp(alpha[i] - m) exp(trans[i, j] - tmax) + m + tmax + emit
+            alpha = torch.mm((alpha - m).exp_(), et).log_().add_(m).add_(emit)
+            out.append(alpha)
+    else:
+        trans = transitions.unsqueeze(0)
+        for emit in potentials[:, 1:].unbind(1):
+            alpha = torch.logsumexp(alpha.unsqueeze(2) + trans, dim=1) + emit
+            out.append(alpha)
+    return torch.stack(out, 1)
+
+
+def _betas(potentials: Any, transitions: Any, end: Any, is_last: Any, exp_space: bool) -> Any:
+    """``beta_t`` for every step, ``(B, T, K)``: ``end`` at each row's last valid step."""
+    import torch
+
+    end_b = end.expand_as(potentials[:, 0])
+    last = is_last.unsqueeze(2).unbind(1)
+    beta = end_b
+    out = [beta]
+    if exp_space:
+        tmax = transitions.max()
+        et_t = torch.exp(transitions - tmax).t()
+        steps = (potentials + tmax).unbind(1)
+    else:
+        trans = transitions.unsqueeze(0)
+        steps = potentials.unbind(1)
+    for t in range(len(steps) - 2, -1, -1):
+        # beta_t[i] = logsumexp_j(trans[i, j] + emit_{t+1}[j] + beta_{t+1}[j])
+        v = steps[t + 1] + beta
+        if exp_space:
+            m = v.amax(1, keepdim=True)
+            beta = torch.mm((v - m).exp_(), et_t).log_().add_(m)
+        else:
+            beta = torch.logsumexp(trans + v.unsqueeze(1), dim=2)
+        beta = torch.where(last[t], end_b, beta)
+        out.append(beta)
+    out.reverse()
+    return torch.stack(out, 1)
+
+
+def _last_index(mask: Any) -> Any:
+    return mask.sum(1).clamp(min=1) - 1
+
+
+def _log_z(alphas: Any, end: Any, last: Any) -> Any:
+    import torch
+
+    idx = last.view(-1, 1, 1).expand(-1, 1, alphas.shape[2])
+    final = alphas.gather(1, idx).squeeze(1)
+    return torch.logsumexp(final + end, dim=1)
+
+
+def torch_forward_backward(
+    potentials: Any, transitions: Any, start: Any, end: Any, mask: Any = None
+) -> tuple[Any, Any, Any]:
+    """``(log_z (B,), alphas (B, T, K), betas (B, T, K))`` without recording a graph.
+
+    Alphas and betas are valid at unmasked steps only.
+    """
+    import torch
+
+    potentials, mask, (transitions, start, end) = _as_inputs(
+        potentials, mask, transitions, start, end
+    )
+    with torch.no_grad():
+        exp_space = _exp_space_ok(transitions)
+        last = _last_index(mask)
+        alphas = _alphas(potentials, transitions, start, exp_space)
+        is_last = torch.arange(mask.shape[1], device=mask.device) == last.unsqueeze(1)
+        betas = _betas(potentials, transitions, end, is_last, exp_space)
+        return _log_z(alphas, end, last), alphas, betas
+
+
+def _pairwise_sum(alphas, transitions, potentials, betas, log_z, weight, mask, exp_space):
+    """``sum_{b, t>=1 valid} weight_b * p(y_{t-1}=i, y_t=j)``, shape ``(K, K)``."""
+    import torch
+
+    b, t, k = potentials.shape
+    if t == 1:
+        return torch.zeros_like(transitions)
+    valid = mask[:, 1:].unsqueeze(2)
+    if exp_space:
+        # xi[i, j] = u[i] * exp(trans[i, j] - tmax) * v[j], summed over (b, t) as one matmul:
+        # u = exp(alpha_{t-1} - a) <= 1 with a = max alpha_{t-1}; v <= exp(range(trans)).
+        tmax = transitions.max()
+        prev = alphas[:, :-1]
+        a = prev.amax(2, keepdim=True)
+        u = torch.exp(prev - a)
+        expo = potentials[:, 1:] + betas[:, 1:] + a + tmax - log_z.view(-1, 1, 1)
+        # padded steps hold unused (possibly huge) scores: excluded before the exp
+        v = torch.exp(torch.where(valid, expo, -torch.inf)) * weight.view(-1, 1, 1)
+        g = torch.mm(u.reshape(-1, k).t(), v.reshape(-1, k))
+        return g * torch.exp(transitions - tmax)
+    total = torch.zeros_like(transitions)
+    block = max(1, _PAIRWISE_BLOCK // (b * k * k))
+    right = (potentials + betas - log_z.view(-1, 1, 1)).unsqueeze(2)  # (B, T, 1, K)
+    left = alphas.unsqueeze(3)  # (B, T, K, 1)
+    valid = valid.unsqueeze(3)
+    w = weight.view(-1, 1, 1, 1)
+    for s in range(1, t, block):
+        e = min(t, s + block)
+        xi = torch.exp(left[:, s - 1 : e - 1] + transitions + right[:, s:e])
+        total += (torch.where(valid[:, s - 1 : e - 1], xi, 0) * w).sum((0, 1))
+    return total
+
+
+def _make_log_partition():
+    import torch
+
+    class _LogPartition(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, potentials, transitions, start, end, mask):
+            exp_space = _exp_space_ok(transitions)
+            last = _last_index(mask)
+            alphas = _alphas(potentials, transitions, start, exp_space)
+            log_z = _log_z(alphas, end, last)
+            ctx.exp_space = exp_space
+            ctx.save_for_backward(potentials, transitions, end, mask, alphas, log_z)
+            return log_z
+
+        @staticmethod
+        @torch.autograd.function.once_differentiable
+        def backward(ctx, grad):
+            potentials, transitions, end, mask, alphas, log_z = ctx.saved_tensors
+            last = _last_index(mask)
+            is_last = torch.arange(mask.shape[1], device=mask.device) == last.unsqueeze(1)
+            betas = _betas(potentials, transitions, end, is_last, ctx.exp_space)
+            marg = torch.exp(alphas + betas - log_z.view(-1, 1, 1))
+            marg = torch.where(mask.unsqueeze(2), marg, 0)
+            g_pot = marg * grad.view(-1, 1, 1)
+            g_start = g_pot[:, 0].sum(0)
+            g_end = (g_pot * is_last.unsqueeze(2)).sum((0, 1))
+            g_trans = _pairwise_sum(
+                alphas, transitions, potentials, betas, log_z, grad, mask, ctx.exp_space
+            )
+            return g_pot, g_trans, g_start, g_end, None
+
+    return _LogPartition
+
+
+_LOG_PARTITION = None
+
+
+def torch_log_partition(
+    potentials: Any, transitions: Any, start: Any, end: Any, mask: Any = None
+) -> Any:
+    """``log Z`` per sequence, ``(B,)``, differentiable w.r.t. the first four arguments."""
+    global _LOG_PARTITION
+    if _LOG_PARTITION is None:
+        _LOG_PARTITION = _make_log_partition()
+    potentials, mask, (transitions, start, end) = _as_inputs(
+        potentials, mask, transitions, start, end
+    )
+    return _LOG_PARTITION.apply(potentials, transitions, start, end, mask)
+
+
+def torch_viterbi(
+    potentials: Any, transitions: Any, start: Any, end: Any, mask: Any = None
+) -> tuple[Any, Any]:
+    """``(best_tags (B, T) int32, 0 at masked steps; best_scores (B,))``."""
+    import torch
+
+    potentials, mask, (transitions, start, end) = _as_inputs(
+        potentials, mask, transitions, start, end
+    )
+    with torch.no_grad():
+        b, t, k = potentials.shape
+        steps = potentials.unbind(1)
+        trans = transitions.unsqueeze(0)
+        score = start + steps[0]
+        scores, pointers = [score], []
+        for emit in steps[1:]:
+            best, idx = torch.max(score.unsqueeze(2) + trans, dim=1)
+            score = best + emit
+            scores.append(score)
+            pointers.append(idx)
+        last = _last_index(mask)
+        final = torch.stack(scores, 1).gather(1, last.view(-1, 1, 1).expand(-1, 1, k))
+        final = final.squeeze(1) + end
+        best_scores, last_tag = final.max(1)
+        if t == 1:
+            return last_tag.to(torch.int32).unsqueeze(1), best_scores
+        bp = torch.stack(pointers, 1)  # (B, T-1, K): best tag at t-1 given the tag at t
+        if bp.device.type == "cpu":
+            tags = _backtrack_numpy(bp.numpy(), last.numpy(), last_tag.numpy())
+            tags = torch.from_numpy(tags)
+        else:
+            tags = _backtrack_torch(bp, last, last_tag)
+        tags = torch.where(mask, tags, 0).to(torch.int32)
+        return tags, best_scores
+
+
+def _backtrack_numpy(bp: np.ndarray, last: np.ndarray, last_tag: np.ndarray) -> np.ndarray:
+    b, t1, _ = bp.shape
+    tags = np.zeros((b, t1 + 1), np.int64)
+    rows = np.arange(b)
+    cur = last_tag.astype(np.int64)
+    tags[rows, last] = cur
+    for t in range(t1, 0, -1):
+        active = t <= last
+        cur = np.where(active, bp[rows, t - 1, cur], cur)
+        tags[:, t - 1] = cur
+    return tags
+
+
+def _backtrack_torch(bp: Any, last: Any, last_tag: Any) -> Any:
+    import torch
+
+    b, t1, _ = bp.shape
+    cur = last_tag.view(-1, 1)
+    out = [cur]
+    for t in range(t1, 0, -1):
+        prev = bp[:, t - 1].gather(1, cur)
+        cur = torch.where((t <= last).view(-1, 1), prev, cur)
+        out.append(cur)
+    out.reverse()
+    tags = torch.cat(out, 1)
+    return tags
