@@ -233,7 +233,7 @@ def test_python_m_rnnkit_serve_in_a_child_process(served, tmp_path):
     from rnnkit.serving import ServerProcess
 
     tm, base, _ = served
-    with ServerProcess("sent", base) as server:
+    with ServerProcess("sent", base, extra_args=["--num_batch_threads", "1"]) as server:
         status = httpx.get(f"{server.url}/v1/models/sent", timeout=30).json()
         assert status["model_version_status"][0]["version"] == "3"
         r = httpx.post(
@@ -246,3 +246,68 @@ def test_python_m_rnnkit_serve_in_a_child_process(served, tmp_path):
     assert process.poll() is not None  # stopped on leaving the block
     with pytest.raises(RuntimeError, match="did not start"):
         ServerProcess("sent", tmp_path / "nothing-here", startup_timeout=60).start()
+
+
+def test_micro_batching_threads_and_one_thread_serializes_calls(served):
+    """num_batch_threads=1: merged calls never overlap; a bad value is a clear error."""
+    tm, base, _ = served
+    with pytest.raises(ValueError, match="num_batch_threads must be a positive integer, got 0"):
+        create_app("sent", base, num_batch_threads=0)
+    loaded = LoadedModel("sent", base)
+    running, overlaps = [0], []
+    lock = threading.Lock()
+    original = loaded.predict
+
+    def tracking(columns, signature="serving_default"):
+        with lock:
+            running[0] += 1
+            overlaps.append(running[0])
+        time.sleep(0.03)
+        try:
+            return original(columns, signature)
+        finally:
+            with lock:
+                running[0] -= 1
+
+    loaded.predict = tracking
+    texts = [f"text {i} {TEXTS[i % 4]}" for i in range(16)]
+    expected = tm.predict(texts)["label"].tolist()
+    for threads, most in ((1, 1), (2, 2)):
+        overlaps.clear()
+        with TestClient(create_app("sent", base, model=loaded, num_batch_threads=threads)) as c:
+
+            def call(i):
+                r = c.post("/v1/models/sent:predict", json={"instances": [texts[i]]})
+                return r.json()["predictions"][0]["label"]
+
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                assert list(pool.map(call, range(16))) == expected
+        assert max(overlaps) <= most
+    assert max(overlaps) == 2  # two batch threads did run model calls concurrently
+
+
+def test_serve_freezes_the_loaded_model_for_the_garbage_collector(served, monkeypatch):
+    """After loading, serve() moves the live objects to gc's permanent generation."""
+    import gc
+
+    import uvicorn
+
+    from rnnkit.serving import server as server_module
+
+    _, base, _ = served
+    seen = {}
+
+    def fake_run(app, **kwargs):
+        seen["frozen"] = gc.get_freeze_count()
+        seen["port"] = kwargs["port"]
+
+    monkeypatch.setattr(uvicorn, "run", fake_run)
+    gc.unfreeze()
+    try:
+        server_module.serve("sent", base, rest_api_port=9, log_level="warning")
+        assert seen["port"] == 9 and seen["frozen"] > 10_000  # the model's objects
+        gc.unfreeze()
+        server_module.serve("sent", base, rest_api_port=9, freeze_gc=False)
+        assert seen["frozen"] == 0
+    finally:
+        gc.unfreeze()

@@ -154,6 +154,19 @@ def build_parser() -> argparse.ArgumentParser:
         default=True,
         help="merge concurrent requests into one model call",
     )
+    p.add_argument(
+        "--num_batch_threads",
+        type=int,
+        default=None,
+        help="merged model calls that run at once (TF Serving's batching parameter "
+        "name; default 2)",
+    )
+    p.add_argument(
+        "--freeze_gc",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="gc.freeze() the loaded model so garbage collections don't stall requests",
+    )
 
     for name, help_, desc in (
         (
@@ -378,6 +391,8 @@ def _main(argv: list[str]) -> int:
             max_request_bytes=args.max_request_bytes,
             max_batch=args.max_batch,
             batching=args.batching,
+            num_batch_threads=args.num_batch_threads,
+            freeze_gc=args.freeze_gc,
         )
         return 0
 

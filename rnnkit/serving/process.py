@@ -26,6 +26,7 @@ class ServerProcess:
         port: REST port; a free one when None.
         host: interface to bind.
         startup_timeout: seconds to wait for ``GET /healthz`` to answer 200.
+        extra_args: more ``rnnkit serve`` flags (e.g. ``["--num_batch_threads", "1"]``).
 
     Example:
 
@@ -40,12 +41,14 @@ class ServerProcess:
         port: int | None = None,
         host: str = "127.0.0.1",
         startup_timeout: float = 180.0,
+        extra_args: list[str] | None = None,
     ) -> None:
         self.model_name = model_name
         self.model_base_path = str(model_base_path)
         self.host = host
         self.port = port or free_port(host)
         self.startup_timeout = startup_timeout
+        self.extra_args = list(extra_args or [])
         self.process: subprocess.Popen | None = None
 
     @property
@@ -62,6 +65,7 @@ class ServerProcess:
             "--model_base_path", self.model_base_path,
             "--rest_api_port", str(self.port),
             "--host", self.host,
+            *self.extra_args,
         ]  # fmt: skip
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.time() + self.startup_timeout

@@ -20,6 +20,7 @@ gets a 4xx with TF Serving's ``{"error": "..."}`` body. Inference runs in a work
 
 import base64
 import binascii
+import gc
 import json
 import os
 from pathlib import Path
@@ -27,6 +28,7 @@ from typing import Any
 
 DEFAULT_MAX_REQUEST_BYTES = 8 * 1024 * 1024
 DEFAULT_MAX_BATCH = 1024
+DEFAULT_NUM_BATCH_THREADS = 2
 SIGNATURE = "serving_default"
 
 _DTYPES = {
@@ -158,6 +160,8 @@ class MicroBatcher:
     """
 
     def __init__(self, model: LoadedModel, max_batch: int, workers: int = 2) -> None:
+        if not isinstance(workers, int) or workers < 1:
+            raise ValueError(f"num_batch_threads must be a positive integer, got {workers!r}.")
         import asyncio
 
         self.model = model
@@ -341,6 +345,7 @@ def create_app(
     max_batch: int = DEFAULT_MAX_BATCH,
     model: LoadedModel | None = None,
     batching: bool = True,
+    num_batch_threads: int | None = None,
 ) -> Any:
     """The FastAPI application serving ``model_name`` from ``model_base_path``.
 
@@ -351,6 +356,8 @@ def create_app(
         max_batch: most instances per request (and per merged batch).
         model: an already loaded model (else loaded from ``model_base_path``).
         batching: merge concurrent requests into one call (:class:`MicroBatcher`).
+        num_batch_threads: merged calls that run at once (default
+            ``DEFAULT_NUM_BATCH_THREADS``).
     """
     import asyncio
 
@@ -360,6 +367,9 @@ def create_app(
     from starlette.concurrency import run_in_threadpool
     from starlette.exceptions import HTTPException as StarletteHTTPException
 
+    threads = DEFAULT_NUM_BATCH_THREADS if num_batch_threads is None else num_batch_threads
+    if not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"num_batch_threads must be a positive integer, got {threads!r}.")
     loaded = model or LoadedModel(model_name, model_base_path)
     batchers: dict[Any, MicroBatcher] = {}
 
@@ -367,7 +377,7 @@ def create_app(
         loop = asyncio.get_running_loop()  # one per event loop (TestClient may use several)
         if loop not in batchers:
             batchers.clear()
-            batchers[loop] = MicroBatcher(loaded, max_batch)
+            batchers[loop] = MicroBatcher(loaded, max_batch, threads)
         return batchers[loop]
 
     app = FastAPI(title=f"rnnkit serving: {model_name}", docs_url=None, redoc_url=None)
@@ -487,11 +497,36 @@ def serve(
     max_batch: int = DEFAULT_MAX_BATCH,
     log_level: str = "info",
     batching: bool = True,
+    num_batch_threads: int | None = None,
+    freeze_gc: bool = True,
 ) -> None:
-    """Load the newest version and serve it with uvicorn until interrupted."""
+    """Load the newest version and serve it with uvicorn until interrupted.
+
+    Args:
+        model_name, model_base_path, max_request_bytes, max_batch, batching,
+            num_batch_threads: as in :func:`create_app`.
+        rest_api_port, host: where to listen.
+        log_level: uvicorn's log level.
+        freeze_gc: after loading, move every object alive to the garbage collector's
+            permanent generation (``gc.freeze()``), so that full collections during
+            serving skip the model's objects instead of pausing all requests.
+    """
     import uvicorn
 
-    app = create_app(model_name, model_base_path, max_request_bytes, max_batch, batching=batching)
+    app = create_app(
+        model_name,
+        model_base_path,
+        max_request_bytes,
+        max_batch,
+        batching=batching,
+        num_batch_threads=num_batch_threads,
+    )
+    if freeze_gc:
+        # After loading, the process holds ~500k long-lived Python objects (TensorFlow,
+        # Keras, the model); without this every full collection walks them all and
+        # stalls every in-flight request (benchmarks/RESULTS.md, serve_load).
+        gc.collect()
+        gc.freeze()
     print(
         f"Serving {model_name} version {app.state.model.version} from {model_base_path} "
         f"at http://{host}:{rest_api_port}/v1/models/{model_name}",
