@@ -6,7 +6,10 @@ from 20k real tweets), starts `python -m rnnkit serve` in a separate process on
 127.0.0.1 (loopback only), and runs N concurrent clients for a bounded time and request
 count, each sending one real tweet per request (row format). The anchor is the same
 SavedModel called in-process by N threads with one tweet per call. Reports p50/p99
-latency, throughput and errors for both, and the ratio.
+latency, throughput and errors for both, and the ratio. This process freezes its
+garbage collector's view of the loaded objects (``gc.freeze()``) as the server does, so
+neither side pays full collections over TensorFlow's ~500k objects (``--no-freeze-gc``
+measures both without it).
 
     python benchmarks/serve_load.py --clients 1 10 50 --seconds 10
 """
@@ -59,12 +62,17 @@ def stats(latencies: list[float], errors: int, wall: float) -> dict:
     }
 
 
+def load_signature(version_dir: Path) -> object:
+    import tensorflow as tf
+
+    return tf.saved_model.load(str(version_dir)).signatures["serving_default"]
+
+
 def in_process(
-    version_dir: Path, texts: list[str], clients: int, seconds: float, max_requests: int
+    fn: object, texts: list[str], clients: int, seconds: float, max_requests: int
 ) -> dict:
     import tensorflow as tf
 
-    fn = tf.saved_model.load(str(version_dir)).signatures["serving_default"]
     fn(text=tf.constant(texts[:1]))  # warm up
     latencies: list[float] = []
     errors = 0
@@ -176,18 +184,31 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="per load level")
     parser.add_argument("--max_requests", type=int, default=20000, help="per load level")
     parser.add_argument("--markdown", default=None, help="also write the table here")
+    parser.add_argument(
+        "--freeze-gc",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="gc.freeze() here and in the server (rnnkit serve --freeze_gc)",
+    )
     args = parser.parse_args(argv)
 
     texts = load_texts()
     tmp = Path(tempfile.mkdtemp(prefix="rnnkit-serve-load-"))
     version_dir = export_model(tmp / "bench", texts)
-    server = ServerProcess("bench", tmp / "bench").start()
+    import gc
+
+    fn = load_signature(version_dir)  # loaded once, before the freeze
+    if args.freeze_gc:
+        gc.collect()
+        gc.freeze()
+    flag = "--freeze_gc" if args.freeze_gc else "--no-freeze_gc"
+    server = ServerProcess("bench", tmp / "bench", extra_args=[flag]).start()
     port = server.port
     try:
         path = "/v1/models/bench:predict"
         rows = []
         for n in args.clients:
-            local = in_process(version_dir, texts, n, args.seconds, args.max_requests)
+            local = in_process(fn, texts, n, args.seconds, args.max_requests)
             remote = asyncio.run(_http_load(port, path, texts, n, args.seconds, args.max_requests))
             rows.append((n, local, remote))
             print(f"clients={n}: in-process {local} | server {remote}", flush=True)
