@@ -28,6 +28,39 @@ TRICKY = [
     "numbers 3.14 1,000 $5",
 ]
 
+# Hand-written cases for DeepMoji's tokenizer rules (the in-graph version must be exact).
+DEEPMOJI_TRICKY = [
+    "\u2764\ufe0f\u2764\ufe0f \U0001f468\u200d\U0001f469\u200d\U0001f467 "
+    "\U0001f44d\U0001f3fd\U0001f44d",
+    "\u263a\ufe0e text \u231a\ufe0f\U0001f602\U0001f602\U0001f602",
+    "\uff26\uff35\uff2c\uff2c \uff57\uff49\uff44\uff54\uff48 \uff11\uff12\uff13 \ufb01ne \ufb02ow",
+    "\u2122 \u210dello \U0001d401\U0001d40e\U0001d40b\U0001d403 \u2460\u2461 \u00bd x\u00b2 \u3231",
+    "\U0001d402\U0001d414\U0001d412\U0001d413\U0001d40e\U0001d40c_"
+    "\U0001d40c\U0001d400\U0001d412\U0001d40a x",
+    "cafe\u0301 na\u0308ive a\u0302\u0323 \u0627\u0654 e\ufe0f\u0301",
+    "\u1100\u1161\u11a8 \u3131\u314f \u314b\u314b\u314b \ud55c\uad6d\uc5b4",
+    "\u201cquoted\u201d \u2018single\u2019 don\u2019t \u00abguillemets\u00bb \u2014 dash \u2013 en",
+    "1,000 +5 -3 \u0663 \u0661\u0662 3.14 10% 2nd 007 1_000",
+    "sooooo goooood!!!!!! ?????? hahahaaaa aaabaaaaaaa looolooooo",
+    "........ :))))) <3333 </3 \u00a7\u00a7\u00a7 \u00b0\u00b0 \u20ac\u20ac\u20ac "
+    "\u02c7\u02c7 \u00b4 \u00a8",
+    "http://t.co/AbC https://www.example.com/x?y=1&z=%20 www.foo.bar HTTP://CAPS.COM wwww.x.com",
+    "mail john.doe+x@example.co.uk. \u00e9-abc@x.com \u00e9abc@x.com a@b.c.\u00e9 x@y.z\u00e9",
+    "@user_1 @@bob ##tag #tag1 x@y #\U0001f602 @ # @_ a@-b.c",
+    ":) :( :D :P ;) xD -_- ^_^ o.o (: ): ;( >:( =) :-)) :'(",
+    "don't I'm y'all Mr. Smith DR. who u.s.a. e.g. .a.b.c. a.b.c.d. \u00e9a.b.",
+    "line1\\nline2\\\\nline3\nline4\r\nline5<br>line6 <BR> \\r \\N",
+    "trailing newline\n",
+    "\\n",
+    "",
+    " ",
+    "\t\n \u3000\u00a0\u2028",
+    "\x00ctrl\x01 \x10 \x13\x15 \x1c sep \x7f \x85",
+    "well-known snake_case a-b-c --- ___",
+    "\u0130stanbul \u039f\u0394\u039f\u03a3 \u03a3\u0391\u03a3 stra\u00dfe \u212a \u2c2f",
+    "CUSTOM_BREAK custom_at CUSTOM_AT",
+]
+
 # Runs in a fresh interpreter where rnnkit, keras, keras_hub and tensorflow_text cannot
 # be imported at all (as in a stock TF Serving environment).
 TF_ONLY = textwrap.dedent(
@@ -235,20 +268,132 @@ def test_sklearn_estimator_export_tf_only_matches_python(tmp_path):
     assert got["label"] == [str(x) for x in est.predict(probe)]
 
 
-def test_deepmoji_export_tf_only_matches_python(tmp_path):
-    from rnnkit.models.deepmoji import deepmoji
+def deepmoji_sample():
+    """Thousands of real texts: every DeepMoji benchmark text, 6,000 tweets-sentiment
+    tweets and the emoji tweets corpus."""
+    import pandas as pd
+
+    texts = []
+    for name in ("SS-Twitter", "SS-Youtube", "SCv1", "SE0714", "PsychExp"):
+        path = resolve(None, f"deepmoji-benchmarks/{name}.jsonl")
+        texts += [json.loads(line)["text"] for line in open(path, encoding="utf-8")]
+    path = resolve(None, "tweets-sentiment/crowdflower-tweets.csv")
+    texts += pd.read_csv(path, encoding_errors="replace")["text"].astype(str).tolist()[:6000]
+    path = resolve(None, "tweets-with-emoji/rtweet-fixtures.jsonl")
+    texts += [json.loads(line)["text"] for line in open(path, encoding="utf-8")]
+    return texts
+
+
+def fuzz_texts(n, seed):
+    """Random texts glued from fragments that exercise each rule and their interactions."""
+    import random
+
+    frags = list("abcxyzAZ019_.-+#@!?:;()/\\'\"<>3=*~$%&,^|[]{}`") + [
+        *[" ", "  ", "\t", "\n", "\r", "\x0b", "\x1c", "\x85", "\u2028", "\u00a0", "\u3000"],
+        *["\u0301", "\u0323", "\u0308", "\u0654", "\u0653", "\u05b4", "\u0f71", "\u0f72"],
+        *["\u1100", "\u1161", "\u11a8", "\u3131", "\u314f", "\uac00", "\u0b47", "\u0b3e"],
+        *["\u00e9", "e\u0301", "\u0130", "\u03a3", "\u00df", "\uff21", "\uff11", "\ufb01"],
+        *["\u2122", "\u210d", "\U0001d400", "\u00b0", "\u00a7", "\u20ac", "\u02c7", "\u00b4"],
+        *["\u00a8", "\u201c", "\u2019", "\u00ab", "\u2026", "\u00bd", "\u00b2", "\u0663"],
+        *["\ufe0f", "\u200d", "\U0001f602", "\u2764", "\U0001f3fd", "\x00", "\x10", "\x7f"],
+        *["\\n", "\\\\n", "<br>", "<BR>", "http://", "HTTPS://", "www.", "mr.", "u.s.", "aaa"],
+        *["ooooo", "!!!!", "...", "@@", "##", "xx@yy.com", "-_-", ":D", ":))", "<33", "don't"],
+        *["a-b", "1,000", "+5", "%20", "\u0627\u0654", "\u1e0d\u0307", "a\u0302\u0323", "\u3099"],
+    ]
+    rng = random.Random(seed)
+    return ["".join(rng.choice(frags) for _ in range(rng.randint(0, 25))) for _ in range(n)]
+
+
+@pytest.fixture(scope="module")
+def deepmoji_pipe():
     from rnnkit.serving.preprocessing import deepmoji_pipeline
     from rnnkit.text import DeepMojiTokenizer, load_vocabulary
 
     vocab = load_vocabulary(resolve(None, "deepmoji/vocabulary.json"))
+    return deepmoji_pipeline(vocab, max_length=30), DeepMojiTokenizer(vocab)
+
+
+def assert_deepmoji_exact(pipe, tok, texts, maxlen):
+    spec = [tf.TensorSpec([None], tf.string)]
+    table = pipe.tf_table()
+    # pipe.tf_encode / tf_tokens traced once each, as in an export
+    encode = tf.function(lambda x: pipe.tf_encode(x, table), input_signature=spec)
+    words = tf.function(lambda x: pipe.tf_tokens(x), input_signature=spec)
+    got = np.concatenate(
+        [encode(tf.constant(texts[i : i + 4000])).numpy() for i in range(0, len(texts), 4000)]
+    )
+    ref = tok.encode(texts, maxlen)
+    bad = [texts[i] for i in np.flatnonzero((got != ref).any(axis=1))]
+    assert not bad, f"{len(bad)}/{len(texts)} texts differ, e.g. {bad[:3]!r}"
+    for i in range(0, len(texts), 4000):
+        chunk = texts[i : i + 4000]
+        for text, row in zip(chunk, words(tf.constant(chunk)).to_list()):
+            assert [w.decode("utf-8") for w in row] == tok.words(text), repr(text)
+
+
+def test_deepmoji_pipeline_exact_on_real_texts(deepmoji_pipe):
+    from rnnkit.serving.preprocessing import deepmoji_pipeline
+
+    pipe, tok = deepmoji_pipe
+    texts = deepmoji_sample()
+    assert len(texts) > 20000
+    assert_deepmoji_exact(pipe, tok, texts, 30)
+    # a long maxlen too, so that truncation hides no difference
+    long = deepmoji_pipeline(tok.vocabulary, max_length=400)
+    assert_deepmoji_exact(long, tok, texts[::4], 400)
+
+
+def test_deepmoji_pipeline_exact_on_tricky_and_random_texts(deepmoji_pipe):
+    pipe, tok = deepmoji_pipe
+    texts = DEEPMOJI_TRICKY + TRICKY + fuzz_texts(4000, seed=7)
+    assert_deepmoji_exact(pipe, tok, texts, 30)
+    # the cases do exercise the rules (Python side = DeepMojiTokenizer itself)
+    words = {t: tok.words(t) for t in DEEPMOJI_TRICKY}
+    assert words["\\n"] == ["CUSTOM_BREAK"] and words["trailing newline\n"] == [
+        "trailing",
+        "newline",
+    ]
+    assert words[DEEPMOJI_TRICKY[5]][:4] == ["caf", "\u00e9", "n", "\u00e4"]  # NFKC composes
+    assert words[DEEPMOJI_TRICKY[6]][:2] == ["\uac01", "\uac00"]  # Hangul jamo compose
+    assert words[DEEPMOJI_TRICKY[4]][0] == "CUSTOM_MASK"  # id 0 even mid-row, as in Python
+    assert "CUSTOM_NUMBER" in words[DEEPMOJI_TRICKY[8]]
+    # e-mails need a Unicode word boundary at both ends ("\u00e9" is a word character)
+    assert words[DEEPMOJI_TRICKY[12]][3:7] == ["\u00e9", "CUSTOM_AT", "\u00e9", "abc"]
+    assert words[DEEPMOJI_TRICKY[12]][-5:] == ["x", "CUSTOM_AT", ".", "z", "\u00e9"]
+    assert words[DEEPMOJI_TRICKY[13]][3:5] == ["#", "#tag"]  # "#+(?=#\w)"
+    assert words[DEEPMOJI_TRICKY[9]][-2:] == ["aabaaaaa", "looloooo"]  # the run-cutting quirk
+    assert tok.words("") == []
+    pipe_ids = pipe.tf_encode(tf.constant(["", " ", "\t\n"])).numpy()
+    assert pipe_ids.shape == (3, 30) and not pipe_ids.any()
+
+
+def test_deepmoji_pipeline_config_round_trip(deepmoji_pipe, tmp_path):
+    pipe, tok = deepmoji_pipe
+    assert pipe.tokenizer == "deepmoji" and pipe.vocabulary[:2] == ["CUSTOM_MASK", "CUSTOM_UNKNOWN"]
+    pipe.save(tmp_path / "p.json")
+    again = TextPipeline.load(tmp_path / "p.json")
+    assert again.get_config() == pipe.get_config()
+    probe = DEEPMOJI_TRICKY[:12]
+    np.testing.assert_array_equal(again.encode(probe), tok.encode(probe, 30))
+    np.testing.assert_array_equal(again.tf_encode(tf.constant(probe)).numpy(), pipe.encode(probe))
+    with pytest.raises(ValueError, match="no replacements"):
+        TextPipeline(pipe.vocabulary, 30, replacements=[("a", "b")], tokenizer="deepmoji")
+    with pytest.raises(ValueError, match="tokenizer must be"):
+        TextPipeline(pipe.vocabulary, 30, tokenizer="bert")
+    # configs written before the tokenizer field load as regex pipelines
+    old = TextPipeline.fit(["a b"], max_length=3).get_config()
+    del old["tokenizer"]
+    assert TextPipeline.from_config(old).tokenizer == "regex"
+
+
+def test_deepmoji_export_tf_only_matches_python(tmp_path, deepmoji_pipe):
+    from rnnkit.models.deepmoji import deepmoji
+
+    pipe, tok = deepmoji_pipe
+    vocab = tok.vocabulary
     texts, _ = real_texts(400)
-    pipe = deepmoji_pipeline(vocab, max_length=30)
-    # the in-graph approximation agrees with DeepMoji's own tokenizer on most real texts
-    ref = DeepMojiTokenizer(vocab).encode(texts, 30)
-    got = pipe.encode(texts)
-    assert (ref == got).all(axis=1).mean() >= 0.85
-    assert (ref == got).mean() >= 0.95
-    np.testing.assert_array_equal(got, pipe.tf_encode(tf.constant(texts)).numpy())
+    np.testing.assert_array_equal(pipe.encode(texts), tok.encode(texts, 30))
+    np.testing.assert_array_equal(pipe.tf_encode(tf.constant(texts)).numpy(), tok.encode(texts, 30))
     assert pipe.tokenize("@bob LOOOOVE it!!! http://x.y 42 :)") == [
         "CUSTOM_AT",
         "loove",
@@ -262,14 +407,14 @@ def test_deepmoji_export_tf_only_matches_python(tmp_path):
     model = deepmoji(len(vocab), 2, 30, gate="hard_sigmoid", embedding_dim=8, lstm_units=8)
     tm = TextModel(model, pipe, ["negative", "positive"])
     target = export(tm, tmp_path / "deepmoji")
-    probe = texts[:30] + TRICKY
+    probe = texts[:30] + TRICKY + DEEPMOJI_TRICKY
     out = run_tf_only(target, probe, tmp_path)
     assert out["loaded"] == []
-    expected = tm.predict(probe)
-    np.testing.assert_allclose(
-        out["outputs"]["probabilities"], expected["probabilities"], atol=1e-5
-    )
-    assert out["outputs"]["label"] == list(expected["label"])
+    # predictions of the Python tokenizer path (DeepMojiTokenizer ids) for every probe text
+    probs = model.predict(tok.encode(probe, 30), verbose=0)
+    expected = np.concatenate([1.0 - probs, probs], axis=-1)
+    np.testing.assert_allclose(out["outputs"]["probabilities"], expected, atol=1e-5)
+    assert out["outputs"]["label"] == list(tm.predict(probe)["label"])
 
 
 def test_seq2seq_export_tf_only_matches_translate(tmp_path):
@@ -313,17 +458,11 @@ def test_deepmoji_classifier_estimator_export(tmp_path):
     assert tm.labels == ["neg", "pos"] and tm.pipeline.max_length == 20
     target = export(est, tmp_path / "dm")
     fn = tf.saved_model.load(str(target)).signatures["serving_default"]
-    out = fn(text=tf.constant(texts[:10]))
-    # the SavedModel runs the approximate in-graph tokenizer: equal to the TextModel's
-    # Python side exactly, and to the estimator wherever the two tokenizers agree
-    np.testing.assert_allclose(
-        out["probabilities"].numpy(), tm.predict(texts[:10])["probabilities"], atol=1e-5
-    )
-    same = (tm.pipeline.encode(texts[:10]) == est._tokenizer().encode(texts[:10], 20)).all(1)
-    assert same.any()
-    np.testing.assert_allclose(
-        out["probabilities"].numpy()[same], est.predict_proba(texts[:10])[same], atol=1e-5
-    )
+    probe = texts + DEEPMOJI_TRICKY
+    out = fn(text=tf.constant(probe))
+    # the SavedModel's in-graph tokenizer is exact: the estimator's own predictions
+    np.testing.assert_allclose(out["probabilities"].numpy(), est.predict_proba(probe), atol=1e-5)
+    assert [x.decode() for x in out["label"].numpy()] == [str(c) for c in est.predict(probe)]
 
 
 @pytest.mark.parametrize("crf", [False, True], ids=["softmax", "crf"])

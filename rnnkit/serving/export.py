@@ -219,7 +219,8 @@ def as_text_model(
 
     Accepts a :class:`TextModel`; a Keras model plus ``pipeline`` and ``labels``; or a
     fitted rnnkit scikit-learn estimator: ``RNNClassifier`` (its ``TextVectorizer`` rules
-    in-graph), ``DeepMojiClassifier`` (:func:`deepmoji_pipeline`, an approximation),
+    in-graph), ``DeepMojiClassifier`` (:func:`deepmoji_pipeline`: DeepMoji's tokenizer
+    in-graph, exact, so the SavedModel gives the estimator's predictions),
     ``RNNSequenceTagger`` (input: the tokens joined by single spaces; at most
     ``max_length`` tokens), or any estimator with ``model_``, ``classes_`` and a
     :class:`TextPipeline` as ``pipeline_`` (or a :class:`TextModel` as ``text_model_``).

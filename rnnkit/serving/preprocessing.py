@@ -16,6 +16,13 @@ stock TF Serving binary. The two agree because every rule is restricted to what 
 
 Ids 0 and 1 are reserved: ``vocabulary[0]`` and ``vocabulary[1]`` are the padding and
 unknown markers and are never matched as words.
+
+With ``tokenizer="deepmoji"`` the steps above are replaced by DeepMoji's tokenizer: the
+Python side is :class:`rnnkit.text.DeepMojiTokenizer` itself and the TensorFlow side is
+:func:`rnnkit.serving.deepmoji_graph.tf_deepmoji_words`, an exact in-graph
+reimplementation (same words, hence same ids, for every text); the vocabulary is then
+DeepMoji's, by id, and every entry is looked up as :meth:`DeepMojiTokenizer.encode` does
+(unknown words -> 1). :func:`deepmoji_pipeline` builds it.
 """
 
 from __future__ import annotations
@@ -62,6 +69,10 @@ class TextPipeline:
         engine: ``"python"`` (``re`` with ``re.ASCII``; the patterns must mean the same in
             Python and RE2) or ``"tensorflow"`` (the Python-side methods run the TF ops
             eagerly: exact by construction, for RE2-only patterns such as ``\\pL``).
+        tokenizer: ``"regex"`` (the default: ``lowercase``, ``replacements`` and
+            ``split``) or ``"deepmoji"`` (DeepMoji's own tokenizer, exact on both sides;
+            ``replacements`` must then be empty and ``vocabulary`` is DeepMoji's words by
+            id, with any words at ids 0 and 1, see :func:`deepmoji_pipeline`).
 
     Example:
 
@@ -78,10 +89,18 @@ class TextPipeline:
     )
     split: str = "ascii_whitespace"
     engine: str = "python"
+    tokenizer: str = "regex"
 
     def __post_init__(self) -> None:
         self.vocabulary = [str(w) for w in self.vocabulary]
         self.replacements = [(str(p), str(r)) for p, r in self.replacements]
+        if self.tokenizer not in ("regex", "deepmoji"):
+            raise ValueError(
+                f"TextPipeline: tokenizer must be 'regex' or 'deepmoji', got {self.tokenizer!r}."
+            )
+        if self.tokenizer == "deepmoji":
+            self._init_deepmoji()
+            return
         if len(self.vocabulary) < 2 or self.vocabulary[:2] != [PAD, UNK]:
             raise ValueError(
                 f"TextPipeline: vocabulary must start with [{PAD!r}, {UNK!r}] (ids 0 and 1); "
@@ -113,6 +132,27 @@ class TextPipeline:
         ]
         self._index = {w: i for i, w in enumerate(self.vocabulary) if i >= 2}
 
+    def _init_deepmoji(self) -> None:
+        from rnnkit.text import DeepMojiTokenizer
+
+        if len(self.vocabulary) < 2:
+            raise ValueError("TextPipeline: a DeepMoji vocabulary needs at least ids 0 and 1.")
+        if len(set(self.vocabulary)) != len(self.vocabulary):
+            raise ValueError("TextPipeline: vocabulary entries must be unique.")
+        if not isinstance(self.max_length, int) or self.max_length < 1:
+            raise ValueError(
+                f"TextPipeline: max_length must be a positive int, got {self.max_length!r}."
+            )
+        if self.replacements:
+            raise ValueError("TextPipeline: tokenizer='deepmoji' takes no replacements.")
+        if self.engine not in ("python", "tensorflow"):
+            raise ValueError(
+                f"TextPipeline: engine must be 'python' or 'tensorflow', got {self.engine!r}."
+            )
+        self._compiled = []
+        self._index = {w: i for i, w in enumerate(self.vocabulary)}
+        self._deepmoji = DeepMojiTokenizer(self._index)
+
     # ------------------------------------------------------------------ Python side
     def tokenize(self, text: str) -> list[str]:
         """The tokens of one text (before vocabulary lookup)."""
@@ -120,6 +160,8 @@ class TextPipeline:
             raise ValueError(f"TextPipeline: expected a str, got {type(text).__name__}: {text!r}.")
         if self.engine == "tensorflow":
             return [t.decode("utf-8") for t in self.tf_tokens([text])[0].numpy().tolist()]
+        if self.tokenizer == "deepmoji":
+            return self._deepmoji.words(text)
         if self.lowercase:
             text = text.lower()
         for pattern, repl in self._compiled:
@@ -138,6 +180,13 @@ class TextPipeline:
             if not texts:
                 return np.zeros((0, self.max_length), dtype="int32")
             return np.asarray(self.tf_encode(texts), dtype="int32")
+        if self.tokenizer == "deepmoji":
+            for i, t in enumerate(texts):
+                if not isinstance(t, str):
+                    raise ValueError(
+                        f"TextPipeline: expected str entries; entry {i} is {type(t).__name__}."
+                    )
+            return self._deepmoji.encode(texts, self.max_length)
         out = np.zeros((len(texts), self.max_length), dtype="int32")
         for row, text in enumerate(texts):
             ids = [self._index.get(t, 1) for t in self.tokenize(text)][: self.max_length]
@@ -177,6 +226,10 @@ class TextPipeline:
         import tensorflow as tf
 
         x = tf.convert_to_tensor(texts, dtype=tf.string)
+        if self.tokenizer == "deepmoji":
+            from rnnkit.serving.deepmoji_graph import tf_deepmoji_words
+
+            return tf_deepmoji_words(x)
         if self.lowercase:
             x = tf.strings.lower(x, encoding="utf-8")
         for pattern, repl in self.replacements:
@@ -191,8 +244,9 @@ class TextPipeline:
         """The vocabulary as a ``tf.lookup.StaticHashTable`` (unknown words -> 1)."""
         import tensorflow as tf
 
-        keys = tf.constant(self.vocabulary[2:], dtype=tf.string)
-        values = tf.range(2, len(self.vocabulary), dtype=tf.int64)
+        first = 0 if self.tokenizer == "deepmoji" else 2  # DeepMoji looks up every entry
+        keys = tf.constant(self.vocabulary[first:], dtype=tf.string)
+        values = tf.range(first, len(self.vocabulary), dtype=tf.int64)
         return tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(keys, values), 1)
 
     def tf_encode(self, texts: Any, table: Any = None) -> Any:
@@ -222,6 +276,7 @@ class TextPipeline:
             replacements=[tuple(r) for r in config.get("replacements", DEFAULT_REPLACEMENTS)],
             split=config.get("split", "ascii_whitespace"),
             engine=config.get("engine", "python"),
+            tokenizer=config.get("tokenizer", "regex"),
         )
 
     def save(self, path: str | Path) -> None:
@@ -233,18 +288,18 @@ class TextPipeline:
 
 
 def deepmoji_pipeline(vocabulary: dict[str, int], max_length: int = 30) -> TextPipeline:
-    """An in-graph approximation of DeepMoji's preprocessing (for exporting DeepMoji models).
+    """DeepMoji's preprocessing as a :class:`TextPipeline` (for exporting DeepMoji models).
 
-    The original tokenizer (:class:`rnnkit.text.DeepMojiTokenizer`) uses regex features that
-    RE2 lacks (back-references, look-arounds) and Python-side logic (``int()``, NFKC), so
-    this pipeline re-expresses its main rules with RE2-compatible replacements: URLs,
-    mentions, line breaks and numbers to DeepMoji's special tokens, runs of 3+ identical
-    ASCII letters cut to 2, punctuation and emoji split into their own tokens. It is an
-    approximation: measure its agreement with the Python tokenizer on your data (the
-    export tests and ``recipes/main_job.py`` report it) before serving.
+    Python side: :class:`rnnkit.text.DeepMojiTokenizer`; TensorFlow side: its exact
+    in-graph reimplementation with core TF ops only
+    (:func:`rnnkit.serving.deepmoji_graph.tf_deepmoji_words`), so an exported model gives
+    the ids, hence the predictions, of ``DeepMojiTokenizer(vocabulary).encode(texts,
+    max_length)`` for every text. The code point tables (lowercase, NFKC, punctuation
+    transliteration, word characters) come from the running Python's ``unicodedata`` and
+    are constants of the exported graph.
 
     Args:
-        vocabulary: DeepMoji's ``word -> id`` map (ids 0 and 1 are padding / unknown).
+        vocabulary: DeepMoji's ``word -> id`` map (ids 0..N-1; 0 padding, 1 unknown).
         max_length: ids per text (DeepMoji's ``maxlen``).
     """
     by_id = sorted(vocabulary.items(), key=lambda kv: kv[1])
@@ -254,25 +309,6 @@ def deepmoji_pipeline(vocabulary: dict[str, int], max_length: int = 30) -> TextP
             "deepmoji_pipeline: vocabulary ids must be 0..N-1 without gaps; got "
             f"{len(ids)} words with ids from {min(ids)} to {max(ids)}."
         )
-    words = [w for w, _ in by_id]
-    words[0], words[1] = PAD, UNK
-    seen: set[str] = set()
-    for i, w in enumerate(words):  # blank or duplicate placeholder entries (ids 6-9)
-        if w in seen or not w.strip():
-            words[i] = f"<reserved{i}>"
-        seen.add(words[i])
-    replacements = [
-        (r"https?://[^ \t\n\r\f\v]+|www\.[^ \t\n\r\f\v]+", " CUSTOM_URL "),
-        (r"\r\n|\n|\r|\\n|<br ?/?>", " CUSTOM_BREAK "),
-        (r"[^ \t\n\r\f\v@]*@[A-Za-z0-9_]+", " CUSTOM_AT "),
-        *[(f"{c}{{3,}}", c * 2) for c in "abcdefghijklmnopqrstuvwxyz"],
-        *[(f"{re.escape(c)}{{3,}}", c * 2) for c in ".!?*~"],
-        (r"[0-9]+", " CUSTOM_NUMBER "),
-        (
-            r"(:\)|:\(|:/|:o\b|:d\b|:p\b|;\)|;d\b|;p\b|\(:|\):|:\||<3|//|&&|;;|\.\.|!!|"
-            r"\?\?|\*\*|~~|[^A-Za-z0-9_ \t\n\r\f\v'#-])",
-            r" \1 ",
-        ),
-        ("\ufe0f|\ufe0e", ""),
-    ]
-    return TextPipeline(words, max_length, lowercase=True, replacements=replacements)
+    return TextPipeline(
+        [w for w, _ in by_id], max_length, lowercase=True, replacements=[], tokenizer="deepmoji"
+    )
