@@ -60,6 +60,7 @@ def tiny(**overrides) -> RNNClassifier:
         random_state=0,
         max_length=8,
         bidirectional=False,
+        ensemble_size=1,
     )
     params.update(overrides)
     return RNNClassifier(**params)
@@ -310,7 +311,12 @@ def test_bad_input_at_predict_and_score(fitted):
     [
         ({"cell": "transformer"}, "cell must be"),
         ({"units": 0}, "units must be a positive integer"),
+        ({"ensemble_size": 0}, "ensemble_size must be a positive integer"),
         ({"dropout": 1.5}, "dropout"),
+        ({"embedding_dropout": -0.1}, "embedding_dropout"),
+        ({"pooling": "sum"}, "pooling must be one of"),
+        ({"max_length": 0}, "max_length must be None"),
+        ({"min_count": 0}, "min_count must be a positive integer"),
         ({"validation_fraction": 1.5}, "validation_fraction"),
         ({"class_weight": "auto"}, "class_weight"),
         ({"random_state": "seed"}, "random_state"),
@@ -351,3 +357,134 @@ def test_vectorizer_in_graph_matches_python(fitted):
     )
     ids = fitted.vectorizer_.transform(["love zzzunseen"])
     assert ids[0, 0] == fitted.vocabulary_.index("love") and ids[0, 1] == 1 and ids[0, 2] == 0
+
+
+# ------------------------------------------------ small-data defaults (issue #6)
+def test_new_parameters_get_params_and_clone_round_trip():
+    clf = RNNClassifier(pooling="max", embedding_dropout=0.3, min_count=2, max_length=None)
+    params = clf.get_params()
+    assert {k: params[k] for k in ("pooling", "embedding_dropout", "min_count", "max_length")} == {
+        "pooling": "max",
+        "embedding_dropout": 0.3,
+        "min_count": 2,
+        "max_length": None,
+    }
+    cloned = clone(clf)
+    assert cloned.get_params() == params
+    cloned.set_params(pooling="last", max_length=12)
+    assert cloned.get_params()["pooling"] == "last" and cloned.get_params()["max_length"] == 12
+    defaults = RNNClassifier().get_params()
+    assert defaults["max_length"] is None and defaults["pooling"] == "max_mean"
+
+
+def test_data_driven_max_length_is_the_documented_percentile():
+    from rnnkit.sklearn import classifier as module
+    from rnnkit.text.vectorizer import tokenize
+
+    # token counts 3..42 (one text per count): the 95th percentile is 40.05 -> 41
+    texts = [" ".join([f"w{i}" for i in range(n)]) for n in range(3, 43)]
+    labels = np.arange(len(texts)) % 2
+    counts = [len(row) for row in tokenize(texts)]
+    expected = int(np.ceil(np.percentile(counts, module.LENGTH_PERCENTILE)))
+    assert expected == 41 and module.data_max_length(texts) == 41
+    clf = tiny(max_length=None).fit(texts, labels)
+    assert clf.max_length_ == 41 == clf.vectorizer_.max_length
+    assert clf.vectorizer_.transform(["a b"]).shape == (1, 41)
+    # clipped to [LENGTH_MIN, LENGTH_CAP]
+    assert module.data_max_length(["a b", "c"]) == module.LENGTH_MIN
+    long_text = " ".join(["x"] * (module.LENGTH_CAP + 50))
+    assert module.data_max_length([long_text] * 3) == module.LENGTH_CAP
+    # an explicit max_length is used as is
+    assert tiny(max_length=5).fit(TEXTS, LABELS).vectorizer_.max_length == 5
+
+
+def test_pooling_option_changes_the_model():
+    def layer_names(clf):
+        return {layer.name for layer in clf.model_.layers}
+
+    max_mean = tiny(pooling="max_mean", bidirectional=True).fit(TEXTS, LABELS)
+    assert "max_mean_pooling" in layer_names(max_mean)
+    # [max, mean] of a 2 x 8 BiGRU output -> 32 features into the classifier
+    assert max_mean.model_.get_layer("classifier").get_weights()[0].shape == (32, 2)
+    last = tiny(pooling="last", bidirectional=True).fit(TEXTS, LABELS)
+    assert not {"max_mean_pooling", "attention"} & layer_names(last)
+    assert last.model_.get_layer("classifier").get_weights()[0].shape == (16, 2)
+    assert "attention" in layer_names(tiny(pooling="max", attention=True).fit(TEXTS, LABELS))
+    assert "max_pooling" in layer_names(tiny(pooling="max").fit(TEXTS, LABELS))
+
+
+def test_embedding_dropout_and_min_count():
+    clf = tiny(embedding_dropout=0.25, min_count=2).fit(TEXTS, LABELS)
+    assert clf.model_.get_layer("embedding_dropout").rate == 0.25
+    counts = {}
+    for text in TEXTS:
+        for token in text.split():
+            counts[token] = counts.get(token, 0) + 1
+    kept = set(clf.vocabulary_[2:])
+    assert kept == {t for t, c in counts.items() if c >= 2}
+    assert "wonderful" not in kept and "love" in kept
+    unk = clf.vectorizer_.transform(["wonderful"])[0, 0]
+    assert unk == 1
+    assert "embedding_dropout" not in {
+        layer.name for layer in tiny().fit(TEXTS, LABELS).model_.layers
+    }
+
+
+def test_masked_pooling_ignores_padding():
+    import keras
+
+    from rnnkit.layers import MaskedPooling
+
+    x = np.array(
+        [[[1.0, -2.0], [3.0, -4.0], [100.0, 100.0]], [[-5.0, 7.0], [9.0, 9.0], [9.0, 9.0]]]
+    )
+    mask = np.array([[True, True, False], [False, False, False]])
+    out = keras.ops.convert_to_numpy(MaskedPooling("max_mean")(x, mask=mask))
+    np.testing.assert_allclose(out[0], [3.0, -2.0, 2.0, -3.0])  # max, then mean, of 2 steps
+    np.testing.assert_allclose(out[1], 0.0)  # fully masked: zeros
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(MaskedPooling("max")(x)), [[100.0, 100.0], [9.0, 9.0]]
+    )
+    layer = MaskedPooling.from_config(MaskedPooling("mean", name="p").get_config())
+    assert layer.mode == "mean"
+    with pytest.raises(ValueError, match="mode"):
+        MaskedPooling("median")
+
+
+def test_default_pooling_model_pickles(fitted):
+    restored = pickle.loads(pickle.dumps(fitted))
+    assert "max_mean_pooling" in {layer.name for layer in restored.model_.layers}
+    np.testing.assert_allclose(
+        restored.predict_proba(TEXTS), fitted.predict_proba(TEXTS), rtol=1e-5
+    )
+
+
+def test_ensemble_averages_independently_trained_members():
+    clf = tiny(ensemble_size=2, epochs=3, validation_fraction=0.25).fit(TEXTS, LABELS)
+    members = [layer for layer in clf.model_.layers if layer.name.startswith("rnn_classifier_")]
+    assert [m.name for m in members] == ["rnn_classifier_0", "rnn_classifier_1"]
+    assert len(clf.member_histories_) == 2 and clf.history_ is clf.member_histories_[0]
+    ids = clf.vectorizer_.transform(TEXTS)
+    outputs = [np.asarray(m.predict(ids, verbose=0)) for m in members]
+    assert not np.allclose(outputs[0], outputs[1])  # different initializations
+    np.testing.assert_allclose(clf.predict_proba(TEXTS), np.mean(outputs, axis=0), rtol=1e-5)
+    restored = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_allclose(restored.predict_proba(TEXTS), clf.predict_proba(TEXTS), rtol=1e-5)
+    again = tiny(ensemble_size=2, epochs=3, validation_fraction=0.25).fit(TEXTS, LABELS)
+    np.testing.assert_allclose(again.predict_proba(TEXTS), clf.predict_proba(TEXTS), rtol=1e-5)
+
+
+def test_multilabel_threshold_rules():
+    y = np.zeros((len(TEXTS), 3), dtype=int)
+    y[:3, 0] = 1  # a rare label
+    y[:12, 1] = 1  # the positive texts
+    y[::2, 2] = 1
+    clf = tiny(epochs=2, threshold="prevalence").fit(TEXTS, y)
+    np.testing.assert_allclose(clf.label_prevalence_, [3 / 24, 0.5, 0.5])
+    proba = clf.predict_proba(TEXTS)
+    np.testing.assert_array_equal(clf.predict(TEXTS), (proba >= [3 / 24, 0.5, 0.5]).astype(int))
+    clf.set_params(threshold=0.3)
+    np.testing.assert_array_equal(clf.predict(TEXTS), (proba >= 0.3).astype(int))
+    for bad in ("auto", 1.0, 0):
+        with pytest.raises(ValueError, match="threshold must be"):
+            tiny(threshold=bad).fit(TEXTS, y)

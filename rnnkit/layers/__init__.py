@@ -8,6 +8,7 @@ from rnnkit.layers.crf import CRF
 from rnnkit.layers.factory import recurrent_layer
 from rnnkit.layers.gru import GRU
 from rnnkit.layers.lstm import LSTM
+from rnnkit.layers.masked_pooling import MaskedPooling
 from rnnkit.layers.rnn import RNN
 from rnnkit.layers.simple_rnn import SimpleRNN
 from rnnkit.layers.stacked_rnn import StackedRNN
@@ -23,6 +24,7 @@ __all__ = [
     "recurrent_layer",
     "GRU",
     "LSTM",
+    "MaskedPooling",
     "RNN",
     "SimpleRNN",
 ]

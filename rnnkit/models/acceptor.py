@@ -8,7 +8,7 @@ import numpy as np
 from rnnkit.layers.factory import recurrent_layer
 from rnnkit.layers.stacked_rnn import StackedRNN
 
-POOLINGS = ("last", "attention", "mean")
+POOLINGS = ("last", "attention", "mean", "max", "max_mean")
 
 
 def build_acceptor(
@@ -43,7 +43,9 @@ def build_acceptor(
         num_layers: number of stacked recurrent layers.
         bidirectional: bidirectional recurrent layers.
         pooling: ``"last"`` (final state of the acceptor), ``"attention"``
-            (DeepMoji attention pooling over the sequence) or ``"mean"`` (masked mean).
+            (DeepMoji attention pooling over the sequence), ``"mean"`` (masked mean),
+            ``"max"`` (masked max over time) or ``"max_mean"`` (the masked max and mean
+            concatenated, :class:`rnnkit.layers.MaskedPooling`).
         skip: skip connections of the stack (see :class:`rnnkit.layers.StackedRNN`).
         dropout: dropout between layers and before the classifier.
         recurrent_dropout: recurrent dropout inside the cells.
@@ -69,7 +71,7 @@ def build_acceptor(
     if num_classes < 1:
         raise ValueError(f"`num_classes` must be >= 1, got {num_classes}.")
     if pooling == "last" and skip != "none":
-        raise ValueError(f"skip={skip!r} needs pooling='attention' or 'mean'.")
+        raise ValueError(f"skip={skip!r} needs a pooling over the sequence, not 'last'.")
     inputs = keras.Input((max_length,), dtype="int32", name="token_ids")
     if embeddings is not None:
         embeddings = np.asarray(embeddings, dtype="float32")
@@ -111,6 +113,10 @@ def build_acceptor(
         x = AttentionPooling(name="attention")(x)
     elif pooling == "mean":
         x = keras.layers.GlobalAveragePooling1D(name="mean_pooling")(x)
+    elif pooling in ("max", "max_mean"):
+        from rnnkit.layers.masked_pooling import MaskedPooling
+
+        x = MaskedPooling(pooling, name=f"{pooling}_pooling")(x)
     if dropout:
         x = keras.layers.Dropout(dropout, name="final_dropout")(x)
     activation = "sigmoid" if multi_label else "softmax"

@@ -21,6 +21,27 @@ from rnnkit.text.vectorizer import TextVectorizer
 
 __all__ = ["RNNClassifier"]
 
+#: ``max_length=None``: the tokens kept per text are this percentile of the training
+#: texts' token counts (rounded up), clipped to [LENGTH_MIN, LENGTH_CAP].
+LENGTH_PERCENTILE = 95.0
+LENGTH_MIN = 8
+LENGTH_CAP = 150
+POOLINGS = ("max_mean", "max", "mean", "attention", "last")
+
+
+def data_max_length(texts: list[str]) -> int:
+    """The ``max_length`` that ``max_length=None`` picks for these training texts:
+    the ``LENGTH_PERCENTILE`` th percentile of their token counts (the tokens of
+    :func:`rnnkit.text.vectorizer.tokenize`), rounded up, clipped to
+    ``[LENGTH_MIN, LENGTH_CAP]``."""
+    from rnnkit.text.vectorizer import tokenize
+
+    counts = np.array([len(row) for row in tokenize(texts)], dtype="float64")
+    if counts.size == 0:
+        return LENGTH_MIN
+    length = int(np.ceil(np.percentile(counts, LENGTH_PERCENTILE)))
+    return int(min(max(length, LENGTH_MIN), LENGTH_CAP))
+
 
 def _validate_labels(y: Any) -> tuple[np.ndarray, str]:
     """y as an array and its kind: "binary", "multiclass" or "multilabel-indicator"."""
@@ -81,18 +102,53 @@ class RNNClassifier(ClassifierMixin, KerasEstimatorMixin, BaseEstimator):
     Binary, multiclass (labels of any hashable type) and multi-label (2-D 0/1
     indicator ``y``, sigmoid outputs) problems.
 
+    The defaults are chosen for small data (a few hundred to a few thousand short
+    texts, trained from scratch on a CPU in about a minute; measured against TF-IDF +
+    logistic regression in ``benchmarks/RESULTS.md``, section scikit-learn): the
+    average of 3 bidirectional GRUs (``ensemble_size=3``, each with its own
+    initialization, validation split and early stopping), whose output sequences
+    are max- and mean-pooled (``pooling="max_mean"``), tokens seen once in training
+    mapped to ``[UNK]`` (``min_count=2``), the text length taken from the data
+    (``max_length=None``), Adam 1e-3 with early stopping (patience 3, at most 20
+    epochs). Before 2026-11-30 the defaults were one model, last-state pooling,
+    ``max_length=40``, ``min_count=1``, Adam 3e-3, patience 2, 8 epochs; set those
+    to get the old behaviour.
+
     Args:
         cell: ``"lstm"``, ``"gru"`` or ``"srnn"``.
         units: units of each recurrent layer (per direction).
         num_layers: number of stacked recurrent layers.
         bidirectional: run each layer in both directions.
-        attention: attention pooling over time instead of the last state.
+        attention: shorthand for ``pooling="attention"`` (kept for compatibility;
+            when True it overrides ``pooling``).
+        pooling: how the recurrent output sequence becomes one vector:
+            ``"max_mean"`` (masked max and mean over time, concatenated),
+            ``"max"``, ``"mean"``, ``"attention"`` (DeepMoji attention pooling) or
+            ``"last"`` (the final state only; the default before 2026-11-30).
+        skip: skip connections of the recurrent stack, ``"none"``, ``"concat"``
+            (the pooled features also see the embeddings, as in DeepMoji) or
+            ``"residual"``; needs a pooling over time (not ``"last"``).
         embedding_dim: size of the word vectors (ignored with ``embeddings``).
         embeddings: optional path to pretrained word vectors (word2vec/GloVe text
             format, read by :mod:`rnnkit.text.embeddings`).
-        max_length: tokens kept per text (the first ``max_length``).
+        max_length: tokens kept per text (the first ``max_length``). None: chosen
+            from the training texts at ``fit``: the 95th percentile of their token
+            counts, rounded up, clipped to [8, 150] (``LENGTH_PERCENTILE``,
+            ``LENGTH_MIN``, ``LENGTH_CAP`` in this module); the value used is
+            ``max_length_``.
         max_vocabulary: most word ids, including padding and ``[UNK]``.
-        dropout: dropout before the classifier.
+        min_count: tokens seen fewer times than this in the training texts are not
+            in the vocabulary (they read as ``[UNK]``, which the model then learns
+            from instead of from one-off word vectors).
+        embedding_dropout: SpatialDropout1D rate on the word vectors (whole
+            embedding channels dropped per text).
+        dropout: dropout before the classifier (and between stacked layers).
+        ensemble_size: number of networks trained one after the other (each from
+            its own initialization, with its own validation split and early
+            stopping) whose predicted probabilities are averaged; ``model_`` is
+            one Keras model holding them (``rnn_classifier_0``, ...) and an
+            ``Average`` layer. 1: a single network ``rnn_classifier``. Fit time
+            grows linearly with it.
         epochs: maximum number of training epochs.
         batch_size: mini-batch size.
         learning_rate: Adam learning rate.
@@ -100,8 +156,15 @@ class RNNClassifier(ClassifierMixin, KerasEstimatorMixin, BaseEstimator):
             stopping on the validation loss (None or 0 disables it).
         n_iter_no_change: early-stopping patience in epochs.
         class_weight: None, ``"balanced"`` or a dict ``{label: weight}``.
+        threshold: multi-label only (ignored otherwise): ``predict`` sets a label
+            where its probability is at least this float, or with
+            ``"prevalence"`` at least the label's frequency in the training ``y``
+            (``label_prevalence_``), which predicts rare labels far more often
+            than 0.5 does (better class-average F1 on SE0714, see
+            ``benchmarks/RESULTS.md``; worse subset accuracy).
         warm_start: reuse the fitted vocabulary and model on the next ``fit``
-            (continue training) instead of starting from scratch.
+            (continue training) instead of starting from scratch (an ensemble is
+            then trained further as one model, on the averaged output).
         random_state: seed (int) for reproducible results on CPU.
         verbose: Keras verbosity (0 silent, 1 progress bar, 2 one line per epoch).
 
@@ -109,8 +172,13 @@ class RNNClassifier(ClassifierMixin, KerasEstimatorMixin, BaseEstimator):
         classes_: the class labels (for multi-label, ``arange(n_labels)``).
         vocabulary_: the token list (index = id; 0 padding, 1 ``[UNK]``).
         vectorizer_: the fitted :class:`~rnnkit.text.vectorizer.TextVectorizer`.
+        max_length_: the tokens kept per text (``max_length`` or the one chosen
+            from the data).
         model_: the Keras model (pickled as ``.keras`` bytes).
-        history_: the Keras training history (dict of lists).
+        history_: the Keras training history (dict of lists) of the first network.
+        label_prevalence_: multi-label only: the frequency of each label in ``y``.
+        member_histories_: the histories of every network (with ``warm_start``'s
+            continued fit: of the whole ensemble model).
         n_features_in_: not set (input is raw text, not a feature matrix).
 
     Example:
@@ -126,17 +194,23 @@ class RNNClassifier(ClassifierMixin, KerasEstimatorMixin, BaseEstimator):
         num_layers: int = 1,
         bidirectional: bool = True,
         attention: bool = False,
+        pooling: str = "max_mean",
+        skip: str = "none",
         embedding_dim: int = 64,
         embeddings: str | None = None,
-        max_length: int = 40,
+        max_length: int | None = None,
         max_vocabulary: int = 20000,
+        min_count: int = 2,
+        embedding_dropout: float = 0.0,
         dropout: float = 0.2,
-        epochs: int = 8,
+        ensemble_size: int = 3,
+        epochs: int = 20,
         batch_size: int = 32,
-        learning_rate: float = 3e-3,
+        learning_rate: float = 1e-3,
         validation_fraction: float | None = 0.1,
-        n_iter_no_change: int = 2,
+        n_iter_no_change: int = 3,
         class_weight: Any = None,
+        threshold: Any = 0.5,
         warm_start: bool = False,
         random_state: Any = None,
         verbose: int = 0,
@@ -146,17 +220,23 @@ class RNNClassifier(ClassifierMixin, KerasEstimatorMixin, BaseEstimator):
         self.num_layers = num_layers
         self.bidirectional = bidirectional
         self.attention = attention
+        self.pooling = pooling
+        self.skip = skip
         self.embedding_dim = embedding_dim
         self.embeddings = embeddings
         self.max_length = max_length
         self.max_vocabulary = max_vocabulary
+        self.min_count = min_count
+        self.embedding_dropout = embedding_dropout
         self.dropout = dropout
+        self.ensemble_size = ensemble_size
         self.epochs = epochs
         self.batch_size = batch_size
         self.learning_rate = learning_rate
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
         self.class_weight = class_weight
+        self.threshold = threshold
         self.warm_start = warm_start
         self.random_state = random_state
         self.verbose = verbose
@@ -173,14 +253,58 @@ class RNNClassifier(ClassifierMixin, KerasEstimatorMixin, BaseEstimator):
     def _check_params(self) -> None:
         if str(self.cell).lower() not in ("lstm", "gru", "srnn"):
             raise ValueError(f"cell must be 'lstm', 'gru' or 'srnn', got {self.cell!r}.")
-        for name in ("units", "num_layers", "embedding_dim", "epochs", "batch_size"):
+        for name in (
+            "units",
+            "num_layers",
+            "embedding_dim",
+            "ensemble_size",
+            "epochs",
+            "batch_size",
+        ):
             value = getattr(self, name)
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-        if not 0.0 <= float(self.dropout) < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}.")
+        for name in ("dropout", "embedding_dropout"):
+            if not 0.0 <= float(getattr(self, name)) < 1.0:
+                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)!r}.")
+        if self.max_length is not None and (
+            not isinstance(self.max_length, (int, np.integer))
+            or isinstance(self.max_length, bool)
+            or self.max_length < 1
+        ):
+            raise ValueError(
+                f"max_length must be None (chosen from the data) or a positive integer, got "
+                f"{self.max_length!r}."
+            )
+        if (
+            not isinstance(self.min_count, (int, np.integer))
+            or isinstance(self.min_count, bool)
+            or self.min_count < 1
+        ):
+            raise ValueError(f"min_count must be a positive integer, got {self.min_count!r}.")
+        if isinstance(self.threshold, str):
+            if self.threshold != "prevalence":
+                raise ValueError(
+                    f"threshold must be a float in (0, 1) or 'prevalence', got {self.threshold!r}."
+                )
+        elif not 0.0 < float(self.threshold) < 1.0:
+            raise ValueError(
+                f"threshold must be a float in (0, 1) or 'prevalence', got {self.threshold!r}."
+            )
+        if self.skip not in ("none", "concat", "residual"):
+            raise ValueError(f"skip must be 'none', 'concat' or 'residual', got {self.skip!r}.")
+        pooling = "attention" if self.attention else self.pooling
+        if self.skip != "none" and pooling == "last":
+            raise ValueError(f"skip={self.skip!r} needs a pooling over time, not 'last'.")
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {POOLINGS}, got {self.pooling!r}.")
         if float(self.learning_rate) <= 0:
             raise ValueError(f"learning_rate must be positive, got {self.learning_rate!r}.")
+
+    def _resolve_max_length(self, texts: list[str]) -> int:
+        if self.max_length is None:
+            return data_max_length(texts)
+        return int(self.max_length)
 
     def _class_weights(self, y_int: np.ndarray) -> dict | None:
         if self.class_weight is None or self._kind_ == "multilabel-indicator":
@@ -214,7 +338,16 @@ class RNNClassifier(ClassifierMixin, KerasEstimatorMixin, BaseEstimator):
             f"class_weight must be None, 'balanced' or a dict, got {self.class_weight!r}."
         )
 
-    def _build_model(self, n_outputs: int, multilabel: bool) -> keras.Model:
+    def _compile(self, model: keras.Model, multilabel: bool) -> None:
+        model.compile(
+            optimizer=keras.optimizers.Adam(float(self.learning_rate)),
+            loss="binary_crossentropy" if multilabel else "sparse_categorical_crossentropy",
+            metrics=["accuracy"] if not multilabel else ["binary_accuracy"],
+        )
+
+    def _build_model(
+        self, n_outputs: int, multilabel: bool, name: str = "rnn_classifier"
+    ) -> keras.Model:
         from rnnkit.models.acceptor import build_acceptor
 
         matrix = None
@@ -234,19 +367,17 @@ class RNNClassifier(ClassifierMixin, KerasEstimatorMixin, BaseEstimator):
             units=int(self.units),
             num_layers=int(self.num_layers),
             bidirectional=bool(self.bidirectional),
-            pooling="attention" if self.attention else "last",
+            pooling="attention" if self.attention else str(self.pooling),
             dropout=float(self.dropout),
+            embedding_dropout=float(self.embedding_dropout),
+            skip=str(self.skip),
             multi_label=multilabel,
-            name="rnn_classifier",
+            name=name,
         )
         if matrix is not None:
             # Set after building (not via an initializer) so the .keras config stays small.
             model.get_layer("embedding").set_weights([matrix])
-        model.compile(
-            optimizer=keras.optimizers.Adam(float(self.learning_rate)),
-            loss="binary_crossentropy" if multilabel else "sparse_categorical_crossentropy",
-            metrics=["accuracy"] if not multilabel else ["binary_accuracy"],
-        )
+        self._compile(model, multilabel)
         return model
 
     def fit(self, X: Any, y: Any) -> RNNClassifier:
@@ -262,6 +393,7 @@ class RNNClassifier(ClassifierMixin, KerasEstimatorMixin, BaseEstimator):
         if kind == "multilabel-indicator":
             classes = np.arange(y.shape[1])
             y_fit = y
+            label_prevalence = y.mean(axis=0).astype("float64")
             stratify = None
         else:
             classes, y_fit = np.unique(y, return_inverse=True)
@@ -281,29 +413,61 @@ class RNNClassifier(ClassifierMixin, KerasEstimatorMixin, BaseEstimator):
         seed_everything(self.random_state)
         self._kind_ = kind
         self.classes_ = classes
+        if kind == "multilabel-indicator" and not warm:
+            self.label_prevalence_ = label_prevalence
         if not warm:
+            self.max_length_ = self._resolve_max_length(texts)
             self.vectorizer_ = TextVectorizer(
-                max_length=int(self.max_length), max_vocabulary=int(self.max_vocabulary)
+                max_length=self.max_length_,
+                max_vocabulary=int(self.max_vocabulary),
+                min_count=int(self.min_count),
             ).fit(texts)
             self.vocabulary_ = list(self.vectorizer_.vocabulary_)
         class_weight = self._class_weights(y_fit) if kind != "multilabel-indicator" else None
         ids = self.vectorizer_.transform(texts)
-        if not warm:
-            self.model_ = self._build_model(len(classes), multilabel=kind == "multilabel-indicator")
-        history = self._train(
-            self.model_,
-            ids,
-            y_fit,
-            epochs=self.epochs,
-            batch_size=self.batch_size,
-            validation_fraction=self.validation_fraction,
-            n_iter_no_change=self.n_iter_no_change,
-            class_weight=class_weight,
-            verbose=self.verbose,
-            stratify=stratify,
-        )
-        self.history_ = history
+        multilabel = kind == "multilabel-indicator"
+
+        def train(model: keras.Model) -> dict:
+            return self._train(
+                model,
+                ids,
+                y_fit,
+                epochs=self.epochs,
+                batch_size=self.batch_size,
+                validation_fraction=self.validation_fraction,
+                n_iter_no_change=self.n_iter_no_change,
+                class_weight=class_weight,
+                verbose=self.verbose,
+                stratify=stratify,
+            )
+
+        if warm:
+            self.member_histories_ = [train(self.model_)]
+        else:
+            # Each member: its own initialization, validation split and early stopping
+            # (the random streams continue from one seed, so a fixed random_state
+            # reproduces the whole ensemble).
+            size = int(self.ensemble_size)
+            members = []
+            self.member_histories_ = []
+            for i in range(size):
+                name = "rnn_classifier" if size == 1 else f"rnn_classifier_{i}"
+                member = self._build_model(len(classes), multilabel=multilabel, name=name)
+                self.member_histories_.append(train(member))
+                members.append(member)
+            self.model_ = members[0] if size == 1 else self._average(members, multilabel)
+        self.history_ = self.member_histories_[0]
         return self
+
+    def _average(self, members: list[keras.Model], multilabel: bool) -> keras.Model:
+        """One Keras model: the mean of the members' probabilities."""
+        inputs = keras.Input((None,), dtype="int32", name="token_ids")
+        outputs = keras.layers.Average(name="average")([m(inputs) for m in members])
+        model = keras.Model(inputs, outputs, name="rnn_classifier_ensemble")
+        self._compile(model, multilabel)
+        # Built now, so that its (fresh) state is saved and restored like a trained one's.
+        model.optimizer.build(model.trainable_variables)
+        return model
 
     # -------------------------------------------------------------- predict
     def predict_proba(self, X: Any) -> np.ndarray:
@@ -319,7 +483,11 @@ class RNNClassifier(ClassifierMixin, KerasEstimatorMixin, BaseEstimator):
         """Labels (from ``classes_``), or a 0/1 indicator matrix for multi-label."""
         proba = self.predict_proba(X)
         if self._kind_ == "multilabel-indicator":
-            return (proba >= 0.5).astype("int64")
+            if isinstance(self.threshold, str):
+                threshold = self.label_prevalence_
+            else:
+                threshold = float(self.threshold)
+            return (proba >= threshold).astype("int64")
         return self.classes_[np.argmax(proba, axis=1)]
 
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
