@@ -315,7 +315,12 @@ def test_bad_input_at_predict_and_score(fitted):
         ({"dropout": 1.5}, "dropout"),
         ({"embedding_dropout": -0.1}, "embedding_dropout"),
         ({"pooling": "sum"}, "pooling must be one of"),
-        ({"max_length": 0}, "max_length must be None"),
+        ({"skip": "dense"}, "skip must be 'none', 'concat' or 'residual'"),
+        ({"skip": "concat", "pooling": "last"}, "needs a pooling over time"),
+        (
+            {"max_length": 0},
+            r"max_length must be a positive integer or None \(chosen from the data\)",
+        ),
         ({"min_count": 0}, "min_count must be a positive integer"),
         ({"validation_fraction": 1.5}, "validation_fraction"),
         ({"class_weight": "auto"}, "class_weight"),
@@ -411,6 +416,8 @@ def test_pooling_option_changes_the_model():
     assert last.model_.get_layer("classifier").get_weights()[0].shape == (16, 2)
     assert "attention" in layer_names(tiny(pooling="max", attention=True).fit(TEXTS, LABELS))
     assert "max_pooling" in layer_names(tiny(pooling="max").fit(TEXTS, LABELS))
+    mean = tiny(pooling="mean").fit(TEXTS, LABELS).model_.get_layer("mean_pooling")
+    assert mean.mode == "mean"  # every pooling over time is the one masked layer
 
 
 def test_embedding_dropout_and_min_count():
@@ -485,6 +492,6 @@ def test_multilabel_threshold_rules():
     np.testing.assert_array_equal(clf.predict(TEXTS), (proba >= [3 / 24, 0.5, 0.5]).astype(int))
     clf.set_params(threshold=0.3)
     np.testing.assert_array_equal(clf.predict(TEXTS), (proba >= 0.3).astype(int))
-    for bad in ("auto", 1.0, 0):
+    for bad in ("auto", 1.0, 0, None, True):
         with pytest.raises(ValueError, match="threshold must be"):
             tiny(threshold=bad).fit(TEXTS, y)

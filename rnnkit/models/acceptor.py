@@ -111,9 +111,7 @@ def build_acceptor(
         from rnnkit.layers.attention_pooling import AttentionPooling
 
         x = AttentionPooling(name="attention")(x)
-    elif pooling == "mean":
-        x = keras.layers.GlobalAveragePooling1D(name="mean_pooling")(x)
-    elif pooling in ("max", "max_mean"):
+    elif pooling in ("mean", "max", "max_mean"):
         from rnnkit.layers.masked_pooling import MaskedPooling
 
         x = MaskedPooling(pooling, name=f"{pooling}_pooling")(x)

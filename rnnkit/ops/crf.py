@@ -40,6 +40,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from rnnkit.ops import crf_torch
 from rnnkit.ops.recurrence import recurrence
 from rnnkit.ops.validation import static_shape
 
@@ -155,12 +156,6 @@ def _torch_fast(fast_path: bool) -> bool:
     return fast_path and keras.backend.backend() == "torch"
 
 
-def _torch_needs_grad(*xs: Any) -> bool:
-    from rnnkit.ops.crf_torch import needs_grad
-
-    return needs_grad(*xs)
-
-
 def _time_steps(potentials: Any) -> int | None:
     return static_shape(potentials)[1]
 
@@ -230,9 +225,7 @@ def crf_log_partition(
     ``fast_path``: use the torch fast path on the torch backend (see the module notes).
     """
     if _torch_fast(fast_path):
-        from rnnkit.ops.crf_torch import torch_log_partition
-
-        return torch_log_partition(
+        return crf_torch.torch_log_partition(
             potentials, transitions, start_transitions, end_transitions, mask
         )
     potentials, mask = _prepare(potentials, mask)
@@ -343,9 +336,9 @@ def crf_decode(
     if validate:
         validate_crf_inputs(potentials, None, mask, static_shape(transitions)[0])
     if _torch_fast(fast_path):
-        from rnnkit.ops.crf_torch import torch_viterbi
-
-        return torch_viterbi(potentials, transitions, start_transitions, end_transitions, mask)
+        return crf_torch.torch_viterbi(
+            potentials, transitions, start_transitions, end_transitions, mask
+        )
     potentials, mask = _prepare(potentials, mask)
     dtype = potentials.dtype
     num_tags = static_shape(potentials)[2]
@@ -413,10 +406,8 @@ def crf_marginals(
         validate_crf_inputs(potentials, None, mask, static_shape(transitions)[0])
     potentials, mask = _prepare(potentials, mask)
     weights = (transitions, start_transitions, end_transitions)
-    if _torch_fast(fast_path) and not _torch_needs_grad(potentials, *weights):
-        from rnnkit.ops.crf_torch import torch_forward_backward
-
-        log_z, alphas, betas = torch_forward_backward(
+    if _torch_fast(fast_path) and not crf_torch.needs_grad(potentials, *weights):
+        log_z, alphas, betas = crf_torch.torch_forward_backward(
             potentials, transitions, start_transitions, end_transitions, mask
         )
         log_marg = alphas + betas - ops.reshape(log_z, (-1, 1, 1))

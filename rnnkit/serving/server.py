@@ -160,8 +160,6 @@ class MicroBatcher:
     """
 
     def __init__(self, model: LoadedModel, max_batch: int, workers: int = 2) -> None:
-        if not isinstance(workers, int) or workers < 1:
-            raise ValueError(f"num_batch_threads must be a positive integer, got {workers!r}.")
         import asyncio
 
         self.model = model

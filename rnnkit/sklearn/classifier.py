@@ -10,6 +10,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted
 
+from rnnkit.models.acceptor import POOLINGS
 from rnnkit.sklearn.base import (
     KerasEstimatorMixin,
     _is_missing,
@@ -26,7 +27,6 @@ __all__ = ["RNNClassifier"]
 LENGTH_PERCENTILE = 95.0
 LENGTH_MIN = 8
 LENGTH_CAP = 150
-POOLINGS = ("max_mean", "max", "mean", "attention", "last")
 
 
 def data_max_length(texts: list[str]) -> int:
@@ -253,51 +253,32 @@ class RNNClassifier(ClassifierMixin, KerasEstimatorMixin, BaseEstimator):
     def _check_params(self) -> None:
         if str(self.cell).lower() not in ("lstm", "gru", "srnn"):
             raise ValueError(f"cell must be 'lstm', 'gru' or 'srnn', got {self.cell!r}.")
-        for name in (
-            "units",
-            "num_layers",
-            "embedding_dim",
-            "ensemble_size",
-            "epochs",
-            "batch_size",
-        ):
+        names = ["units", "num_layers", "embedding_dim", "ensemble_size", "epochs", "batch_size"]
+        names += ["min_count"] + ([] if self.max_length is None else ["max_length"])
+        for name in names:
             value = getattr(self, name)
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+                hint = " or None (chosen from the data)" if name == "max_length" else ""
+                raise ValueError(f"{name} must be a positive integer{hint}, got {value!r}.")
         for name in ("dropout", "embedding_dropout"):
             if not 0.0 <= float(getattr(self, name)) < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)!r}.")
-        if self.max_length is not None and (
-            not isinstance(self.max_length, (int, np.integer))
-            or isinstance(self.max_length, bool)
-            or self.max_length < 1
-        ):
-            raise ValueError(
-                f"max_length must be None (chosen from the data) or a positive integer, got "
-                f"{self.max_length!r}."
-            )
-        if (
-            not isinstance(self.min_count, (int, np.integer))
-            or isinstance(self.min_count, bool)
-            or self.min_count < 1
-        ):
-            raise ValueError(f"min_count must be a positive integer, got {self.min_count!r}.")
-        if isinstance(self.threshold, str):
-            if self.threshold != "prevalence":
-                raise ValueError(
-                    f"threshold must be a float in (0, 1) or 'prevalence', got {self.threshold!r}."
-                )
-        elif not 0.0 < float(self.threshold) < 1.0:
+        threshold_ok = self.threshold == "prevalence" or (
+            isinstance(self.threshold, (float, int, np.floating, np.integer))
+            and not isinstance(self.threshold, bool)
+            and 0.0 < float(self.threshold) < 1.0
+        )
+        if not threshold_ok:
             raise ValueError(
                 f"threshold must be a float in (0, 1) or 'prevalence', got {self.threshold!r}."
             )
         if self.skip not in ("none", "concat", "residual"):
             raise ValueError(f"skip must be 'none', 'concat' or 'residual', got {self.skip!r}.")
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {POOLINGS}, got {self.pooling!r}.")
         pooling = "attention" if self.attention else self.pooling
         if self.skip != "none" and pooling == "last":
             raise ValueError(f"skip={self.skip!r} needs a pooling over time, not 'last'.")
-        if self.pooling not in POOLINGS:
-            raise ValueError(f"pooling must be one of {POOLINGS}, got {self.pooling!r}.")
         if float(self.learning_rate) <= 0:
             raise ValueError(f"learning_rate must be positive, got {self.learning_rate!r}.")
 
