@@ -18,6 +18,7 @@ import keras
 from keras import constraints, initializers, ops, regularizers
 
 from rnnkit.ops.activations import get_activation, serialize_activation
+from rnnkit.ops.recurrent_matmul import RecurrentMatmul
 
 
 class RecurrentCell(keras.Layer):
@@ -182,9 +183,24 @@ class RecurrentCell(keras.Layer):
             projected = projected + bias
         return projected
 
-    def step(self, projected: Any, states: list, recurrent_mask: Any = None) -> tuple[Any, list]:
-        """One recurrence step from the projected input; returns ``(output, new_states)``."""
+    def step(
+        self,
+        projected: Any,
+        states: list,
+        recurrent_mask: Any = None,
+        matmul: RecurrentMatmul | None = None,
+    ) -> tuple[Any, list]:
+        """One recurrence step from the projected input; returns ``(output, new_states)``.
+
+        ``matmul`` computes ``h @ recurrent_kernel[:, start:stop]``; the runner passes
+        one made before its loop (:mod:`rnnkit.ops.recurrent_matmul`, TensorFlow's fast
+        path), None means the generic ``keras.ops.matmul``.
+        """
         raise NotImplementedError
+
+    def recurrent_matmul(self, matmul: RecurrentMatmul | None) -> RecurrentMatmul:
+        """``matmul``, or the generic one over ``recurrent_kernel`` when None."""
+        return matmul if matmul is not None else RecurrentMatmul(self.recurrent_kernel)
 
     # -- Keras cell API ----------------------------------------------------------------
     def call(self, inputs: Any, states: Any, training: bool = False) -> tuple[Any, list]:

@@ -8,6 +8,7 @@ import keras
 from keras import ops
 
 from rnnkit.cells.base import GatedRecurrentCell
+from rnnkit.ops.recurrent_matmul import RecurrentMatmul
 
 
 @keras.saving.register_keras_serializable(package="rnnkit")
@@ -69,13 +70,20 @@ class GRUCell(GatedRecurrentCell):
             return None
         return self.bias[0] if self.reset_after else self.bias
 
-    def step(self, projected: Any, states: list, recurrent_mask: Any = None) -> tuple[Any, list]:
+    def step(
+        self,
+        projected: Any,
+        states: list,
+        recurrent_mask: Any = None,
+        matmul: RecurrentMatmul | None = None,
+    ) -> tuple[Any, list]:
+        matmul = self.recurrent_matmul(matmul)
         h_prev = states[0]
         h_in = h_prev if recurrent_mask is None else h_prev * recurrent_mask
         u = self.units
         x_z, x_r, x_h = ops.split(projected, 3, axis=-1)
         if self.reset_after:
-            inner = ops.matmul(h_in, self.recurrent_kernel)
+            inner = matmul(h_in)
             if self.bias is not None:
                 inner = inner + self.bias[1]
             r_z, r_r, r_h = ops.split(inner, 3, axis=-1)
@@ -83,12 +91,12 @@ class GRUCell(GatedRecurrentCell):
             r = self.recurrent_activation(x_r + r_r)
             candidate = self.activation(x_h + r * r_h)
         else:
-            inner = ops.matmul(h_in, self.recurrent_kernel[:, : 2 * u])
+            inner = matmul(h_in, 0, 2 * u)
             r_z, r_r = ops.split(inner, 2, axis=-1)
             z = self.recurrent_activation(x_z + r_z)
             r = self.recurrent_activation(x_r + r_r)
             candidate = self.activation(
-                x_h + ops.matmul(r * h_in, self.recurrent_kernel[:, 2 * u :])
+                x_h + matmul(r * h_in, 2 * u)
             )
         h = z * h_prev + (1.0 - z) * candidate
         return h, [h]

@@ -8,6 +8,7 @@ import keras
 from keras import initializers, ops
 
 from rnnkit.cells.base import GatedRecurrentCell
+from rnnkit.ops.recurrent_matmul import RecurrentMatmul
 
 
 @keras.saving.register_keras_serializable(package="rnnkit")
@@ -80,11 +81,17 @@ class LSTMCell(GatedRecurrentCell):
 
         return bias_initializer
 
-    def step(self, projected: Any, states: list, recurrent_mask: Any = None) -> tuple[Any, list]:
+    def step(
+        self,
+        projected: Any,
+        states: list,
+        recurrent_mask: Any = None,
+        matmul: RecurrentMatmul | None = None,
+    ) -> tuple[Any, list]:
         h_prev, c_prev = states[0], states[1]
         if recurrent_mask is not None:
             h_prev = h_prev * recurrent_mask
-        z = projected + ops.matmul(h_prev, self.recurrent_kernel)
+        z = projected + self.recurrent_matmul(matmul)(h_prev)
         z_i, z_f, z_c, z_o = ops.split(z, 4, axis=-1)
         i = self.recurrent_activation(z_i)
         f = self.recurrent_activation(z_f)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import keras
-from keras import ops
 
 from rnnkit.cells.base import RecurrentCell
+from rnnkit.ops.recurrent_matmul import RecurrentMatmul
 
 
 @keras.saving.register_keras_serializable(package="rnnkit")
@@ -43,11 +43,17 @@ class SimpleRNNCell(RecurrentCell):
     def __init__(self, units: int, activation: Any = "tanh", **kwargs: Any) -> None:
         super().__init__(units, activation=activation, **kwargs)
 
-    def step(self, projected: Any, states: list, recurrent_mask: Any = None) -> tuple[Any, list]:
+    def step(
+        self,
+        projected: Any,
+        states: list,
+        recurrent_mask: Any = None,
+        matmul: RecurrentMatmul | None = None,
+    ) -> tuple[Any, list]:
         prev = states[0]
         if recurrent_mask is not None:
             prev = prev * recurrent_mask
-        output = self.activation(projected + ops.matmul(prev, self.recurrent_kernel))
+        output = self.activation(projected + self.recurrent_matmul(matmul)(prev))
         return output, [output]
 
     def fused_kind(self) -> str | None:

@@ -9,7 +9,8 @@ from keras import ops
 
 from rnnkit.cells.base import RecurrentCell
 from rnnkit.ops.fused import fused_recurrence
-from rnnkit.ops.recurrence import LOOPS, recurrence
+from rnnkit.ops.recurrence import LOOPS, recurrence, resolve_loop
+from rnnkit.ops.recurrent_matmul import MATMUL_FAST_PATHS, recurrent_matmul
 from rnnkit.ops.validation import check_float, check_rank, static_shape
 
 PROJECTIONS = ("auto", "hoisted", "per_step")
@@ -31,7 +32,9 @@ class RNN(keras.Layer):
     The inputs of all time steps are projected in one matmul before the recurrence
     (see ``projection``);
     the recurrence then runs in the backend's best loop (``lax.scan`` on JAX, a
-    ``tf.while_loop`` on TensorFlow), or in a fused kernel (torch's native RNN kernels
+    ``tf.while_loop`` on TensorFlow, whose backward pass multiplies by a recurrent
+    kernel transposed once before the loop: :mod:`rnnkit.ops.recurrent_matmul`), or
+    in a fused kernel (torch's native RNN kernels
     on the torch backend, cuDNN on a GPU) when the cell's configuration allows it and
     the sequence is unmasked. Masking follows Keras: states are carried through
     masked steps and the output there is the previous output (zeros with
@@ -258,18 +261,24 @@ class RNN(keras.Layer):
             # Time-major before the projection: transposing (B, T, D) is cheaper than
             # transposing the projected (B, T, gates * units).
             sequences_tm = ops.moveaxis(sequences, 1, 0)
+            # Made once, before the loop (TensorFlow's loop: a pre-transposed kernel
+            # for the backward pass, see rnnkit.ops.recurrent_matmul).
+            matmul = recurrent_matmul(
+                self.cell.recurrent_kernel,
+                fast_path=MATMUL_FAST_PATHS.get(resolve_loop(self.loop, self.unroll)),
+            )
             if self._hoist_projection():
                 projected = self.cell.project_inputs(sequences_tm, input_mask)
 
                 def step(x_t: Any, st: list) -> tuple[Any, list]:
-                    return self.cell.step(x_t, st, recurrent_mask)
+                    return self.cell.step(x_t, st, recurrent_mask, matmul)
 
             else:
                 projected = sequences_tm
 
                 def step(x_t: Any, st: list) -> tuple[Any, list]:
                     x_t = self.cell.project_inputs(x_t, input_mask)
-                    return self.cell.step(x_t, st, recurrent_mask)
+                    return self.cell.step(x_t, st, recurrent_mask, matmul)
 
             result = recurrence(
                 step,

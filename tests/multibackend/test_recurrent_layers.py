@@ -255,7 +255,7 @@ LOOP_CASES = sorted(
 
 
 @pytest.mark.parametrize("loop", LOOP_CASES)
-@pytest.mark.parametrize("kind", ["srnn", "lstm", "gru"])
+@pytest.mark.parametrize("kind", ["srnn", "srnn_relu", "lstm", "gru", "gru_reset_before"])
 def test_every_loop_matches_unrolled_reference(loop, kind, x):
     ours, _ = pair(kind, return_sequences=True, return_state=True)
     looped = type(ours).from_config(
@@ -273,6 +273,83 @@ def test_every_loop_matches_unrolled_reference(loop, kind, x):
         assert max_diff(looped(x, mask=mask), ref(x, mask=mask)) < TOL
     for a, b in zip(gradients(looped, x, sum_sq), gradients(ref, x, sum_sq)):
         assert np.abs(a - b).max() < 1e-4
+
+
+class _FromInitialState(keras.Layer):
+    """Runs ``layer`` from initial states computed from the input, so that input
+    gradients also flow through the initial states."""
+
+    def __init__(self, layer, n_states, **kwargs):
+        super().__init__(**kwargs)
+        self.layer = layer
+        self.n_states = n_states
+        self.supports_masking = True
+
+    def call(self, x, mask=None, training=None):
+        states = [keras.ops.tanh(x[:, i, :U]) for i in range(self.n_states)]
+        return self.layer(x, initial_state=states, mask=mask, training=training)
+
+
+@pytest.mark.parametrize("loop", LOOP_CASES)
+@pytest.mark.parametrize("kind", ["srnn", "lstm", "gru", "gru_reset_before"])
+@pytest.mark.parametrize("go_backwards", [False, True])
+def test_every_loop_gradients_with_recurrent_dropout_and_initial_state(
+    loop, kind, go_backwards, x
+):
+    # The recurrent matmul's backward differs per loop (TensorFlow's loop multiplies by
+    # a kernel transposed before the loop, rnnkit.ops.recurrent_matmul): gradients
+    # through the recurrent dropout mask, the reset-before GRU's kernel slices and the
+    # initial states must equal the unrolled reference's.
+    ours, _ = pair(
+        kind,
+        return_sequences=True,
+        return_state=True,
+        go_backwards=go_backwards,
+        recurrent_dropout=0.3,
+        seed=7,
+    )
+    n_states = 2 if kind == "lstm" else 1
+    layers = []
+    for options in ({"use_fused": False, "loop": loop}, {"unroll": True}):
+        layer = type(ours).from_config({**ours.get_config(), **options})
+        layer.build((None, T, D))
+        layer.set_weights(ours.get_weights())
+        layers.append(_FromInitialState(layer, n_states))
+    looped, ref = layers
+    # same seed, one call each: the same dropout masks
+    assert max_diff(looped(x, training=True), ref(x, training=True)) < TOL
+    grads = [gradients(layer, x, sum_sq, training=True) for layer in (looped, ref)]
+    for a, b in zip(*grads):
+        assert np.abs(a - b).max() < 1e-4
+    mask = masks(B, T)["left"]
+    grads = [gradients(layer, x, sum_sq, mask=mask) for layer in (looped, ref)]
+    for a, b in zip(*grads):
+        assert np.abs(a - b).max() < 1e-4
+
+
+def test_recurrent_matmul_fast_path_only_in_tensorflow_loop(x, monkeypatch):
+    import rnnkit.layers.rnn as rnn_module
+    from rnnkit.ops import recurrent_matmul as module
+
+    made = []
+
+    def spy(kernel, fast_path=None):
+        matmul = module.recurrent_matmul(kernel, fast_path)
+        made.append(type(matmul).__name__)
+        return matmul
+
+    monkeypatch.setattr(rnn_module, "recurrent_matmul", spy)
+    LSTM(U, use_fused=False)(x)
+    on_tf = keras.backend.backend() == "tensorflow"
+    assert made == ["TFPretransposedMatmul" if on_tf else "RecurrentMatmul"]
+    made.clear()
+    LSTM(U, unroll=True)(x)
+    assert made == ["RecurrentMatmul"]
+    if not on_tf:
+        with pytest.raises(ValueError, match="needs the TensorFlow backend"):
+            module.recurrent_matmul(np.eye(3, dtype="float32"), "tf_pretransposed")
+    with pytest.raises(ValueError, match="Unknown recurrent matmul fast path"):
+        module.recurrent_matmul(np.eye(3, dtype="float32"), "cuda")
 
 
 @pytest.mark.parametrize("kind", ["srnn", "srnn_relu", "lstm", "lstm_nobias", "gru", "gru_nobias"])
