@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 from keras import ops
 
 from rnnkit.cells import GRUCell, LSTMCell
@@ -58,6 +59,16 @@ def test_teacher_forcing_matches_stepwise_decoding(cell):
     np.testing.assert_allclose(
         ops.convert_to_numpy(logits2)[live], ops.convert_to_numpy(logits)[live], atol=1e-5
     )
+    # and the same gradients (TensorFlow's loop uses the pre-transposed recurrent matmul)
+    grads = []
+    for layer in (decoder, unrolled):
+        with tf.GradientTape() as tape:
+            out = layer(target_in, values, values_mask=VALUES_MASK, initial_state=states)
+            loss = tf.reduce_sum(tf.square(out) * tf.cast(live, "float32")[..., None])
+        grads.append(tape.gradient(loss, layer.trainable_variables))
+    assert len(grads[0]) == len(decoder.trainable_variables)
+    for a, b in zip(*grads):
+        np.testing.assert_allclose(tf.convert_to_tensor(a), tf.convert_to_tensor(b), atol=1e-4)
 
 
 def test_greedy_equals_beam_width_one():

@@ -10,7 +10,8 @@ from keras import ops
 
 from rnnkit.cells.base import RecurrentCell
 from rnnkit.layers.bahdanau_attention import BahdanauAttention
-from rnnkit.ops.recurrence import LOOPS, recurrence
+from rnnkit.ops.recurrence import LOOPS, recurrence, resolve_loop
+from rnnkit.ops.recurrent_matmul import MATMUL_FAST_PATHS, RecurrentMatmul, recurrent_matmul
 from rnnkit.ops.validation import check_rank, static_shape
 
 
@@ -215,12 +216,13 @@ class AttentionDecoder(keras.Layer):
         values_mask: Any,
         input_mask: Any = None,
         recurrent_mask: Any = None,
+        matmul: RecurrentMatmul | None = None,
     ) -> tuple[Any, Any, Any, list]:
         context, alpha = self.attention.attend(states[0], keys, values, values_mask)
         projected = self.cell.project_inputs(
             ops.concatenate([embedded, context], axis=-1), input_mask
         )
-        output, new_states = self.cell.step(projected, list(states), recurrent_mask)
+        output, new_states = self.cell.step(projected, list(states), recurrent_mask, matmul)
         return output, context, alpha, list(new_states)
 
     # -- teacher-forced training -----------------------------------------------------------
@@ -243,10 +245,15 @@ class AttentionDecoder(keras.Layer):
         keys = self.attention.project_values(values)
         input_mask, recurrent_mask = self.cell.dropout_masks(batch, training)
         units, value_dim = self.cell.output_size, self.value_dim
+        # made before the loop (TensorFlow's loop: a pre-transposed kernel for the backward)
+        matmul = recurrent_matmul(
+            self.cell.recurrent_kernel,
+            fast_path=MATMUL_FAST_PATHS.get(resolve_loop(self.loop, False)),
+        )
 
         def step(x_t: Any, st: list) -> tuple[Any, list]:
             output, context, alpha, new_states = self._step(
-                x_t, st, keys, values, values_mask, input_mask, recurrent_mask
+                x_t, st, keys, values, values_mask, input_mask, recurrent_mask, matmul
             )
             return ops.concatenate([output, context, alpha], axis=-1), new_states
 
