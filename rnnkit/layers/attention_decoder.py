@@ -11,7 +11,7 @@ from keras import ops
 from rnnkit.cells.base import RecurrentCell
 from rnnkit.layers.bahdanau_attention import BahdanauAttention
 from rnnkit.ops.recurrence import LOOPS, recurrence, resolve_loop
-from rnnkit.ops.recurrent_matmul import MATMUL_FAST_PATHS, RecurrentMatmul, recurrent_matmul
+from rnnkit.ops.recurrent_matmul import RecurrentMatmul, matmul_fast_path, recurrent_matmul
 from rnnkit.ops.validation import check_rank, static_shape
 
 
@@ -248,7 +248,7 @@ class AttentionDecoder(keras.Layer):
         # made before the loop (TensorFlow's loop: a pre-transposed kernel for the backward)
         matmul = recurrent_matmul(
             self.cell.recurrent_kernel,
-            fast_path=MATMUL_FAST_PATHS.get(resolve_loop(self.loop, False)),
+            fast_path=matmul_fast_path(resolve_loop(self.loop, False)),
         )
 
         def step(x_t: Any, st: list) -> tuple[Any, list]:

@@ -10,7 +10,7 @@ from keras import ops
 from rnnkit.cells.base import RecurrentCell
 from rnnkit.ops.fused import fused_recurrence
 from rnnkit.ops.recurrence import LOOPS, recurrence, resolve_loop
-from rnnkit.ops.recurrent_matmul import MATMUL_FAST_PATHS, recurrent_matmul
+from rnnkit.ops.recurrent_matmul import matmul_fast_path, recurrent_matmul
 from rnnkit.ops.validation import check_float, check_rank, static_shape
 
 PROJECTIONS = ("auto", "hoisted", "per_step")
@@ -33,8 +33,8 @@ class RNN(keras.Layer):
     (see ``projection``);
     the recurrence then runs in the backend's best loop (``lax.scan`` on JAX, a
     ``tf.while_loop`` on TensorFlow, whose backward pass multiplies by a recurrent
-    kernel transposed once before the loop: :mod:`rnnkit.ops.recurrent_matmul`), or
-    in a fused kernel (torch's native RNN kernels
+    kernel transposed once before the loop: :mod:`rnnkit.ops.recurrent_matmul`; a loop
+    over ``torch.unbind`` views on torch), or in a fused kernel (torch's native RNN kernels
     on the torch backend, cuDNN on a GPU) when the cell's configuration allows it and
     the sequence is unmasked. Masking follows Keras: states are carried through
     masked steps and the output there is the previous output (zeros with
@@ -265,7 +265,7 @@ class RNN(keras.Layer):
             # for the backward pass, see rnnkit.ops.recurrent_matmul).
             matmul = recurrent_matmul(
                 self.cell.recurrent_kernel,
-                fast_path=MATMUL_FAST_PATHS.get(resolve_loop(self.loop, self.unroll)),
+                fast_path=matmul_fast_path(resolve_loop(self.loop, self.unroll)),
             )
             if self._hoist_projection():
                 projected = self.cell.project_inputs(sequences_tm, input_mask)

@@ -28,10 +28,16 @@ from typing import Any
 import keras
 from keras import ops
 
-__all__ = ["MATMUL_FAST_PATHS", "RecurrentMatmul", "recurrent_matmul"]
+__all__ = ["FAST_PATHS", "RecurrentMatmul", "matmul_fast_path", "recurrent_matmul"]
 
-#: the matmul fast path each loop of :mod:`rnnkit.ops.recurrence` uses (others: generic)
-MATMUL_FAST_PATHS = {"tf_while": "tf_pretransposed"}
+#: (backend, loop of :mod:`rnnkit.ops.recurrence`) -> the matmul fast path that loop
+#: uses; every other loop uses the generic matmul
+FAST_PATHS = {("tensorflow", "tf_while"): "tf_pretransposed"}
+
+
+def matmul_fast_path(loop: str) -> str | None:
+    """The fast path for a resolved ``loop`` on the current backend (None: generic)."""
+    return FAST_PATHS.get((keras.backend.backend(), loop))
 
 
 class RecurrentMatmul:
@@ -86,16 +92,23 @@ class TFPretransposedMatmul(RecurrentMatmul):
         return product(h, kernel)
 
 
+_CLASSES = {"tf_pretransposed": TFPretransposedMatmul}
+_BACKENDS = {"tf_pretransposed": "tensorflow"}
+
+
 def recurrent_matmul(kernel: Any, fast_path: str | None = None) -> RecurrentMatmul:
-    """The matmul for a loop: ``fast_path="tf_pretransposed"`` (TensorFlow only) or
-    None for the generic one. Call it before the loop."""
+    """The matmul for a loop: a fast path of :data:`FAST_PATHS` (on its backend only)
+    or None for the generic one. Call it before the loop."""
     if fast_path is None:
         return RecurrentMatmul(kernel)
-    if fast_path == "tf_pretransposed":
-        if keras.backend.backend() != "tensorflow":
-            raise ValueError(
-                "The 'tf_pretransposed' recurrent matmul needs the TensorFlow backend, "
-                f"got {keras.backend.backend()!r}."
-            )
-        return TFPretransposedMatmul(kernel)
-    raise ValueError(f"Unknown recurrent matmul fast path {fast_path!r}.")
+    if fast_path not in _CLASSES:
+        raise ValueError(
+            f"Unknown recurrent matmul fast path {fast_path!r}: expected None or one of "
+            f"{sorted(_CLASSES)}."
+        )
+    if keras.backend.backend() != _BACKENDS[fast_path]:
+        raise ValueError(
+            f"The {fast_path!r} recurrent matmul needs the {_BACKENDS[fast_path]} backend, "
+            f"got {keras.backend.backend()!r}."
+        )
+    return _CLASSES[fast_path](kernel)

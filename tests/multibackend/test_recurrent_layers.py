@@ -327,7 +327,7 @@ def test_every_loop_gradients_with_recurrent_dropout_and_initial_state(
         assert np.abs(a - b).max() < 1e-4
 
 
-def test_recurrent_matmul_fast_path_only_in_tensorflow_loop(x, monkeypatch):
+def test_recurrent_matmul_fast_path_only_in_backend_loop(x, monkeypatch):
     import rnnkit.layers.rnn as rnn_module
     from rnnkit.ops import recurrent_matmul as module
 
@@ -339,17 +339,23 @@ def test_recurrent_matmul_fast_path_only_in_tensorflow_loop(x, monkeypatch):
         return matmul
 
     monkeypatch.setattr(rnn_module, "recurrent_matmul", spy)
+    backend = keras.backend.backend()
+    # the backend's own loop takes its fast path; the others (the references) do not
+    expected = {"tensorflow": "TFPretransposedMatmul"}
     LSTM(U, use_fused=False)(x)
-    on_tf = keras.backend.backend() == "tensorflow"
-    assert made == ["TFPretransposedMatmul" if on_tf else "RecurrentMatmul"]
+    assert made == [expected.get(backend, "RecurrentMatmul")]
     made.clear()
     LSTM(U, unroll=True)(x)
     assert made == ["RecurrentMatmul"]
-    if not on_tf:
-        with pytest.raises(ValueError, match="needs the TensorFlow backend"):
-            module.recurrent_matmul(np.eye(3, dtype="float32"), "tf_pretransposed")
+    eye = np.eye(3, dtype="float32")
+    if backend != "tensorflow":
+        made.clear()
+        LSTM(U, use_fused=False, loop="scan")(x)
+        assert made == ["RecurrentMatmul"]
+        with pytest.raises(ValueError, match="needs the tensorflow backend"):
+            module.recurrent_matmul(eye, "tf_pretransposed")
     with pytest.raises(ValueError, match="Unknown recurrent matmul fast path"):
-        module.recurrent_matmul(np.eye(3, dtype="float32"), "cuda")
+        module.recurrent_matmul(eye, "cuda")
 
 
 @pytest.mark.parametrize("kind", ["srnn", "srnn_relu", "lstm", "lstm_nobias", "gru", "gru_nobias"])
