@@ -198,9 +198,16 @@ class RecurrentCell(keras.Layer):
         """
         raise NotImplementedError
 
+    def recurrent_blocks(self) -> tuple[tuple[int, int | None], ...]:
+        """The column ranges ``(start, stop)`` of ``recurrent_kernel`` that ``step``
+        multiplies states by (the whole kernel unless a cell says otherwise)."""
+        return ((0, None),)
+
     def recurrent_matmul(self, matmul: RecurrentMatmul | None) -> RecurrentMatmul:
         """``matmul``, or the generic one over ``recurrent_kernel`` when None."""
-        return matmul if matmul is not None else RecurrentMatmul(self.recurrent_kernel)
+        if matmul is not None:
+            return matmul
+        return RecurrentMatmul(self.recurrent_kernel, self.recurrent_blocks())
 
     # -- Keras cell API ----------------------------------------------------------------
     def call(self, inputs: Any, states: Any, training: bool = False) -> tuple[Any, list]:

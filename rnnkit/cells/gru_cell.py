@@ -65,6 +65,11 @@ class GRUCell(GatedRecurrentCell):
     def bias_shape(self) -> tuple[int, ...]:
         return (2, 3 * self.units) if self.reset_after else (3 * self.units,)
 
+    def recurrent_blocks(self) -> tuple[tuple[int, int | None], ...]:
+        if self.reset_after:
+            return ((0, None),)
+        return ((0, 2 * self.units), (2 * self.units, None))
+
     def input_bias(self) -> Any:
         if self.bias is None:
             return None

@@ -249,6 +249,7 @@ class AttentionDecoder(keras.Layer):
         matmul = recurrent_matmul(
             self.cell.recurrent_kernel,
             fast_path=matmul_fast_path(resolve_loop(self.loop, False)),
+            blocks=self.cell.recurrent_blocks(),
         )
 
         def step(x_t: Any, st: list) -> tuple[Any, list]:

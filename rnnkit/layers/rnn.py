@@ -266,6 +266,7 @@ class RNN(keras.Layer):
             matmul = recurrent_matmul(
                 self.cell.recurrent_kernel,
                 fast_path=matmul_fast_path(resolve_loop(self.loop, self.unroll)),
+                blocks=self.cell.recurrent_blocks(),
             )
             if self._hoist_projection():
                 projected = self.cell.project_inputs(sequences_tm, input_mask)

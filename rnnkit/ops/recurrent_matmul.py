@@ -40,23 +40,34 @@ def matmul_fast_path(loop: str) -> str | None:
     return FAST_PATHS.get((keras.backend.backend(), loop))
 
 
+Block = tuple[int, "int | None"]
+
+
 class RecurrentMatmul:
     """``h @ kernel[:, start:stop]`` (generic: ``keras.ops.matmul``).
 
     Args:
         kernel: the ``(units, gates * units)`` recurrent kernel (variable or tensor).
+        blocks: the column ranges ``(start, stop)`` the step multiplies by; they are
+            sliced here, once, before the loop (other ranges are sliced per call).
     """
 
     fast_path: str | None = None
 
-    def __init__(self, kernel: Any) -> None:
+    def __init__(self, kernel: Any, blocks: tuple[Block, ...] = ((0, None),)) -> None:
         self.kernel = kernel
+        self.blocks = {block: self._slice(block) for block in blocks}
+
+    def _slice(self, block: Block) -> Any:
+        start, stop = block
+        return self.kernel if (start, stop) == (0, None) else self.kernel[:, start:stop]
+
+    def block(self, start: int, stop: int | None) -> Any:
+        found = self.blocks.get((start, stop))
+        return found if found is not None else self._slice((start, stop))
 
     def __call__(self, h: Any, start: int = 0, stop: int | None = None) -> Any:
-        kernel = self.kernel
-        if start != 0 or stop is not None:
-            kernel = kernel[:, start:stop]
-        return ops.matmul(h, kernel)
+        return ops.matmul(h, self.block(start, stop))
 
 
 class TFPretransposedMatmul(RecurrentMatmul):
@@ -65,19 +76,21 @@ class TFPretransposedMatmul(RecurrentMatmul):
 
     fast_path = "tf_pretransposed"
 
-    def __init__(self, kernel: Any) -> None:
+    def __init__(self, kernel: Any, blocks: tuple[Block, ...] = ((0, None),)) -> None:
         import tensorflow as tf
 
-        value = tf.convert_to_tensor(kernel)
-        super().__init__(value)
-        self.kernel_t = tf.transpose(value)
+        super().__init__(tf.convert_to_tensor(kernel), blocks)
+
+    def _slice(self, block: Block) -> Any:
+        import tensorflow as tf
+
+        kernel = super()._slice(block)
+        return kernel, tf.transpose(kernel)
 
     def __call__(self, h: Any, start: int = 0, stop: int | None = None) -> Any:
         import tensorflow as tf
 
-        kernel_t = self.kernel_t
-        if start != 0 or stop is not None:
-            kernel_t = kernel_t[start:stop]
+        kernel, kernel_t = self.block(start, stop)
 
         @tf.custom_gradient
         def product(h: Any, kernel: Any) -> Any:
@@ -86,9 +99,6 @@ class TFPretransposedMatmul(RecurrentMatmul):
 
             return tf.matmul(h, kernel), grad
 
-        kernel = self.kernel
-        if start != 0 or stop is not None:
-            kernel = kernel[:, start:stop]
         return product(h, kernel)
 
 
@@ -96,11 +106,14 @@ _CLASSES = {"tf_pretransposed": TFPretransposedMatmul}
 _BACKENDS = {"tf_pretransposed": "tensorflow"}
 
 
-def recurrent_matmul(kernel: Any, fast_path: str | None = None) -> RecurrentMatmul:
+def recurrent_matmul(
+    kernel: Any, fast_path: str | None = None, blocks: tuple[Block, ...] = ((0, None),)
+) -> RecurrentMatmul:
     """The matmul for a loop: a fast path of :data:`FAST_PATHS` (on its backend only)
-    or None for the generic one. Call it before the loop."""
+    or None for the generic one, with the kernel's column ``blocks`` sliced now. Call it
+    before the loop."""
     if fast_path is None:
-        return RecurrentMatmul(kernel)
+        return RecurrentMatmul(kernel, blocks)
     if fast_path not in _CLASSES:
         raise ValueError(
             f"Unknown recurrent matmul fast path {fast_path!r}: expected None or one of "
@@ -111,4 +124,4 @@ def recurrent_matmul(kernel: Any, fast_path: str | None = None) -> RecurrentMatm
             f"The {fast_path!r} recurrent matmul needs the {_BACKENDS[fast_path]} backend, "
             f"got {keras.backend.backend()!r}."
         )
-    return _CLASSES[fast_path](kernel)
+    return _CLASSES[fast_path](kernel, blocks)

@@ -333,8 +333,8 @@ def test_recurrent_matmul_fast_path_only_in_backend_loop(x, monkeypatch):
 
     made = []
 
-    def spy(kernel, fast_path=None):
-        matmul = module.recurrent_matmul(kernel, fast_path)
+    def spy(kernel, fast_path=None, **kwargs):
+        matmul = module.recurrent_matmul(kernel, fast_path, **kwargs)
         made.append(type(matmul).__name__)
         return matmul
 
