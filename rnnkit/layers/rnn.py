@@ -261,6 +261,14 @@ class RNN(keras.Layer):
             # Time-major before the projection: transposing (B, T, D) is cheaper than
             # transposing the projected (B, T, gates * units).
             sequences_tm = ops.moveaxis(sequences, 1, 0)
+            loop_mask = mask
+            if self.go_backwards:
+                # Reversed here, before the projection, rather than by the loop after
+                # it: the raw (T, B, D) input is smaller than the projected
+                # (T, B, gates * units) one (8x for D=256, 4 * 512 gates x units).
+                sequences_tm = ops.flip(sequences_tm, axis=0)
+                if mask is not None:
+                    loop_mask = ops.flip(mask, axis=1)
             # Made once, before the loop (TensorFlow's loop: a pre-transposed kernel
             # for the backward pass, see rnnkit.ops.recurrent_matmul).
             matmul = recurrent_matmul(
@@ -286,8 +294,8 @@ class RNN(keras.Layer):
                 projected,
                 states,
                 self.cell.output_size,
-                mask=mask,
-                go_backwards=self.go_backwards,
+                mask=loop_mask,
+                go_backwards=False,  # already reversed above
                 zero_output_for_mask=self.zero_output_for_mask,
                 return_sequences=self.return_sequences,
                 unroll=self.unroll,
