@@ -433,6 +433,39 @@ def test_in_functional_model_fit_and_predict():
     assert probs.shape == (32, 2) and np.allclose(probs.sum(-1), 1, atol=1e-5)
 
 
+# Compiled (XLA on TensorFlow, jax.jit) and mixed-precision training through each
+# backend's own loop (on TensorFlow: with the custom-gradient recurrent matmul). Eager JAX
+# re-traces the scan at every step and torch.compile takes minutes here: those run eager
+# torch / jitted JAX only.
+FIT_JIT = {"tensorflow": [False, True], "jax": [True], "torch": [False]}[keras.backend.backend()]
+
+
+@pytest.mark.parametrize("jit_compile", FIT_JIT)
+@pytest.mark.parametrize("policy", ["float32", "mixed_bfloat16"])
+def test_fit_compiled_and_mixed_precision(jit_compile, policy):
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        keras.utils.set_random_seed(0)
+        rng = np.random.default_rng(0)
+        x = rng.normal(size=(64, 7, 5)).astype("float32")
+        y = x[:, :, :2].sum(axis=(1, 2))[:, None].astype("float32")
+        inputs = keras.Input((7, 5))
+        h = LSTM(8, return_sequences=True, use_fused=False)(inputs)
+        h = GRU(8, reset_after=False, go_backwards=True)(h)
+        outputs = keras.layers.Dense(1, dtype="float32")(h)
+        model = keras.Model(inputs, outputs)
+        model.compile(keras.optimizers.Adam(0.02), "mse", jit_compile=jit_compile)
+        history = model.fit(x, y, epochs=8, batch_size=16, verbose=0)
+        losses = history.history["loss"]
+        assert np.all(np.isfinite(losses)) and losses[-1] < 0.7 * losses[0], losses
+        hidden = keras.Model(inputs, model.layers[1].output)(x[:2])
+        assert keras.backend.standardize_dtype(hidden.dtype) == (
+            "float32" if policy == "float32" else "bfloat16"
+        )
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+
+
 # -- bad input -------------------------------------------------------------------------
 
 
