@@ -18,7 +18,7 @@ import keras
 from keras import constraints, initializers, ops, regularizers
 
 from rnnkit.ops.activations import get_activation, serialize_activation
-from rnnkit.ops.recurrent_matmul import RecurrentMatmul
+from rnnkit.ops.recurrent_matmul import RecurrentMatmul, matmul_fast_path, recurrent_matmul
 
 
 class RecurrentCell(keras.Layer):
@@ -203,11 +203,16 @@ class RecurrentCell(keras.Layer):
         multiplies states by (the whole kernel unless a cell says otherwise)."""
         return ((0, None),)
 
+    def loop_matmul(self, loop: str | None = None) -> RecurrentMatmul:
+        """The state matmul for a loop of :mod:`rnnkit.ops.recurrence` (a resolved loop
+        name; None: the generic matmul), with the ``recurrent_blocks`` sliced now: that
+        loop's fast path if it has one. Runners call it once, before their loop."""
+        fast_path = None if loop is None else matmul_fast_path(loop)
+        return recurrent_matmul(self.recurrent_kernel, fast_path, self.recurrent_blocks())
+
     def recurrent_matmul(self, matmul: RecurrentMatmul | None) -> RecurrentMatmul:
-        """``matmul``, or the generic one over ``recurrent_kernel`` when None."""
-        if matmul is not None:
-            return matmul
-        return RecurrentMatmul(self.recurrent_kernel, self.recurrent_blocks())
+        """``matmul``, or the generic one (``loop_matmul()``) when None."""
+        return matmul if matmul is not None else self.loop_matmul()
 
     # -- Keras cell API ----------------------------------------------------------------
     def call(self, inputs: Any, states: Any, training: bool = False) -> tuple[Any, list]:

@@ -11,7 +11,7 @@ from keras import ops
 from rnnkit.cells.base import RecurrentCell
 from rnnkit.layers.bahdanau_attention import BahdanauAttention
 from rnnkit.ops.recurrence import LOOPS, recurrence, resolve_loop
-from rnnkit.ops.recurrent_matmul import RecurrentMatmul, matmul_fast_path, recurrent_matmul
+from rnnkit.ops.recurrent_matmul import RecurrentMatmul
 from rnnkit.ops.validation import check_rank, static_shape
 
 
@@ -246,11 +246,7 @@ class AttentionDecoder(keras.Layer):
         input_mask, recurrent_mask = self.cell.dropout_masks(batch, training)
         units, value_dim = self.cell.output_size, self.value_dim
         # made before the loop (TensorFlow's loop: a pre-transposed kernel for the backward)
-        matmul = recurrent_matmul(
-            self.cell.recurrent_kernel,
-            fast_path=matmul_fast_path(resolve_loop(self.loop, False)),
-            blocks=self.cell.recurrent_blocks(),
-        )
+        matmul = self.cell.loop_matmul(resolve_loop(self.loop, False))
 
         def step(x_t: Any, st: list) -> tuple[Any, list]:
             output, context, alpha, new_states = self._step(

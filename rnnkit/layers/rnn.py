@@ -10,7 +10,6 @@ from keras import ops
 from rnnkit.cells.base import RecurrentCell
 from rnnkit.ops.fused import fused_recurrence
 from rnnkit.ops.recurrence import LOOPS, recurrence, resolve_loop
-from rnnkit.ops.recurrent_matmul import matmul_fast_path, recurrent_matmul
 from rnnkit.ops.validation import check_float, check_rank, static_shape
 
 PROJECTIONS = ("auto", "hoisted", "per_step")
@@ -271,11 +270,7 @@ class RNN(keras.Layer):
                     loop_mask = ops.flip(mask, axis=1)
             # Made once, before the loop (TensorFlow's loop: a pre-transposed kernel
             # for the backward pass, see rnnkit.ops.recurrent_matmul).
-            matmul = recurrent_matmul(
-                self.cell.recurrent_kernel,
-                fast_path=matmul_fast_path(resolve_loop(self.loop, self.unroll)),
-                blocks=self.cell.recurrent_blocks(),
-            )
+            matmul = self.cell.loop_matmul(resolve_loop(self.loop, self.unroll))
             if self._hoist_projection():
                 projected = self.cell.project_inputs(sequences_tm, input_mask)
 
