@@ -1,7 +1,9 @@
 """The recurrent matmul ``h @ recurrent_kernel[:, columns]`` of a cell's step.
 
 Cells multiply the previous state by their recurrent kernel through a
-:class:`RecurrentMatmul`, which the runner creates once, before the loop:
+:class:`RecurrentMatmul`, which the runner creates once, before the loop
+(``RecurrentCell.loop_matmul``), with the column blocks the cell multiplies by
+already sliced (the reset-before GRU uses two):
 
 * generic (every backend, every loop): ``keras.ops.matmul``, differentiated by the
   backend;
