@@ -316,8 +316,10 @@ def test_every_loop_gradients_with_recurrent_dropout_and_initial_state(
         layer.set_weights(ours.get_weights())
         layers.append(_FromInitialState(layer, n_states))
     looped, ref = layers
-    # same seed, one call each: the same dropout masks
+    # same seed, one call each: the same dropout masks (and dropout does act)
     assert max_diff(looped(x, training=True), ref(x, training=True)) < TOL
+    assert max_diff(looped(x, training=True), looped(x)) > 1e-3
+    ref(x, training=True)  # keep the two seed generators in step
     grads = [gradients(layer, x, sum_sq, training=True) for layer in (looped, ref)]
     for a, b in zip(*grads):
         assert np.abs(a - b).max() < 1e-4
