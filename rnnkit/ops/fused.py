@@ -3,9 +3,12 @@
 * ``torch_fused``: on the torch backend, ``torch.lstm`` / ``torch.gru`` /
   ``torch.rnn_tanh`` / ``torch.rnn_relu`` (cuDNN on GPU, ATen/oneDNN on CPU);
   rnnkit's weight layouts are converted to torch's (GRU gates z, r, h -> r, z, n).
-* ``keras_cudnn``: on TensorFlow and JAX, Keras's own cuDNN kernels
-  (``keras.src.backend.lstm`` / ``gru``); they exist only on a GPU, where they raise
-  ``NotImplementedError`` for configurations cuDNN cannot run.
+* ``keras_cudnn``: on TensorFlow and JAX with a GPU, Keras's own cuDNN kernels
+  (``keras.src.backend.lstm`` / ``gru``), which raise ``NotImplementedError`` for
+  configurations cuDNN cannot run. Only with a GPU: since Keras 3.15 the JAX ``gru``
+  is a plain ``lax.scan`` that also runs on a CPU, where rnnkit's own loop measured
+  faster (GRU inference at B=64, T=50, H=512: 43-57 ms against 68-78 ms,
+  ``benchmarks/RESULTS.md``).
 
 Only unmasked sequences take a fused path. Both return ``(last_output, outputs,
 states)`` like :func:`rnnkit.ops.recurrence`, or None when no fused kernel applies;
@@ -15,6 +18,7 @@ generic one wherever both run.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import keras
@@ -38,9 +42,27 @@ def fused_recurrence(
     backend = keras.backend.backend()
     if backend == "torch":
         return torch_fused(kind, cell, inputs, initial_states, go_backwards)
-    if backend in ("tensorflow", "jax") and kind in ("lstm", "gru"):
+    if backend in ("tensorflow", "jax") and kind in ("lstm", "gru") and gpu_available():
         return keras_cudnn(kind, cell, inputs, initial_states, mask, go_backwards, return_sequences)
     return None
+
+
+@functools.cache
+def _gpu_available(backend: str) -> bool:
+    if backend == "jax":
+        import jax
+
+        return jax.default_backend() == "gpu"
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return bool(tf.config.list_physical_devices("GPU"))
+    return False
+
+
+def gpu_available() -> bool:
+    """Whether the current backend (TensorFlow or JAX) computes on a GPU."""
+    return _gpu_available(keras.backend.backend())
 
 
 def _gru_to_torch(w: Any) -> Any:

@@ -380,6 +380,24 @@ def test_fused_path_matches_generic(kind, go_backwards, x):
         assert max_diff(forced(x), generic(x)) < TOL
 
 
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_keras_kernels_only_with_a_gpu(kind, x):
+    # Keras's backend lstm/gru are taken for their cuDNN kernels only: Keras 3.15's JAX
+    # gru is a plain lax.scan that also runs on a CPU, where rnnkit's own loop is faster.
+    from rnnkit.ops import fused
+
+    backend = keras.backend.backend()
+    ours, _ = pair(kind, return_sequences=True)
+    result = fused.fused_recurrence(ours.cell, x, ours.cell.get_initial_state(B))
+    if backend == "torch":
+        assert result is not None  # torch's own fused kernels, on any device
+    elif not fused.gpu_available():
+        assert result is None
+        forced = type(ours).from_config({**ours.get_config(), "use_fused": True})
+        with pytest.raises(ValueError, match="no fused kernel applies"):
+            forced(x)
+
+
 @pytest.mark.parametrize("kind", ["srnn", "lstm", "gru", "gru_reset_before"])
 def test_per_step_projection_matches_hoisted(kind, x):
     # the two places of the input projection (the JAX-CPU fast path and the default)
