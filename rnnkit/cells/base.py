@@ -18,7 +18,7 @@ import keras
 from keras import constraints, initializers, ops, regularizers
 
 from rnnkit.ops.activations import get_activation, serialize_activation
-from rnnkit.ops.recurrent_matmul import RecurrentMatmul, matmul_fast_path, recurrent_matmul
+from rnnkit.ops.recurrent_matmul import Block, RecurrentMatmul, matmul_fast_path, recurrent_matmul
 
 
 class RecurrentCell(keras.Layer):
@@ -198,7 +198,7 @@ class RecurrentCell(keras.Layer):
         """
         raise NotImplementedError
 
-    def recurrent_blocks(self) -> tuple[tuple[int, int | None], ...]:
+    def recurrent_blocks(self) -> tuple[Block, ...]:
         """The column ranges ``(start, stop)`` of ``recurrent_kernel`` that ``step``
         multiplies states by (the whole kernel unless a cell says otherwise)."""
         return ((0, None),)

@@ -8,7 +8,7 @@ import keras
 from keras import ops
 
 from rnnkit.cells.base import GatedRecurrentCell
-from rnnkit.ops.recurrent_matmul import RecurrentMatmul
+from rnnkit.ops.recurrent_matmul import Block, RecurrentMatmul
 
 
 @keras.saving.register_keras_serializable(package="rnnkit")
@@ -65,7 +65,7 @@ class GRUCell(GatedRecurrentCell):
     def bias_shape(self) -> tuple[int, ...]:
         return (2, 3 * self.units) if self.reset_after else (3 * self.units,)
 
-    def recurrent_blocks(self) -> tuple[tuple[int, int | None], ...]:
+    def recurrent_blocks(self) -> tuple[Block, ...]:
         if self.reset_after:
             return ((0, None),)
         return ((0, 2 * self.units), (2 * self.units, None))

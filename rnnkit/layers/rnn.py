@@ -263,8 +263,8 @@ class RNN(keras.Layer):
             loop_mask = mask
             if self.go_backwards:
                 # Reversed here, before the projection, rather than by the loop after
-                # it: the raw (T, B, D) input is smaller than the projected
-                # (T, B, gates * units) one (8x for D=256, 4 * 512 gates x units).
+                # it: the raw (T, B, D) input is usually much smaller than the projected
+                # (T, B, gates * units) one (8x smaller for D=256 and an LSTM of 512).
                 sequences_tm = ops.flip(sequences_tm, axis=0)
                 if mask is not None:
                     loop_mask = ops.flip(mask, axis=1)

@@ -90,7 +90,9 @@ def recurrence(
         output_size: size of the step output (for the zero output before step 0).
         mask: optional boolean ``(batch, timesteps)``; False steps are skipped.
         go_backwards: process the sequence in reverse; outputs come back in
-            processing order (as Keras does).
+            processing order (as Keras does). :class:`rnnkit.layers.RNN` reverses
+            its raw inputs itself before projecting them (less data to move) and
+            passes False here.
         zero_output_for_mask: emit zeros instead of the previous output at
             masked steps.
         return_sequences: also return all outputs ``(batch, timesteps, output_size)``.

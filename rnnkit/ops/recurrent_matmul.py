@@ -54,8 +54,6 @@ class RecurrentMatmul:
             sliced here, once, before the loop (other ranges are sliced per call).
     """
 
-    fast_path: str | None = None
-
     def __init__(self, kernel: Any, blocks: tuple[Block, ...] = ((0, None),)) -> None:
         self.kernel = kernel
         self.blocks = {block: self._slice(block) for block in blocks}
@@ -76,7 +74,7 @@ class TFPretransposedMatmul(RecurrentMatmul):
     """TensorFlow fast path (see module docstring): the backward pass multiplies by a
     kernel transposed once, before the loop. Create it outside the loop."""
 
-    fast_path = "tf_pretransposed"
+    backend = "tensorflow"
 
     def __init__(self, kernel: Any, blocks: tuple[Block, ...] = ((0, None),)) -> None:
         import tensorflow as tf
@@ -104,8 +102,8 @@ class TFPretransposedMatmul(RecurrentMatmul):
         return product(h, kernel)
 
 
-_CLASSES = {"tf_pretransposed": TFPretransposedMatmul}
-_BACKENDS = {"tf_pretransposed": "tensorflow"}
+#: fast path name -> its class (the class's ``backend`` is the one it needs)
+_FAST_PATH_CLASSES = {"tf_pretransposed": TFPretransposedMatmul}
 
 
 def recurrent_matmul(
@@ -116,14 +114,15 @@ def recurrent_matmul(
     before the loop."""
     if fast_path is None:
         return RecurrentMatmul(kernel, blocks)
-    if fast_path not in _CLASSES:
+    cls = _FAST_PATH_CLASSES.get(fast_path)
+    if cls is None:
         raise ValueError(
             f"Unknown recurrent matmul fast path {fast_path!r}: expected None or one of "
-            f"{sorted(_CLASSES)}."
+            f"{sorted(_FAST_PATH_CLASSES)}."
         )
-    if keras.backend.backend() != _BACKENDS[fast_path]:
+    if keras.backend.backend() != cls.backend:
         raise ValueError(
-            f"The {fast_path!r} recurrent matmul needs the {_BACKENDS[fast_path]} backend, "
+            f"The {fast_path!r} recurrent matmul needs the {cls.backend} backend, "
             f"got {keras.backend.backend()!r}."
         )
-    return _CLASSES[fast_path](kernel, blocks)
+    return cls(kernel, blocks)
