@@ -30,7 +30,7 @@ class GRU(CellLayer):
         bias_constraint, dropout, recurrent_dropout, seed: as in Keras (see
             :class:`rnnkit.cells.RecurrentCell`).
         return_sequences, return_state, go_backwards, stateful, unroll,
-        zero_output_for_mask, use_fused, loop, projection: as in
+        zero_output_for_mask, use_fused, loop, projection, batch_split: as in
             :class:`rnnkit.layers.RNN`.
 
     Call arguments:
@@ -81,6 +81,7 @@ class GRU(CellLayer):
         use_fused: bool | str = "auto",
         loop: str = "auto",
         projection: str = "auto",
+        batch_split: int | str = "auto",
         **kwargs: Any,
     ) -> None:
         cell_kwargs = dict(
@@ -112,6 +113,7 @@ class GRU(CellLayer):
             use_fused=use_fused,
             loop=loop,
             projection=projection,
+            batch_split=batch_split,
             kwargs=dict(kwargs, activity_regularizer=activity_regularizer),
         )
         super().__init__(cell_kwargs, rnn_kwargs)

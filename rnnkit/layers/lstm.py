@@ -30,7 +30,7 @@ class LSTM(CellLayer):
         bias_constraint, dropout, recurrent_dropout, seed: as in Keras (see
             :class:`rnnkit.cells.RecurrentCell`).
         return_sequences, return_state, go_backwards, stateful, unroll,
-        zero_output_for_mask, use_fused, loop, projection: as in
+        zero_output_for_mask, use_fused, loop, projection, batch_split: as in
             :class:`rnnkit.layers.RNN`.
 
     Call arguments:
@@ -82,6 +82,7 @@ class LSTM(CellLayer):
         use_fused: bool | str = "auto",
         loop: str = "auto",
         projection: str = "auto",
+        batch_split: int | str = "auto",
         **kwargs: Any,
     ) -> None:
         cell_kwargs = dict(
@@ -113,6 +114,7 @@ class LSTM(CellLayer):
             use_fused=use_fused,
             loop=loop,
             projection=projection,
+            batch_split=batch_split,
             kwargs=dict(kwargs, activity_regularizer=activity_regularizer),
         )
         super().__init__(cell_kwargs, rnn_kwargs)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from helpers import as_list, gradients, hard_sigmoid_k2, masks, max_diff, np_run, sum_sq, to_np
 
-from rnnkit.layers import GRU, LSTM, RNN, SimpleRNN
+from rnnkit.layers import GRU, LSTM, RNN, Bidirectional, SimpleRNN
 from rnnkit.ops.recurrence import BACKEND_LOOPS
 
 B, T, D, U = 4, 6, 5, 3
@@ -293,9 +293,7 @@ class _FromInitialState(keras.Layer):
 @pytest.mark.parametrize("loop", LOOP_CASES)
 @pytest.mark.parametrize("kind", ["srnn", "lstm", "gru", "gru_reset_before"])
 @pytest.mark.parametrize("go_backwards", [False, True])
-def test_every_loop_gradients_with_recurrent_dropout_and_initial_state(
-    loop, kind, go_backwards, x
-):
+def test_every_loop_gradients_with_recurrent_dropout_and_initial_state(loop, kind, go_backwards, x):
     # The recurrent matmul's backward differs per loop (TensorFlow's loop multiplies by
     # a kernel transposed before the loop, rnnkit.ops.recurrent_matmul): gradients
     # through the recurrent dropout mask, the reset-before GRU's kernel slices and the
@@ -427,6 +425,110 @@ def test_per_step_projection_matches_hoisted(kind, x):
     assert max_diff(dropped["hoisted"], hoisted(x)) > 1e-3  # dropout was on
     with pytest.raises(ValueError, match="projection"):
         type(ours)(U, projection="fused")
+
+
+@pytest.mark.parametrize("kind", ["srnn", "lstm", "gru", "gru_reset_before"])
+@pytest.mark.parametrize("parts", [3])
+@pytest.mark.parametrize("go_backwards", [False, True])
+def test_batch_split_matches_one_loop(kind, parts, go_backwards):
+    # rnnkit.ops.batch_split (the TensorFlow CPU inference fast path with "auto"):
+    # independent loops over row slices give the one loop's outputs, states and
+    # gradients, under every mask, from given initial states, and with the same dropout
+    # masks in training. 7 rows: the parts are uneven (3 + 2 + 2).
+    batch = 7
+    rng = np.random.default_rng(3)
+    x7 = rng.normal(size=(batch, T, D)).astype("float32")
+    ours, _ = pair(
+        kind,
+        return_sequences=True,
+        return_state=True,
+        go_backwards=go_backwards,
+        dropout=0.2,
+        recurrent_dropout=0.3,
+        seed=7,
+    )
+    config = {**ours.get_config(), "use_fused": False}
+    layers = []
+    for batch_split in (1, parts):
+        layer = type(ours).from_config({**config, "batch_split": batch_split})
+        layer.build((batch, T, D))
+        layer.set_weights(ours.get_weights())
+        layers.append(layer)
+    one, split = layers
+    n_states = 2 if kind == "lstm" else 1
+    states = [rng.normal(size=(batch, U)).astype("float32") for _ in range(n_states)]
+    for mask in masks(batch, T).values():
+        assert max_diff(split(x7, mask=mask), one(x7, mask=mask)) < TOL
+        assert (
+            max_diff(
+                split(x7, mask=mask, initial_state=states), one(x7, mask=mask, initial_state=states)
+            )
+            < TOL
+        )
+    # same seed, one call each: the same dropout masks, split by rows
+    assert max_diff(split(x7, training=True), one(x7, training=True)) < TOL
+    wrapped = [_FromInitialState(layer, n_states) for layer in (split, one)]
+    mask = masks(batch, T)["left"]
+    assert max_diff(wrapped[0](x7, mask=mask), wrapped[1](x7, mask=mask)) < TOL
+    grads = [gradients(layer, x7, sum_sq, mask=mask) for layer in wrapped]
+    for a, b in zip(*grads):
+        assert np.abs(a - b).max() < 1e-4
+
+
+def test_batch_split_auto_only_for_tensorflow_cpu_inference(x, monkeypatch):
+    from rnnkit.ops import batch_split
+
+    tf_cpu = keras.backend.backend() == "tensorflow" and not batch_split.gpu_available()
+    assert batch_split.batch_parts("auto", 64, False, "tf_while") == (2 if tf_cpu else 1)
+    assert batch_split.batch_parts("auto", 64, None, "tf_while") == (2 if tf_cpu else 1)
+    assert batch_split.batch_parts("auto", 64, True, "tf_while") == 1  # training
+    assert batch_split.batch_parts("auto", 4, False, "tf_while") == 1  # too few rows
+    assert batch_split.batch_parts("auto", None, False, "tf_while") == 1  # unknown batch
+    assert batch_split.batch_parts("auto", 64, False, "unrolled") == 1
+    assert batch_split.batch_parts(3, 64, True, "scan") == 3  # explicit: always
+    assert batch_split.batch_parts(3, 2, True, "scan") == 2  # at most one row a part
+    monkeypatch.setattr(batch_split, "_usable_cpus", lambda: 1)
+    assert batch_split.batch_parts("auto", 64, False, "tf_while") == 1
+    monkeypatch.undo()
+
+    # the layer: a predict of 16 rows runs two loops on TensorFlow's CPU, one elsewhere
+    # and one in training
+    from rnnkit.layers import rnn as rnn_module
+
+    calls = []
+    original = rnn_module.recurrence
+
+    def spy(step, inputs, *args, **kwargs):
+        calls.append(inputs.shape[1])  # the time-major inputs' (static) batch
+        return original(step, inputs, *args, **kwargs)
+
+    monkeypatch.setattr(rnn_module, "recurrence", spy)
+    x16 = np.concatenate([x] * 4)
+    layer = LSTM(U, use_fused=False)
+    one = LSTM(U, use_fused=False, batch_split=1)
+    inputs = keras.Input((T, D))
+    model = keras.Model(inputs, [layer(inputs), one(inputs)])
+    one.set_weights(layer.get_weights())
+    calls.clear()
+    split_out, one_out = model.predict_on_batch(x16)
+    assert np.abs(split_out - one_out).max() < TOL
+    assert sorted(calls) == ([8, 8, 16] if tf_cpu else [16, 16])
+    calls.clear()
+    model.compile("sgd", "mse")
+    model.train_on_batch(x16, [np.zeros((16, U), "float32")] * 2)
+    assert set(calls) == {16}  # (traced more than once)
+    # nor the directions of a Bidirectional layer, already two loops side by side
+    calls.clear()
+    bidirectional = Bidirectional(LSTM(U, use_fused=False))
+    keras.Model(inputs, bidirectional(inputs)).predict_on_batch(x16)
+    assert calls == [16, 16]
+    assert batch_split.batch_parts("auto", 64, False, "tf_while", concurrent_loops=2) == 1
+
+
+def test_batch_split_errors():
+    for bad in (0, -1, 1.5, "two", True):
+        with pytest.raises(ValueError, match=r"'lstm_bad'.*`batch_split` must be 'auto'"):
+            LSTM(U, batch_split=bad, name="lstm_bad")
 
 
 def test_use_fused_true_without_kernel_raises(x):
