@@ -28,6 +28,7 @@ Usage::
     KERAS_BACKEND=tensorflow python benchmarks/rnn.py
     KERAS_BACKEND=jax python benchmarks/rnn.py --configs short --repeats 7
     KERAS_BACKEND=torch python benchmarks/rnn.py --markdown
+    python benchmarks/rnn.py --isolate --markdown  # each row in a fresh process
 
 Results are recorded in ``benchmarks/RESULTS.md``.
 """
@@ -161,6 +162,37 @@ def table(rows: list[dict], markdown: bool) -> str:
     return "\n".join([fmt(head), fmt(["-" * w for w in widths])] + [fmt(line) for line in lines])
 
 
+def isolated_rows(args: argparse.Namespace) -> list[dict]:
+    """Runs every (config, kind) pair in its own child process of this script."""
+    import subprocess
+    import tempfile
+
+    rows = []
+    pairs = [(name, kind) for name in args.configs for kind in args.kinds]
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, (name, kind) in enumerate(pairs, 1):
+            out = os.path.join(tmp, f"{name}-{kind}.json")
+            command = [sys.executable, os.path.abspath(__file__), "--configs", name]
+            command += ["--kinds", kind, "--repeats", str(args.repeats), "--json", out]
+            start = time.time()
+            done = subprocess.run(command, capture_output=True, text=True)
+            if done.returncode != 0:
+                raise RuntimeError(
+                    f"the child run for {name}/{kind} failed ({done.returncode}):\n"
+                    f"{done.stderr[-3000:]}"
+                )
+            with open(out) as f:
+                (row,) = json.load(f)
+            rows.append(row)
+            print(
+                f"  [{i}/{len(pairs)}] {name} {kind}: infer {row['infer']['speedup']:.2f}x, "
+                f"train {row['train']['speedup']:.2f}x (own process, peak "
+                f"{row['peak_gflops']:.1f} GFLOP/s, {time.time() - start:.0f} s)",
+                flush=True,
+            )
+    return rows
+
+
 def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
@@ -168,6 +200,13 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
     parser.add_argument("--json", help="also write the rows to this JSON file")
+    parser.add_argument(
+        "--isolate",
+        action="store_true",
+        help="run each config and kind in a fresh Python process (in one process, a row "
+        "can depend on what ran before it: BiLSTM inference at T=500 on TensorFlow took "
+        "1165-1176 ms alone and 1321-1325 ms after the LSTM rows)",
+    )
     args = parser.parse_args(argv)
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
@@ -179,6 +218,14 @@ def main(argv: list[str] | None = None) -> list[dict]:
         f"{date.today().isoformat()}",
         flush=True,
     )
+    if args.isolate:
+        rows = isolated_rows(args)
+        print()
+        print(table(rows, args.markdown))
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(rows, f, indent=1)
+        return rows
     rows = []
     for name in args.configs:
         cfg = CONFIGS[name]
