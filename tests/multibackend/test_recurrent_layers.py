@@ -475,6 +475,18 @@ def test_batch_split_matches_one_loop(kind, parts, go_backwards):
         assert np.abs(a - b).max() < 1e-4
 
 
+def test_batch_split_stateful_carries_each_row():
+    batch = 7
+    x7 = np.random.default_rng(4).normal(size=(batch, T, D)).astype("float32")
+    full = LSTM(U, return_sequences=True, batch_split=1)
+    full.build((batch, T, D))
+    stateful = LSTM(U, return_sequences=True, stateful=True, batch_split=3)
+    stateful.build((batch, 3, D))
+    stateful.cell.set_weights(full.get_weights())
+    y = np.concatenate([to_np(stateful(x7[:, :3])), to_np(stateful(x7[:, 3:]))], 1)
+    assert np.abs(y - to_np(full(x7))).max() < TOL
+
+
 def test_batch_split_auto_only_for_tensorflow_cpu_inference(x, monkeypatch):
     from rnnkit.ops import batch_split
 
