@@ -100,9 +100,7 @@ class GRUCell(GatedRecurrentCell):
             r_z, r_r = ops.split(inner, 2, axis=-1)
             z = self.recurrent_activation(x_z + r_z)
             r = self.recurrent_activation(x_r + r_r)
-            candidate = self.activation(
-                x_h + matmul(r * h_in, 2 * u)
-            )
+            candidate = self.activation(x_h + matmul(r * h_in, 2 * u))
         h = z * h_prev + (1.0 - z) * candidate
         return h, [h]
 

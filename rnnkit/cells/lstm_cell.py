@@ -91,7 +91,7 @@ class LSTMCell(GatedRecurrentCell):
         h_prev, c_prev = states[0], states[1]
         if recurrent_mask is not None:
             h_prev = h_prev * recurrent_mask
-        z = projected + self.recurrent_matmul(matmul)(h_prev)
+        z = self.recurrent_matmul(matmul).accumulate(projected, h_prev)
         z_i, z_f, z_c, z_o = ops.split(z, 4, axis=-1)
         i = self.recurrent_activation(z_i)
         f = self.recurrent_activation(z_f)

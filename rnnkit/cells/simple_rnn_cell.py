@@ -53,7 +53,7 @@ class SimpleRNNCell(RecurrentCell):
         prev = states[0]
         if recurrent_mask is not None:
             prev = prev * recurrent_mask
-        output = self.activation(projected + self.recurrent_matmul(matmul)(prev))
+        output = self.activation(self.recurrent_matmul(matmul).accumulate(projected, prev))
         return output, [output]
 
     def fused_kind(self) -> str | None:

@@ -8,6 +8,7 @@ import keras
 from keras import ops
 
 from rnnkit.cells.base import RecurrentCell
+from rnnkit.ops import jax_scan_grad
 from rnnkit.ops.batch_split import batch_parts, check_batch_split, run_split
 from rnnkit.ops.fused import fused_recurrence
 from rnnkit.ops.recurrence import LOOPS, recurrence, resolve_loop
@@ -31,9 +32,11 @@ class RNN(keras.Layer):
 
     The inputs of all time steps are projected in one matmul before the recurrence
     (see ``projection``);
-    the recurrence then runs in the backend's best loop (``lax.scan`` on JAX, a
-    ``tf.while_loop`` on TensorFlow, whose backward pass multiplies by a recurrent
-    kernel transposed once before the loop: :mod:`rnnkit.ops.recurrent_matmul`; a loop
+    the recurrence then runs in the backend's best loop (``lax.scan`` on JAX, whose
+    backward pass on a CPU computes the weight gradients after the loop for unmasked
+    sequences: :mod:`rnnkit.ops.jax_scan_grad`; a ``tf.while_loop`` on TensorFlow,
+    whose backward pass multiplies by a recurrent kernel transposed once before the
+    loop: :mod:`rnnkit.ops.recurrent_matmul`; a loop
     over ``torch.unbind`` views on torch), or in a fused kernel (torch's native RNN kernels
     on the torch backend, cuDNN on a GPU) when the cell's configuration allows it and
     the sequence is unmasked. Masking follows Keras: states are carried through
@@ -311,6 +314,14 @@ class RNN(keras.Layer):
             sequences_tm = ops.flip(sequences_tm, axis=0)
             if mask is not None:
                 loop_mask = ops.flip(mask, axis=1)
+        if self._batched_weight_grads(mask, recurrent_mask):
+            # JAX on a CPU: weight gradients after the loop (rnnkit.ops.jax_scan_grad)
+            x = sequences_tm if input_mask is None else sequences_tm * input_mask
+            last, outputs_tm, new_states = jax_scan_grad.scan_with_batched_weight_grads(
+                self.cell, x, states
+            )
+            outputs = ops.moveaxis(outputs_tm, 0, 1) if self.return_sequences else None
+            return last, outputs, new_states
         # Made once, before the loop (TensorFlow's loop: a pre-transposed kernel
         # for the backward pass, see rnnkit.ops.recurrent_matmul).
         matmul = self.cell.loop_matmul(resolve_loop(self.loop, self.unroll))
@@ -339,6 +350,17 @@ class RNN(keras.Layer):
             unroll=self.unroll,
             loop=self.loop,
             time_major=True,
+        )
+
+    def _batched_weight_grads(self, mask: Any, recurrent_mask: Any) -> bool:
+        return (
+            self.loop == "auto"
+            and not self.unroll
+            and self.projection != "hoisted"
+            and mask is None
+            and recurrent_mask is None
+            and _xla_cpu()
+            and jax_scan_grad.applies(self.cell)
         )
 
     def _hoist_projection(self) -> bool:

@@ -69,6 +69,13 @@ class RecurrentMatmul:
     def __call__(self, h: Any, start: int = 0, stop: int | None = None) -> Any:
         return ops.matmul(h, self.block(start, stop))
 
+    def accumulate(self, projected: Any, h: Any, start: int = 0, stop: int | None = None) -> Any:
+        """``projected + h @ kernel[:, start:stop]``: the pre-activation of cells whose
+        projected input enters the step only through this sum (SimpleRNN, LSTM); JAX's
+        fast path then keeps only the sum for the backward pass
+        (:mod:`rnnkit.ops.jax_scan_grad`)."""
+        return projected + self(h, start, stop)
+
 
 class TFPretransposedMatmul(RecurrentMatmul):
     """TensorFlow fast path (see module docstring): the backward pass multiplies by a

@@ -329,6 +329,7 @@ def test_every_loop_gradients_with_recurrent_dropout_and_initial_state(loop, kin
 
 def test_recurrent_matmul_fast_path_only_in_backend_loop(x, monkeypatch):
     import rnnkit.cells.base as cells_module
+    from rnnkit.layers import rnn as rnn_module
     from rnnkit.ops import recurrent_matmul as module
 
     made = []
@@ -341,9 +342,11 @@ def test_recurrent_matmul_fast_path_only_in_backend_loop(x, monkeypatch):
     monkeypatch.setattr(cells_module, "recurrent_matmul", spy)
     backend = keras.backend.backend()
     # the backend's own loop takes its fast path; the others (the references) do not
-    expected = {"tensorflow": "TFPretransposedMatmul"}
+    expected = {"tensorflow": ["TFPretransposedMatmul"]}
+    if rnn_module._xla_cpu():
+        expected["jax"] = []  # rnnkit.ops.jax_scan_grad records its own matmuls
     LSTM(U, use_fused=False)(x)
-    assert made == [expected.get(backend, "RecurrentMatmul")]
+    assert made == expected.get(backend, ["RecurrentMatmul"])
     made.clear()
     LSTM(U, unroll=True)(x)
     assert made == ["RecurrentMatmul"]
@@ -516,8 +519,9 @@ def test_batch_split_auto_only_for_tensorflow_cpu_inference(x, monkeypatch):
 
     monkeypatch.setattr(rnn_module, "recurrence", spy)
     x16 = np.concatenate([x] * 4)
-    layer = LSTM(U, use_fused=False)
-    one = LSTM(U, use_fused=False, batch_split=1)
+    loop = BACKEND_LOOPS[keras.backend.backend()]  # (JAX's "auto" has its own fast path)
+    layer = LSTM(U, use_fused=False, loop=loop)
+    one = LSTM(U, use_fused=False, batch_split=1, loop=loop)
     inputs = keras.Input((T, D))
     model = keras.Model(inputs, [layer(inputs), one(inputs)])
     one.set_weights(layer.get_weights())
@@ -531,7 +535,7 @@ def test_batch_split_auto_only_for_tensorflow_cpu_inference(x, monkeypatch):
     assert set(calls) == {16}  # (traced more than once)
     # nor the directions of a Bidirectional layer, already two loops side by side
     calls.clear()
-    bidirectional = Bidirectional(LSTM(U, use_fused=False))
+    bidirectional = Bidirectional(LSTM(U, use_fused=False, loop=loop))
     keras.Model(inputs, bidirectional(inputs)).predict_on_batch(x16)
     assert calls == [16, 16]
     assert batch_split.batch_parts("auto", 64, False, "tf_while", concurrent_loops=2) == 1
@@ -541,6 +545,80 @@ def test_batch_split_errors():
     for bad in (0, -1, 1.5, "two", True):
         with pytest.raises(ValueError, match=r"'lstm_bad'.*`batch_split` must be 'auto'"):
             LSTM(U, batch_split=bad, name="lstm_bad")
+
+
+@pytest.mark.parametrize(
+    "kind", ["srnn", "srnn_relu", "lstm", "lstm_nobias", "gru", "gru_reset_before"]
+)
+@pytest.mark.parametrize("go_backwards", [False, True])
+def test_batched_weight_grads_match_generic_scan(kind, go_backwards, x, monkeypatch):
+    # rnnkit.ops.jax_scan_grad, the JAX-CPU fast path of loop="auto" (weight gradients
+    # after the loop): outputs, final states and every gradient equal the generic
+    # loop's, from initial states and with input dropout in training. Elsewhere (other
+    # backends, masks, recurrent dropout, explicit loops, mixed precision) not taken.
+    from rnnkit.layers import rnn as rnn_module
+    from rnnkit.ops import jax_scan_grad
+
+    taken = []
+    original = jax_scan_grad.scan_with_batched_weight_grads
+
+    def spy(*args, **kwargs):
+        taken.append(True)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(rnn_module.jax_scan_grad, "scan_with_batched_weight_grads", spy)
+    ours, _ = pair(
+        kind,
+        return_sequences=True,
+        return_state=True,
+        go_backwards=go_backwards,
+        dropout=0.3,
+        seed=7,
+    )
+    generic_loop = {"jax": "scan", "tensorflow": "tf_while", "torch": "unrolled"}
+    layers = []
+    for options in (
+        {"use_fused": False},
+        {"use_fused": False, "loop": generic_loop[keras.backend.backend()]},
+    ):
+        layer = type(ours).from_config({**ours.get_config(), **options})
+        layer.build((None, T, D))
+        layer.set_weights(ours.get_weights())
+        layers.append(_FromInitialState(layer, 2 if kind.startswith("lstm") else 1))
+    fast, generic = layers
+    jax_cpu = rnn_module._xla_cpu()
+    assert max_diff(fast(x), generic(x)) < TOL
+    assert taken == ([True] if jax_cpu else [])
+    for a, b in zip(gradients(fast, x, sum_sq), gradients(generic, x, sum_sq)):
+        assert np.abs(a - b).max() < 1e-4
+    # same seed, one call each: the same input dropout masks
+    assert max_diff(fast(x, training=True), generic(x, training=True)) < TOL
+    grads = [gradients(layer, x, sum_sq, training=True) for layer in (fast, generic)]
+    for a, b in zip(*grads):
+        assert np.abs(a - b).max() < 1e-4
+    taken.clear()
+    fast(x, mask=masks(B, T)["left"])
+    generic(x)
+    assert taken == []  # masked: the generic loop
+
+
+def test_batched_weight_grads_not_for_recurrent_dropout_or_mixed_precision(x, monkeypatch):
+    from rnnkit.layers import rnn as rnn_module
+    from rnnkit.ops import jax_scan_grad
+
+    taken = []
+    original = jax_scan_grad.scan_with_batched_weight_grads
+    monkeypatch.setattr(
+        rnn_module.jax_scan_grad,
+        "scan_with_batched_weight_grads",
+        lambda *a, **k: taken.append(True) or original(*a, **k),
+    )
+    LSTM(U, recurrent_dropout=0.3)(x, training=True)
+    LSTM(U, projection="hoisted")(x)
+    LSTM(U, dtype="mixed_bfloat16")(x)
+    assert taken == []
+    LSTM(U)(x)
+    assert taken == ([True] if rnn_module._xla_cpu() else [])
 
 
 def test_use_fused_true_without_kernel_raises(x):
