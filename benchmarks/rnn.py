@@ -193,6 +193,26 @@ def isolated_rows(args: argparse.Namespace) -> list[dict]:
     return rows
 
 
+def in_process_rows(args: argparse.Namespace, backend: str) -> list[dict]:
+    """Runs every (config, kind) pair in this process."""
+    rows = []
+    for name in args.configs:
+        cfg = CONFIGS[name]
+        peak = matmul_peak(cfg["B"] * cfg["T"], cfg["D"] + cfg["H"], 4 * cfg["H"], args.repeats)
+        print(f"[{name}] {cfg}: matmul peak {peak:.1f} GFLOP/s", flush=True)
+        for i, kind in enumerate(args.kinds, 1):
+            start = time.time()
+            row = bench_row(kind, cfg, args.repeats, peak)
+            row["config"], row["peak_gflops"], row["backend"] = name, peak, backend
+            rows.append(row)
+            print(
+                f"  [{i}/{len(args.kinds)}] {kind}: infer {row['infer']['speedup']:.2f}x, "
+                f"train {row['train']['speedup']:.2f}x ({time.time() - start:.0f} s)",
+                flush=True,
+            )
+    return rows
+
+
 def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
@@ -218,29 +238,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         f"{date.today().isoformat()}",
         flush=True,
     )
-    if args.isolate:
-        rows = isolated_rows(args)
-        print()
-        print(table(rows, args.markdown))
-        if args.json:
-            with open(args.json, "w") as f:
-                json.dump(rows, f, indent=1)
-        return rows
-    rows = []
-    for name in args.configs:
-        cfg = CONFIGS[name]
-        peak = matmul_peak(cfg["B"] * cfg["T"], cfg["D"] + cfg["H"], 4 * cfg["H"], args.repeats)
-        print(f"[{name}] {cfg}: matmul peak {peak:.1f} GFLOP/s", flush=True)
-        for i, kind in enumerate(args.kinds, 1):
-            start = time.time()
-            row = bench_row(kind, cfg, args.repeats, peak)
-            row["config"], row["peak_gflops"], row["backend"] = name, peak, backend
-            rows.append(row)
-            print(
-                f"  [{i}/{len(args.kinds)}] {kind}: infer {row['infer']['speedup']:.2f}x, "
-                f"train {row['train']['speedup']:.2f}x ({time.time() - start:.0f} s)",
-                flush=True,
-            )
+    rows = isolated_rows(args) if args.isolate else in_process_rows(args, backend)
     print()
     print(table(rows, args.markdown))
     if args.json:

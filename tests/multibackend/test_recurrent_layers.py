@@ -37,6 +37,14 @@ def pair(kind, **kwargs):
     return ours, theirs
 
 
+def variant(ours, batch=None, **options):
+    """A built copy of ``ours`` with other runner options and the same weights."""
+    layer = type(ours).from_config({**ours.get_config(), **options})
+    layer.build((batch, T, D))
+    layer.set_weights(ours.get_weights())
+    return layer
+
+
 @pytest.fixture
 def x():
     return np.random.default_rng(0).normal(size=(B, T, D)).astype("float32")
@@ -307,13 +315,10 @@ def test_every_loop_gradients_with_recurrent_dropout_and_initial_state(loop, kin
         seed=7,
     )
     n_states = 2 if kind == "lstm" else 1
-    layers = []
-    for options in ({"use_fused": False, "loop": loop}, {"unroll": True}):
-        layer = type(ours).from_config({**ours.get_config(), **options})
-        layer.build((None, T, D))
-        layer.set_weights(ours.get_weights())
-        layers.append(_FromInitialState(layer, n_states))
-    looped, ref = layers
+    looped, ref = (
+        _FromInitialState(variant(ours, **options), n_states)
+        for options in ({"use_fused": False, "loop": loop}, {"unroll": True})
+    )
     # same seed, one call each: the same dropout masks (and dropout does act)
     assert max_diff(looped(x, training=True), ref(x, training=True)) < TOL
     assert max_diff(looped(x, training=True), looped(x)) > 1e-3
@@ -450,14 +455,9 @@ def test_batch_split_matches_one_loop(kind, parts, go_backwards):
         recurrent_dropout=0.3,
         seed=7,
     )
-    config = {**ours.get_config(), "use_fused": False}
-    layers = []
-    for batch_split in (1, parts):
-        layer = type(ours).from_config({**config, "batch_split": batch_split})
-        layer.build((batch, T, D))
-        layer.set_weights(ours.get_weights())
-        layers.append(layer)
-    one, split = layers
+    one, split = (
+        variant(ours, batch, use_fused=False, batch_split=batch_split) for batch_split in (1, parts)
+    )
     n_states = 2 if kind == "lstm" else 1
     states = [rng.normal(size=(batch, U)).astype("float32") for _ in range(n_states)]
     for mask in masks(batch, T).values():
@@ -576,16 +576,13 @@ def test_batched_weight_grads_match_generic_scan(kind, go_backwards, x, monkeypa
         seed=7,
     )
     generic_loop = {"jax": "scan", "tensorflow": "tf_while", "torch": "unrolled"}
-    layers = []
-    for options in (
-        {"use_fused": False},
-        {"use_fused": False, "loop": generic_loop[keras.backend.backend()]},
-    ):
-        layer = type(ours).from_config({**ours.get_config(), **options})
-        layer.build((None, T, D))
-        layer.set_weights(ours.get_weights())
-        layers.append(_FromInitialState(layer, 2 if kind.startswith("lstm") else 1))
-    fast, generic = layers
+    fast, generic = (
+        _FromInitialState(variant(ours, **options), 2 if kind.startswith("lstm") else 1)
+        for options in (
+            {"use_fused": False},
+            {"use_fused": False, "loop": generic_loop[keras.backend.backend()]},
+        )
+    )
     jax_cpu = rnn_module._xla_cpu()
     assert max_diff(fast(x), generic(x)) < TOL
     assert taken == ([True] if jax_cpu else [])
