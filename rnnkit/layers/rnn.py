@@ -33,8 +33,8 @@ class RNN(keras.Layer):
     The inputs of all time steps are projected in one matmul before the recurrence
     (see ``projection``);
     the recurrence then runs in the backend's best loop (``lax.scan`` on JAX, whose
-    backward pass on a CPU computes the weight gradients after the loop for unmasked
-    sequences: :mod:`rnnkit.ops.jax_scan_grad`; a ``tf.while_loop`` on TensorFlow,
+    backward pass on a CPU computes the weight gradients after the loop:
+    :mod:`rnnkit.ops.jax_scan_grad`; a ``tf.while_loop`` on TensorFlow,
     whose backward pass multiplies by a recurrent kernel transposed once before the
     loop: :mod:`rnnkit.ops.recurrent_matmul`; a loop
     over ``torch.unbind`` views on torch), or in a fused kernel (torch's native RNN kernels
@@ -314,11 +314,12 @@ class RNN(keras.Layer):
             sequences_tm = ops.flip(sequences_tm, axis=0)
             if mask is not None:
                 loop_mask = ops.flip(mask, axis=1)
-        if self._batched_weight_grads(mask, recurrent_mask):
+        if self._batched_weight_grads(recurrent_mask):
             # JAX on a CPU: weight gradients after the loop (rnnkit.ops.jax_scan_grad)
             x = sequences_tm if input_mask is None else sequences_tm * input_mask
+            mask_tm = None if loop_mask is None else ops.moveaxis(ops.cast(loop_mask, "bool"), 1, 0)
             last, outputs_tm, new_states = jax_scan_grad.scan_with_batched_weight_grads(
-                self.cell, x, states
+                self.cell, x, states, mask_tm, self.zero_output_for_mask
             )
             outputs = ops.moveaxis(outputs_tm, 0, 1) if self.return_sequences else None
             return last, outputs, new_states
@@ -352,12 +353,11 @@ class RNN(keras.Layer):
             time_major=True,
         )
 
-    def _batched_weight_grads(self, mask: Any, recurrent_mask: Any) -> bool:
+    def _batched_weight_grads(self, recurrent_mask: Any) -> bool:
         return (
             self.loop == "auto"
             and not self.unroll
             and self.projection != "hoisted"
-            and mask is None
             and recurrent_mask is None
             and _xla_cpu()
             and jax_scan_grad.applies(self.cell)

@@ -554,8 +554,9 @@ def test_batch_split_errors():
 def test_batched_weight_grads_match_generic_scan(kind, go_backwards, x, monkeypatch):
     # rnnkit.ops.jax_scan_grad, the JAX-CPU fast path of loop="auto" (weight gradients
     # after the loop): outputs, final states and every gradient equal the generic
-    # loop's, from initial states and with input dropout in training. Elsewhere (other
-    # backends, masks, recurrent dropout, explicit loops, mixed precision) not taken.
+    # loop's, from initial states, with input dropout in training and under masks.
+    # Elsewhere (other backends, recurrent dropout, explicit loops, mixed precision)
+    # not taken.
     from rnnkit.layers import rnn as rnn_module
     from rnnkit.ops import jax_scan_grad
 
@@ -593,10 +594,16 @@ def test_batched_weight_grads_match_generic_scan(kind, go_backwards, x, monkeypa
     grads = [gradients(layer, x, sum_sq, training=True) for layer in (fast, generic)]
     for a, b in zip(*grads):
         assert np.abs(a - b).max() < 1e-4
-    taken.clear()
-    fast(x, mask=masks(B, T)["left"])
-    generic(x)
-    assert taken == []  # masked: the generic loop
+    # under every mask (carried states and outputs; zeros at masked steps when the
+    # layer returns sequences inside Bidirectional)
+    cases = [(False, mask) for mask in masks(B, T).values()] + [(True, masks(B, T)["left"])]
+    for zero_output, mask in cases:
+        for layer in (fast, generic):
+            layer.layer.zero_output_for_mask = zero_output
+        assert max_diff(fast(x, mask=mask), generic(x, mask=mask)) < TOL
+        grads = [gradients(layer, x, sum_sq, mask=mask) for layer in (fast, generic)]
+        for a, b in zip(*grads):
+            assert np.abs(a - b).max() < 1e-4
 
 
 def test_batched_weight_grads_not_for_recurrent_dropout_or_mixed_precision(x, monkeypatch):
