@@ -314,12 +314,12 @@ class RNN(keras.Layer):
             sequences_tm = ops.flip(sequences_tm, axis=0)
             if mask is not None:
                 loop_mask = ops.flip(mask, axis=1)
-        if self._batched_weight_grads(recurrent_mask):
+        if self._batched_weight_grads():
             # JAX on a CPU: weight gradients after the loop (rnnkit.ops.jax_scan_grad)
             x = sequences_tm if input_mask is None else sequences_tm * input_mask
             mask_tm = None if loop_mask is None else ops.moveaxis(ops.cast(loop_mask, "bool"), 1, 0)
             last, outputs_tm, new_states = jax_scan_grad.scan_with_batched_weight_grads(
-                self.cell, x, states, mask_tm, self.zero_output_for_mask
+                self.cell, x, states, mask_tm, self.zero_output_for_mask, recurrent_mask
             )
             outputs = ops.moveaxis(outputs_tm, 0, 1) if self.return_sequences else None
             return last, outputs, new_states
@@ -353,12 +353,11 @@ class RNN(keras.Layer):
             time_major=True,
         )
 
-    def _batched_weight_grads(self, recurrent_mask: Any) -> bool:
+    def _batched_weight_grads(self) -> bool:
         return (
             self.loop == "auto"
             and not self.unroll
             and self.projection != "hoisted"
-            and recurrent_mask is None
             and _xla_cpu()
             and jax_scan_grad.applies(self.cell)
         )

@@ -554,9 +554,8 @@ def test_batch_split_errors():
 def test_batched_weight_grads_match_generic_scan(kind, go_backwards, x, monkeypatch):
     # rnnkit.ops.jax_scan_grad, the JAX-CPU fast path of loop="auto" (weight gradients
     # after the loop): outputs, final states and every gradient equal the generic
-    # loop's, from initial states, with input dropout in training and under masks.
-    # Elsewhere (other backends, recurrent dropout, explicit loops, mixed precision)
-    # not taken.
+    # loop's, from initial states, with input and recurrent dropout in training and
+    # under masks. Elsewhere (other backends, explicit loops, mixed precision) not taken.
     from rnnkit.layers import rnn as rnn_module
     from rnnkit.ops import jax_scan_grad
 
@@ -574,6 +573,7 @@ def test_batched_weight_grads_match_generic_scan(kind, go_backwards, x, monkeypa
         return_state=True,
         go_backwards=go_backwards,
         dropout=0.3,
+        recurrent_dropout=0.2,
         seed=7,
     )
     generic_loop = {"jax": "scan", "tensorflow": "tf_while", "torch": "unrolled"}
@@ -589,8 +589,10 @@ def test_batched_weight_grads_match_generic_scan(kind, go_backwards, x, monkeypa
     assert taken == ([True] if jax_cpu else [])
     for a, b in zip(gradients(fast, x, sum_sq), gradients(generic, x, sum_sq)):
         assert np.abs(a - b).max() < 1e-4
-    # same seed, one call each: the same input dropout masks
+    # same seed, one call each: the same dropout masks (and dropout acts)
     assert max_diff(fast(x, training=True), generic(x, training=True)) < TOL
+    assert max_diff(fast(x, training=True), fast(x)) > 1e-3
+    generic(x, training=True)  # keep the two seed generators in step
     grads = [gradients(layer, x, sum_sq, training=True) for layer in (fast, generic)]
     for a, b in zip(*grads):
         assert np.abs(a - b).max() < 1e-4
@@ -606,7 +608,7 @@ def test_batched_weight_grads_match_generic_scan(kind, go_backwards, x, monkeypa
             assert np.abs(a - b).max() < 1e-4
 
 
-def test_batched_weight_grads_not_for_recurrent_dropout_or_mixed_precision(x, monkeypatch):
+def test_batched_weight_grads_not_for_hoisted_projection_or_mixed_precision(x, monkeypatch):
     from rnnkit.layers import rnn as rnn_module
     from rnnkit.ops import jax_scan_grad
 
@@ -617,7 +619,6 @@ def test_batched_weight_grads_not_for_recurrent_dropout_or_mixed_precision(x, mo
         "scan_with_batched_weight_grads",
         lambda *a, **k: taken.append(True) or original(*a, **k),
     )
-    LSTM(U, recurrent_dropout=0.3)(x, training=True)
     LSTM(U, projection="hoisted")(x)
     LSTM(U, dtype="mixed_bfloat16")(x)
     assert taken == []
