@@ -36,7 +36,12 @@ LOOPS = ("auto", "unrolled", "scan", "tf_while")
 BACKEND_LOOPS = {"tensorflow": "tf_while", "jax": "scan", "torch": "unrolled"}
 
 
-def _masked(step: StepFn, zero_output_for_mask: bool):
+def masked_step(step: StepFn, zero_output_for_mask: bool):
+    """``step`` with Keras's masking: ``fn(x_t, m_t, prev_output, states)``; masked
+    steps keep the states and emit the previous output (zeros with
+    ``zero_output_for_mask``). Shared by every loop here and by
+    :mod:`rnnkit.ops.jax_scan_grad`."""
+
     def fn(x_t, m_t, prev_output, states):
         output, new_states = step(x_t, list(states))
         new_states = list(new_states)
@@ -118,7 +123,7 @@ def recurrence(
             mask_tm = ops.flip(mask_tm, axis=0)
     batch = ops.shape(inputs_tm)[1]
     zero_output = ops.zeros((batch, output_size), dtype=states[0].dtype)
-    fn = _masked(step, zero_output_for_mask)
+    fn = masked_step(step, zero_output_for_mask)
 
     if loop == "unrolled":
         last, outs, states = _unrolled(fn, inputs_tm, mask_tm, zero_output, states)

@@ -547,26 +547,33 @@ def test_batch_split_errors():
             LSTM(U, batch_split=bad, name="lstm_bad")
 
 
+@pytest.fixture
+def fast_path_calls(monkeypatch):
+    """A list that grows by one each time a layer takes rnnkit.ops.jax_scan_grad."""
+    from rnnkit.layers import rnn as rnn_module
+
+    calls = []
+    original = rnn_module.jax_scan_grad.scan_with_batched_weight_grads
+
+    def spy(*args, **kwargs):
+        calls.append(True)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(rnn_module.jax_scan_grad, "scan_with_batched_weight_grads", spy)
+    return calls
+
+
 @pytest.mark.parametrize(
     "kind", ["srnn", "srnn_relu", "lstm", "lstm_nobias", "gru", "gru_reset_before"]
 )
 @pytest.mark.parametrize("go_backwards", [False, True])
-def test_batched_weight_grads_match_generic_scan(kind, go_backwards, x, monkeypatch):
+def test_batched_weight_grads_match_generic_scan(kind, go_backwards, x, fast_path_calls):
     # rnnkit.ops.jax_scan_grad, the JAX-CPU fast path of loop="auto" (weight gradients
     # after the loop): outputs, final states and every gradient equal the generic
     # loop's, from initial states, with input and recurrent dropout in training and
     # under masks. Elsewhere (other backends, explicit loops, mixed precision) not taken.
     from rnnkit.layers import rnn as rnn_module
-    from rnnkit.ops import jax_scan_grad
 
-    taken = []
-    original = jax_scan_grad.scan_with_batched_weight_grads
-
-    def spy(*args, **kwargs):
-        taken.append(True)
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(rnn_module.jax_scan_grad, "scan_with_batched_weight_grads", spy)
     ours, _ = pair(
         kind,
         return_sequences=True,
@@ -576,17 +583,16 @@ def test_batched_weight_grads_match_generic_scan(kind, go_backwards, x, monkeypa
         recurrent_dropout=0.2,
         seed=7,
     )
-    generic_loop = {"jax": "scan", "tensorflow": "tf_while", "torch": "unrolled"}
     fast, generic = (
         _FromInitialState(variant(ours, **options), 2 if kind.startswith("lstm") else 1)
         for options in (
             {"use_fused": False},
-            {"use_fused": False, "loop": generic_loop[keras.backend.backend()]},
+            {"use_fused": False, "loop": BACKEND_LOOPS[keras.backend.backend()]},
         )
     )
     jax_cpu = rnn_module._xla_cpu()
     assert max_diff(fast(x), generic(x)) < TOL
-    assert taken == ([True] if jax_cpu else [])
+    assert fast_path_calls == ([True] if jax_cpu else [])
     for a, b in zip(gradients(fast, x, sum_sq), gradients(generic, x, sum_sq)):
         assert np.abs(a - b).max() < 1e-4
     # same seed, one call each: the same dropout masks (and dropout acts)
@@ -608,22 +614,14 @@ def test_batched_weight_grads_match_generic_scan(kind, go_backwards, x, monkeypa
             assert np.abs(a - b).max() < 1e-4
 
 
-def test_batched_weight_grads_not_for_hoisted_projection_or_mixed_precision(x, monkeypatch):
+def test_batched_weight_grads_not_for_hoisted_projection_or_mixed_precision(x, fast_path_calls):
     from rnnkit.layers import rnn as rnn_module
-    from rnnkit.ops import jax_scan_grad
 
-    taken = []
-    original = jax_scan_grad.scan_with_batched_weight_grads
-    monkeypatch.setattr(
-        rnn_module.jax_scan_grad,
-        "scan_with_batched_weight_grads",
-        lambda *a, **k: taken.append(True) or original(*a, **k),
-    )
     LSTM(U, projection="hoisted")(x)
     LSTM(U, dtype="mixed_bfloat16")(x)
-    assert taken == []
+    assert fast_path_calls == []
     LSTM(U)(x)
-    assert taken == ([True] if rnn_module._xla_cpu() else [])
+    assert fast_path_calls == ([True] if rnn_module._xla_cpu() else [])
 
 
 def test_use_fused_true_without_kernel_raises(x):
