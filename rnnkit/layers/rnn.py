@@ -39,9 +39,10 @@ class RNN(keras.Layer):
     loop: :mod:`rnnkit.ops.recurrent_matmul`; a loop
     over ``torch.unbind`` views on torch), or in a fused kernel (torch's native RNN kernels
     on the torch backend, cuDNN on a GPU) when the cell's configuration allows it and
-    the sequence is unmasked. Masking follows Keras: states are carried through
-    masked steps and the output there is the previous output (zeros with
-    ``zero_output_for_mask=True``); right, left and fully masked rows all work.
+    the sequence is unmasked (on torch also right-padded: :mod:`rnnkit.ops.fused`).
+    Masking follows Keras: states are carried through masked steps and the output
+    there is the previous output (zeros with ``zero_output_for_mask=True``); right,
+    left and fully masked rows all work.
 
     Args:
         cell: An :class:`rnnkit.cells.RecurrentCell` instance.
@@ -263,15 +264,22 @@ class RNN(keras.Layer):
         ):
             x = sequences if input_mask is None else sequences * ops.expand_dims(input_mask, 1)
             result = fused_recurrence(
-                self.cell, x, states, mask, self.go_backwards, self.return_sequences
+                self.cell,
+                x,
+                states,
+                mask,
+                self.go_backwards,
+                self.return_sequences,
+                zero_output_for_mask=self.zero_output_for_mask,
+                final_states_needed=self.return_state or self.stateful,
             )
         if result is None:
             if self.use_fused is True:
                 raise ValueError(
                     f"Layer '{self.name}': use_fused=True but no fused kernel applies to this "
                     f"cell configuration, backend ({keras.backend.backend()}) and input "
-                    "(masked sequences, recurrent dropout and non-standard activations "
-                    "run the generic loop)."
+                    "(masked sequences, except right-padded ones on torch, recurrent "
+                    "dropout and non-standard activations run the generic loop)."
                 )
             batch_size = static_shape(sequences)[0]
             loop = resolve_loop(self.loop, self.unroll)

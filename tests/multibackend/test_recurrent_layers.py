@@ -386,6 +386,78 @@ def test_fused_path_matches_generic(kind, go_backwards, x):
         assert max_diff(forced(x), generic(x)) < TOL
 
 
+@pytest.fixture
+def torch_fused_calls(monkeypatch):
+    """A list that grows by one each time a layer runs torch's fused kernel."""
+    from rnnkit.ops import fused
+
+    calls = []
+    original = fused.torch_fused
+
+    def spy(*args, **kwargs):
+        calls.append(True)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(fused, "torch_fused", spy)
+    return calls
+
+
+def right_padded(lengths, steps=T):
+    return np.arange(steps)[None, :] < np.asarray(lengths)[:, None]
+
+
+@pytest.mark.parametrize("kind", ["srnn", "srnn_relu", "lstm", "gru", "gru_nobias"])
+@pytest.mark.parametrize("go_backwards", [False, True])
+@pytest.mark.parametrize("zero_output", [False, True])
+def test_fused_kernel_under_right_padded_mask(
+    kind, go_backwards, zero_output, x, torch_fused_calls
+):
+    # On torch a right-padded mask takes the fused kernel over the whole padded batch,
+    # and Keras's masking semantics are rebuilt from its outputs (rnnkit.ops.fused):
+    # outputs (previous output or zeros at padded steps), the last output and the final
+    # state (the initial one for an empty row) and every gradient equal the generic
+    # loop's, from initial states, for lengths 0 to T.
+    ours, _ = pair(kind, return_sequences=True, go_backwards=go_backwards)
+    ours.zero_output_for_mask = zero_output
+    generic = variant(ours, use_fused=False)
+    generic.zero_output_for_mask = zero_output
+    fused, reference = (_FromInitialState(layer, 1) for layer in (ours, generic))
+    n_states = 2 if kind == "lstm" else 1
+    fused.n_states = reference.n_states = n_states
+    mask = right_padded([T, 0, 2, 5])
+    torch_backend = keras.backend.backend() == "torch"
+    assert max_diff(fused(x, mask=mask), reference(x, mask=mask)) < TOL
+    assert torch_fused_calls == ([True] if torch_backend else [])
+    for a, b in zip(*(gradients(layer, x, sum_sq, mask=mask) for layer in (fused, reference))):
+        assert np.abs(a - b).max() < 1e-4
+    if kind != "lstm":  # final states too (an LSTM's final cell state needs the loop)
+        for layer in (ours, generic):
+            layer.return_state = True
+        assert max_diff(fused(x, mask=mask), reference(x, mask=mask)) < TOL
+    for layer in (ours, generic):
+        layer.return_sequences = False
+    assert max_diff(fused(x, mask=mask), reference(x, mask=mask)) < TOL
+
+
+def test_fused_kernel_not_for_other_masks_or_lstm_final_states(x, torch_fused_calls):
+    # left-padded or holed masks, and an LSTM whose final cell state is returned, run
+    # the generic loop (and still match Keras)
+    torch_backend = keras.backend.backend() == "torch"
+    holed = right_padded([T, T, 4, 3])
+    holed[0, 2] = False
+    for mask in (masks(B, T)["left"], holed):
+        ours, theirs = pair("gru", return_sequences=True)
+        assert max_diff(ours(x, mask=mask), theirs(x, mask=mask)) < TOL
+    ours, theirs = pair("lstm", return_sequences=True, return_state=True)
+    mask = right_padded([T, 1, 2, 5])
+    assert max_diff(ours(x, mask=mask), theirs(x, mask=mask)) < TOL
+    assert torch_fused_calls == []
+    ours.return_state = False
+    theirs.return_state = False
+    assert max_diff(ours(x, mask=mask), theirs(x, mask=mask)) < TOL
+    assert torch_fused_calls == ([True] if torch_backend else [])
+
+
 @pytest.mark.parametrize("kind", ["lstm", "gru"])
 def test_keras_kernels_only_with_a_gpu(kind, x):
     # Keras's backend lstm/gru are taken for their cuDNN kernels only: Keras 3.15's JAX
