@@ -29,6 +29,7 @@ Usage::
     KERAS_BACKEND=jax python benchmarks/rnn.py --configs short --repeats 7
     KERAS_BACKEND=torch python benchmarks/rnn.py --markdown
     python benchmarks/rnn.py --isolate --markdown  # each row in a fresh process
+    python benchmarks/rnn.py --padded --configs short  # right-padded, masked batches
 
 Results are recorded in ``benchmarks/RESULTS.md``.
 """
@@ -91,20 +92,24 @@ def layers_for(kind: str, units: int) -> tuple[keras.Layer, keras.Layer]:
     raise ValueError(f"unknown kind {kind!r}; expected one of {KINDS}")
 
 
-def build_model(layer: keras.Layer, T: int, D: int) -> keras.Model:
+def build_model(layer: keras.Layer, T: int, D: int, padded: bool = False) -> keras.Model:
     inputs = keras.Input((T, D), batch_size=None)
-    model = keras.Model(inputs, layer(inputs))
+    # padded: the layer gets the mask of Keras's Masking layer (all-zero steps)
+    model = keras.Model(inputs, layer(keras.layers.Masking()(inputs) if padded else inputs))
     model.compile(optimizer=keras.optimizers.SGD(1e-3), loss="mse")
     return model
 
 
-def bench_row(kind: str, cfg: dict, repeats: int, peak: float) -> dict:
+def bench_row(kind: str, cfg: dict, repeats: int, peak: float, padded: bool = False) -> dict:
     B, T, D, H = cfg["B"], cfg["T"], cfg["D"], cfg["H"]
     rng = np.random.default_rng(0)
     x = rng.standard_normal((B, T, D), dtype=np.float32)
+    if padded:  # right-padded rows of lengths T/5..T (zeros after each row's length)
+        lengths = rng.integers(T // 5, T + 1, B)
+        x[np.arange(T)[None, :] >= lengths[:, None]] = 0.0
     anchor_layer, ours_layer = layers_for(kind, H)
-    anchor = build_model(anchor_layer, T, D)
-    ours = build_model(ours_layer, T, D)
+    anchor = build_model(anchor_layer, T, D, padded)
+    ours = build_model(ours_layer, T, D, padded)
     ours.set_weights(anchor.get_weights())
     y_anchor = anchor.predict_on_batch(x)
     y_ours = ours.predict_on_batch(x)
@@ -114,7 +119,7 @@ def bench_row(kind: str, cfg: dict, repeats: int, peak: float) -> dict:
     target = rng.standard_normal(np.asarray(y_ours).shape, dtype=np.float32)
     directions = 2 if kind == "bilstm" else 1
     forward_flops = 2 * B * T * (D + H) * GATES[kind] * H * directions
-    row = {"kind": kind, "T": T, "max_abs_diff": err}
+    row = {"kind": kind, "T": T, "max_abs_diff": err, "padded": padded}
     for mode in ("infer", "train"):
         if mode == "infer":
             fa = lambda: anchor.predict_on_batch(x)
@@ -143,7 +148,9 @@ def table(rows: list[dict], markdown: bool) -> str:
             m = r[mode]
             lines.append(
                 [
-                    r["kind"] + (" (vs per-step RNN(cell))" if r["kind"] == "lstm-hsig" else ""),
+                    r["kind"]
+                    + (" (vs per-step RNN(cell))" if r["kind"] == "lstm-hsig" else "")
+                    + (" (right-padded)" if r.get("padded") else ""),
                     str(r["T"]),
                     mode,
                     f"{m['keras_ms']:.1f}",
@@ -174,6 +181,7 @@ def isolated_rows(args: argparse.Namespace) -> list[dict]:
             out = os.path.join(tmp, f"{name}-{kind}.json")
             command = [sys.executable, os.path.abspath(__file__), "--configs", name]
             command += ["--kinds", kind, "--repeats", str(args.repeats), "--json", out]
+            command += ["--padded"] if args.padded else []
             start = time.time()
             done = subprocess.run(command, capture_output=True, text=True)
             if done.returncode != 0:
@@ -202,7 +210,7 @@ def in_process_rows(args: argparse.Namespace, backend: str) -> list[dict]:
         print(f"[{name}] {cfg}: matmul peak {peak:.1f} GFLOP/s", flush=True)
         for i, kind in enumerate(args.kinds, 1):
             start = time.time()
-            row = bench_row(kind, cfg, args.repeats, peak)
+            row = bench_row(kind, cfg, args.repeats, peak, args.padded)
             row["config"], row["peak_gflops"], row["backend"] = name, peak, backend
             rows.append(row)
             print(
@@ -220,6 +228,12 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
     parser.add_argument("--json", help="also write the rows to this JSON file")
+    parser.add_argument(
+        "--padded",
+        action="store_true",
+        help="right-padded batches (row lengths T/5..T) behind a Masking layer; GFLOP/s "
+        "and x floor still count every step",
+    )
     parser.add_argument(
         "--isolate",
         action="store_true",
