@@ -419,6 +419,15 @@ class CellLayer(RNN):
     def __init__(self, cell_kwargs: dict, rnn_kwargs: dict) -> None:
         kwargs = dict(rnn_kwargs.pop("kwargs", {}))
         kwargs.pop("cell", None)
+        use_cudnn = kwargs.pop("use_cudnn", None)
+        if use_cudnn is not None:
+            # keras.layers.LSTM / GRU's name for the fused kernel, so Keras code runs as is
+            if rnn_kwargs["use_fused"] not in ("auto", use_cudnn):
+                raise ValueError(
+                    f"use_cudnn={use_cudnn!r} (Keras's name for use_fused) contradicts "
+                    f"use_fused={rnn_kwargs['use_fused']!r}: give one of them."
+                )
+            rnn_kwargs["use_fused"] = use_cudnn
         cell = self.cell_class(
             **cell_kwargs,
             dtype=kwargs.get("dtype"),

@@ -28,7 +28,8 @@ class SimpleRNN(CellLayer):
             :class:`rnnkit.cells.RecurrentCell`).
         return_sequences, return_state, go_backwards, stateful, unroll,
         zero_output_for_mask, use_fused, loop, projection, batch_split: as in
-            :class:`rnnkit.layers.RNN`.
+            :class:`rnnkit.layers.RNN`. Keras's ``use_cudnn`` is also accepted, as
+            another name for ``use_fused``.
 
     Call arguments:
         sequences: ``(batch, timesteps, features)`` float tensor.

@@ -696,6 +696,19 @@ def test_batched_weight_grads_not_for_hoisted_projection_or_mixed_precision(x, f
     assert fast_path_calls == ([True] if rnn_module._xla_cpu() else [])
 
 
+@pytest.mark.parametrize("cls", [SimpleRNN, LSTM, GRU])
+def test_keras_use_cudnn_is_use_fused(cls, x):
+    # Keras code that passes use_cudnn runs unchanged; the config keeps use_fused only
+    layer = cls(U, use_cudnn=False)
+    assert layer.use_fused is False
+    config = layer.get_config()
+    assert config["use_fused"] is False and "use_cudnn" not in config
+    assert cls.from_config(config).use_fused is False
+    assert cls(U, use_cudnn="auto", use_fused="auto").use_fused == "auto"
+    with pytest.raises(ValueError, match="use_cudnn=True .* contradicts use_fused=False"):
+        cls(U, use_cudnn=True, use_fused=False)
+
+
 def test_use_fused_true_without_kernel_raises(x):
     layer = LSTM(U, recurrent_activation="keras2_hard_sigmoid", use_fused=True)
     with pytest.raises(ValueError, match="no fused kernel applies"):
