@@ -386,20 +386,25 @@ def test_fused_path_matches_generic(kind, go_backwards, x):
         assert max_diff(forced(x), generic(x)) < TOL
 
 
-@pytest.fixture
-def torch_fused_calls(monkeypatch):
-    """A list that grows by one each time a layer runs torch's fused kernel."""
-    from rnnkit.ops import fused
-
+def spy_calls(monkeypatch, owner, name):
+    """A list that grows by one each time ``owner.name`` is called (it still runs)."""
     calls = []
-    original = fused.torch_fused
+    original = getattr(owner, name)
 
     def spy(*args, **kwargs):
         calls.append(True)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(fused, "torch_fused", spy)
+    monkeypatch.setattr(owner, name, spy)
     return calls
+
+
+@pytest.fixture
+def torch_fused_calls(monkeypatch):
+    """A list that grows by one each time a layer runs torch's fused kernel."""
+    from rnnkit.ops import fused
+
+    return spy_calls(monkeypatch, fused, "torch_fused")
 
 
 def right_padded(lengths, steps=T):
@@ -624,15 +629,7 @@ def fast_path_calls(monkeypatch):
     """A list that grows by one each time a layer takes rnnkit.ops.jax_scan_grad."""
     from rnnkit.layers import rnn as rnn_module
 
-    calls = []
-    original = rnn_module.jax_scan_grad.scan_with_batched_weight_grads
-
-    def spy(*args, **kwargs):
-        calls.append(True)
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(rnn_module.jax_scan_grad, "scan_with_batched_weight_grads", spy)
-    return calls
+    return spy_calls(monkeypatch, rnn_module.jax_scan_grad, "scan_with_batched_weight_grads")
 
 
 @pytest.mark.parametrize(
