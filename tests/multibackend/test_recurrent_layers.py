@@ -445,8 +445,8 @@ def test_fused_kernel_under_right_padded_mask(
 
 
 def test_fused_kernel_not_for_other_masks_or_lstm_final_states(x, torch_fused_calls):
-    # left-padded or holed masks, and an LSTM whose final cell state is returned, run
-    # the generic loop (and still match Keras)
+    # left-padded or holed masks, and an LSTM whose final cell state is returned in a
+    # pass that records gradients, run the generic loop (and still match Keras)
     torch_backend = keras.backend.backend() == "torch"
     holed = right_padded([T, T, 4, 3])
     holed[0, 2] = False
@@ -461,6 +461,46 @@ def test_fused_kernel_not_for_other_masks_or_lstm_final_states(x, torch_fused_ca
     theirs.return_state = False
     assert max_diff(ours(x, mask=mask), theirs(x, mask=mask)) < TOL
     assert torch_fused_calls == ([True] if torch_backend else [])
+
+
+@pytest.mark.parametrize("go_backwards", [False, True])
+def test_lstm_final_states_under_right_padded_mask_without_gradients(go_backwards, x, monkeypatch):
+    # Without gradients (inference), an LSTM that returns its final states under a
+    # right-padded mask runs torch's kernel over each row's real steps only (a packed
+    # sequence), which gives the cell state at each row's last real step: outputs and
+    # both states equal Keras's, from initial states, for lengths 0..T.
+    import contextlib
+
+    from rnnkit.ops import fused
+
+    packed_calls = spy_calls(monkeypatch, fused, "_torch_lstm_packed")
+    torch_backend = keras.backend.backend() == "torch"
+    ours, theirs = pair("lstm", return_sequences=True, return_state=True, go_backwards=go_backwards)
+    generic = variant(ours, use_fused=False)
+    rng = np.random.default_rng(6)
+    states = [rng.normal(size=(B, U)).astype("float32") for _ in range(2)]
+    if torch_backend:
+        import torch
+
+        no_gradients = torch.no_grad()
+    else:
+        no_gradients = contextlib.nullcontext()
+    # Keras's own JAX backend emits the initial h (not zeros, as its TensorFlow and torch
+    # backends do) at masked steps before a row's first real step when initial states
+    # are given, so the Keras check leaves out empty rows and go_backwards (which meets
+    # the padding first); rnnkit's generic loop is the reference for those.
+    cases = [([T, 0, 2, 5], generic)] + ([] if go_backwards else [([T, 1, 2, 5], theirs)])
+    for lengths, reference in cases:
+        mask = right_padded(lengths)
+        want = reference(x, mask=mask, initial_state=states)
+        assert max_diff(ours(x, mask=mask, initial_state=states), want) < TOL
+        assert packed_calls == []  # with gradients: the generic loop
+        with no_gradients:
+            got = ours(x, mask=mask, initial_state=states)
+        assert len(got) == 3
+        assert max_diff(got, want) < TOL
+        assert packed_calls == ([True] if torch_backend else [])
+        packed_calls.clear()
 
 
 @pytest.mark.parametrize("kind", ["lstm", "gru"])
