@@ -24,9 +24,10 @@ final states are needed (``return_state``, ``stateful``), the kernel runs over e
 real steps only (a packed sequence, whose final states are those of each row's last real
 step) if no gradients are recorded, and the generic loop runs otherwise (packed, a raw
 torch LSTM trained slower than the generic loop: 252 vs 228 ms). Left-padded and other
-masks run the generic loop. A right-padded batch (B=64, T=50, H=512, mean
-length 30, CPU) ran 1.6x faster in inference and 1.3x in training than the generic
-loop for an LSTM and a BiLSTM, 1.2-1.3x for a GRU (``benchmarks/RESULTS.md``).
+masks run the generic loop. A right-padded batch (B=64, T=50, H=512, mean length 30,
+CPU) ran 1.6x faster in inference and 1.3x in training than the generic loop for an
+LSTM and a BiLSTM, 1.2-1.3x for a GRU; an LSTM returning its states 1.7x faster in
+inference (``benchmarks/RESULTS.md``).
 
 All return ``(last_output, outputs, states)`` like :func:`rnnkit.ops.recurrence`, or
 None when no fused kernel applies; the runner then uses the generic loop. Tests check
