@@ -419,9 +419,14 @@ class CellLayer(RNN):
     def __init__(self, cell_kwargs: dict, rnn_kwargs: dict) -> None:
         kwargs = dict(rnn_kwargs.pop("kwargs", {}))
         kwargs.pop("cell", None)
-        use_cudnn = kwargs.pop("use_cudnn", None)
-        if use_cudnn is not None:
+        use_cudnn = kwargs.pop("use_cudnn", "auto")
+        if use_cudnn != "auto":
             # keras.layers.LSTM / GRU's name for the fused kernel, so Keras code runs as is
+            if use_cudnn not in (True, False):
+                raise ValueError(
+                    f"`use_cudnn` (Keras's name for use_fused) must be 'auto', True or "
+                    f"False, got {use_cudnn!r}."
+                )
             if rnn_kwargs["use_fused"] not in ("auto", use_cudnn):
                 raise ValueError(
                     f"use_cudnn={use_cudnn!r} (Keras's name for use_fused) contradicts "

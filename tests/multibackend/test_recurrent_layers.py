@@ -742,8 +742,11 @@ def test_keras_use_cudnn_is_use_fused(cls, x):
     assert config["use_fused"] is False and "use_cudnn" not in config
     assert cls.from_config(config).use_fused is False
     assert cls(U, use_cudnn="auto", use_fused="auto").use_fused == "auto"
+    assert cls(U, use_cudnn="auto", use_fused=False).use_fused is False  # Keras's default
     with pytest.raises(ValueError, match="use_cudnn=True .* contradicts use_fused=False"):
         cls(U, use_cudnn=True, use_fused=False)
+    with pytest.raises(ValueError, match="`use_cudnn` .* must be 'auto', True or False, got 'yes'"):
+        cls(U, use_cudnn="yes")
 
 
 def test_use_fused_true_without_kernel_raises(x):
