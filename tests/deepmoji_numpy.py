@@ -1,4 +1,5 @@
-"""An independent NumPy forward pass of DeepMoji, used by the DeepMoji tests.
+"""An independent NumPy forward pass of DeepMoji, used by the DeepMoji tests, and a
+writer of the original Keras 2 weight-file layout for those weights.
 
 Written from the paper's / original code's equations (Keras 2 LSTM, gate order
 i, f, c, o; attention ``softmax_t(x_t . w)`` over the unmasked steps), not from rnnkit.
@@ -6,6 +7,7 @@ i, f, c, o; attention ``softmax_t(x_t . w)`` over the unmasked steps), not from 
 
 from __future__ import annotations
 
+import h5py
 import numpy as np
 
 
@@ -89,3 +91,33 @@ def random_weights(rng, nb_tokens, nb_classes, emb=6, units=5, scale=0.5) -> dic
         "attlayer": rng.normal(0, scale, (d,)),
         "softmax": [rng.normal(0, scale, (d, out)), rng.normal(0, scale, (out,))],
     }
+
+
+def write_keras2_file(path, w, shuffle_lstm_order=False):
+    """The layout of Keras 2 ``model.save_weights`` for DeepMoji."""
+    with h5py.File(path, "w") as f:
+        layers = {
+            "input_1": [],
+            "embedding": [("embedding/embeddings:0", w["embedding"])],
+            "activation_1": [],
+            "attlayer": [("attlayer/attlayer_W:0", w["attlayer"].reshape(-1, 1))],
+            "softmax": [("softmax/kernel:0", w["softmax"][0]), ("softmax/bias:0", w["softmax"][1])],
+        }
+        for name in ("bi_lstm_0", "bi_lstm_1"):
+            entries = []
+            for d, direction in enumerate(("forward", "backward")):
+                for k, kind in enumerate(("kernel", "recurrent_kernel", "bias")):
+                    entries.append(
+                        (f"{name}/{direction}_lstm_{name[-1]}/{kind}:0", w[name][3 * d + k])
+                    )
+            if shuffle_lstm_order:
+                entries = entries[::-1]
+            layers[name] = entries
+        f.attrs["layer_names"] = [n.encode() for n in layers]
+        f.attrs["backend"] = b"tensorflow"
+        f.attrs["keras_version"] = b"2.0.9"
+        for name, entries in layers.items():
+            g = f.create_group(name)
+            g.attrs["weight_names"] = [n.encode() for n, _ in entries]
+            for n, v in entries:
+                g.create_dataset(n, data=np.asarray(v, "float32"))

@@ -4,7 +4,7 @@ import h5py
 import numpy as np
 import pytest
 import torch
-from deepmoji_numpy import deepmoji_forward, random_weights
+from deepmoji_numpy import deepmoji_forward, random_weights, write_keras2_file
 
 from rnnkit.models.deepmoji import deepmoji, extend_embedding
 from rnnkit.models.deepmoji_weights import load_keras2_weights, load_torchmoji_weights
@@ -14,36 +14,6 @@ IDS = np.array([[5, 9, 3, 11, 0, 0], [1, 2, 3, 4, 5, 6], [12, 0, 0, 0, 0, 0]], d
 
 def small(nb_tokens=13, nb_classes=4):
     return deepmoji(nb_tokens, nb_classes, 6, embedding_dim=6, lstm_units=5)
-
-
-def write_keras2_file(path, w, shuffle_lstm_order=False):
-    """The layout of Keras 2 ``model.save_weights`` for DeepMoji."""
-    with h5py.File(path, "w") as f:
-        layers = {
-            "input_1": [],
-            "embedding": [("embedding/embeddings:0", w["embedding"])],
-            "activation_1": [],
-            "attlayer": [("attlayer/attlayer_W:0", w["attlayer"].reshape(-1, 1))],
-            "softmax": [("softmax/kernel:0", w["softmax"][0]), ("softmax/bias:0", w["softmax"][1])],
-        }
-        for name in ("bi_lstm_0", "bi_lstm_1"):
-            entries = []
-            for d, direction in enumerate(("forward", "backward")):
-                for k, kind in enumerate(("kernel", "recurrent_kernel", "bias")):
-                    entries.append(
-                        (f"{name}/{direction}_lstm_{name[-1]}/{kind}:0", w[name][3 * d + k])
-                    )
-            if shuffle_lstm_order:
-                entries = entries[::-1]
-            layers[name] = entries
-        f.attrs["layer_names"] = [n.encode() for n in layers]
-        f.attrs["backend"] = b"tensorflow"
-        f.attrs["keras_version"] = b"2.0.9"
-        for name, entries in layers.items():
-            g = f.create_group(name)
-            g.attrs["weight_names"] = [n.encode() for n, _ in entries]
-            for n, v in entries:
-                g.create_dataset(n, data=np.asarray(v, "float32"))
 
 
 def torchmoji_state_dict(w):

@@ -11,10 +11,13 @@ import pickle
 
 import numpy as np
 import pytest
+from deepmoji_numpy import random_weights, write_keras2_file
 from sklearn.base import clone, is_classifier
 from sklearn.exceptions import NotFittedError
 from sklearn.utils import estimator_checks as ec
 
+from rnnkit.models.deepmoji import deepmoji
+from rnnkit.models.deepmoji_weights import load_keras2_weights
 from rnnkit.sklearn import DeepMojiClassifier
 
 TEXTS = [
@@ -108,6 +111,43 @@ def test_chain_thaw_runs_every_step_multiclass():
         "all",
     ]
     assert clf.predict_proba(TEXTS).shape == (16, 4)
+
+
+ENCODER = ("embedding", "bi_lstm_0", "bi_lstm_1", "attlayer")
+
+
+@pytest.mark.parametrize("method", ["last", "full", "new", "chain-thaw"])
+def test_pretrained_weights_file_per_finetune_method(tmp_path, method):
+    """``weights=`` loads every layer but the head from the file; then "last" keeps the
+    encoder exactly as loaded, "full" and "chain-thaw" train it from there, "new"
+    re-initialises it (no transfer)."""
+    path = tmp_path / "deepmoji_weights.hdf5"
+    write_keras2_file(path, random_weights(np.random.default_rng(4), 50000, 2))
+    params = dict(finetune=method, weights=str(path), embedding_dim=6, lstm_units=5)
+    # The reference: the same architecture loaded from the file by the loader itself.
+    reference = deepmoji(50000, 2, 10, embedding_dim=6, lstm_units=5)
+    load_keras2_weights(reference, path, exclude=("softmax",))
+    clf = tiny(**params, learning_rate=1e-2, next_learning_rate=1e-2).fit(TEXTS, LABELS)
+    for name in ENCODER:
+        ours = clf.model_.get_layer(name).get_weights()
+        loaded = reference.get_layer(name).get_weights()
+        if method == "last":
+            for a, b in zip(ours, loaded):
+                np.testing.assert_array_equal(a, b)
+            continue
+        # The first weight tensor of the layer (embedding rows, forward LSTM kernel,
+        # attention vector): trained from the file, or fresh.
+        changed = not np.array_equal(ours[0], loaded[0])
+        correlation = np.corrcoef(ours[0].ravel(), loaded[0].ravel())[0, 1]
+        assert changed, (method, name)
+        if method == "new":
+            assert abs(correlation) < 0.2, (name, correlation)
+        else:
+            assert correlation > 0.9, (method, name, correlation)
+    assert [step["name"] for step in clf.history_][0] == (
+        "all" if method in ("full", "new") else "new_layers"
+    )
+    assert clf.predict_proba(TEXTS).shape == (16, 2)
 
 
 @pytest.mark.parametrize(
