@@ -7,8 +7,10 @@ transfer quality (see benchmarks for that).
 
 from __future__ import annotations
 
+import io
 import pickle
 
+import joblib
 import numpy as np
 import pytest
 from deepmoji_numpy import random_weights, write_keras2_file
@@ -91,10 +93,16 @@ def test_sklearn_estimator_checks(check):
     check("DeepMojiClassifier", DeepMojiClassifier())
 
 
-def test_pickle_round_trip_and_determinism(fitted):
+def test_pickle_joblib_round_trips_and_determinism(fitted):
     expected = fitted.predict_proba(TEXTS)
-    restored = pickle.loads(pickle.dumps(fitted))
-    np.testing.assert_array_equal(restored.predict_proba(TEXTS), expected)
+    data = pickle.dumps(fitted)
+    assert b"tensorflow.python" not in data
+    buffer = io.BytesIO()
+    joblib.dump(fitted, buffer)
+    buffer.seek(0)
+    for restored in (pickle.loads(data), joblib.load(buffer)):
+        np.testing.assert_array_equal(restored.predict_proba(TEXTS), expected)
+        np.testing.assert_array_equal(restored.predict(TEXTS), fitted.predict(TEXTS))
     again = tiny().fit(TEXTS, LABELS)
     np.testing.assert_array_equal(again.predict_proba(TEXTS), expected)
 

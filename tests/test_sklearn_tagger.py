@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import pickle
 
+import joblib
 import numpy as np
 import pytest
 from sklearn.base import clone
@@ -106,16 +108,26 @@ def test_sklearn_estimator_checks(check):
     check("RNNSequenceTagger", RNNSequenceTagger())
 
 
+def assert_round_trips(tagger: RNNSequenceTagger) -> None:
+    """pickle and joblib give identical predictions and potentials; the pickle holds the
+    Keras model as ``.keras`` bytes, no live TensorFlow object."""
+    data = pickle.dumps(tagger)
+    assert b"tensorflow.python" not in data
+    buffer = io.BytesIO()
+    joblib.dump(tagger, buffer)
+    buffer.seek(0)
+    ids = tagger._ids(SENTENCES)
+    expected = tagger.model_.predict(ids, verbose=0)
+    for restored in (pickle.loads(data), joblib.load(buffer)):
+        assert restored.predict(SENTENCES) == tagger.predict(SENTENCES)
+        np.testing.assert_array_equal(restored.model_.predict(ids, verbose=0), expected)
+
+
 def test_unfitted_clone_pickle(fitted):
     with pytest.raises(NotFittedError):
         RNNSequenceTagger().predict([["a"]])
     assert not hasattr(clone(fitted), "model_")
-    restored = pickle.loads(pickle.dumps(fitted))
-    assert restored.predict(SENTENCES) == fitted.predict(SENTENCES)
-    np.testing.assert_array_equal(
-        restored.model_.predict(fitted._ids(SENTENCES), verbose=0),
-        fitted.model_.predict(fitted._ids(SENTENCES), verbose=0),
-    )
+    assert_round_trips(fitted)
 
 
 def test_deterministic_and_refit():
@@ -185,5 +197,4 @@ def test_crf_tagger_learns_decodes_and_round_trips(fitted_crf):
     best, _ = fitted_crf.model_.get_layer("crf").decode(potentials, mask=ids != 0)
     best = np.asarray(best)
     assert pred[0] == [str(fitted_crf.tags_[k]) for k in best[0, : len(SENTENCES[0])]]
-    restored = pickle.loads(pickle.dumps(fitted_crf))
-    assert restored.predict(SENTENCES) == fitted_crf.predict(SENTENCES)
+    assert_round_trips(fitted_crf)
