@@ -162,14 +162,23 @@ class RecurrentCell(keras.Layer):
         return input_mask, recurrent_mask
 
     # -- the two halves ----------------------------------------------------------------
-    def project_inputs(self, inputs: Any, input_mask: Any = None) -> Any:
+    def project_inputs(
+        self, inputs: Any, input_mask: Any = None, matmul: RecurrentMatmul | None = None
+    ) -> Any:
         """``(x * mask) W^x + b`` for inputs ``(B, D)`` or time-major ``(T, B, D)``.
 
         All time steps are projected in one matmul. The dropout ``input_mask`` is
-        ``(B, D)``, the same at every step.
+        ``(B, D)``, the same at every step. ``matmul``: the loop's recurrent matmul,
+        when its fast path lays the projection out its own way
+        (:meth:`RecurrentMatmul.project`); None: ``keras.ops.matmul``.
         """
         if input_mask is not None:
             inputs = inputs * input_mask  # (B, D) broadcasts over a leading T
+        bias = self.input_bias()
+        if matmul is not None:
+            flat = ops.reshape(inputs, (-1, inputs.shape[-1]))
+            projected = matmul.project(flat, self.kernel, bias)
+            return ops.reshape(projected, (*ops.shape(inputs)[:-1], -1))
         if len(inputs.shape) == 3:
             # one 2-D matmul (rather than a broadcast batched matmul, whose gradient
             # is slower on TensorFlow)
@@ -178,7 +187,6 @@ class RecurrentCell(keras.Layer):
             projected = ops.reshape(ops.matmul(flat, self.kernel), (steps, batch, -1))
         else:
             projected = ops.matmul(inputs, self.kernel)
-        bias = self.input_bias()
         if bias is not None:
             projected = projected + bias
         return projected

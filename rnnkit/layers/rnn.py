@@ -331,11 +331,12 @@ class RNN(keras.Layer):
             )
             outputs = ops.moveaxis(outputs_tm, 0, 1) if self.return_sequences else None
             return last, outputs, new_states
-        # Made once, before the loop (TensorFlow's loop: a pre-transposed kernel
-        # for the backward pass, see rnnkit.ops.recurrent_matmul).
+        # Made once, before the loop (TensorFlow's loop: a pre-transposed kernel for
+        # the backward pass; torch inference: column-major products; see
+        # rnnkit.ops.recurrent_matmul).
         matmul = self.cell.loop_matmul(resolve_loop(self.loop, self.unroll))
         if self._hoist_projection():
-            projected = self.cell.project_inputs(sequences_tm, input_mask)
+            projected = self.cell.project_inputs(sequences_tm, input_mask, matmul)
 
             def step(x_t: Any, st: list) -> tuple[Any, list]:
                 return self.cell.step(x_t, st, recurrent_mask, matmul)
@@ -344,13 +345,13 @@ class RNN(keras.Layer):
             projected = sequences_tm
 
             def step(x_t: Any, st: list) -> tuple[Any, list]:
-                x_t = self.cell.project_inputs(x_t, input_mask)
+                x_t = self.cell.project_inputs(x_t, input_mask, matmul)
                 return self.cell.step(x_t, st, recurrent_mask, matmul)
 
         return recurrence(
             step,
             projected,
-            states,
+            [matmul.layout_state(s) for s in states],
             self.cell.output_size,
             mask=loop_mask,
             go_backwards=False,  # already reversed above

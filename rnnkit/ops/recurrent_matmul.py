@@ -34,12 +34,25 @@ __all__ = ["FAST_PATHS", "RecurrentMatmul", "matmul_fast_path", "recurrent_matmu
 
 #: (backend, loop of :mod:`rnnkit.ops.recurrence`) -> the matmul fast path that loop
 #: uses; every other loop uses the generic matmul
-FAST_PATHS = {("tensorflow", "tf_while"): "tf_pretransposed"}
+FAST_PATHS = {
+    ("tensorflow", "tf_while"): "tf_pretransposed",
+    ("torch", "unrolled"): "torch_colmajor",
+}
+
+
+def _torch_records_gradients() -> bool:
+    import torch
+
+    return torch.is_grad_enabled()
 
 
 def matmul_fast_path(loop: str) -> str | None:
-    """The fast path for a resolved ``loop`` on the current backend (None: generic)."""
-    return FAST_PATHS.get((keras.backend.backend(), loop))
+    """The fast path for a resolved ``loop`` on the current backend (None: generic).
+    ``torch_colmajor`` only where torch records no gradients (inference)."""
+    fast_path = FAST_PATHS.get((keras.backend.backend(), loop))
+    if fast_path == "torch_colmajor" and _torch_records_gradients():
+        return None
+    return fast_path
 
 
 Block = tuple[int, "int | None"]
@@ -76,6 +89,16 @@ class RecurrentMatmul:
         (:mod:`rnnkit.ops.jax_scan_grad`)."""
         return projected + self(h, start, stop)
 
+    def project(self, inputs: Any, kernel: Any, bias: Any = None) -> Any:
+        """``inputs @ kernel (+ bias)`` for 2-D ``inputs``: the input projection of the
+        loop's steps, laid out as this matmul's step products are."""
+        projected = ops.matmul(inputs, kernel)
+        return projected if bias is None else projected + bias
+
+    def layout_state(self, state: Any) -> Any:
+        """An initial state laid out as this matmul's products are (generic: as is)."""
+        return state
+
 
 class TFPretransposedMatmul(RecurrentMatmul):
     """TensorFlow fast path (see module docstring): the backward pass multiplies by a
@@ -109,8 +132,53 @@ class TFPretransposedMatmul(RecurrentMatmul):
         return product(h, kernel)
 
 
+class TorchColumnMajorMatmul(RecurrentMatmul):
+    """torch fast path for inference (see module docstring): ``R^T h^T`` with ``R^T``
+    contiguous, results as column-major ``(batch, units)`` views. Create it outside
+    the loop, with torch recording no gradients."""
+
+    backend = "torch"
+
+    def _slice(self, block: Block) -> Any:
+        kernel = super()._slice(block)
+        return ops.convert_to_tensor(kernel).t().contiguous()
+
+    @staticmethod
+    def _like(kernel_t: Any, h: Any) -> Any:
+        return kernel_t if kernel_t.dtype == h.dtype else kernel_t.to(h.dtype)
+
+    def __call__(self, h: Any, start: int = 0, stop: int | None = None) -> Any:
+        import torch
+
+        kernel_t = self._like(self.block(start, stop), h)
+        return torch.mm(kernel_t, h.t()).t()
+
+    def accumulate(self, projected: Any, h: Any, start: int = 0, stop: int | None = None) -> Any:
+        import torch
+
+        kernel_t = self._like(self.block(start, stop), h)
+        return torch.addmm(projected.t(), kernel_t, h.t()).t()
+
+    def project(self, inputs: Any, kernel: Any, bias: Any = None) -> Any:
+        import torch
+
+        kernel_t = ops.convert_to_tensor(kernel).t()
+        if kernel_t.dtype != inputs.dtype:
+            kernel_t = kernel_t.to(inputs.dtype)
+        if bias is None:
+            return torch.mm(kernel_t, inputs.t()).t()
+        bias = ops.convert_to_tensor(bias).to(inputs.dtype)
+        return torch.addmm(bias[:, None], kernel_t, inputs.t()).t()
+
+    def layout_state(self, state: Any) -> Any:
+        return state.t().contiguous().t()
+
+
 #: fast path name -> its class (the class's ``backend`` is the one it needs)
-_FAST_PATH_CLASSES = {"tf_pretransposed": TFPretransposedMatmul}
+_FAST_PATH_CLASSES = {
+    "tf_pretransposed": TFPretransposedMatmul,
+    "torch_colmajor": TorchColumnMajorMatmul,
+}
 
 
 def recurrent_matmul(

@@ -1,5 +1,7 @@
 """rnnkit's SimpleRNN / LSTM / GRU against keras.layers and a NumPy implementation."""
 
+import contextlib
+
 import keras
 import numpy as np
 import pytest
@@ -355,6 +357,11 @@ def test_recurrent_matmul_fast_path_only_in_backend_loop(x, monkeypatch):
     made.clear()
     LSTM(U, unroll=True)(x)
     assert made == ["RecurrentMatmul"]
+    made.clear()
+    with no_grad():  # torch inference: the column-major products
+        LSTM(U, use_fused=False)(x)
+    expected_inference = {**expected, "torch": ["TorchColumnMajorMatmul"]}
+    assert made == expected_inference.get(backend, ["RecurrentMatmul"])
     eye = np.eye(3, dtype="float32")
     if backend != "tensorflow":
         made.clear()
@@ -384,6 +391,108 @@ def test_fused_path_matches_generic(kind, go_backwards, x):
         forced.build((None, T, D))
         forced.set_weights(ours.get_weights())
         assert max_diff(forced(x), generic(x)) < TOL
+
+
+def no_grad():
+    """``torch.no_grad()`` on torch (how ``predict`` runs a model there), else nothing."""
+    if keras.backend.backend() == "torch":
+        import torch
+
+        return torch.no_grad()
+    return contextlib.nullcontext()
+
+
+@pytest.fixture
+def colmajor_calls(monkeypatch):
+    """A list that grows by one each time a loop makes torch's column-major matmul."""
+    from rnnkit.ops import recurrent_matmul
+
+    return spy_calls(monkeypatch, recurrent_matmul.TorchColumnMajorMatmul, "__init__")
+
+
+def without_colmajor(monkeypatch):
+    from rnnkit.ops import recurrent_matmul
+
+    monkeypatch.delitem(recurrent_matmul.FAST_PATHS, ("torch", "unrolled"), raising=False)
+
+
+COLMAJOR_KINDS = {
+    "srnn_relu": ("srnn_relu", {}),
+    "lstm": ("lstm", {}),
+    "lstm_nobias": ("lstm_nobias", {}),
+    "lstm_hard_sigmoid": ("lstm", {"recurrent_activation": "keras2_hard_sigmoid"}),
+    "gru": ("gru", {}),
+    "gru_reset_before": ("gru_reset_before", {}),
+    "gru_nobias": ("gru_nobias", {}),
+}
+
+
+@pytest.mark.parametrize("kind", list(COLMAJOR_KINDS))
+@pytest.mark.parametrize("mask_name", ["none", "right", "left", "empty_row"])
+@pytest.mark.parametrize("go_backwards", [False, True])
+@pytest.mark.parametrize("initial", [False, True])
+def test_torch_colmajor_inference_matches_generic(
+    kind, mask_name, go_backwards, initial, x, monkeypatch, colmajor_calls
+):
+    # torch inference runs the generic loop's products as R^T h^T in column-major
+    # layout (rnnkit.ops.recurrent_matmul): the same values as the row-major loop.
+    base, extra = COLMAJOR_KINDS[kind]
+    ours = variant(
+        pair(base)[0],
+        return_sequences=True,
+        return_state=True,
+        go_backwards=go_backwards,
+        zero_output_for_mask=initial,
+        use_fused=False,
+        **extra,
+    )
+    rng = np.random.default_rng(5)
+    states = None
+    if initial:
+        n_states = 2 if base.startswith("lstm") else 1
+        states = [rng.normal(size=(B, U)).astype("float32") for _ in range(n_states)]
+    kwargs = {"mask": masks(B, T)[mask_name], "initial_state": states}
+    with no_grad():
+        fast = ours(x, **kwargs)
+    assert colmajor_calls == ([True] if keras.backend.backend() == "torch" else [])
+    without_colmajor(monkeypatch)
+    with no_grad():
+        generic = ours(x, **kwargs)
+    assert len(colmajor_calls) <= 1
+    assert max_diff(fast, generic) < TOL
+    # with gradients recorded the row-major loop runs (and agrees as well)
+    assert max_diff(ours(x, **kwargs), fast) < TOL
+
+
+def test_torch_colmajor_in_predict_stateful_and_mixed_precision(x, monkeypatch, colmajor_calls):
+    torch_backend = keras.backend.backend() == "torch"
+    layer = variant(
+        pair("lstm")[0], return_sequences=True, recurrent_activation="keras2_hard_sigmoid"
+    )
+    inputs = keras.Input((T, D))
+    model = keras.Model(inputs, layer(inputs))
+    predicted = model.predict(x, verbose=0)
+    assert len(colmajor_calls) == (1 if torch_backend else 0)
+    assert max_diff(predicted, layer(x)) < TOL
+    # stateful: the carried states come back from the column-major loop
+    full = variant(pair("gru")[0], return_sequences=True, use_fused=False)
+    stateful = type(full).from_config({**full.get_config(), "stateful": True})
+    stateful.build((B, 3, D))
+    stateful.cell.set_weights(full.get_weights())
+    with no_grad():
+        halves = [to_np(stateful(x[:, :3])), to_np(stateful(x[:, 3:]))]
+    assert np.abs(np.concatenate(halves, 1) - to_np(full(x))).max() < TOL
+    # mixed precision: bfloat16 compute, float32 kernels
+    colmajor_calls.clear()
+    mixed = variant(layer, dtype="mixed_bfloat16")
+    with no_grad():
+        fast = to_np(mixed(x)).astype("float32")
+    assert colmajor_calls == ([True] if torch_backend else [])
+    without_colmajor(monkeypatch)
+    with no_grad():
+        generic = to_np(mixed(x)).astype("float32")
+    assert np.abs(fast - generic).max() < 2e-2
+    assert np.abs(fast - to_np(layer(x))).max() < 5e-2
 
 
 def spy_calls(monkeypatch, owner, name):
