@@ -18,8 +18,22 @@ already sliced (the reset-before GRU uses two):
   back into the matmul. With the transpose hoisted, an LSTM training step at
   B=64, T=50, H=512 takes ~1.5x less time (``benchmarks/RESULTS.md``). The kernel
   gradient stays the per-step ``h^T dz``, which runs at full speed.
+* ``torch_colmajor`` (the torch fast path for inference, used by the ``unrolled``
+  loop while torch records no gradients, as in ``predict``): each product runs as
+  ``R^T h^T`` with ``R^T`` made contiguous once before the loop, and comes back as a
+  ``(batch, units)`` view of ``(units, batch)`` storage (column-major). The cell's
+  own step is unchanged: its elementwise ops keep that layout, so the next step's
+  ``h^T`` is contiguous again. The input projection is computed the same way
+  (``W^T x^T + b``, :meth:`RecurrentMatmul.project`) and the initial states are laid
+  out to match (:meth:`RecurrentMatmul.layout_state`). On the 2-core benchmark
+  machine MKL runs the ``(64, 512) x (512, 2048)`` step product at 143 GFLOP/s as
+  ``h @ R`` and at 176-186 GFLOP/s as ``R^T h^T``; the hard-sigmoid LSTM (no fused
+  kernel) predicts 17-25% faster (``benchmarks/RESULTS.md``). Same ops on the same
+  numbers, laid out differently. Not used with gradients: a training step measured
+  no faster in that layout (hard-sigmoid LSTM, T=50: 242-251 ms against 230-258 ms
+  row-major, seven alternating rounds).
 
-Tests check the fast path against the generic one (values and gradients, every
+Tests check the fast paths against the generic one (values and gradients, every
 cell, masks, dropout, both GRU forms).
 """
 
