@@ -220,7 +220,7 @@ class AttentionDecoder(keras.Layer):
     ) -> tuple[Any, Any, Any, list]:
         context, alpha = self.attention.attend(states[0], keys, values, values_mask)
         projected = self.cell.project_inputs(
-            ops.concatenate([embedded, context], axis=-1), input_mask
+            ops.concatenate([embedded, context], axis=-1), input_mask, matmul
         )
         output, new_states = self.cell.step(projected, list(states), recurrent_mask, matmul)
         return output, context, alpha, list(new_states)

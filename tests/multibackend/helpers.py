@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import keras
 import numpy as np
 
@@ -31,6 +33,15 @@ def masks(batch: int = 4, steps: int = 6) -> dict:
     empty_row[2, :] = False
     empty_row[0, 3:] = False
     return {"none": None, "right": right, "left": left, "empty_row": empty_row}
+
+
+def no_grad():
+    """``torch.no_grad()`` on torch (how ``predict`` runs a model there), else nothing."""
+    if keras.backend.backend() == "torch":
+        import torch
+
+        return torch.no_grad()
+    return contextlib.nullcontext()
 
 
 def gradients(layer, x, loss_fn, **call_kwargs):

@@ -1,11 +1,19 @@
 """rnnkit's SimpleRNN / LSTM / GRU against keras.layers and a NumPy implementation."""
 
-import contextlib
-
 import keras
 import numpy as np
 import pytest
-from helpers import as_list, gradients, hard_sigmoid_k2, masks, max_diff, np_run, sum_sq, to_np
+from helpers import (
+    as_list,
+    gradients,
+    hard_sigmoid_k2,
+    masks,
+    max_diff,
+    no_grad,
+    np_run,
+    sum_sq,
+    to_np,
+)
 
 from rnnkit.layers import GRU, LSTM, RNN, Bidirectional, SimpleRNN
 from rnnkit.ops.recurrence import BACKEND_LOOPS
@@ -391,15 +399,6 @@ def test_fused_path_matches_generic(kind, go_backwards, x):
         forced.build((None, T, D))
         forced.set_weights(ours.get_weights())
         assert max_diff(forced(x), generic(x)) < TOL
-
-
-def no_grad():
-    """``torch.no_grad()`` on torch (how ``predict`` runs a model there), else nothing."""
-    if keras.backend.backend() == "torch":
-        import torch
-
-        return torch.no_grad()
-    return contextlib.nullcontext()
 
 
 @pytest.fixture
