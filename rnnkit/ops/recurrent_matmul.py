@@ -28,10 +28,11 @@ already sliced (the reset-before GRU uses two):
   out to match (:meth:`RecurrentMatmul.layout_state`). On the 2-core benchmark
   machine MKL runs the ``(64, 512) x (512, 2048)`` step product at 143 GFLOP/s as
   ``h @ R`` and at 176-186 GFLOP/s as ``R^T h^T``; the hard-sigmoid LSTM (no fused
-  kernel) predicts 17-25% faster (``benchmarks/RESULTS.md``). Same ops on the same
-  numbers, laid out differently. Not used with gradients: a training step measured
-  no faster in that layout (hard-sigmoid LSTM, T=50: 242-251 ms against 230-258 ms
-  row-major, seven alternating rounds).
+  kernel) predicts 13-29% faster in alternating rounds, 25% at T=500
+  (``benchmarks/RESULTS.md``). Same ops on the same numbers, laid out differently.
+  Not used with gradients: a training step measured no faster in that layout
+  (hard-sigmoid LSTM, T=50: 242-251 ms against 230-258 ms row-major, seven
+  alternating rounds).
 
 Tests check the fast paths against the generic one (values and gradients, every
 cell, masks, dropout, both GRU forms).
@@ -176,9 +177,7 @@ class TorchColumnMajorMatmul(RecurrentMatmul):
     def project(self, inputs: Any, kernel: Any, bias: Any = None) -> Any:
         import torch
 
-        kernel_t = ops.convert_to_tensor(kernel).t()
-        if kernel_t.dtype != inputs.dtype:
-            kernel_t = kernel_t.to(inputs.dtype)
+        kernel_t = self._like(ops.convert_to_tensor(kernel).t(), inputs)
         if bias is None:
             return torch.mm(kernel_t, inputs.t()).t()
         bias = ops.convert_to_tensor(bias).to(inputs.dtype)

@@ -577,8 +577,6 @@ def test_lstm_final_states_under_right_padded_mask_without_gradients(go_backward
     # right-padded mask runs torch's kernel over each row's real steps only (a packed
     # sequence), which gives the cell state at each row's last real step: outputs and
     # both states equal Keras's, from initial states, for lengths 0..T.
-    import contextlib
-
     from rnnkit.ops import fused
 
     packed_calls = spy_calls(monkeypatch, fused, "_torch_lstm_packed")
@@ -587,12 +585,7 @@ def test_lstm_final_states_under_right_padded_mask_without_gradients(go_backward
     generic = variant(ours, use_fused=False)
     rng = np.random.default_rng(6)
     states = [rng.normal(size=(B, U)).astype("float32") for _ in range(2)]
-    if torch_backend:
-        import torch
-
-        no_gradients = torch.no_grad()
-    else:
-        no_gradients = contextlib.nullcontext()
+    no_gradients = no_grad()
     # Keras's own JAX backend emits the initial h (not zeros, as its TensorFlow and torch
     # backends do) at masked steps before a row's first real step when initial states
     # are given, so the Keras check leaves out empty rows and go_backwards (which meets
