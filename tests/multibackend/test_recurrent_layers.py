@@ -604,6 +604,78 @@ def test_lstm_final_states_under_right_padded_mask_without_gradients(go_backward
         packed_calls.clear()
 
 
+@pytest.mark.parametrize("kind", ["srnn", "srnn_relu"])
+@pytest.mark.parametrize("use_bias", [True, False])
+@pytest.mark.parametrize("mask_name", ["none", "right_padded"])
+@pytest.mark.parametrize("go_backwards", [False, True])
+def test_torch_simple_rnn_inference_matches_generic(
+    kind, use_bias, mask_name, go_backwards, x, monkeypatch
+):
+    # Without gradients (predict), a torch SimpleRNN computes each step in place in its
+    # own slice of the projected inputs (rnnkit.ops.fused.torch_simple_rnn_inference):
+    # outputs, last output and final state equal the generic loop's, from initial
+    # states, unmasked and right-padded (lengths 0..T); with gradients torch.rnn_tanh
+    # runs instead and agrees as well.
+    from rnnkit.ops import fused
+
+    calls = spy_calls(monkeypatch, fused, "torch_simple_rnn_inference")
+    torch_backend = keras.backend.backend() == "torch"
+    ours, theirs = pair(kind, return_sequences=True, return_state=True, go_backwards=go_backwards)
+    if not use_bias:  # the pair's kernels without its bias
+        kernels = ours.get_weights()[:2]
+        ours = type(ours).from_config({**ours.get_config(), "use_bias": False})
+        ours.build((None, T, D))
+        ours.set_weights(kernels)
+    generic = variant(ours, use_fused=False)
+    states = [np.random.default_rng(7).normal(size=(B, U)).astype("float32")]
+    mask = None if mask_name == "none" else right_padded([T, 0, 2, 5])
+    kwargs = {"mask": mask, "initial_state": states}
+    with no_grad():
+        fast = ours(x, **kwargs)
+    assert calls == ([True] if torch_backend else [])
+    with no_grad():
+        want = generic(x, **kwargs)
+    assert max_diff(fast, want) < TOL
+    if mask is None and use_bias:
+        assert max_diff(fast, theirs(x, initial_state=states)) < TOL
+    assert max_diff(ours(x, **kwargs), fast) < TOL  # gradients recorded: torch.rnn_tanh
+    assert len(calls) == (1 if torch_backend else 0)
+    ours.return_sequences = generic.return_sequences = False
+    with no_grad():
+        assert max_diff(ours(x, **kwargs), generic(x, **kwargs)) < TOL
+
+
+def test_torch_simple_rnn_inference_in_predict_stateful_and_mixed_precision(x, monkeypatch):
+    from rnnkit.ops import fused
+
+    calls = spy_calls(monkeypatch, fused, "torch_simple_rnn_inference")
+    torch_backend = keras.backend.backend() == "torch"
+    layer, _ = pair("srnn", return_sequences=True)
+    inputs = keras.Input((T, D))
+    model = keras.Model(inputs, layer(inputs))
+    calls.clear()
+    predicted = model.predict(x, verbose=0)
+    assert calls == ([True] if torch_backend else [])
+    assert max_diff(predicted, variant(layer, use_fused=False)(x)) < TOL
+    # stateful: the state carried between calls is the last step's slice
+    stateful = type(layer).from_config({**layer.get_config(), "stateful": True})
+    stateful.build((B, 3, D))
+    stateful.cell.set_weights(layer.get_weights())
+    with no_grad():
+        halves = [to_np(stateful(x[:, :3])), to_np(stateful(x[:, 3:]))]
+    assert np.abs(np.concatenate(halves, 1) - to_np(layer(x))).max() < TOL
+    # mixed precision: bfloat16 compute, float32 kernels
+    mixed = variant(layer, dtype="mixed_bfloat16")
+    calls.clear()
+    with no_grad():
+        fast = to_np(mixed(x)).astype("float32")
+    assert calls == ([True] if torch_backend else [])
+    with no_grad():
+        generic = to_np(variant(mixed, use_fused=False)(x)).astype("float32")
+    assert np.abs(fast - generic).max() < 2e-2
+    assert np.abs(fast - to_np(layer(x))).max() < 5e-2
+
+
 @pytest.mark.parametrize("kind", ["lstm", "gru"])
 def test_keras_kernels_only_with_a_gpu(kind, x):
     # Keras's backend lstm/gru are taken for their cuDNN kernels only: Keras 3.15's JAX
