@@ -17,11 +17,14 @@ One extra row, ``lstm-hsig``, is DeepMoji's LSTM (Keras 2 hard-sigmoid gates, wh
 fused kernel has): rnnkit's LSTM against ``keras.layers.RNN(rnnkit.cells.LSTMCell(...))``,
 the plain per-step loop that projects the inputs at every step.
 
-The matmul peak is measured first: the median GFLOP/s of a (B*T, D+H) x (D+H, 4H)
-float32 matmul with ``keras.ops.matmul`` on this backend. ``GFLOP/s`` is the rnnkit
-layer's useful work (the matmuls of its equations: 2*B*T*(D+H)*gates*H per direction
-forward, three times that for a training step) per second, and ``x floor`` is its time
-over the time those FLOPs take at the matmul peak (1.0 would be perfect).
+The matmul peak (``peak``) is the median GFLOP/s of a (B*T, D+H) x (D+H, 4H) float32
+matmul with ``keras.ops.matmul`` on this backend, timed in the same rotation as the
+row's keras and rnnkit runs (keras, rnnkit, matmul; rnnkit, matmul, keras; ...), so
+that the floor is measured in the same phase of the machine as the row: on a shared
+machine single runs move by 10-30% between minutes. ``GFLOP/s`` is the rnnkit layer's
+useful work (the matmuls of its equations: 2*B*T*(D+H)*gates*H per direction forward,
+three times that for a training step) per second, and ``x floor`` is its time over the
+time those FLOPs take at the matmul peak (1.0 would be perfect).
 
 Usage::
 
@@ -46,7 +49,7 @@ from datetime import date
 
 import keras
 import numpy as np
-from timing import median_seconds, paired_medians  # benchmarks/timing.py
+from timing import interleaved_medians, median_seconds  # benchmarks/timing.py
 
 import rnnkit
 
@@ -56,8 +59,8 @@ SINGLE = {"srnn": "SimpleRNN", "lstm": "LSTM", "gru": "GRU"}  # same name in bot
 GATES = {"srnn": 1, "lstm": 4, "gru": 3, "bilstm": 4, "lstm-hsig": 4}
 
 
-def matmul_peak(m: int, k: int, n: int, repeats: int) -> float:
-    """Median GFLOP/s of an (m, k) x (k, n) float32 matmul on this backend."""
+def peak_matmul(m: int, k: int, n: int):
+    """A function running one (m, k) x (k, n) float32 matmul on this backend."""
     rng = np.random.default_rng(0)
     a = keras.ops.convert_to_tensor(rng.standard_normal((m, k), dtype=np.float32))
     b = keras.ops.convert_to_tensor(rng.standard_normal((k, n), dtype=np.float32))
@@ -65,7 +68,12 @@ def matmul_peak(m: int, k: int, n: int, repeats: int) -> float:
     def run():
         keras.ops.convert_to_numpy(keras.ops.sum(keras.ops.matmul(a, b)))
 
-    return 2 * m * k * n / median_seconds(run, max(repeats, 5) * 2) / 1e9
+    return run
+
+
+def matmul_peak(m: int, k: int, n: int, repeats: int) -> float:
+    """Median GFLOP/s of an (m, k) x (k, n) float32 matmul on this backend."""
+    return 2 * m * k * n / median_seconds(peak_matmul(m, k, n), max(repeats, 5) * 2) / 1e9
 
 
 def layers_for(kind: str, units: int) -> tuple[keras.Layer, keras.Layer]:
@@ -100,7 +108,7 @@ def build_model(layer: keras.Layer, T: int, D: int, padded: bool = False) -> ker
     return model
 
 
-def bench_row(kind: str, cfg: dict, repeats: int, peak: float, padded: bool = False) -> dict:
+def bench_row(kind: str, cfg: dict, repeats: int, padded: bool = False) -> dict:
     B, T, D, H = cfg["B"], cfg["T"], cfg["D"], cfg["H"]
     rng = np.random.default_rng(0)
     x = rng.standard_normal((B, T, D), dtype=np.float32)
@@ -120,6 +128,8 @@ def bench_row(kind: str, cfg: dict, repeats: int, peak: float, padded: bool = Fa
     directions = 2 if kind == "bilstm" else 1
     forward_flops = 2 * B * T * (D + H) * GATES[kind] * H * directions
     row = {"kind": kind, "T": T, "max_abs_diff": err, "padded": padded}
+    peak_fn = peak_matmul(B * T, D + H, 4 * H)
+    peak_flops = 2 * B * T * (D + H) * 4 * H
     for mode in ("infer", "train"):
         if mode == "infer":
             fa = lambda: anchor.predict_on_batch(x)
@@ -129,19 +139,23 @@ def bench_row(kind: str, cfg: dict, repeats: int, peak: float, padded: bool = Fa
             fa = lambda: anchor.train_on_batch(x, target)
             fo = lambda: ours.train_on_batch(x, target)
             flops = 3 * forward_flops
-        t_anchor, t_ours = paired_medians(fa, fo, repeats)
+        # the peak matmul is timed in the same rotation, so that the floor is measured
+        # in the same phase of the machine as the row (single runs move by 10-30%)
+        t_anchor, t_ours, t_peak = interleaved_medians([fa, fo, peak_fn], repeats)
+        row_peak = peak_flops / t_peak / 1e9
         row[mode] = {
             "keras_ms": t_anchor * 1e3,
             "rnnkit_ms": t_ours * 1e3,
             "speedup": t_anchor / t_ours,
             "gflops": flops / t_ours / 1e9,
-            "x_floor": t_ours / (flops / (peak * 1e9)),
+            "peak_gflops": row_peak,
+            "x_floor": t_ours / (flops / (row_peak * 1e9)),
         }
     return row
 
 
 def table(rows: list[dict], markdown: bool) -> str:
-    head = ["layer", "T", "mode", "keras ms", "rnnkit ms", "speedup", "GFLOP/s", "x floor"]
+    head = ["layer", "T", "mode", "keras ms", "rnnkit ms", "speedup", "GFLOP/s", "peak", "x floor"]
     lines = []
     for r in rows:
         for mode in ("infer", "train"):
@@ -157,6 +171,7 @@ def table(rows: list[dict], markdown: bool) -> str:
                     f"{m['rnnkit_ms']:.1f}",
                     f"{m['speedup']:.2f}x",
                     f"{m['gflops']:.1f}",
+                    f"{m['peak_gflops']:.0f}",
                     f"{m['x_floor']:.2f}",
                 ]
             )
@@ -210,7 +225,7 @@ def in_process_rows(args: argparse.Namespace, backend: str) -> list[dict]:
         print(f"[{name}] {cfg}: matmul peak {peak:.1f} GFLOP/s", flush=True)
         for i, kind in enumerate(args.kinds, 1):
             start = time.time()
-            row = bench_row(kind, cfg, args.repeats, peak, args.padded)
+            row = bench_row(kind, cfg, args.repeats, args.padded)
             row["config"], row["peak_gflops"], row["backend"] = name, peak, backend
             rows.append(row)
             print(

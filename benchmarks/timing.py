@@ -17,18 +17,26 @@ def median_seconds(fn: Callable[[], object], repeats: int) -> float:
     return statistics.median(times)
 
 
-def paired_medians(fa: Callable[[], object], fb: Callable[[], object], repeats: int):
-    """Median seconds of two functions timed in alternation (ABBA...), after a warm-up.
+def interleaved_medians(fns: list[Callable[[], object]], repeats: int) -> list[float]:
+    """Median seconds of each function, timed in rotation (ABC, BCA, CAB, ...) after a
+    warm-up of each.
 
-    Alternating spreads slow phases of a shared machine over both sides instead of
-    charging them to whichever ran second.
+    Rotating spreads slow phases of a shared machine over every function instead of
+    charging them to whichever ran last.
     """
-    fa(), fb()
-    ta, tb = [], []
+    for fn in fns:
+        fn()
+    times: list[list[float]] = [[] for _ in fns]
     for i in range(repeats):
-        order = ((fa, ta), (fb, tb)) if i % 2 == 0 else ((fb, tb), (fa, ta))
-        for fn, times in order:
+        for j in range(len(fns)):
+            k = (i + j) % len(fns)
             start = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - start)
-    return statistics.median(ta), statistics.median(tb)
+            fns[k]()
+            times[k].append(time.perf_counter() - start)
+    return [statistics.median(t) for t in times]
+
+
+def paired_medians(fa: Callable[[], object], fb: Callable[[], object], repeats: int):
+    """Median seconds of two functions timed in alternation (ABBA...), after a warm-up."""
+    ta, tb = interleaved_medians([fa, fb], repeats)
+    return ta, tb

@@ -3,6 +3,8 @@
 * ``torch_fused``: on the torch backend, ``torch.lstm`` / ``torch.gru`` /
   ``torch.rnn_tanh`` / ``torch.rnn_relu`` (cuDNN on GPU, ATen/oneDNN on CPU);
   rnnkit's weight layouts are converted to torch's (GRU gates z, r, h -> r, z, n).
+  A SimpleRNN without gradients (``predict``) runs ``torch_simple_rnn_inference``
+  instead: the same steps, each computed in place in its slice of the outputs.
 * ``keras_cudnn``: on TensorFlow and JAX with a GPU, Keras's own cuDNN kernels
   (``keras.src.backend.lstm`` / ``gru``), which raise ``NotImplementedError`` for
   configurations cuDNN cannot run. Only with a GPU: since Keras 3.15 the JAX ``gru``
@@ -158,10 +160,10 @@ def torch_simple_rnn_inference(kind: str, cell: Any, x: Any, h0: Any) -> tuple[A
     becomes the outputs, and each step overwrites its own slice in place: ``o_t +=
     h_{t-1} R``, then ``tanh`` (or ``relu``) in place; the slice is the step's state.
     ``torch.rnn_tanh`` computes the same numbers but writes every step to a fresh
-    tensor and stacks them at the end; at B=64, D=256, H=512 this loop took 194 ms
-    against 236-247 ms at T=500 and 17-22 ms against 26-29 ms at T=50
-    (``benchmarks/RESULTS.md``). In-place writes cannot be differentiated, so
-    training keeps ``torch.rnn_tanh``."""
+    tensor and stacks them at the end. At B=64, D=256, H=512, in three alternating
+    rounds of ``predict_on_batch``, this loop took 19-21 ms against 21-23 ms at T=50
+    and 222-287 ms against 266-300 ms at T=500 (``benchmarks/RESULTS.md``). In-place
+    writes cannot be differentiated, so training keeps ``torch.rnn_tanh``."""
     import torch
 
     batch, steps = x.shape[0], x.shape[1]

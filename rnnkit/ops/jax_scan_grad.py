@@ -14,10 +14,13 @@ What the forward pass keeps decides the speed (each extra (T, B, 4H) array kept 
 about 10 ms of a 200 ms LSTM gradient at T=50 on the 2-core benchmark machine): the
 outputs, each step's matmul results, the states that are not outputs, and the matmul
 inputs that are not states. Cells whose step uses its projected input only through
-``matmul.accumulate(projected, h)`` (rnnkit's SimpleRNN and LSTM) keep the sum instead
+``matmul.accumulate(projected, h)`` (rnnkit's LSTM) keep the sum instead
 of both terms. Measured gradients of a layer at B=64, D=256, H=512 (median of 9,
 ``benchmarks/RESULTS.md``): LSTM 208 vs 230 ms at T=50 and 2075 vs 2241 ms at T=500,
-SimpleRNN 54-60 vs 60-71 ms; the GRU, which keeps both terms, 160 vs 160 ms.
+SimpleRNN 54-60 vs 60-71 ms; the GRU, which keeps both terms, 160 vs 160 ms. A whole
+SimpleRNN training step (``train_on_batch``) measured no faster: level at T=50 and 2-4%
+slower at T=500 (689-694 vs 651-688 ms), so :class:`rnnkit.layers.RNN` takes this path for
+gated cells (LSTM, GRU) only.
 
 How the backward step stays generic: the cell's own ``step`` runs again inside
 ``jax.vjp``, with a replay matmul that returns the product stored by the forward pass
@@ -143,12 +146,11 @@ class _Replay:
 
 def _lean(cell: Any) -> bool:
     """Whether the cell's step uses its projected input only through
-    ``matmul.accumulate`` (rnnkit's own SimpleRNN and LSTM steps, not overridden): then
-    the forward pass keeps only the sums, not the projected inputs."""
+    ``matmul.accumulate`` (rnnkit's own LSTM step, not overridden): then the forward
+    pass keeps only the sums, not the projected inputs."""
     from rnnkit.cells.lstm_cell import LSTMCell
-    from rnnkit.cells.simple_rnn_cell import SimpleRNNCell
 
-    return type(cell).step in (LSTMCell.step, SimpleRNNCell.step)
+    return type(cell).step is LSTMCell.step
 
 
 def _index_of(x: Any, candidates: Any) -> int | None:

@@ -99,8 +99,8 @@ class RecurrentMatmul:
 
     def accumulate(self, projected: Any, h: Any, start: int = 0, stop: int | None = None) -> Any:
         """``projected + h @ kernel[:, start:stop]``: the pre-activation of cells whose
-        projected input enters the step only through this sum (SimpleRNN, LSTM); JAX's
-        fast path then keeps only the sum for the backward pass
+        projected input enters the step only through this sum (SimpleRNN, LSTM); for
+        the LSTM, JAX's fast path then keeps only the sum for the backward pass
         (:mod:`rnnkit.ops.jax_scan_grad`)."""
         return projected + self(h, start, stop)
 
