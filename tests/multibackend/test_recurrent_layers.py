@@ -463,6 +463,17 @@ def test_torch_colmajor_inference_matches_generic(
     assert max_diff(ours(x, **kwargs), fast) < TOL
 
 
+def assert_stateful_halves_match(full, x):
+    """A stateful copy of ``full`` run on the two halves of ``x`` without gradients (as
+    in ``predict``) gives ``full``'s outputs on the whole sequence."""
+    stateful = type(full).from_config({**full.get_config(), "stateful": True})
+    stateful.build((B, 3, D))
+    stateful.cell.set_weights(full.get_weights())
+    with no_grad():
+        halves = [to_np(stateful(x[:, :3])), to_np(stateful(x[:, 3:]))]
+    assert np.abs(np.concatenate(halves, 1) - to_np(full(x))).max() < TOL
+
+
 def test_torch_colmajor_in_predict_stateful_and_mixed_precision(x, monkeypatch, colmajor_calls):
     torch_backend = keras.backend.backend() == "torch"
     layer = variant(
@@ -474,13 +485,7 @@ def test_torch_colmajor_in_predict_stateful_and_mixed_precision(x, monkeypatch, 
     assert len(colmajor_calls) == (1 if torch_backend else 0)
     assert max_diff(predicted, layer(x)) < TOL
     # stateful: the carried states come back from the column-major loop
-    full = variant(pair("gru")[0], return_sequences=True, use_fused=False)
-    stateful = type(full).from_config({**full.get_config(), "stateful": True})
-    stateful.build((B, 3, D))
-    stateful.cell.set_weights(full.get_weights())
-    with no_grad():
-        halves = [to_np(stateful(x[:, :3])), to_np(stateful(x[:, 3:]))]
-    assert np.abs(np.concatenate(halves, 1) - to_np(full(x))).max() < TOL
+    assert_stateful_halves_match(variant(pair("gru")[0], return_sequences=True, use_fused=False), x)
     # mixed precision: bfloat16 compute, float32 kernels
     colmajor_calls.clear()
     mixed = variant(layer, dtype="mixed_bfloat16")
@@ -658,12 +663,7 @@ def test_torch_simple_rnn_inference_in_predict_stateful_and_mixed_precision(x, m
     assert calls == ([True] if torch_backend else [])
     assert max_diff(predicted, variant(layer, use_fused=False)(x)) < TOL
     # stateful: the state carried between calls is the last step's slice
-    stateful = type(layer).from_config({**layer.get_config(), "stateful": True})
-    stateful.build((B, 3, D))
-    stateful.cell.set_weights(layer.get_weights())
-    with no_grad():
-        halves = [to_np(stateful(x[:, :3])), to_np(stateful(x[:, 3:]))]
-    assert np.abs(np.concatenate(halves, 1) - to_np(layer(x))).max() < TOL
+    assert_stateful_halves_match(layer, x)
     # mixed precision: bfloat16 compute, float32 kernels
     mixed = variant(layer, dtype="mixed_bfloat16")
     calls.clear()
