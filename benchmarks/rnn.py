@@ -10,8 +10,8 @@ For SimpleRNN, LSTM, GRU and a bidirectional LSTM, at B=64, D=256, H=512 with T=
 
 for the keras.layers layer (the anchor) and the rnnkit layer with the same weights
 (outputs checked equal before timing). Each number is the median of ``--repeats`` runs
-after a warm-up, the two timed in alternation. ``speedup`` is keras time / rnnkit time
-(> 1: rnnkit faster).
+after a warm-up, the two timed in rotation with the peak matmul (below). ``speedup`` is
+keras time / rnnkit time (> 1: rnnkit faster).
 
 One extra row, ``lstm-hsig``, is DeepMoji's LSTM (Keras 2 hard-sigmoid gates, which no
 fused kernel has): rnnkit's LSTM against ``keras.layers.RNN(rnnkit.cells.LSTMCell(...))``,

@@ -371,7 +371,7 @@ class RNN(keras.Layer):
             and not self.unroll
             and self.projection != "hoisted"
             and _xla_cpu()
-            and getattr(self.cell, "gates", 1) > 1
+            and self.cell.gates > 1
             and jax_scan_grad.applies(self.cell)
         )
 

@@ -138,15 +138,16 @@ def torch_fused(
     x = ops.convert_to_tensor(inputs)
     if go_backwards:
         x = torch.flip(x, dims=[1])
+    if kind in ("rnn_tanh", "rnn_relu") and not torch.is_grad_enabled():
+        h0 = ops.convert_to_tensor(initial_states[0])
+        outputs, h = torch_simple_rnn_inference(kind, cell, x, h0)
+        return h, outputs, [h]
     h0 = ops.convert_to_tensor(initial_states[0]).unsqueeze(0).contiguous()
     args = (*_torch_params(kind, cell), 1, 0.0, False, False, True)
     if kind == "lstm":
         c0 = ops.convert_to_tensor(initial_states[1]).unsqueeze(0).contiguous()
         outputs, h, c = torch.lstm(x, (h0, c0), *args)
         return h[0], outputs, [h[0], c[0]]
-    if kind in ("rnn_tanh", "rnn_relu") and not torch.is_grad_enabled():
-        outputs, h = torch_simple_rnn_inference(kind, cell, x, h0[0])
-        return h, outputs, [h]
     fn = {"gru": torch.gru, "rnn_tanh": torch.rnn_tanh, "rnn_relu": torch.rnn_relu}[kind]
     outputs, h = fn(x, h0, *args)
     return h[0], outputs, [h[0]]
