@@ -1,6 +1,14 @@
 """Data set loaders. Each takes a path; the default root is described in
 :mod:`rnnkit.data.paths`."""
 
+from rnnkit.data.corpus import (
+    CorpusInfo,
+    corpus_dataset,
+    corpus_steps,
+    load_corpus,
+    prepare_corpus,
+    verify_shard,
+)
 from rnnkit.data.deepmoji_benchmarks import (
     DEEPMOJI_BENCHMARKS,
     DeepMojiBenchmark,
@@ -9,8 +17,10 @@ from rnnkit.data.deepmoji_benchmarks import (
 from rnnkit.data.emoji_corpus import (
     EmojiCorpusStats,
     EmojiExample,
+    LabelFinder,
     balanced_sample,
     extract_examples,
+    iter_records,
     iter_texts,
     load_emoji_classes,
     read_examples,
@@ -62,4 +72,12 @@ __all__ = [
     "remove_emoji",
     "write_examples",
     "default_data_dir",
+    "CorpusInfo",
+    "LabelFinder",
+    "corpus_dataset",
+    "corpus_steps",
+    "iter_records",
+    "load_corpus",
+    "prepare_corpus",
+    "verify_shard",
 ]

@@ -30,7 +30,6 @@ import csv
 import glob
 import gzip
 import hashlib
-import io
 import json
 import math
 import os
@@ -50,6 +49,8 @@ __all__ = [
     "iter_texts",
     "remove_emoji",
     "find_emoji_classes",
+    "iter_records",
+    "LabelFinder",
     "extract_examples",
     "balanced_sample",
     "EmojiCorpusStats",
@@ -160,6 +161,151 @@ def _format_of(path: Path) -> str:
     return "txt"
 
 
+def _decode(raw: bytes, stats: EmojiCorpusStats | None) -> str:
+    """UTF-8 ``raw`` with each invalid byte sequence replaced by U+FFFD (as
+    ``errors="replace"``), the replaced bytes counted in ``stats.invalid_bytes``."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    parts, pos, bad = [], 0, 0
+    while True:
+        try:
+            parts.append(raw[pos:].decode("utf-8"))
+            break
+        except UnicodeDecodeError as err:
+            parts.append(raw[pos : pos + err.start].decode("utf-8"))
+            parts.append("\ufffd")
+            bad += err.end - err.start
+            pos += err.end
+    if stats is not None:
+        stats.invalid_bytes += bad
+    return "".join(parts)
+
+
+def _field_value(value: object) -> str | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool | int):
+        return str(value)
+    raise ValueError(f"expected a string or int label; got {type(value).__name__} {value!r:.40}")
+
+
+def iter_records(
+    path: str | os.PathLike,
+    text_field: str = "text",
+    label_field: str | None = None,
+    format: str | None = None,
+    start: int = 0,
+    end: int | None = None,
+    skip_bad_records: bool = False,
+    stats: EmojiCorpusStats | None = None,
+) -> Iterator[tuple[str, str | None]]:
+    """Stream ``(text, label_value)`` records of one file (the reader under :func:`iter_texts`).
+
+    Args:
+        path: a JSONL, CSV, TSV or text file (one text a line), optionally ``.gz``.
+        text_field: the JSON key / column of the text.
+        label_field: the JSON key / column of a label (``None``: the value is ``None``); a
+            record without it has the value ``None``.
+        format: ``"jsonl"``, ``"csv"``, ``"tsv"``, ``"txt"`` or None (from the suffix).
+        start, end: read only the lines that start in the byte range ``[start, end)``
+            (uncompressed JSONL and text files only; the ranges of a file split at any
+            byte offsets give every line exactly once).
+        skip_bad_records: skip malformed records (counted in ``stats.bad_records``)
+            instead of raising.
+        stats: counts ``invalid_bytes`` (bytes that are not UTF-8, replaced by U+FFFD)
+            and ``bad_records``.
+
+    Yields:
+        ``(text, value)``: CSV/TSV rows with an empty text and blank text lines are
+        skipped.
+
+    Raises:
+        ValueError: a malformed JSON line, a record without ``text_field``, a non-string
+            text, a missing CSV column, with file and line (or byte offset).
+
+    Example:
+
+    >>> next(iter_records("tweets.csv", label_field="sentiment"))  # doctest: +SKIP
+    ('what a day', 'positive')
+    """
+    if format not in (None, "jsonl", "csv", "tsv", "txt"):
+        raise ValueError(f"`format` must be None, 'jsonl', 'csv', 'tsv' or 'txt'; got {format!r}.")
+    path = Path(path)
+    fmt = format or _format_of(path)
+    compressed = path.name.lower().endswith(".gz")
+    if (start or end is not None) and (compressed or fmt in ("csv", "tsv")):
+        raise ValueError(
+            f"{path}: byte ranges need an uncompressed JSONL or text file (a CSV field or a "
+            "gzip stream cannot be entered in the middle)."
+        )
+
+    def bad(where: str, message: str) -> None:
+        if not skip_bad_records:
+            raise ValueError(f"{where}: {message}")
+        if stats is not None:
+            stats.bad_records += 1
+
+    raw = gzip.open(path, "rb") if compressed else open(path, "rb")
+    with raw as f:
+        pos = start
+        if start:
+            f.seek(start - 1)
+            pos = start - 1 + len(f.readline())  # the line holding byte start-1 is not ours
+        if fmt in ("txt", "jsonl"):
+            for lineno, line in enumerate(f, 1):
+                where = f"{path}:{lineno}" if not start else f"{path} (line at byte {pos})"
+                if end is not None and pos >= end:
+                    break
+                pos += len(line)
+                if not line.strip():
+                    continue
+                text = _decode(line, stats)
+                if fmt == "txt":
+                    yield text.rstrip("\r\n"), None
+                    continue
+                try:
+                    record = json.loads(text)
+                except json.JSONDecodeError as err:
+                    bad(where, f"not valid JSON ({err}).")
+                    continue
+                if not isinstance(record, dict) or text_field not in record:
+                    bad(
+                        where,
+                        f"expected a JSON object with a {text_field!r} field; got "
+                        f"{str(record)[:80]!r}.",
+                    )
+                    continue
+                text = record[text_field]
+                if not isinstance(text, str):
+                    bad(where, f"{text_field!r} must be a string; got {type(text).__name__}.")
+                    continue
+                try:
+                    value = _field_value(record.get(label_field)) if label_field else None
+                except ValueError as err:
+                    bad(where, f"{label_field!r}: {err}.")
+                    continue
+                yield text, value
+        else:
+            lines = (_decode(line, stats) for line in f)
+            reader = csv.DictReader(lines, delimiter="," if fmt == "csv" else "\t")
+            if reader.fieldnames is None or text_field not in reader.fieldnames:
+                raise ValueError(
+                    f"{path}: no column {text_field!r}; columns are {reader.fieldnames}."
+                )
+            if label_field and label_field not in reader.fieldnames:
+                raise ValueError(
+                    f"{path}: no label column {label_field!r}; columns are {reader.fieldnames}."
+                )
+            for row in reader:
+                text = row[text_field]
+                if text:
+                    yield text, (row[label_field] or None) if label_field else None
+
+
 def iter_texts(
     paths: str | os.PathLike | Iterable[str | os.PathLike],
     text_field: str = "text",
@@ -183,44 +329,8 @@ def iter_texts(
     if format not in (None, "jsonl", "csv", "tsv", "txt"):
         raise ValueError(f"`format` must be None, 'jsonl', 'csv', 'tsv' or 'txt'; got {format!r}.")
     for path in _expand(paths):
-        fmt = format or _format_of(path)
-        raw = gzip.open(path, "rb") if path.name.lower().endswith(".gz") else open(path, "rb")
-        with raw, io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="") as f:
-            if fmt == "txt":
-                for line in f:
-                    line = line.rstrip("\r\n")
-                    if line.strip():
-                        yield line
-            elif fmt == "jsonl":
-                for lineno, line in enumerate(f, 1):
-                    if not line.strip():
-                        continue
-                    try:
-                        record = json.loads(line)
-                    except json.JSONDecodeError as err:
-                        raise ValueError(f"{path}:{lineno}: not valid JSON ({err}).") from None
-                    if not isinstance(record, dict) or text_field not in record:
-                        raise ValueError(
-                            f"{path}:{lineno}: expected a JSON object with a {text_field!r} "
-                            f"field; got {str(record)[:80]!r}."
-                        )
-                    text = record[text_field]
-                    if not isinstance(text, str):
-                        raise ValueError(
-                            f"{path}:{lineno}: {text_field!r} must be a string; got "
-                            f"{type(text).__name__}."
-                        )
-                    yield text
-            else:
-                reader = csv.DictReader(f, delimiter="," if fmt == "csv" else "\t")
-                if reader.fieldnames is None or text_field not in reader.fieldnames:
-                    raise ValueError(
-                        f"{path}: no column {text_field!r}; columns are {reader.fieldnames}."
-                    )
-                for row in reader:
-                    text = row[text_field]
-                    if text:
-                        yield text
+        for text, _ in iter_records(path, text_field, format=format):
+            yield text
 
 
 def remove_emoji(text: str) -> str:
@@ -232,6 +342,139 @@ def find_emoji_classes(text: str, classes: Sequence[str] | dict[str, int]) -> li
     """Distinct class ids of the class emoji in ``text``, ascending."""
     index = classes if isinstance(classes, dict) else {c: i for i, c in enumerate(classes)}
     return sorted({index[c] for c in text if c in index})
+
+
+class LabelFinder:
+    """Where the distant labels of a text come from, and which tokens of it they are.
+
+    One object for every kind of label, used by :func:`extract_examples` and
+    :func:`rnnkit.data.prepare_corpus` alike:
+
+    - ``LabelFinder.emoji(classes)``: the class emoji in the text (variation selectors
+      ignored); every emoji is removed from the text (:func:`remove_emoji`).
+    - ``LabelFinder.regex(pattern)``: every distinct match of ``pattern`` (e.g. hashtags
+      ``#\\w+`` or emoticons); the matches are removed from the text.
+    - ``LabelFinder.function(fn)``: ``fn(text) -> list[str]`` gives the label names; the
+      text is kept as it is. For worker processes ``fn`` must be picklable (a function
+      defined at module level, not a lambda or a nested function).
+    - ``LabelFinder.field(name)``: already-labelled data; the label is the record's
+      ``name`` column / JSON key; the text is kept as it is.
+
+    ``names`` (label id = index) is fixed for emoji; for the others it may be given, or left
+    ``None`` and found from the data (:meth:`with_names`, e.g. the sorted distinct labels of
+    a first pass). Labels that are not in ``names`` are ignored.
+
+    Example:
+
+    >>> finder = LabelFinder.regex(r"#\\w+", names=["#fail", "#win"])
+    >>> finder.ids(finder.find("so #win, not #fail #win")), finder.clean("so #win!")
+    ([0, 1], 'so  !')
+    """
+
+    KINDS = ("emoji", "regex", "function", "field")
+
+    def __init__(self, kind: str, names=None, pattern=None, fn=None, field_name=None):
+        if kind not in self.KINDS:
+            raise ValueError(f"LabelFinder kind must be one of {self.KINDS}; got {kind!r}.")
+        self.kind = kind
+        self.pattern = re.compile(pattern) if isinstance(pattern, str) else pattern
+        self.fn = fn
+        self.field_name = field_name
+        self.names: list[str] | None = None
+        self.index: dict[str, int] = {}
+        if names is not None:
+            self._set_names(names)
+
+    def _set_names(self, names: Sequence[str]) -> None:
+        names = [str(n) for n in names]
+        if not names:
+            raise ValueError("The label names are empty.")
+        if len(set(names)) != len(names):
+            raise ValueError(f"The label names repeat: {names[:10]}.")
+        self.names = names
+        self.index = {n: i for i, n in enumerate(names)}
+
+    @classmethod
+    def emoji(cls, classes: Sequence[str]) -> LabelFinder:
+        """The emoji classes (index = class id), e.g. :func:`load_emoji_classes`."""
+        if not classes:
+            raise ValueError("`classes` is empty; expected the emoji classes in class-id order.")
+        return cls("emoji", names=list(classes))
+
+    @classmethod
+    def regex(cls, pattern: str | re.Pattern, names: Sequence[str] | None = None) -> LabelFinder:
+        """Every distinct match of ``pattern`` is a label."""
+        try:
+            compiled = re.compile(pattern)
+        except re.error as err:
+            raise ValueError(f"Label regex {pattern!r} does not compile: {err}.") from None
+        return cls("regex", names=names, pattern=compiled)
+
+    @classmethod
+    def function(cls, fn, names: Sequence[str] | None = None) -> LabelFinder:
+        """``fn(text) -> list[str]`` gives each text's label names."""
+        if not callable(fn):
+            raise ValueError(f"Expected a callable text -> list of label names; got {fn!r}.")
+        return cls("function", names=names, fn=fn)
+
+    @classmethod
+    def field(cls, name: str, names: Sequence[str] | None = None) -> LabelFinder:
+        """The label is the record's ``name`` column / JSON key."""
+        return cls("field", names=names, field_name=name)
+
+    def with_names(self, names: Sequence[str]) -> LabelFinder:
+        """A copy with the label names fixed (label id = index in ``names``)."""
+        out = LabelFinder(self.kind, names, self.pattern, self.fn, self.field_name)
+        return out
+
+    def describe(self) -> str:
+        """A string naming the spec (stored in corpus manifests)."""
+        if self.kind == "emoji":
+            return "emoji:" + "".join(self.names or [])
+        if self.kind == "regex":
+            return f"regex:{self.pattern.pattern}"
+        if self.kind == "function":
+            fn = self.fn
+            return f"function:{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', fn)}"
+        return f"field:{self.field_name}"
+
+    def find(self, text: str, value: str | None = None) -> list[str]:
+        """The distinct label names of ``text`` (``value``: its label field), in order of
+        appearance; for emoji only the classes (in ``names``)."""
+        if self.kind == "emoji":
+            if _VARIATION_RE.search(text):
+                text = _VARIATION_RE.sub("", text)
+            index = self.index
+            return list(dict.fromkeys(c for c in text if c in index))
+        if self.kind == "regex":
+            return list(dict.fromkeys(self.pattern.findall(text)))
+        if self.kind == "function":
+            found = self.fn(text)
+            if isinstance(found, str) or not all(isinstance(x, str) for x in found):
+                raise ValueError(
+                    f"The label function must return a list of label names (str); got "
+                    f"{found!r:.80} for {text!r:.80}."
+                )
+            return list(dict.fromkeys(found))
+        return [] if value is None else [value]
+
+    def ids(self, found: Iterable[str]) -> list[int]:
+        """Label ids (ascending) of the names in ``found`` that are labels."""
+        if self.names is None:
+            raise ValueError(
+                f"The label names of {self.describe()} are not known yet: give them (names=...) "
+                "or find them in the data first (prepare_corpus does)."
+            )
+        index = self.index
+        return sorted({index[n] for n in found if n in index})
+
+    def clean(self, text: str) -> str:
+        """``text`` without the label tokens (emoji: every emoji; regex: every match)."""
+        if self.kind == "emoji":
+            return remove_emoji(text)
+        if self.kind == "regex":
+            return self.pattern.sub(" ", text)
+        return text
 
 
 @dataclass
@@ -254,7 +497,18 @@ class EmojiCorpusStats:
     too_short: int = 0
     kept_texts: int = 0
     examples: int = 0
+    invalid_bytes: int = 0
+    bad_records: int = 0
     per_class: dict[int, int] = field(default_factory=dict)
+
+    def merge(self, other: EmojiCorpusStats) -> None:
+        """Add the counters of ``other`` (e.g. of another worker) to these."""
+        for key, value in vars(other).items():
+            if key == "per_class":
+                for label, n in value.items():
+                    self.per_class[label] = self.per_class.get(label, 0) + n
+            else:
+                setattr(self, key, getattr(self, key) + value)
 
     def as_table(self) -> str:
         rows = [(k, v) for k, v in vars(self).items() if k != "per_class"]
@@ -263,16 +517,26 @@ class EmojiCorpusStats:
 
 
 class _BloomFilter:
-    """Fixed-memory set of seen texts (false positives at about ``error_rate``)."""
+    """Fixed-memory set of seen texts (false positives at about ``error_rate``).
+
+    :meth:`add` takes one text; :meth:`add_digests` a batch of :meth:`digest` values with
+    exactly the answers of calling :meth:`add` on them one after another (so a pipeline can
+    hash texts in worker processes and decide duplicates in one process, in input order).
+    """
 
     def __init__(self, capacity: int, error_rate: float):
         self.size = max(64, math.ceil(-capacity * math.log(error_rate) / math.log(2) ** 2))
         self.k = max(1, round(self.size / capacity * math.log(2)))
         self.bits = np.zeros((self.size + 7) // 8, dtype=np.uint8)
 
+    @staticmethod
+    def digest(text: str) -> bytes:
+        """The 16-byte hash of ``text`` the filter works on."""
+        return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
     def add(self, text: str) -> bool:
         """Add ``text``; True if it was (probably) already there."""
-        digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+        digest = self.digest(text)
         h1 = int.from_bytes(digest[:8], "little")
         h2 = int.from_bytes(digest[8:], "little") | 1
         seen = True
@@ -284,15 +548,101 @@ class _BloomFilter:
                 self.bits[byte] |= bit
         return seen
 
+    def add_digests(self, digests: np.ndarray) -> np.ndarray:
+        """Add a batch of digests (``uint8 (n, 16)`` or ``bytes`` of ``16 n``) in order.
+
+        Returns:
+            ``bool (n,)``: True where :meth:`add` would have said "already there" had the
+            texts been added one by one in this order.
+        """
+        d = np.frombuffer(bytes(digests), dtype="<u8").reshape(-1, 2)
+        n = len(d)
+        if n == 0:
+            return np.zeros(0, bool)
+        size = np.uint64(self.size)
+        a = d[:, 0] % size  # (h1 + i h2) mod size without 64-bit overflow
+        b = (d[:, 1] | np.uint64(1)) % size
+        pos = (a[:, None] + np.arange(self.k, dtype=np.uint64)[None, :] * b[:, None]) % size
+        flat = pos.ravel()
+        byte, bit = flat >> np.uint64(3), (1 << (flat & np.uint64(7))).astype(np.uint8)
+        before = (self.bits[byte] & bit) != 0
+        # The first item of the batch that sets each position (items are in row order).
+        _, first, inverse = np.unique(flat, return_index=True, return_inverse=True)
+        setter = (first // self.k)[inverse.ravel()]
+        item = np.repeat(np.arange(n), self.k)
+        seen = (before | (setter < item)).reshape(n, self.k).all(axis=1)
+        np.bitwise_or.at(self.bits, byte, bit)
+        return seen
+
 
 def _content_words(words: list[str]) -> int:
     specials = set(SPECIAL_TOKENS)
     return sum(1 for w in words if w not in specials and not all(c in _PUNCT for c in w))
 
 
+class _ExampleRules:
+    """DeepMoji's per-text rules, in order, shared by :func:`extract_examples` and the
+    worker processes of :func:`rnnkit.data.prepare_corpus` (which decide duplicates
+    between the two steps, in input order, across all workers):
+
+    :meth:`candidate`: has a label (else ``no_class_emoji``), is not a retweet, has no
+    URL when ``drop_url_texts``; then (duplicates); then :meth:`finish`: the text without
+    its label tokens, whitespace collapsed, has at least ``min_words`` content words.
+    """
+
+    def __init__(
+        self,
+        finder: LabelFinder,
+        min_words: int = 1,
+        drop_retweets: bool = True,
+        drop_url_texts: bool = False,
+        tokenizer: DeepMojiTokenizer | None = None,
+    ):
+        if not isinstance(min_words, int) or min_words < 0:
+            raise ValueError(f"`min_words` must be an int >= 0; got {min_words!r}.")
+        self.finder = finder
+        self.min_words = max(min_words, 1)
+        self.drop_retweets = drop_retweets
+        self.drop_url_texts = drop_url_texts
+        self.tokenizer = tokenizer or DeepMojiTokenizer()
+
+    def candidate(self, text: str, value: str | None, stats: EmojiCorpusStats) -> list[str]:
+        """The label names of ``text`` if it passes the filters before duplicates, else []."""
+        stats.texts += 1
+        found = self.finder.find(text, value)
+        if self.finder.names is not None and found:
+            found = [n for n in found if n in self.finder.index]
+        if not found:
+            stats.no_class_emoji += 1
+            return []
+        if self.drop_retweets and _RETWEET_RE.match(text):
+            stats.retweets += 1
+            return []
+        if self.drop_url_texts and _URL_RE.search(text):
+            stats.url_texts += 1
+            return []
+        return found
+
+    def finish(
+        self, text: str, labels: list[int], stats: EmojiCorpusStats
+    ) -> tuple[str, list[str]] | None:
+        """``(clean text, its words)`` of a non-duplicate candidate, or None if too short;
+        counts the kept text and its examples (one per label id)."""
+        clean = " ".join(self.finder.clean(text).split())
+        words = self.tokenizer.words(clean)
+        if _content_words(words) < self.min_words:
+            stats.too_short += 1
+            return None
+        stats.kept_texts += 1
+        stats.examples += len(labels)
+        for label in labels:
+            stats.per_class[label] = stats.per_class.get(label, 0) + 1
+        return clean, words
+
+
 def extract_examples(
-    texts: Iterable[str],
-    classes: Sequence[str],
+    texts: Iterable[str] | Iterable[tuple[str, str | None]],
+    classes: Sequence[str] | LabelFinder,
     min_words: int = 1,
     drop_retweets: bool = True,
     drop_url_texts: bool = False,
@@ -302,11 +652,16 @@ def extract_examples(
     tokenizer: DeepMojiTokenizer | None = None,
     stats: EmojiCorpusStats | None = None,
 ) -> Iterator[EmojiExample]:
-    """Emoji distant supervision over a stream of texts.
+    """Distant supervision over a stream of texts (emoji by default, any :class:`LabelFinder`).
+
+    Multi-label texts follow DeepMoji: one example per distinct label of the text (all
+    with the same cleaned text), in label-id order.
 
     Args:
-        texts: iterable of raw texts (e.g. :func:`iter_texts`); streamed once.
-        classes: the emoji classes (index = class id), e.g. :func:`load_emoji_classes`.
+        texts: iterable of raw texts (e.g. :func:`iter_texts`), or of ``(text, label
+            value)`` pairs (:func:`iter_records`) for ``LabelFinder.field``; streamed once.
+        classes: the emoji classes (index = class id), e.g. :func:`load_emoji_classes`,
+            or a :class:`LabelFinder` with known names.
         min_words: drop texts with fewer words than this after emoji removal; URLs,
             mentions, numbers, line breaks and punctuation do not count, so texts that
             are only URLs/mentions are dropped.
@@ -321,45 +676,31 @@ def extract_examples(
         stats: an :class:`EmojiCorpusStats` to fill with counters.
 
     Yields:
-        :class:`EmojiExample` per distinct class emoji of each kept text (class-id order).
+        :class:`EmojiExample` per distinct label of each kept text (label-id order).
 
     Raises:
         ValueError: for a non-string text (with its position) or bad arguments.
     """
-    if not isinstance(min_words, int) or min_words < 0:
-        raise ValueError(f"`min_words` must be an int >= 0; got {min_words!r}.")
-    index = {c: i for i, c in enumerate(classes)}
-    if not index:
-        raise ValueError("`classes` is empty; expected the emoji classes in class-id order.")
-    tokenizer = tokenizer or DeepMojiTokenizer()
+    finder = classes if isinstance(classes, LabelFinder) else LabelFinder.emoji(classes)
+    finder.ids([])  # the names must be known
+    rules = _ExampleRules(finder, min_words, drop_retweets, drop_url_texts, tokenizer)
     stats = stats if stats is not None else EmojiCorpusStats()
     seen = _BloomFilter(duplicate_capacity, duplicate_error_rate) if drop_duplicates else None
-    for i, text in enumerate(texts):
+    for i, item in enumerate(texts):
+        text, value = item if isinstance(item, tuple) else (item, None)
         if not isinstance(text, str):
             raise ValueError(f"texts[{i}] must be a str; got {type(text).__name__}.")
-        stats.texts += 1
-        labels = find_emoji_classes(_VARIATION_RE.sub("", text), index)
-        if not labels:
-            stats.no_class_emoji += 1
-            continue
-        if drop_retweets and _RETWEET_RE.match(text):
-            stats.retweets += 1
-            continue
-        if drop_url_texts and _URL_RE.search(text):
-            stats.url_texts += 1
+        found = rules.candidate(text, value, stats)
+        if not found:
             continue
         if seen is not None and seen.add(text):
             stats.duplicates += 1
             continue
-        clean = " ".join(remove_emoji(text).split())
-        if _content_words(tokenizer.words(clean)) < max(min_words, 1):
-            stats.too_short += 1
-            continue
-        stats.kept_texts += 1
-        for label in labels:
-            stats.examples += 1
-            stats.per_class[label] = stats.per_class.get(label, 0) + 1
-            yield EmojiExample(clean, label)
+        labels = finder.ids(found)
+        kept = rules.finish(text, labels, stats)
+        if kept is not None:
+            for label in labels:
+                yield EmojiExample(kept[0], label)
 
 
 def balanced_sample(
