@@ -1,39 +1,76 @@
 #!/usr/bin/env bash
-# The GPU checks of the recurrent core (issue #2), as one prepared run for a session that
-# is lent a device machine (an NVIDIA GPU with PyTorch and JAX but no TensorFlow or Keras).
+# The GPU checks, as one prepared run for a session that is lent a device machine (an
+# NVIDIA GPU with PyTorch and JAX but no TensorFlow or Keras).
 #
 #   here, once:   bash benchmarks/gpu_check.sh --fetch   (.whl/ is in .gitignore)
 #   on the GPU:   the device tool's run with command "bash benchmarks/gpu_check.sh",
 #                 carry [".whl"], timeout_s 560
 #
-# It installs the carried Keras wheels, runs the fused-kernel tests (fused vs generic
-# paths, right-padded masks, Keras's cuDNN kernels) on the GPU under torch and JAX, then
+# It installs the carried Keras wheels, then for torch and JAX: the fused-kernel tests of
+# the recurrent core (issue #2: fused vs generic paths, right-padded masks, Keras's cuDNN
+# kernels) on the GPU; the DeepMoji training step of benchmarks/pretrain_throughput.py
+# (issue #16: full model, batch 256, hard-sigmoid and sigmoid gates, against the matmul
+# floor; its preparation/reading part needs TensorFlow and is skipped); and
 # benchmarks/rnn.py (short config: rnnkit vs keras.layers, which uses cuDNN there, and the
-# hard-sigmoid LSTM against the per-step loop). Results land in $OUT (tests.txt,
-# bench.txt, rnn-<backend>.json); record them in benchmarks/RESULTS.md.
+# hard-sigmoid LSTM against the per-step loop). Every part has its own time limit and the
+# whole run stops starting parts after GPU_CHECK_BUDGET seconds (default 470), so it ends
+# inside the device call's limit even when parts hang. Results land in $OUT (gpu.txt,
+# tests.txt, bench.txt, pretrain.txt, rnn-<backend>.json, pretrain-<backend>.json,
+# times.txt); record them in benchmarks/RESULTS.md.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 if [ "${1:-}" = "--fetch" ]; then
-  # the device's python3 is CPython 3.12 on x86-64 (see the device tool's README)
+  # the device's python3 is CPython 3.12 on x86-64 (see the device tool's README); keras's
+  # other requirements (absl-py, numpy, rich, h5py, ml-dtypes, packaging) are there
   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 \
     --implementation cp --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
     -d .whl "keras==3.15.1" namex optree
   exit
 fi
 
+# GPU_CHECK_WHEELS (another wheel folder) and GPU_CHECK_PRETRAIN_ARGS (extra arguments,
+# e.g. "--embed 16 --units 16") are for rehearsing this script on a CPU machine
+budget="${GPU_CHECK_BUDGET:-470}"
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
-  --target /tmp/site .whl/*.whl || exit 1
+  --target /tmp/site "${GPU_CHECK_WHEELS:-.whl}"/*.whl || exit 1
 export PYTHONPATH="/tmp/site:$PWD" PYTHONUNBUFFERED=1
 out="${OUT:-/tmp/gpu_check}"
 mkdir -p "$out"
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$out/gpu.txt"
+if command -v nvidia-smi >/dev/null; then
+  nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$out/gpu.txt"
+else
+  echo "no nvidia-smi: running on CPU" | tee "$out/gpu.txt"
+fi
+
+# part NAME LIMIT LOG TAIL COMMAND...: runs COMMAND under `timeout` (LIMIT seconds, cut to
+# what is left of the budget), appends the last TAIL lines of its output to $out/LOG and
+# its exit status and seconds to $out/times.txt
+part() {
+  local name=$1 limit=$2 log=$3 lines=$4
+  shift 4
+  local left=$((budget - SECONDS))
+  if [ "$left" -lt 20 ]; then
+    echo "== $name: skipped (budget of $budget s spent)" | tee -a "$out/$log" "$out/times.txt"
+    return
+  fi
+  [ "$limit" -gt "$left" ] && limit=$left
+  echo "== $name (limit $limit s)" | tee -a "$out/$log"
+  local start=$SECONDS
+  timeout -s INT -k 15 "$limit" "$@" 2>&1 | tail -"$lines" | tee -a "$out/$log"
+  local rc=${PIPESTATUS[0]}
+  echo "$name: rc $rc, $((SECONDS - start)) s (limit $limit)" | tee -a "$out/times.txt"
+}
+
 tests="fused or right_padded or keras_kernels or other_masks"
 for backend in torch jax; do
-  echo "== $backend tests" | tee -a "$out/tests.txt"
-  KERAS_BACKEND=$backend timeout 150 python3 -m pytest -q -p no:cacheprovider \
-    tests/multibackend/test_recurrent_layers.py -k "$tests" 2>&1 | tail -15 | tee -a "$out/tests.txt"
-  echo "== $backend benchmark" | tee -a "$out/bench.txt"
-  KERAS_BACKEND=$backend timeout 180 python3 benchmarks/rnn.py --configs short --repeats 5 \
-    --markdown --json "$out/rnn-$backend.json" 2>&1 | tail -25 | tee -a "$out/bench.txt"
+  export KERAS_BACKEND=$backend
+  part "$backend tests" 80 tests.txt 15 python3 -m pytest -q -p no:cacheprovider \
+    tests/multibackend/test_recurrent_layers.py -k "$tests"
+  part "$backend pretrain throughput" 75 pretrain.txt 20 python3 \
+    benchmarks/pretrain_throughput.py --skip-prepare --repeats 10 --warmup 2 --markdown \
+    --json "$out/pretrain-$backend.json" ${GPU_CHECK_PRETRAIN_ARGS:-}
+  part "$backend rnn benchmark" 80 bench.txt 25 python3 benchmarks/rnn.py --configs short \
+    --repeats 5 --markdown --json "$out/rnn-$backend.json"
 done
+echo "total $SECONDS s" | tee -a "$out/times.txt"
