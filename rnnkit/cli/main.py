@@ -168,6 +168,38 @@ def build_parser() -> argparse.ArgumentParser:
         help="gc.freeze() the loaded model so garbage collections don't stall requests",
     )
 
+    p = add(
+        "prepare-corpus",
+        "prepare a pretraining corpus (TFRecord shards) from raw texts",
+        "Stream raw texts (JSONL/CSV/TSV/text files, optionally .gz) through DeepMoji's "
+        "distant-supervision rules in parallel and write TFRecord shards, a vocabulary and "
+        "a manifest into --output (rnnkit.data.prepare_corpus). Rerunning the same command "
+        "after an interruption resumes it.",
+    )
+    p.add_argument("--input", nargs="+", default=None, help="files, folders or glob patterns")
+    p.add_argument("--output", default=None, help="corpus directory to write")
+    p.add_argument(
+        "--labels",
+        default=None,
+        help="emoji list file (wanted_emojis.csv format), 'regex:PATTERN', or default: "
+        "DeepMoji's 64 emoji",
+    )
+    p.add_argument("--label_field", default=None, help="column / key of given labels")
+    p.add_argument("--text_field", default="text", help="column / key of the text")
+    p.add_argument("--vocabulary", default=None, help="vocabulary.json (default: built)")
+    p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    p.add_argument("--maxlen", type=int, default=30)
+    p.add_argument("--shard_size", type=int, default=100_000)
+    p.add_argument("--validation_fraction", type=float, default=0.05)
+    p.add_argument("--vocab_size", type=int, default=50_000)
+    p.add_argument("--min_count", type=int, default=2)
+    p.add_argument("--min_words", type=int, default=1)
+    p.add_argument("--overwrite", action="store_true", help="replace another corpus there")
+    p.add_argument(
+        "--skip_bad_records", action="store_true", help="skip and count malformed input records"
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress or summary")
+
     for name, help_, desc in (
         (
             "pretrain",
@@ -393,6 +425,30 @@ def _main(argv: list[str]) -> int:
             batching=args.batching,
             num_batch_threads=args.num_batch_threads,
             freeze_gc=args.freeze_gc,
+        )
+        return 0
+
+    if args.command == "prepare-corpus":
+        _require(args, "input", "output")
+        from rnnkit.data.corpus import prepare_corpus
+
+        prepare_corpus(
+            [args.input] if isinstance(args.input, str) else args.input,
+            args.output,
+            labels=args.labels,
+            label_field=args.label_field,
+            text_field=args.text_field,
+            vocabulary=args.vocabulary,
+            workers=args.workers,
+            maxlen=args.maxlen,
+            shard_size=args.shard_size,
+            validation_fraction=args.validation_fraction,
+            vocab_size=args.vocab_size,
+            min_count=args.min_count,
+            min_words=args.min_words,
+            overwrite=args.overwrite,
+            skip_bad_records=args.skip_bad_records,
+            verbose=0 if args.quiet else 1,
         )
         return 0
 

@@ -162,10 +162,10 @@ def _int64_feature(name: bytes, values: Sequence[int]) -> bytes:
 
 def _example(ids: Sequence[int], label: int, key: int) -> bytes:
     """A serialized ``tf.train.Example`` with int64 features ids, label, key."""
-    features = (
+    features = (  # map entries in key order, as protobuf's deterministic serialization
         _int64_feature(b"ids", ids)
-        + _int64_feature(b"label", (label,))
         + _int64_feature(b"key", (key,))
+        + _int64_feature(b"label", (label,))
     )
     return b"\x0a" + _varint(len(features)) + features
 
@@ -366,6 +366,7 @@ def _scan_unit(task: tuple[dict, dict, LabelFinder]) -> dict:
         "found": dict(found_counts),
         "texts": stats.texts,
         "tensorflow_loaded": "tensorflow" in sys.modules,
+        "pid": os.getpid(),
     }
     _atomic_json(work / f"scan-{unit['index']:05d}.json", result)
     return result
@@ -460,6 +461,7 @@ def _write_unit(task: tuple[dict, dict, LabelFinder]) -> dict:
         "shards": shards,
         "stats": _stats_dict(stats),
         "tensorflow_loaded": "tensorflow" in sys.modules,
+        "pid": os.getpid(),
     }
     _atomic_json(Path(cfg["work"]) / f"done-{u:05d}.json", result)
     return result
@@ -851,7 +853,7 @@ def prepare_corpus(
     }
     processes = min(workers, len(units))
     pool_box: list = []
-    worker_tf = False
+    worker_tf: bool | None = None  # None: no worker process ran
     try:
         # 1. scan
         todo = [u for u in units if not (work / f"scan-{u['index']:05d}.json").is_file()]
@@ -860,7 +862,7 @@ def prepare_corpus(
             f"Scanning {len(files)} file(s) in {len(units)} unit(s), {processes} process(es)",
         )
         for r in _pool_map(_scan_unit, [(u, cfg, finder) for u in todo], processes, pool_box):
-            worker_tf |= r["tensorflow_loaded"]
+            worker_tf = _worker_tf(worker_tf, r)
         scans = [
             json.loads((work / f"scan-{u['index']:05d}.json").read_text(encoding="utf-8"))
             for u in units
@@ -940,7 +942,7 @@ def prepare_corpus(
         _write_manifest(out, manifest)
         t0, texts_done = time.monotonic(), 0
         for r in _pool_map(_write_unit, [(u, cfg, finder) for u in todo], processes, pool_box):
-            worker_tf |= r["tensorflow_loaded"]
+            worker_tf = _worker_tf(worker_tf, r)
             done[r["index"]] = r
             texts_done += r["stats"]["texts"]
             manifest["shards"] = _listed(done)
@@ -968,6 +970,12 @@ def prepare_corpus(
     return info
 
 
+def _worker_tf(flag: bool | None, result: dict) -> bool | None:
+    if result["pid"] == os.getpid():
+        return flag
+    return bool(flag) or result["tensorflow_loaded"]
+
+
 def _say(verbose: int, message: str) -> None:
     if verbose:
         print(message, flush=True)
@@ -978,7 +986,11 @@ def _listed(done: dict[int, dict]) -> list[dict]:
 
 
 def _finish_manifest(
-    manifest: dict, names: list[str], stats: EmojiCorpusStats, worker_tf: bool, seconds: float
+    manifest: dict,
+    names: list[str],
+    stats: EmojiCorpusStats,
+    worker_tf: bool | None,
+    seconds: float,
 ) -> None:
     num = {"train": 0, "validation": 0}
     counts = {"train": [0] * len(names), "validation": [0] * len(names)}
@@ -1345,11 +1357,17 @@ def corpus_dataset(
                 with tf.control_dependencies([bad_records.assign_add(lost)]):
                     return n + 1, (tf.identity(record), last)
             ok = tf.logical_or(tf.logical_not(last), tf.equal(n, count))
-            message = tf.strings.format(
-                "Corpus shard {} is corrupt or truncated: record {} (0-based) cannot be read "
-                "({} records expected). Rerun with skip_bad_records=True to skip the rest of "
-                "the shard.",
-                (name, n, count),
+            message = tf.strings.join(
+                [
+                    "Corpus shard ",
+                    name,
+                    " is corrupt or truncated: record ",
+                    tf.strings.as_string(n),
+                    " (0-based) cannot be read (",
+                    tf.strings.as_string(count),
+                    " records expected). Rerun with skip_bad_records=True to skip the rest "
+                    "of the shard.",
+                ]
             )
             assertion = tf.debugging.Assert(ok, [message])
             with tf.control_dependencies([assertion]):
