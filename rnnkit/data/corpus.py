@@ -152,8 +152,12 @@ def _varint(n: int) -> bytes:
     return bytes(out)
 
 
+_SMALL_VARINTS = [_varint(i) for i in range(1 << 16)]  # word ids of usual vocabularies
+
+
 def _int64_feature(name: bytes, values: Sequence[int]) -> bytes:
-    packed = b"".join(_varint(v) for v in values)  # values are >= 0 here
+    small = _SMALL_VARINTS
+    packed = b"".join(small[v] if v < 65536 else _varint(v) for v in values)  # values >= 0
     int64_list = b"\x0a" + _varint(len(packed)) + packed
     feature = b"\x1a" + _varint(len(int64_list)) + int64_list
     entry = b"\x0a" + _varint(len(name)) + name + b"\x12" + _varint(len(feature)) + feature
