@@ -143,7 +143,9 @@ def torch_fused(
         outputs, h = torch_simple_rnn_inference(kind, cell, x, h0)
         return h, outputs, [h]
     h0 = ops.convert_to_tensor(initial_states[0]).unsqueeze(0).contiguous()
-    args = (*_torch_params(kind, cell), 1, 0.0, False, False, True)
+    # train=True while gradients are recorded: cuDNN keeps the reserve space its backward
+    # pass needs only in training mode (with dropout 0 the outputs are the same)
+    args = (*_torch_params(kind, cell), 1, 0.0, torch.is_grad_enabled(), False, True)
     if kind == "lstm":
         c0 = ops.convert_to_tensor(initial_states[1]).unsqueeze(0).contiguous()
         outputs, h, c = torch.lstm(x, (h0, c0), *args)
@@ -293,9 +295,16 @@ def keras_cudnn(
     go_backwards: bool,
     return_sequences: bool,
 ) -> tuple[Any, Any, list] | None:
-    """Keras's cuDNN kernels on TensorFlow / JAX (GPU only; None elsewhere)."""
+    """Keras's cuDNN kernels on TensorFlow / JAX (GPU only; None elsewhere).
+
+    With ``go_backwards`` the inputs are reversed here and the kernel runs forward, so the
+    outputs come back in processing order (last input step first), as the generic loop
+    gives them: Keras's JAX LSTM kernel returns its ``go_backwards`` outputs in input
+    order instead."""
     from keras.src import backend as keras_backend
 
+    if go_backwards:
+        inputs = ops.flip(inputs, axis=1)
     common = dict(
         mask=None,
         kernel=cell.kernel,
@@ -304,7 +313,7 @@ def keras_cudnn(
         activation=cell.activation,
         recurrent_activation=cell.recurrent_activation,
         return_sequences=True,
-        go_backwards=go_backwards,
+        go_backwards=False,
         unroll=False,
     )
     try:

@@ -77,7 +77,7 @@ def gradients(layer, x, loss_fn, **call_kwargs):
             v.value.grad = None
         loss = loss_fn(layer(xt, **call_kwargs))
         loss.backward()
-        return [xt.grad.numpy(), *[v.value.grad.detach().numpy() for v in weights]]
+        return [g.detach().cpu().numpy() for g in (xt.grad, *(v.value.grad for v in weights))]
     raise NotImplementedError(backend)
 
 
