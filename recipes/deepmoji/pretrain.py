@@ -59,6 +59,59 @@ def emoji_corpus(pattern: str, per_class: int, seed: int) -> tuple[list[str], np
     return [e.text for e in examples], np.array([e.label for e in examples]), list(classes)
 
 
+def pretrain_corpus(args: argparse.Namespace, config, out: Path, start: float) -> dict:
+    """Pretrains on a prepared corpus (``--corpus DIR``): the model is built with the
+    corpus's vocabulary, labels and maxlen; validation is the corpus's validation split.
+    In a cluster (TF_CONFIG or RNNKIT_COORDINATOR, see docs/pretraining.md) pass
+    ``--distribute``."""
+    import dataclasses
+
+    from rnnkit.data.corpus import load_corpus
+    from rnnkit.training import distributed
+
+    cluster = distributed.init_from_env()  # before any model or tensor exists
+    info = load_corpus(args.corpus)
+    config = dataclasses.replace(config, maxlen=info.maxlen)
+    chief = cluster is None or cluster.is_chief
+    if chief:
+        print(
+            f"Pretraining corpus: {info.directory}; {info.splits['train']:,} train / "
+            f"{info.splits['validation']:,} validation examples, {len(info.labels)} labels, "
+            f"vocabulary {info.vocabulary_size:,}, maxlen {info.maxlen}, config {config.name}."
+        )
+    result = pretrain(
+        lambda: build(config, info.vocabulary_size, len(info.labels)),
+        info,
+        checkpoint_dir=out / "checkpoints",
+        epochs=args.epochs or config.pretrain_epochs,
+        batch_size=args.batch_size or config.pretrain_batch,
+        learning_rate=config.pretrain_lr,
+        checkpoint_every=50,
+        seed=args.seed,
+        distribute=args.distribute,
+        shuffle_buffer=args.shuffle_buffer,
+        balanced=args.balanced,
+        skip_bad_records=args.skip_bad_records,
+        verbose=args.verbose,
+    )
+    info_out = {
+        "corpus": str(info.directory),
+        "content_hash": info.manifest.get("content_hash"),
+        "classes": list(info.labels),
+        "n_train": int(info.splits["train"]),
+        "n_val": int(info.splits["validation"]),
+        "history": result.history,
+        "examples_left_out": result.examples_left_out,
+        "seconds": round(time.time() - start, 1),
+    }
+    if chief:
+        save_pretrained(result.model, info.vocabulary(), config, out, info_out)
+        for i, h in enumerate(result.history, 1):
+            print(f"epoch {i}: " + ", ".join(f"{k} {v:.4f}" for k, v in h.items()))
+        print(f"Saved {out / 'pretrained.keras'} ({info_out['seconds']} s).")
+    return info_out
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--config", default="medium", help="quick, medium or full")
@@ -67,6 +120,16 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--per-class", type=int, default=100_000, help="emoji examples/class")
     parser.add_argument("--out", help="artifacts folder (default runs/deepmoji/<config>)")
     parser.add_argument("--distribute", action="store_true", help="data parallel (JAX/TF)")
+    parser.add_argument(
+        "--corpus", help="a corpus prepared by `rnnkit prepare-corpus` (streamed from disk)"
+    )
+    parser.add_argument("--epochs", type=int, help="epochs with --corpus (default: the config's)")
+    parser.add_argument(
+        "--batch-size", type=int, help="global batch with --corpus (default: the config's)"
+    )
+    parser.add_argument("--balanced", action="store_true", help="class-balanced sampling")
+    parser.add_argument("--shuffle-buffer", type=int, default=10_000, help="records")
+    parser.add_argument("--skip-bad-records", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--verbose", type=int, default=1)
     args = parser.parse_args(argv)
@@ -74,6 +137,8 @@ def main(argv: list[str] | None = None) -> dict:
     out = artifacts_dir(config, args.out)
     start = time.time()
 
+    if args.corpus:
+        return pretrain_corpus(args, config, out, start)
     if args.emoji_corpus:
         texts, labels, classes = emoji_corpus(args.emoji_corpus, args.per_class, args.seed)
         corpus = f"emoji corpus {args.emoji_corpus}"
@@ -100,6 +165,7 @@ def main(argv: list[str] | None = None) -> dict:
         checkpoint_dir=out / "checkpoints",
         epochs=config.pretrain_epochs,
         batch_size=config.pretrain_batch,
+        learning_rate=config.pretrain_lr,
         checkpoint_every=50,
         seed=args.seed,
         distribute=args.distribute,

@@ -205,8 +205,9 @@ def build_parser() -> argparse.ArgumentParser:
             "pretrain",
             "DeepMoji pretraining (emoji distant supervision or a stand-in corpus)",
             "Pretrain the DeepMoji model (recipes/deepmoji/pretrain.py). All arguments go to "
-            "the recipe (e.g. --quick, --config medium, --emoji-corpus GLOB); `rnnkit "
-            "pretrain -- --help` shows them.",
+            "the recipe (e.g. --quick, --config medium, --corpus DIR for a corpus prepared by "
+            "`rnnkit prepare-corpus`, --emoji-corpus GLOB); `rnnkit pretrain -- --help` shows "
+            "them. See docs/pretraining.md.",
         ),
         (
             "finetune",
