@@ -19,7 +19,8 @@ child's RSS every second as a cross-check. The bar (issue 16): the peak RSS of t
 sizes differ by less than 20%.
 
 Long-running: results are written after each size to ``<workdir>/pretrain_memory.md``
-and ``.json``, progress to stdout. Run it in the background::
+and ``.json`` (together with the rows of earlier runs in the same folder with the same
+settings, for sizes not rerun), progress to stdout. Run it in the background::
 
     nohup python benchmarks/pretrain_memory.py --workdir runs/bench/memory \\
         > runs/bench/memory.log 2>&1 &
@@ -268,6 +269,17 @@ def verdict(rows: list[dict]) -> str | None:
     )
 
 
+def earlier_rows(path: Path, settings: dict, sizes: list[int]) -> list[dict]:
+    """Rows of an earlier run in ``path`` with the same settings, for sizes not rerun now
+    (so that the sizes can be run one at a time into one table)."""
+    if not path.exists():
+        return []
+    with open(path) as f:
+        rows = json.load(f).get("rows", [])
+    defaults = {"batch": 1024, "embed": 16, "units": 16}  # rows written before "settings"
+    return [r for r in rows if r.get("settings", defaults) == settings and r["n"] not in sizes]
+
+
 def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 10_000_000])
@@ -305,7 +317,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
         f"one epoch"
     )
     log(header)
-    rows: list[dict] = []
+    settings = {"batch": args.batch, "embed": args.embed, "units": args.units}
+    rows = earlier_rows(work / "pretrain_memory.json", settings, args.sizes)
     for n in args.sizes:
         load = os.getloadavg()[0]
         log(f"== {n:,} tweets (load {load:.2f})")
@@ -314,7 +327,11 @@ def main(argv: list[str] | None = None) -> list[dict]:
         prep = prepare(raw, prepared, args.workers)
         log(f"pretraining one epoch in a child process ({args.trainer})")
         train = run_child(args, prepared, work / f"train-{n}.json")
-        rows.append({"n": n, "prepare": prep, "train": train, "load_at_start": load})
+        row = {"n": n, "prepare": prep, "train": train, "load_at_start": load}
+        rows = sorted(
+            [*rows, {**row, "settings": settings, "date": date.today().isoformat()}],
+            key=lambda r: r["n"],
+        )
         log(
             f"{n:,}: peak RSS {train['peak_rss_mib']:.0f} MiB (sampled "
             f"{train['sampled_peak_rss_mib']:.0f}), epoch {train['seconds']:.0f} s"
