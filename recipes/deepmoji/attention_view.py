@@ -69,6 +69,33 @@ def as_text(pairs: list[tuple[str, float]], width: int = 30) -> str:
     )
 
 
+def attention_ratios(rows: list[list[tuple[str, float]]]) -> np.ndarray:
+    """Per text, the top word's weight over the uniform weight ``1 / number of words``
+    (1 for flat attention; NaN for a text without words)."""
+    return np.array([max(w for _, w in r) * len(r) if r else np.nan for r in rows])
+
+
+def attention_table(texts: list[str], rows: list[list[tuple[str, float]]]) -> str:
+    """A Markdown table: per text, its words, the top word, its weight, the uniform weight
+    and their ratio, and whether the top word carries at least twice the uniform weight."""
+    lines = [
+        "| text | words | top word | weight | uniform | ratio | >= 2x |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for text, row, ratio in zip(texts, rows, attention_ratios(rows)):
+        short = text if len(text) <= 40 else text[:37] + "..."
+        short = short.replace("|", "/")
+        if not row:
+            lines.append(f"| {short} | 0 | | | | | |")
+            continue
+        word, weight = max(row, key=lambda p: p[1])
+        lines.append(
+            f"| {short} | {len(row)} | {word} | {weight:.3f} | {1 / len(row):.3f} | "
+            f"{ratio:.2f} | {'yes' if ratio >= 2 else 'NO'} |"
+        )
+    return "\n".join(lines)
+
+
 def save_heatmap(rows: list[list[tuple[str, float]]], path: Path, title: str = "") -> None:
     """A PNG heatmap: one row per text, one cell per word, colour = attention weight."""
     import matplotlib
@@ -82,9 +109,19 @@ def save_heatmap(rows: list[list[tuple[str, float]]], path: Path, title: str = "
         grid[i, : len(row)] = [w for _, w in row]
     fig, ax = plt.subplots(figsize=(max(6, 0.9 * n_cols), 0.7 * len(rows) + 1.2))
     image = ax.imshow(grid, cmap="Reds", aspect="auto", vmin=0)
+    top = np.nanmax(grid) if np.isfinite(grid).any() else 1.0
     for i, row in enumerate(rows):
         for j, (word, weight) in enumerate(row):
-            ax.text(j, i, f"{word[:10]}\n{weight:.2f}", ha="center", va="center", fontsize=7)
+            colour = "white" if weight > 0.6 * top else "black"  # readable on dark cells
+            ax.text(
+                j,
+                i,
+                f"{word[:10]}\n{weight:.2f}",
+                ha="center",
+                va="center",
+                fontsize=7,
+                color=colour,
+            )
     ax.set_xticks([])
     ax.set_yticks(range(len(rows)), [f"text {i + 1}" for i in range(len(rows))])
     ax.set_title(title or "DeepMoji attention per word")

@@ -2,13 +2,17 @@
 
     python recipes/deepmoji/benchmark.py --quick                  # SS-Twitter, 2 seeds
     python recipes/deepmoji/benchmark.py --config medium          # all five data sets
+    python recipes/deepmoji/benchmark.py --config demo --datasets SS-Twitter --jobs 2
 
 The paper's splits and metrics: accuracy for SS-Twitter and SS-Youtube, F1 (sarcasm
 class) for SCv1, class-average F1 for SE0714 and PsychExp with one binary model per
 class and its decision threshold tuned on the validation split. The target data's most
 frequent new words are added to the pretraining vocabulary (new embedding rows appended,
 pretrained rows kept). Results are printed and saved as CSV and Markdown under
-recipes/results/, with an attention view (PNG + text) of a few test texts.
+``--out`` (default recipes/results/), with an attention view (PNG + text) of a few test
+texts of the first chain-thaw model and, per text, the top word's weight over the uniform
+weight (1 / number of words). ``--jobs N`` fine-tunes N (method, seed) runs at a time in
+separate processes; every run is seeded, so the scores do not depend on N.
 """
 
 from __future__ import annotations
@@ -17,17 +21,43 @@ import argparse
 import csv
 import datetime
 import json
+import multiprocessing
 import os
 import platform
 import sys
+import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-import numpy as np
-from sklearn.metrics import f1_score
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from attention_view import as_text, save_heatmap, token_attention  # noqa: E402
+from quiet import quiet_tensorflow  # noqa: E402
+
+
+def _verbose_requested(argv: list[str]) -> bool:
+    """Whether ``--verbose N`` / ``--verbose=N`` with N > 0 is among ``argv`` (read before
+    TensorFlow loads; anything unparsable counts as not verbose)."""
+    for k, arg in enumerate(argv):
+        value = None
+        if arg == "--verbose" and k + 1 < len(argv):
+            value = argv[k + 1]
+        elif arg.startswith("--verbose="):
+            value = arg.split("=", 1)[1]
+        if value is not None:
+            return value.isdigit() and int(value) > 0
+    return False
+
+
+quiet_tensorflow(_verbose_requested(sys.argv[1:]))
+
+import numpy as np  # noqa: E402
+from attention_view import (  # noqa: E402
+    as_text,
+    attention_ratios,
+    attention_table,
+    save_heatmap,
+    token_attention,
+)
 from common import (  # noqa: E402
     RESULTS,
     artifacts_dir,
@@ -37,12 +67,15 @@ from common import (  # noqa: E402
     target_vocabulary,
     transfer,
 )
+from sklearn.metrics import f1_score  # noqa: E402
 
 from rnnkit.data import DEEPMOJI_BENCHMARKS, load_deepmoji_benchmark  # noqa: E402
-from rnnkit.text import save_vocabulary  # noqa: E402
+from rnnkit.text import DeepMojiTokenizer, load_vocabulary, save_vocabulary  # noqa: E402
 from rnnkit.training import finetune  # noqa: E402
 
 METHODS = ("new", "last", "full", "chain_thaw")
+ATTENTION_TEXTS = 4  # texts shown in the attention view: the first test texts ...
+ATTENTION_MIN_WORDS = 8  # ... with at least this many words (a readable heatmap row)
 
 
 def best_threshold(y_val: np.ndarray, p_val: np.ndarray) -> float:
@@ -84,20 +117,21 @@ def evaluate(name, pretrained, vocab, config, method, seed, verbose):
         y = {s: bench.split(s)[1] for s in x}
         y["train"] = y["train"][:n_train]
         data = tuple((x[s], y[s]) for s in ("train", "val", "test"))
-        _, p_te, model = run_binary(
+        p_va, p_te, model = run_binary(
             pretrained, config, len(extended), n_added, data, method, seed, verbose
         )
-        pred = (p_te >= 0.5).astype(int)
-        score = (
-            float(np.mean(pred == y["test"]))
-            if bench.metric == "accuracy"
-            else float(f1_score(y["test"], pred, zero_division=0))
-        )
-        return score, model, extended
+
+        def metric(y_true, p):
+            pred = (p >= 0.5).astype(int)
+            if bench.metric == "accuracy":
+                return float(np.mean(pred == y_true))
+            return float(f1_score(y_true, pred, zero_division=0))
+
+        return metric(y["test"], p_te), metric(y["val"], p_va), model, extended
     # class-average F1: one binary model per class, threshold tuned on validation
     y = {s: bench.one_vs_rest(s) for s in x}
     y["train"] = y["train"][:n_train]
-    f1s = []
+    f1s, val_f1s = [], []
     for c in range(len(bench.classes)):
         data = tuple((x[s], y[s][:, c]) for s in ("train", "val", "test"))
         p_va, p_te, model = run_binary(
@@ -105,15 +139,23 @@ def evaluate(name, pretrained, vocab, config, method, seed, verbose):
         )
         threshold = best_threshold(y["val"][:, c], p_va)
         f1s.append(f1_score(y["test"][:, c], p_te >= threshold, zero_division=0))
-    return float(np.mean(f1s)), model, extended
+        val_f1s.append(f1_score(y["val"][:, c], p_va >= threshold, zero_division=0))
+    return float(np.mean(f1s)), float(np.mean(val_f1s)), model, extended
 
 
 def write_tables(
-    rows: list[dict], config_name: str, info: dict, tag: str = ""
+    rows: list[dict],
+    config_name: str,
+    info: dict,
+    tag: str = "",
+    out_dir: str | os.PathLike = RESULTS,
 ) -> tuple[Path, Path]:
-    RESULTS.mkdir(parents=True, exist_ok=True)
+    """Writes the rows as CSV and Markdown (mean ± std per data set and method) under
+    ``out_dir`` and prints the Markdown table; returns the two paths."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
     stem = f"deepmoji_benchmark_{config_name}{'_' + tag if tag else ''}"
-    csv_path, md_path = RESULTS / f"{stem}.csv", RESULTS / f"{stem}.md"
+    csv_path, md_path = out_dir / f"{stem}.csv", out_dir / f"{stem}.md"
     with open(csv_path, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
@@ -125,7 +167,7 @@ def write_tables(
         "",
         f"Pretraining: {info.get('corpus')}; {info.get('n_train')} texts, "
         f"{info.get('epochs')} epoch(s), final val top-1 {info.get('val_top1', float('nan')):.3f}."
-        " Mean ± std over seeds "
+        " Test scores, mean ± std over seeds "
         f"{rows[0]['seeds']}. Date {datetime.date.today().isoformat()}, {os.cpu_count()}-core "
         f"{platform.machine()} CPU, backend {info.get('backend')}.",
         "",
@@ -139,29 +181,76 @@ def write_tables(
             cells.append(f"{r['mean']:.3f} ± {r['std']:.3f}")
         metric = next(r["metric"] for r in rows if r["dataset"] == d)
         lines.append(f"| {d} | {metric} | " + " | ".join(cells) + " |")
+    lines += ["", "Per seed (test / validation split):", ""]
+    lines += ["| dataset | method | test per seed | validation per seed | validation mean |"]
+    lines += ["|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(
+            f"| {r['dataset']} | {r['method']} | {r['scores']} | {r['val_scores']} | "
+            f"{r['val_mean']:.3f} |"
+        )
     lines.append("")
     for d in datasets:
         by = {r["method"]: float(r["mean"]) for r in rows if r["dataset"] == d}
         if "chain_thaw" in by and "new" in by:
+            std = {r["method"]: float(r["std"]) for r in rows if r["dataset"] == d}
             verdict = "beats" if by["chain_thaw"] > by["new"] else "does NOT beat"
             lines.append(
-                f"- {d}: chain-thaw {by['chain_thaw']:.3f} vs new {by['new']:.3f}: chain-thaw "
-                f"{verdict} training from scratch here."
+                f"- {d}: chain-thaw {by['chain_thaw']:.3f} ± {std['chain_thaw']:.3f} vs new "
+                f"{by['new']:.3f} ± {std['new']:.3f}: chain-thaw {verdict} training from "
+                "scratch here."
             )
     md_path.write_text("\n".join(lines) + "\n")
     print("\n" + "\n".join(lines[4:]))
     return csv_path, md_path
 
 
-def main(argv: list[str] | None = None) -> list[dict]:
+_WORKER_CACHE: dict = {}
+
+
+def _run_one(task: dict) -> dict:
+    """One (data set, method, seed) fine-tuning run; used inline and in worker processes.
+
+    Saves the model (with its vocabulary) to ``task["save_to"]`` when that is given and
+    returns the scores without the model (results cross process boundaries as plain data).
+    """
+    key = task["pretrained"]
+    if key not in _WORKER_CACHE:
+        _WORKER_CACHE.clear()
+        _WORKER_CACHE[key] = load_pretrained(Path(key))
+    pretrained, vocab = _WORKER_CACHE[key]
+    config = get_config(task["config"])
+    t0 = time.time()
+    score, val_score, model, extended = evaluate(
+        task["dataset"], pretrained, vocab, config, task["method"], task["seed"], task["verbose"]
+    )
+    if task.get("save_to"):
+        target = Path(task["save_to"])
+        target.mkdir(parents=True, exist_ok=True)
+        model.save(target / "finetuned.keras")
+        save_vocabulary(extended, target / "vocabulary.json")
+    return {**task, "score": score, "val_score": val_score, "seconds": time.time() - t0}
+
+
+def _worker_init(verbose: bool) -> None:
+    quiet_tensorflow(verbose)
+
+
+def run(argv: list[str] | None = None) -> dict:
+    """The benchmark as a function: returns ``{"rows", "attention", "tables", "heatmap"}``
+    (``attention``: one dict per shown text with its words, weights and ratio)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--config", default="medium", help="quick, medium or full")
+    parser.add_argument("--config", default="medium", help="quick, demo, medium or full")
     parser.add_argument("--quick", action="store_true", help="config quick, SS-Twitter only")
     parser.add_argument("--datasets", nargs="+", help=f"subset of {list(DEEPMOJI_BENCHMARKS)}")
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     parser.add_argument("--seeds", type=int, nargs="+", help="seeds (default: the config's)")
     parser.add_argument("--pretrained", help="artifacts folder of pretrain.py")
     parser.add_argument("--tag", default="", help="suffix of the result file names")
+    parser.add_argument(
+        "--out", default=str(RESULTS), help="folder for the tables and the attention view"
+    )
+    parser.add_argument("--jobs", type=int, default=1, help="fine-tuning runs at a time")
     parser.add_argument("--verbose", type=int, default=0)
     parser.add_argument(
         "--save-model",
@@ -170,33 +259,67 @@ def main(argv: list[str] | None = None) -> list[dict]:
         "vocabulary.json and finetuned.json), e.g. for export",
     )
     args = parser.parse_args(argv)
+    if args.jobs < 1:
+        parser.error(f"--jobs must be >= 1, got {args.jobs}.")
     config = get_config("quick" if args.quick else args.config)
     datasets = args.datasets or (["SS-Twitter"] if args.quick else list(DEEPMOJI_BENCHMARKS))
     seeds = tuple(args.seeds or config.seeds)
     folder = artifacts_dir(config, args.pretrained)
-    pretrained, vocab = load_pretrained(folder)
     pre_info = json.loads((folder / "pretrain.json").read_text())
+    out_dir = Path(args.out)
     import keras
 
-    rows, showcase = [], None
+    scratch = tempfile.TemporaryDirectory(prefix="deepmoji_benchmark_")
+    showcase_dir = Path(args.save_model) if args.save_model else Path(scratch.name)
+    tasks, showcase_name = [], None
+    for name in datasets:
+        for method in args.methods:
+            for seed in seeds:
+                task = {
+                    "dataset": name,
+                    "method": method,
+                    "seed": seed,
+                    "config": config.name,
+                    "pretrained": str(folder),
+                    "verbose": args.verbose,
+                    "save_to": None,
+                }
+                if method == "chain_thaw" and showcase_name is None:
+                    showcase_name, task["save_to"] = name, str(showcase_dir)
+                tasks.append(task)
     start = time.time()
+    results: list[dict] = []
+
+    def report(r: dict) -> None:
+        metric = DEEPMOJI_BENCHMARKS[r["dataset"]][2]
+        print(
+            f"{r['dataset']:<11} {r['method']:<10} seed {r['seed']}: test {metric} "
+            f"{r['score']:.4f}, validation {r['val_score']:.4f} ({r['seconds']:.0f} s)",
+            flush=True,
+        )
+        results.append(r)
+
+    if args.jobs == 1:
+        for task in tasks:
+            report(_run_one(task))
+    else:
+        # longest runs first (chain-thaw trains the most), so the workers finish together
+        order = sorted(tasks, key=lambda t: t["method"] != "chain_thaw")
+        context = multiprocessing.get_context("spawn")  # TensorFlow is not fork-safe
+        with ProcessPoolExecutor(
+            args.jobs, mp_context=context, initializer=_worker_init, initargs=(args.verbose > 0,)
+        ) as pool:
+            for r in pool.map(_run_one, order):
+                report(r)
+
+    rows = []
     for name in datasets:
         metric = DEEPMOJI_BENCHMARKS[name][2]
         for method in args.methods:
-            scores = []
-            for seed in seeds:
-                t0 = time.time()
-                score, model, extended = evaluate(
-                    name, pretrained, vocab, config, method, seed, args.verbose
-                )
-                scores.append(score)
-                print(
-                    f"{name:<11} {method:<10} seed {seed}: {metric} {score:.4f} "
-                    f"({time.time() - t0:.0f} s)",
-                    flush=True,
-                )
-                if method == "chain_thaw" and showcase is None:
-                    showcase = (name, model, extended)
+            mine = [r for r in results if r["dataset"] == name and r["method"] == method]
+            mine.sort(key=lambda r: seeds.index(r["seed"]))
+            scores = [r["score"] for r in mine]
+            val_scores = [r["val_score"] for r in mine]
             rows.append(
                 {
                     "dataset": name,
@@ -206,6 +329,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
                     "mean": float(np.mean(scores)),
                     "std": float(np.std(scores)),
                     "scores": " ".join(f"{s:.4f}" for s in scores),
+                    "val_mean": float(np.mean(val_scores)),
+                    "val_scores": " ".join(f"{s:.4f}" for s in val_scores),
                     "config": config.name,
                 }
             )
@@ -217,29 +342,53 @@ def main(argv: list[str] | None = None) -> list[dict]:
         "val_top1": history[-1].get("val_top1", float("nan")),
         "backend": keras.backend.backend(),
     }
-    csv_path, md_path = write_tables(rows, config.name, info, args.tag)
+    csv_path, md_path = write_tables(rows, config.name, info, args.tag, out_dir)
     print(f"Saved {csv_path} and {md_path} ({time.time() - start:.0f} s).")
-    if showcase is not None and args.save_model:
-        name, model, extended = showcase
-        target = Path(args.save_model)
-        target.mkdir(parents=True, exist_ok=True)
-        model.save(target / "finetuned.keras")
-        save_vocabulary(extended, target / "vocabulary.json")
-        meta = {"dataset": name, "classes": list(DEEPMOJI_BENCHMARKS[name][1])}
-        meta["maxlen"] = config.maxlen
-        (target / "finetuned.json").write_text(json.dumps(meta, indent=1) + "\n")
-        print(f"Saved the chain-thaw {name} model in {target}.")
-    if showcase is not None:
-        name, model, extended = showcase
-        texts = load_deepmoji_benchmark(name).split("test")[0][:4]
+    result = {"rows": rows, "attention": [], "tables": (csv_path, md_path), "heatmap": None}
+    if showcase_name is not None:
+        model = keras.models.load_model(showcase_dir / "finetuned.keras", safe_mode=True)
+        extended = load_vocabulary(showcase_dir / "vocabulary.json")
+        if args.save_model:
+            classes = list(DEEPMOJI_BENCHMARKS[showcase_name][1])
+            meta = {"dataset": showcase_name, "classes": classes, "maxlen": config.maxlen}
+            (showcase_dir / "finetuned.json").write_text(json.dumps(meta, indent=1) + "\n")
+            print(f"Saved the chain-thaw {showcase_name} model (seed {seeds[0]}): {showcase_dir}")
+        test_texts = load_deepmoji_benchmark(showcase_name).split("test")[0]
+        tokenizer = DeepMojiTokenizer(extended)
+        texts = [t for t in test_texts if len(tokenizer.words(t)) >= ATTENTION_MIN_WORDS]
+        texts = texts[:ATTENTION_TEXTS]
         pairs = token_attention(model, extended, texts, config.maxlen)
         stem = f"deepmoji_attention_{config.name}{'_' + args.tag if args.tag else ''}"
-        png = RESULTS / f"{stem}.png"
-        save_heatmap(pairs, png, f"Attention of the chain-thaw model on {name} test texts")
-        text = "\n\n".join(f"{t}\n{as_text(p)}" for t, p in zip(texts, pairs))
-        (RESULTS / f"{stem}.txt").write_text(text + "\n")
-        print(f"\nAttention view ({png}):\n{text}")
-    return rows
+        png = out_dir / f"{stem}.png"
+        save_heatmap(
+            pairs,
+            png,
+            f"Attention of the chain-thaw model: the first {showcase_name} test texts "
+            f"of >= {ATTENTION_MIN_WORDS} words",
+        )
+        every = attention_ratios(token_attention(model, extended, test_texts, config.maxlen))
+        table = attention_table(texts, pairs)
+        summary = (
+            f"All {len(every)} {showcase_name} test texts: top word / uniform weight median "
+            f"{np.median(every):.2f}, at least 2x for {np.mean(every >= 2):.0%} of them."
+        )
+        view = "\n\n".join(f"{t}\n{as_text(p)}" for t, p in zip(texts, pairs))
+        (out_dir / f"{stem}.txt").write_text(f"{view}\n\n{table}\n\n{summary}\n")
+        print(f"\nAttention of the chain-thaw model (seed {seeds[0]}), saved as {png}:\n{view}")
+        print(f"\n{table}\n\n{summary}")
+        ratios = attention_ratios(pairs)
+        result["attention"] = [
+            {"text": t, "pairs": p, "ratio": float(q)} for t, p, q in zip(texts, pairs, ratios)
+        ]
+        result["attention_all"] = every
+        result["heatmap"] = png
+    scratch.cleanup()
+    return result
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    """Runs the benchmark (see :func:`run`) and returns its rows."""
+    return run(argv)["rows"]
 
 
 if __name__ == "__main__":
