@@ -76,8 +76,10 @@ def read_conll(
         if number == 1:
             line = line.lstrip("\ufeff")
         stripped = line.strip()
-        if not stripped or stripped.startswith("-DOCSTART-") or (
-            comments and stripped.startswith("#")
+        if (
+            not stripped
+            or stripped.startswith("-DOCSTART-")
+            or (comments and stripped.startswith("#"))
         ):
             if tokens:
                 sentences.append(TaggedSentence(tokens, tags))
