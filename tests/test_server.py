@@ -297,17 +297,20 @@ def test_serve_freezes_the_loaded_model_for_the_garbage_collector(served, monkey
     _, base, _ = served
     seen = {}
 
-    def fake_run(app, **kwargs):
+    def fake_run(self, sockets=None):
         seen["frozen"] = gc.get_freeze_count()
-        seen["port"] = kwargs["port"]
+        seen["port"] = self.config.port
+        seen["bound"] = sockets[0].getsockname()[1]
 
-    monkeypatch.setattr(uvicorn, "run", fake_run)
+    monkeypatch.setattr(uvicorn.Server, "run", fake_run)
+    port = _free_port()
     gc.unfreeze()
     try:
-        server_module.serve("sent", base, rest_api_port=9, log_level="warning")
-        assert seen["port"] == 9 and seen["frozen"] > 10_000  # the model's objects
+        server_module.serve("sent", base, rest_api_port=port, log_level="warning")
+        assert seen["port"] == seen["bound"] == port
+        assert seen["frozen"] > 10_000  # the model's objects
         gc.unfreeze()
-        server_module.serve("sent", base, rest_api_port=9, freeze_gc=False)
+        server_module.serve("sent", base, rest_api_port=port, freeze_gc=False)
         assert seen["frozen"] == 0
     finally:
         gc.unfreeze()

@@ -12,9 +12,18 @@ import argparse
 import os
 import sys
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
+
+from rnnkit.cli.validation import (
+    DATA_EXIT,
+    USAGE_EXIT,
+    UsageError,
+    fail,
+    validate_args,
+    warn,
+)
 
 EPILOG = """\
 Typical session:
@@ -37,7 +46,23 @@ def _add_data_args(p: argparse.ArgumentParser, required: bool = True) -> None:
     p.add_argument("--text_column", default="text", help="text column / key (default: text)")
     p.add_argument("--label_column", default="label", help="label column / key (default: label)")
     p.add_argument("--split", default=None, help="use only JSONL rows whose 'split' is this")
-    p.add_argument("--limit", type=int, default=None, help="use only the first N rows")
+    p.add_argument(
+        "--limit", type=int, default=None, help="use only the first N rows with a label (N >= 1)"
+    )
+    _add_input_args(p)
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="reject rows with a missing label (empty, null, NaN) instead of dropping them",
+    )
+
+
+def _add_input_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--encoding",
+        default="utf-8",
+        help="encoding of the input file(s); undecodable bytes are replaced and counted",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -74,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--validation_fraction",
         type=float,
         default=0.1,
-        help="held-out fraction when no validation data is given",
+        help="held-out fraction when no validation data is given: in (0, 1), or 0 for none",
     )
     p.add_argument("--cell", choices=["lstm", "gru", "srnn"], default="lstm")
     p.add_argument("--units", type=int, default=64)
@@ -113,6 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=False, help="folder written by `rnnkit train`")
     p.add_argument("--input", default=None, help="text file, one text per line ('-' = stdin)")
     p.add_argument("--output_csv", default=None, help="also save the table as CSV")
+    _add_input_args(p)
     p.add_argument("texts", nargs="*", help="texts to label")
 
     p = add(
@@ -140,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--model_name", required=False, help="name in the URL")
     p.add_argument("--model_base_path", required=False, help="folder holding version folders")
-    p.add_argument("--rest_api_port", type=int, default=8501)
+    p.add_argument("--rest_api_port", type=int, default=8501, help="TCP port, 1-65535")
     p.add_argument(
         "--host",
         default="127.0.0.1",
@@ -248,19 +274,20 @@ def _apply_config(
         return args
     path = Path(args.config)
     if not path.is_file():
-        raise SystemExit(f"rnnkit: error: config file {path} not found")
+        raise UsageError(f"config file {path} not found, expected a TOML file")
     with open(path, "rb") as f:
         try:
             config = tomllib.load(f)
         except tomllib.TOMLDecodeError as e:
-            raise SystemExit(f"rnnkit: error: {path} is not valid TOML: {e}") from None
+            raise UsageError(f"{path} is not valid TOML ({e}), expected a TOML file") from None
     values = {k: v for k, v in config.items() if not isinstance(v, dict)}
     values.update(config.get(args.command, {}))
     given = {a.split("=", 1)[0].lstrip("-").replace("-", "_") for a in argv if a.startswith("--")}
     unknown = sorted(k for k in values if not hasattr(args, k))
     if unknown:
-        raise SystemExit(
-            f"rnnkit: error: unknown option(s) {unknown} in {path} for `rnnkit {args.command}`"
+        raise UsageError(
+            f"unknown option(s) {unknown} in {path}, expected options of "
+            f"`rnnkit {args.command}` (see --help)"
         )
     for key, value in values.items():
         if key not in given and f"no_{key}" not in given:
@@ -272,7 +299,18 @@ def _require(args: argparse.Namespace, *names: str) -> None:
     missing = [n for n in names if getattr(args, n, None) in (None, "")]
     if missing:
         flags = ", ".join(f"--{n}" for n in missing)
-        raise SystemExit(f"rnnkit {args.command}: error: missing {flags} (flag or config)")
+        raise UsageError(f"missing {flags}, expected the option(s) as flags or in --config")
+
+
+def _argv_text(text: str, command: str) -> str:
+    """A text from the command line: bytes that were not valid in the locale's encoding
+    (surrogate escapes in ``sys.argv``) are replaced with U+FFFD, with a warning."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        warn(command, "a text argument had invalid bytes; they were replaced with U+FFFD")
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _print_table(rows: list[dict[str, Any]]) -> None:
@@ -308,14 +346,26 @@ def _recipe(name: str, args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """The ``rnnkit`` command. Bad data or arguments end it with a one-line error
-    (``rnnkit <command>: error: ...``, exit status 1), not a traceback."""
+    """The ``rnnkit`` command. Errors end it with one line on stderr,
+    ``rnnkit <command>: error: <what was wrong>, <what was expected>``, and no traceback:
+    exit status 2 for a wrong command line (:class:`UsageError`, argparse's own errors),
+    1 for wrong data (:class:`DataError` and any other ``ValueError`` or
+    ``FileNotFoundError``). The raised ``SystemExit`` carries the line as its text."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    command = argv[0] if argv and not argv[0].startswith("-") else ""
     try:
         return _main(argv)
+    except UsageError as e:
+        raise fail(command, str(e), USAGE_EXIT) from None
     except (ValueError, FileNotFoundError) as e:
-        command = argv[0] if argv else ""
-        raise SystemExit(f"rnnkit {command}: error: {e}") from None
+        raise fail(command, str(e), DATA_EXIT) from None
+    except OSError as e:  # e.g. a disk that fills up while writing
+        where = f"{e.filename}: " if e.filename else ""
+        raise fail(command, f"{where}{e.strerror or e}", DATA_EXIT) from None
+
+
+def _warner(command: str) -> Callable[[str], None]:
+    return lambda message: warn(command, message)
 
 
 def _main(argv: list[str]) -> int:
@@ -328,9 +378,18 @@ def _main(argv: list[str]) -> int:
         return 2
     args = _apply_config(parser, args, argv)
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    required = {
+        "train": ("data", "output"),
+        "evaluate": ("model", "data"),
+        "predict": ("model",),
+        "export": ("model", "export_base_path"),
+        "serve": ("model_name", "model_base_path"),
+        "prepare-corpus": ("input", "output"),
+    }
+    _require(args, *required.get(args.command, ()))
+    validate_args(args)
 
     if args.command == "train":
-        _require(args, "data", "output")
         from rnnkit.cli import tasks
 
         result = tasks.train(
@@ -357,6 +416,9 @@ def _main(argv: list[str]) -> int:
             seed=args.seed,
             limit=args.limit,
             verbose=0 if args.quiet else 1,
+            encoding=args.encoding,
+            strict=args.strict,
+            warn=_warner("train"),
         )
         epochs = len(next(iter(result["history"].values())))
         rows = [
@@ -371,7 +433,6 @@ def _main(argv: list[str]) -> int:
         return 0
 
     if args.command == "evaluate":
-        _require(args, "model", "data")
         from rnnkit.cli import tasks
 
         metrics = tasks.evaluate(
@@ -381,39 +442,43 @@ def _main(argv: list[str]) -> int:
             label_column=args.label_column,
             split=args.split,
             limit=args.limit,
+            encoding=args.encoding,
+            strict=args.strict,
+            warn=_warner("evaluate"),
         )
         _print_table([{"data": Path(args.data).name, **metrics}])
         return 0
 
     if args.command == "predict":
-        _require(args, "model")
-        texts = list(args.texts)
-        if args.input:
-            stream = sys.stdin if args.input == "-" else open(args.input, encoding="utf-8")
-            with stream:
-                texts += [line.rstrip("\n") for line in stream if line.strip()]
-        if not texts:
-            raise SystemExit("rnnkit predict: error: no texts (give them as arguments or --input)")
         from rnnkit.cli import tasks
 
+        texts = [_argv_text(t, "predict") for t in args.texts]
+        if args.input:
+            decoded = tasks.read_lines(args.input, args.encoding)
+            source = "stdin" if args.input == "-" else args.input
+            texts += [line.rstrip("\r\n") for line in decoded.lines if line.strip()]
+            message = decoded.warning(source)
+            if message:
+                warn("predict", message)
+        if not texts:
+            raise UsageError("no texts, expected texts as arguments or --input FILE (- = stdin)")
         rows = tasks.predict(args.model, texts)
-        _print_table(rows)
         if args.output_csv:
-            import pandas as pd
-
-            pd.DataFrame(rows).to_csv(args.output_csv, index=False)
+            tasks.write_csv(rows, args.output_csv)
+        _print_table(rows)
         return 0
 
     if args.command == "export":
-        _require(args, "model", "export_base_path")
-        from rnnkit.serving.export import TextModel, export
+        from rnnkit.cli import tasks
+        from rnnkit.serving.export import export
 
-        target = export(TextModel.load(args.model), args.export_base_path, version=args.version)
+        target = export(
+            tasks.load_text_model(args.model), args.export_base_path, version=args.version
+        )
         print(f"Exported SavedModel to {target}")
         return 0
 
     if args.command == "serve":
-        _require(args, "model_name", "model_base_path")
         from rnnkit.serving.server import serve
 
         serve(
@@ -430,7 +495,6 @@ def _main(argv: list[str]) -> int:
         return 0
 
     if args.command == "prepare-corpus":
-        _require(args, "input", "output")
         from rnnkit.data.corpus import prepare_corpus
 
         prepare_corpus(

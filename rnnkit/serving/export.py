@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from rnnkit.atomic import atomic_path
 from rnnkit.serving.preprocessing import PAD, UNK, TextPipeline
 
 TASKS = ("classifier", "tagger", "seq2seq")
@@ -153,10 +155,12 @@ class TextModel:
 
     # ---------------------------------------------------------------- persistence
     def save(self, directory: str | os.PathLike) -> Path:
-        """Write ``model.keras`` and ``textmodel.json`` into ``directory``."""
+        """Write ``model.keras`` and ``textmodel.json`` into ``directory`` (each written
+        to a temporary sibling and renamed into place when complete)."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        self.model.save(directory / "model.keras")
+        with atomic_path(directory / "model.keras", replace=True) as tmp:
+            self.model.save(tmp)
         meta = {
             "format": "rnnkit.TextModel/1",
             "task": self.task,
@@ -164,9 +168,8 @@ class TextModel:
             "pipeline": self.pipeline.get_config(),
             "info": self.info,
         }
-        (directory / "textmodel.json").write_text(
-            json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8"
-        )
+        with atomic_path(directory / "textmodel.json", replace=True) as tmp:
+            tmp.write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
         return directory
 
     @classmethod
@@ -340,11 +343,21 @@ def _greedy_text(tf: Any, model: Any, ids: Any, vocab: Any, max_steps: int) -> A
     return tf.where(has_source, text, tf.constant("", tf.string))
 
 
+#: a version folder / URL version: ASCII digits only (not "²" or "٢"), at most 18 of
+#: them (TF Serving's versions are int64)
+VERSION_PATTERN = re.compile(r"[0-9]{1,18}")
+
+
+def is_version_name(name: str) -> bool:
+    """``name`` is an integer version as TF Serving reads one: 1-18 ASCII digits."""
+    return VERSION_PATTERN.fullmatch(name) is not None
+
+
 def next_version(base: str | os.PathLike) -> int:
     """One more than the largest integer sub-directory of ``base`` (1 if none)."""
     base = Path(base)
     versions = (
-        [int(p.name) for p in base.iterdir() if p.is_dir() and p.name.isdigit()]
+        [int(p.name) for p in base.iterdir() if p.is_dir() and is_version_name(p.name)]
         if (base.is_dir())
         else []
     )
@@ -438,10 +451,13 @@ def export(
         fn=serve,
         input_signature=[tf.TensorSpec(shape=(None,), dtype=tf.string, name="text")],
     )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    archive.write_out(str(target), verbose=verbose)
-    (target / "assets.extra").mkdir(exist_ok=True)
-    (target / "assets.extra" / "rnnkit.json").write_text(
-        json.dumps({"task": tm.task, "labels": tm.labels}, ensure_ascii=False), encoding="utf-8"
-    )
+    # Written to a hidden temporary sibling and renamed to ``target`` when complete, so
+    # a server (rnnkit serve, TF Serving) never sees a half-written version.
+    with atomic_path(target) as tmp:
+        archive.write_out(str(tmp), verbose=verbose)
+        (tmp / "assets.extra").mkdir(exist_ok=True)
+        (tmp / "assets.extra" / "rnnkit.json").write_text(
+            json.dumps({"task": tm.task, "labels": tm.labels}, ensure_ascii=False),
+            encoding="utf-8",
+        )
     return target

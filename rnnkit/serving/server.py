@@ -20,11 +20,20 @@ gets a 4xx with TF Serving's ``{"error": "..."}`` body. Inference runs in a work
 
 import base64
 import binascii
+import errno
 import gc
 import json
+import logging
 import os
+import socket
+import threading
+import time
 from pathlib import Path
 from typing import Any
+
+from rnnkit.serving.export import is_version_name
+
+logger = logging.getLogger("rnnkit.serving")
 
 DEFAULT_MAX_REQUEST_BYTES = 8 * 1024 * 1024
 DEFAULT_MAX_BATCH = 1024
@@ -41,6 +50,87 @@ _DTYPES = {
 }
 
 
+class RejectionLog:
+    """One log line per rejected request, at most ``max_lines`` per ``window`` seconds.
+
+    Past the limit, rejections are counted; the count is logged when the next window
+    opens (``N more rejected requests were not logged``), so a flood of bad requests
+    costs a few lines, not megabytes of log.
+    """
+
+    def __init__(
+        self, log: logging.Logger | None = None, max_lines: int = 20, window: float = 10.0
+    ) -> None:
+        self.log = log or logger
+        self.max_lines = max_lines
+        self.window = window
+        self._lock = threading.Lock()
+        self._start = time.monotonic()
+        self._lines = 0
+        self._suppressed = 0
+
+    def __call__(self, status: int, method: str, path: str, message: str) -> None:
+        text = " ".join(str(message).split())
+        text = text if len(text) <= 200 else text[:200] + "..."
+        where = path if len(path) <= 100 else path[:100] + "..."
+        line = f"rejected {method} {where!r} -> {status}: {text}"
+        with self._lock:
+            now = time.monotonic()
+            if now - self._start >= self.window:
+                if self._suppressed:
+                    self.log.warning(
+                        "%d more rejected requests were not logged in the last %.0f s",
+                        self._suppressed,
+                        now - self._start,
+                    )
+                self._start, self._lines, self._suppressed = now, 0, 0
+            if self._lines < self.max_lines:
+                self._lines += 1
+                self.log.warning("%s", line)
+                if self._lines == self.max_lines:
+                    self.log.warning(
+                        "%d rejected requests in %.0f s: further ones are counted, not logged, "
+                        "until the window ends",
+                        self.max_lines,
+                        self.window,
+                    )
+            else:
+                self._suppressed += 1
+
+
+class _CatchAll:
+    """ASGI middleware: an unexpected exception in a request becomes a 500 JSON
+    ``{"error": ...}`` and one log line (no traceback in the log)."""
+
+    def __init__(self, app: Any, rejections: RejectionLog) -> None:
+        self.app = app
+        self.rejections = rejections
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: dict) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as e:  # noqa: BLE001 - a bug: answer and log one line
+            from starlette.responses import JSONResponse
+
+            message = f"Internal error: {type(e).__name__}: {e}"
+            self.rejections(500, scope.get("method", "?"), scope.get("path", "?"), message)
+            if not started:
+                await JSONResponse({"error": message[:300]}, status_code=500)(
+                    scope, receive, send
+                )
+
+
 class RequestError(Exception):
     """A client error: becomes ``{"error": message}`` with ``status``."""
 
@@ -51,19 +141,46 @@ class RequestError(Exception):
 
 
 def find_versions(base_path: str | os.PathLike) -> list[int]:
-    """Integer version folders under ``base_path`` that hold a ``saved_model.pb``."""
+    """Integer version folders (1-18 ASCII digits, as TF Serving reads them) under
+    ``base_path`` that hold a ``saved_model.pb``."""
     base = Path(base_path)
     if not base.is_dir():
         raise ValueError(f"Model base path {base} does not exist or is not a folder.")
     return sorted(
         int(p.name)
         for p in base.iterdir()
-        if p.is_dir() and p.name.isdigit() and (p / "saved_model.pb").is_file()
+        if p.is_dir() and is_version_name(p.name) and (p / "saved_model.pb").is_file()
     )
 
 
+def _load_version(tf: Any, folder: Path) -> tuple[Any, dict]:
+    """``tf.saved_model.load`` of one version folder and its signatures; a ValueError
+    naming the folder if it is truncated, corrupt or has no serving signature."""
+    try:
+        loaded = tf.saved_model.load(str(folder))
+        signatures = dict(loaded.signatures)
+    except Exception as e:  # noqa: BLE001 - DecodeError, NotFoundError, OSError, ...
+        reason = " ".join(str(e).split())[:300] or type(e).__name__
+        raise ValueError(
+            f"version folder {folder} is corrupt or incomplete ({type(e).__name__}: "
+            f"{reason}), expected a complete SavedModel"
+        ) from None
+    if SIGNATURE not in signatures:
+        raise ValueError(
+            f"version folder {folder} has no {SIGNATURE!r} signature, expected a SavedModel "
+            "exported by rnnkit (or with a serving_default signature)"
+        )
+    return loaded, signatures
+
+
 class LoadedModel:
-    """The newest version of a SavedModel under ``base_path``, ready to call."""
+    """The newest healthy version of a SavedModel under ``base_path``, ready to call.
+
+    A newer version that fails to load (truncated ``saved_model.pb`` or variables, no
+    ``serving_default`` signature) is skipped with a warning (``skipped`` lists why)
+    when an older one loads; when none loads, a one-line ``ValueError`` names the
+    newest version folder and what is wrong with it.
+    """
 
     def __init__(self, name: str, base_path: str | os.PathLike) -> None:
         import tensorflow as tf
@@ -76,12 +193,22 @@ class LoadedModel:
                 f"No servable version under {self.base_path}: expected integer "
                 "sub-folders (e.g. 1/) holding saved_model.pb (TF Serving's layout)."
             )
-        self.version = versions[-1]
         self._tf = tf
-        self.loaded = tf.saved_model.load(str(self.base_path / str(self.version)))
-        self.signatures = dict(self.loaded.signatures)
-        if SIGNATURE not in self.signatures:
-            raise ValueError(f"The SavedModel has no {SIGNATURE!r} signature.")
+        self.skipped: list[str] = []
+        for version in reversed(versions):
+            try:
+                self.loaded, self.signatures = _load_version(tf, self.base_path / str(version))
+            except ValueError as e:
+                if version == versions[0]:
+                    raise ValueError(
+                        str(e) if not self.skipped else f"{self.skipped[0]}; older versions "
+                        f"{sorted(versions[:-1])} do not load either"
+                    ) from None
+                self.skipped.append(str(e))
+                logger.warning("skipping %s; trying an older version", e)
+                continue
+            self.version = version
+            break
         self.inputs: dict[str, Any] = {}
         self.outputs: dict[str, Any] = {}
         for sig_name, fn in self.signatures.items():
@@ -233,6 +360,12 @@ class MicroBatcher:
 # ------------------------------------------------------------- request parsing
 
 
+def _json_type(value: Any) -> str:
+    """The JSON name of a parsed value's type (``list`` -> ``array``)."""
+    names = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}
+    return names.get(type(value), "number")
+
+
 def _decode_value(value: Any, where: str) -> str:
     if isinstance(value, str):
         return value
@@ -253,7 +386,9 @@ def parse_request(body: Any, input_names: list[str], max_batch: int) -> tuple[st
         raise RequestError("Request body must be a JSON object with 'instances' or 'inputs'.")
     signature = body.get("signature_name", SIGNATURE)
     if not isinstance(signature, str):
-        raise RequestError("'signature_name' must be a string.")
+        raise RequestError(
+            f"'signature_name' is a JSON {_json_type(signature)}, expected a string"
+        )
     unknown = sorted(set(body) - {"instances", "inputs", "signature_name"})
     if unknown:
         raise RequestError(f"Unknown request keys {unknown}; expected 'instances' or 'inputs'.")
@@ -344,6 +479,7 @@ def create_app(
     model: LoadedModel | None = None,
     batching: bool = True,
     num_batch_threads: int | None = None,
+    rejection_log: RejectionLog | None = None,
 ) -> Any:
     """The FastAPI application serving ``model_name`` from ``model_base_path``.
 
@@ -356,6 +492,11 @@ def create_app(
         batching: merge concurrent requests into one call (:class:`MicroBatcher`).
         num_batch_threads: merged calls that run at once (default
             ``DEFAULT_NUM_BATCH_THREADS``).
+        rejection_log: where rejected requests are logged (default: a
+            :class:`RejectionLog` on the ``rnnkit.serving`` logger).
+
+    Every rejected request gets ``{"error": ...}`` with its 4xx status and one log line
+    (rate-limited); an unexpected failure gets a 500 the same way, never a traceback.
     """
     import asyncio
 
@@ -378,30 +519,42 @@ def create_app(
             batchers[loop] = MicroBatcher(loaded, max_batch, threads)
         return batchers[loop]
 
-    app = FastAPI(title=f"rnnkit serving: {model_name}", docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title=f"rnnkit serving: {model_name}",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
     app.state.model = loaded
+    rejections = RejectionLog() if rejection_log is None else rejection_log
+    app.state.rejections = rejections
+    app.add_middleware(_CatchAll, rejections=rejections)
 
-    def error(message: str, status: int) -> JSONResponse:
+    def error(request: Request, message: str, status: int) -> JSONResponse:
+        rejections(status, request.method, request.url.path, message)
         return JSONResponse({"error": message}, status_code=status)
 
     @app.exception_handler(RequestError)
-    async def _request_error(_: Request, exc: RequestError) -> JSONResponse:
-        return error(exc.message, exc.status)
+    async def _request_error(request: Request, exc: RequestError) -> JSONResponse:
+        return error(request, exc.message, exc.status)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return error(str(exc.detail), exc.status_code)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return error(request, str(exc.detail), exc.status_code)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return error(str(exc), 400)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return error(request, str(exc), 400)
 
     def check(name: str, version: str | None) -> None:
         if name != loaded.name:
             raise RequestError(f"Servable not found for request: Latest({name})", 404)
         if version is not None:
-            if not version.isdigit():
-                raise RequestError(f"Invalid version {version!r}: expected an integer.", 400)
+            if not is_version_name(version):
+                shown = version if len(version) <= 40 else version[:40] + "..."
+                raise RequestError(
+                    f"Invalid version {shown!r}: expected an integer of 1-18 ASCII digits.", 400
+                )
             if int(version) != loaded.version:
                 raise RequestError(
                     f"Servable not found for request: Specific({name}, {int(version)})", 404
@@ -471,11 +624,15 @@ def create_app(
             raise RequestError(f"JSON Parse error: {e}") from None
         sig_inputs = loaded.inputs
         signature = body.get("signature_name", SIGNATURE) if isinstance(body, dict) else SIGNATURE
-        if isinstance(signature, str) and signature not in sig_inputs:
+        if not isinstance(signature, str):
             raise RequestError(
-                f'Serving signature name: "{signature}" not found in signature def', 400
+                f"'signature_name' is a JSON {_json_type(signature)}, expected a string"
             )
-        input_names = sorted(sig_inputs.get(signature, sig_inputs[SIGNATURE]))
+        if signature not in sig_inputs:
+            raise RequestError(
+                f'Serving signature name: "{signature[:200]}" not found in signature def', 400
+            )
+        input_names = sorted(sig_inputs[signature])
         fmt, columns, signature = parse_request(body, input_names, max_batch)
         if batching:
             outputs = await batcher().predict(columns, signature)
@@ -484,6 +641,46 @@ def create_app(
         return JSONResponse(format_response(fmt, outputs))
 
     return app
+
+
+def check_port(port: Any) -> int:
+    """``port`` as an int in 1-65535, else a ValueError."""
+    if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
+        raise ValueError(f"--rest_api_port is {port!r}, expected an integer from 1 to 65535")
+    return port
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound (not yet listening) to ``host:port``; a one-line ValueError
+    when the port is out of range, in use or the host cannot be bound."""
+    check_port(port)
+    try:
+        infos = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+    except (socket.gaierror, UnicodeError) as e:
+        raise ValueError(
+            f"--host {host!r} cannot be resolved ({e}), expected an interface address such "
+            "as 127.0.0.1 or 0.0.0.0"
+        ) from None
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError as e:
+        sock.close()
+        if e.errno == errno.EADDRINUSE:
+            raise ValueError(
+                f"port {port} on {host} is already in use, expected a free port "
+                "(--rest_api_port)"
+            ) from None
+        raise ValueError(
+            f"cannot listen on {host}:{port} ({e.strerror}), expected a local interface "
+            "address and a port this user may bind"
+        ) from None
+    sock.set_inheritable(True)
+    return sock
 
 
 def serve(
@@ -498,7 +695,12 @@ def serve(
     num_batch_threads: int | None = None,
     freeze_gc: bool = True,
 ) -> None:
-    """Load the newest version and serve it with uvicorn until interrupted.
+    """Load the newest healthy version and serve it with uvicorn until interrupted.
+
+    The port is bound first (out of range, in use: a ``ValueError`` before anything is
+    loaded or printed); the "Serving ... at ..." line is printed only once the model is
+    loaded and the port is ours. Newer versions that do not load are skipped with a
+    warning (:class:`LoadedModel`).
 
     Args:
         model_name, model_base_path, max_request_bytes, max_batch, batching,
@@ -511,23 +713,35 @@ def serve(
     """
     import uvicorn
 
-    app = create_app(
-        model_name,
-        model_base_path,
-        max_request_bytes,
-        max_batch,
-        batching=batching,
-        num_batch_threads=num_batch_threads,
-    )
-    if freeze_gc:
-        # After loading, the process holds ~500k long-lived Python objects (TensorFlow,
-        # Keras, the model); without this every full collection walks them all and
-        # stalls every in-flight request (benchmarks/RESULTS.md, serve_load).
-        gc.collect()
-        gc.freeze()
-    print(
-        f"Serving {model_name} version {app.state.model.version} from {model_base_path} "
-        f"at http://{host}:{rest_api_port}/v1/models/{model_name}",
-        flush=True,
-    )
-    uvicorn.run(app, host=host, port=rest_api_port, log_level=log_level, access_log=False)
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("rnnkit serve: %(levelname)s: %(message)s"))
+        logger.addHandler(handler)
+        logger.propagate = False
+    sock = bind_socket(host, rest_api_port)
+    try:
+        app = create_app(
+            model_name,
+            model_base_path,
+            max_request_bytes,
+            max_batch,
+            batching=batching,
+            num_batch_threads=num_batch_threads,
+        )
+        if freeze_gc:
+            # After loading, the process holds ~500k long-lived Python objects (TensorFlow,
+            # Keras, the model); without this every full collection walks them all and
+            # stalls every in-flight request (benchmarks/RESULTS.md, serve_load).
+            gc.collect()
+            gc.freeze()
+        print(
+            f"Serving {model_name} version {app.state.model.version} from {model_base_path} "
+            f"at http://{host}:{rest_api_port}/v1/models/{model_name}",
+            flush=True,
+        )
+        config = uvicorn.Config(
+            app, host=host, port=rest_api_port, log_level=log_level, access_log=False
+        )
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        sock.close()
