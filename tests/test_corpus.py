@@ -588,3 +588,26 @@ def test_cli_prepare_corpus(tmp_path, capsys):
         cli_main(argv[:-4] + ["--maxlen", "10", "--quiet"])
     assert cli_main(argv[:-4] + ["--maxlen", "10", "--quiet", "--overwrite"]) == 0
     assert load_corpus(out).maxlen == 10
+
+
+def test_shard_records_are_shuffled_with_the_seed(tmp_path):
+    """Input sorted by label is written in a seeded random order within each shard: the
+    same records, the same order for the same seed, another order for another seed."""
+    path = tmp_path / "sorted.jsonl"
+    with open(path, "w") as f:
+        for label in ("a", "b"):
+            for i in range(100):
+                f.write(json.dumps({"text": f"some words here {label}{i}", "label": label}) + "\n")
+
+    def prepare(name, seed):
+        return prepare_corpus(
+            path, tmp_path / name, label_field="label", workers=1, min_count=1,
+            validation_fraction=0.0, seed=seed, **QUIET,
+        )
+
+    first, again, other = prepare("c0", 0), prepare("c0b", 0), prepare("c1", 1)
+    a, b, c = read_corpus(first), read_corpus(again), read_corpus(other)
+    assert a == b and Counter(a) == Counter(c) and a != c
+    labels = [r[1] for r in a]
+    assert labels != sorted(labels)
+    assert 30 <= sum(labels[:100]) <= 70  # both labels among the first half of the shard

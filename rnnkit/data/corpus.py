@@ -13,7 +13,10 @@ with :class:`rnnkit.text.DeepMojiTokenizer` and writes a corpus directory:
   ``shard_size`` ``tf.train.Example`` records (``ids``: ``maxlen`` int64, 0-padded;
   ``label``; ``key``: the first 8 bytes of blake2b of the cleaned text, below 2**62).
   ``UUUUU`` is the work unit (a file, or a byte range of a large uncompressed JSONL/text
-  file), ``PPPP`` the shard's number within it.
+  file), ``PPPP`` the shard's number within it. A shard's records are written in a random
+  order drawn from ``(seed, UUUUU, PPPP)`` (a shard is held in memory until it is
+  written, so memory is bounded by ``shard_size``): input sorted by label or date still
+  reads mixed through the bounded shuffle buffer of :func:`corpus_dataset`.
 
 How the work is split (memory never grows with the corpus; the output does not depend on
 the number of workers):
@@ -187,11 +190,13 @@ def _frame(data: bytes) -> bytes:
 class _ShardWriter:
     """Writes one shard to ``<name>.tmp``; :meth:`close` renames it and returns its entry."""
 
-    def __init__(self, directory: Path, name: str, split: str, num_labels: int):
+    def __init__(
+        self, directory: Path, name: str, split: str, num_labels: int, seed: Sequence[int]
+    ):
         self.path = directory / name
         self.tmp = directory / (name + ".tmp")
-        self.file = open(self.tmp, "wb")
-        self.sha = hashlib.sha256()
+        self.seed = list(seed)
+        self.records: list[bytes] = []
         self.entry = {
             "name": name,
             "split": split,
@@ -201,19 +206,25 @@ class _ShardWriter:
         }
 
     def write(self, record: bytes, label: int) -> None:
-        framed = _frame(record)
-        self.file.write(framed)
-        self.sha.update(framed)
+        self.records.append(record)
         self.entry["num_examples"] += 1
         self.entry["label_counts"][label] += 1
-        self.entry["bytes"] += len(framed)
 
     def close(self) -> dict:
-        self.file.flush()
-        os.fsync(self.file.fileno())
-        self.file.close()
+        """Write the records in a random order drawn from ``seed``, then rename."""
+        order = np.random.default_rng(self.seed).permutation(len(self.records))
+        sha = hashlib.sha256()
+        with open(self.tmp, "wb") as f:
+            for i in order:
+                framed = _frame(self.records[i])
+                f.write(framed)
+                sha.update(framed)
+                self.entry["bytes"] += len(framed)
+            f.flush()
+            os.fsync(f.fileno())
+        self.records = []
         os.replace(self.tmp, self.path)
-        self.entry["sha256"] = self.sha.hexdigest()
+        self.entry["sha256"] = sha.hexdigest()
         return self.entry
 
 
@@ -451,7 +462,9 @@ def _write_unit(task: tuple[dict, dict, LabelFinder]) -> dict:
             writer = writers.get(split)
             if writer is None:
                 name = f"{split}-{u:05d}-{parts[split]:04d}.tfrecord"
-                writer = writers[split] = _ShardWriter(out_dir, name, split, num_labels)
+                writer = writers[split] = _ShardWriter(
+                    out_dir, name, split, num_labels, (cfg["seed"], u, parts[split])
+                )
                 parts[split] += 1
             writer.write(_example(ids, label, key), label)
             if writer.entry["num_examples"] >= cfg["shard_size"]:
@@ -719,7 +732,8 @@ def prepare_corpus(
         maxlen: ids per example (longer texts cut, shorter 0-padded).
         workers: processes (None: all cores; 1: this process only).
         shard_size: the most examples in one shard.
-        seed: recorded in the manifest (the default seed of the reading functions).
+        seed: the seed of the record order within each shard; recorded in the manifest
+            (the default seed of the reading functions).
         text_field: JSON key / column of the text.
         label_field: JSON key / column of a given label (already-labelled data).
         validation_fraction: share of texts (by hash of the cleaned text, so stable across
@@ -852,6 +866,7 @@ def prepare_corpus(
         "maxlen": maxlen,
         "validation_fraction": validation_fraction,
         "shard_size": shard_size,
+        "seed": seed,
         "vocabulary_path": None,
         "verbose": verbose,
     }

@@ -722,7 +722,10 @@ def pretrain(
         global_clipnorm: global-norm gradient clipping (None for none). Under TensorFlow
             with several devices Keras clips each replica's gradient before summing them.
         checkpoint_every: checkpoint every this many batches (0: only at epoch ends).
-        seed: seed of the per-epoch order (and of class-balanced sampling).
+        seed: seed of the per-epoch order, of class-balanced sampling and, when
+            ``build_model`` is a function, of the initial weights (Keras's global seeds are
+            set with ``keras.utils.set_random_seed(seed)`` just before it is called), so
+            two runs of the same command give the same model.
         distribute: data-parallel over all local devices, or over every worker's devices
             when this process joined a cluster (:mod:`rnnkit.training.distributed`).
         shuffle_buffer: a corpus's shuffle buffer (records), bounding memory.
@@ -801,7 +804,11 @@ def pretrain(
     scope, _ = _distribution_scope(distribute, batch_size, cluster)
     tf_multi = cluster is not None and cluster.backend == "tensorflow"
     with scope:
-        model = build_model if isinstance(build_model, keras.Model) else build_model()
+        if isinstance(build_model, keras.Model):
+            model = build_model
+        else:
+            keras.utils.set_random_seed(seed)  # the initial weights are a function of seed
+            model = build_model()
         nb_classes = _compile(model, learning_rate, global_clipnorm, compile_kwargs or {})
         if source.nb_classes is not None and source.nb_classes != nb_classes:
             raise ValueError(
