@@ -8,6 +8,8 @@ from rnnkit.ops.crf import (
     crf_log_partition_parallel,
     crf_marginals,
     crf_sequence_score,
+    detect_scheme,
+    transition_constraints,
 )
 from rnnkit.ops.recurrence import recurrence
 
@@ -18,7 +20,9 @@ __all__ = [
     "crf_log_partition_parallel",
     "crf_marginals",
     "crf_sequence_score",
+    "detect_scheme",
     "get_activation",
     "keras2_hard_sigmoid",
     "recurrence",
+    "transition_constraints",
 ]

@@ -14,9 +14,9 @@ the same math in raw torch with fewer ops per step:
 * :func:`torch_viterbi`: the max-plus recursion keeping backpointers, then a backtrack
   vectorised over the batch (NumPy on CPU tensors, ``torch.gather`` elsewhere).
 
-Masks are right-padded (checked by the callers): padded steps never influence the
-valid ones, so the recursions run over every step and the results are read at each
-row's last valid step. Every function here is tested against the generic
+Masks are right-padded (the callers move other layouts into that one): padded steps
+never influence the valid ones, so the recursions run over every step and the results
+are read at each row's last valid step. Every function here is tested against the generic
 ``keras.ops`` path (values and gradients) in ``tests/multibackend/test_crf.py``.
 The backward is first-order only (no double backward).
 """
@@ -67,30 +67,47 @@ def needs_grad(*xs: Any) -> bool:
     )
 
 
-def _exp_space_ok(transitions: Any) -> bool:
+def _exp_space_ok(transitions: Any, allowed: Any = None) -> bool:
     """Whether the matmul (probability-space) form is as exact as the log-space one.
 
     The matmul form shifts the scores by their per-row maximum and the transitions by
     their maximum, so every term is in ``[0, 1]`` and the sums have no cancellation; it
     only loses terms to underflow when the transitions span more than the dtype's
     exponent range (e.g. ``-1e4`` "forbidden" transitions), which falls back to the
-    log-space form.
+    log-space form. With ``allowed`` (a boolean ``(K, K)`` matrix, passed by
+    :mod:`rnnkit.ops.crf` only when every length up to the padded width has an allowed
+    path) the span is taken over the allowed entries and the others are exact zeros.
     """
     import torch
 
     limit = min(50.0, -math.log(torch.finfo(transitions.dtype).tiny) - 10.0)
+    if allowed is not None:
+        values = transitions[allowed]
+        return bool(values.numel()) and float(values.max() - values.min()) <= limit
     return float(transitions.max() - transitions.min()) <= limit
 
 
-def _alphas(potentials: Any, transitions: Any, start: Any, exp_space: bool) -> Any:
+def _exp_transitions(transitions: Any, allowed: Any) -> tuple[Any, Any]:
+    """``(tmax, exp(transitions - tmax))`` with disallowed entries exactly 0."""
+    import torch
+
+    if allowed is None:
+        tmax = transitions.max()
+        return tmax, torch.exp(transitions - tmax)
+    tmax = transitions[allowed].max()
+    return tmax, torch.where(allowed, torch.exp(transitions - tmax), 0)
+
+
+def _alphas(
+    potentials: Any, transitions: Any, start: Any, exp_space: bool, allowed: Any = None
+) -> Any:
     """``alpha_t`` for every step, ``(B, T, K)`` (valid up to each row's last step)."""
     import torch
 
     alpha = start + potentials[:, 0]
     out = [alpha]
     if exp_space:
-        tmax = transitions.max()
-        et = torch.exp(transitions - tmax)
+        tmax, et = _exp_transitions(transitions, allowed)
         for emit in (potentials[:, 1:] + tmax).unbind(1):
             m = alpha.amax(1, keepdim=True)
             # alpha_t[j] = log sum_i exp(alpha[i] - m) exp(trans[i, j] - tmax) + m + tmax + emit
@@ -104,7 +121,14 @@ def _alphas(potentials: Any, transitions: Any, start: Any, exp_space: bool) -> A
     return torch.stack(out, 1)
 
 
-def _betas(potentials: Any, transitions: Any, end: Any, is_last: Any, exp_space: bool) -> Any:
+def _betas(
+    potentials: Any,
+    transitions: Any,
+    end: Any,
+    is_last: Any,
+    exp_space: bool,
+    allowed: Any = None,
+) -> Any:
     """``beta_t`` for every step, ``(B, T, K)``: ``end`` at each row's last valid step."""
     import torch
 
@@ -113,8 +137,8 @@ def _betas(potentials: Any, transitions: Any, end: Any, is_last: Any, exp_space:
     beta = end_b
     out = [beta]
     if exp_space:
-        tmax = transitions.max()
-        et_t = torch.exp(transitions - tmax).t()
+        tmax, et = _exp_transitions(transitions, allowed)
+        et_t = et.t()
         steps = (potentials + tmax).unbind(1)
     else:
         trans = transitions.unsqueeze(0)
@@ -145,12 +169,26 @@ def _log_z(alphas: Any, end: Any, last: Any) -> Any:
     return torch.logsumexp(final + end, dim=1)
 
 
+def _allowed_tensor(allowed: Any, like: Any) -> Any:
+    import torch
+
+    if allowed is None:
+        return None
+    return torch.as_tensor(np.asarray(allowed, bool), device=like.device)
+
+
 def torch_forward_backward(
-    potentials: Any, transitions: Any, start: Any, end: Any, mask: Any = None
+    potentials: Any,
+    transitions: Any,
+    start: Any,
+    end: Any,
+    mask: Any = None,
+    allowed: Any = None,
 ) -> tuple[Any, Any, Any]:
     """``(log_z (B,), alphas (B, T, K), betas (B, T, K))`` without recording a graph.
 
-    Alphas and betas are valid at unmasked steps only.
+    Alphas and betas are valid at unmasked steps only. ``allowed``: see
+    :func:`_exp_space_ok` (the transitions already carry the constraint penalty).
     """
     import torch
 
@@ -158,15 +196,19 @@ def torch_forward_backward(
         potentials, mask, transitions, start, end
     )
     with torch.no_grad():
-        exp_space = _exp_space_ok(transitions)
+        allowed = _allowed_tensor(allowed, transitions)
+        exp_space = _exp_space_ok(transitions, allowed)
+        allowed = allowed if exp_space else None
         last = _last_index(mask)
-        alphas = _alphas(potentials, transitions, start, exp_space)
+        alphas = _alphas(potentials, transitions, start, exp_space, allowed)
         is_last = torch.arange(mask.shape[1], device=mask.device) == last.unsqueeze(1)
-        betas = _betas(potentials, transitions, end, is_last, exp_space)
+        betas = _betas(potentials, transitions, end, is_last, exp_space, allowed)
         return _log_z(alphas, end, last), alphas, betas
 
 
-def _pairwise_sum(alphas, transitions, potentials, betas, log_z, weight, mask, exp_space):
+def _pairwise_sum(
+    alphas, transitions, potentials, betas, log_z, weight, mask, exp_space, allowed=None
+):
     """``sum_{b, t>=1 valid} weight_b * p(y_{t-1}=i, y_t=j)``, shape ``(K, K)``."""
     import torch
 
@@ -177,7 +219,7 @@ def _pairwise_sum(alphas, transitions, potentials, betas, log_z, weight, mask, e
     if exp_space:
         # xi[i, j] = u[i] * exp(trans[i, j] - tmax) * v[j], summed over (b, t) as one matmul:
         # u = exp(alpha_{t-1} - a) <= 1 with a = max alpha_{t-1}; v <= exp(range(trans)).
-        tmax = transitions.max()
+        tmax, et = _exp_transitions(transitions, allowed)
         prev = alphas[:, :-1]
         a = prev.amax(2, keepdim=True)
         u = torch.exp(prev - a)
@@ -185,7 +227,7 @@ def _pairwise_sum(alphas, transitions, potentials, betas, log_z, weight, mask, e
         # padded steps hold unused (possibly huge) scores: excluded before the exp
         v = torch.exp(torch.where(valid, expo, -torch.inf)) * weight.view(-1, 1, 1)
         g = torch.mm(u.reshape(-1, k).t(), v.reshape(-1, k))
-        return g * torch.exp(transitions - tmax)
+        return g * et
     total = torch.zeros_like(transitions)
     block = max(1, _PAIRWISE_BLOCK // (b * k * k))
     right = (potentials + betas - log_z.view(-1, 1, 1)).unsqueeze(2)  # (B, T, 1, K)
@@ -204,12 +246,14 @@ def _make_log_partition():
 
     class _LogPartition(torch.autograd.Function):
         @staticmethod
-        def forward(ctx, potentials, transitions, start, end, mask):
-            exp_space = _exp_space_ok(transitions)
+        def forward(ctx, potentials, transitions, start, end, mask, allowed):
+            exp_space = _exp_space_ok(transitions, allowed)
+            allowed = allowed if exp_space else None
             last = _last_index(mask)
-            alphas = _alphas(potentials, transitions, start, exp_space)
+            alphas = _alphas(potentials, transitions, start, exp_space, allowed)
             log_z = _log_z(alphas, end, last)
             ctx.exp_space = exp_space
+            ctx.allowed = allowed
             ctx.save_for_backward(potentials, transitions, end, mask, alphas, log_z)
             return log_z
 
@@ -219,16 +263,24 @@ def _make_log_partition():
             potentials, transitions, end, mask, alphas, log_z = ctx.saved_tensors
             last = _last_index(mask)
             is_last = torch.arange(mask.shape[1], device=mask.device) == last.unsqueeze(1)
-            betas = _betas(potentials, transitions, end, is_last, ctx.exp_space)
+            betas = _betas(potentials, transitions, end, is_last, ctx.exp_space, ctx.allowed)
             marg = torch.exp(alphas + betas - log_z.view(-1, 1, 1))
             marg = torch.where(mask.unsqueeze(2), marg, 0)
             g_pot = marg * grad.view(-1, 1, 1)
             g_start = g_pot[:, 0].sum(0)
             g_end = (g_pot * is_last.unsqueeze(2)).sum((0, 1))
             g_trans = _pairwise_sum(
-                alphas, transitions, potentials, betas, log_z, grad, mask, ctx.exp_space
+                alphas,
+                transitions,
+                potentials,
+                betas,
+                log_z,
+                grad,
+                mask,
+                ctx.exp_space,
+                ctx.allowed,
             )
-            return g_pot, g_trans, g_start, g_end, None
+            return g_pot, g_trans, g_start, g_end, None, None
 
     return _LogPartition
 
@@ -237,16 +289,25 @@ _LOG_PARTITION = None
 
 
 def torch_log_partition(
-    potentials: Any, transitions: Any, start: Any, end: Any, mask: Any = None
+    potentials: Any,
+    transitions: Any,
+    start: Any,
+    end: Any,
+    mask: Any = None,
+    allowed: Any = None,
 ) -> Any:
-    """``log Z`` per sequence, ``(B,)``, differentiable w.r.t. the first four arguments."""
+    """``log Z`` per sequence, ``(B,)``, differentiable w.r.t. the first four arguments.
+
+    ``allowed``: see :func:`_exp_space_ok` (the transitions already carry the
+    constraint penalty)."""
     global _LOG_PARTITION
     if _LOG_PARTITION is None:
         _LOG_PARTITION = _make_log_partition()
     potentials, mask, (transitions, start, end) = _as_inputs(
         potentials, mask, transitions, start, end
     )
-    return _LOG_PARTITION.apply(potentials, transitions, start, end, mask)
+    allowed = _allowed_tensor(allowed, transitions)
+    return _LOG_PARTITION.apply(potentials, transitions, start, end, mask, allowed)
 
 
 def torch_viterbi(
