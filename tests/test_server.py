@@ -124,6 +124,34 @@ BAD = [
         b'{"signature_name": 3, "instances": ["a"]}',
         400,
     ),
+    (
+        "signature list",
+        "/v1/models/sent:predict",
+        b'{"instances": ["a"], "signature_name": ["x"]}',
+        400,
+    ),
+    (
+        "signature object",
+        "/v1/models/sent:predict",
+        b'{"instances": ["a"], "signature_name": {}}',
+        400,
+    ),
+    (
+        "signature null",
+        "/v1/models/sent:predict",
+        b'{"signature_name": null, "inputs": ["a"]}',
+        400,
+    ),
+    (
+        "superscript version",
+        "/v1/models/sent/versions/\u00b2:predict",
+        b'{"instances": ["a"]}',
+        400,
+    ),
+    ("arabic-indic 3", "/v1/models/sent/versions/\u0663:predict", b'{"instances": ["a"]}', 400),
+    ("5000-digit version", "/v1/models/sent/versions/" + "9" * 5000 + ":predict", b"{}", 400),
+    ("signed version", "/v1/models/sent/versions/+3:predict", b'{"instances": ["a"]}', 400),
+    ("lone surrogate", "/v1/models/sent:predict", b'{"instances": ["\\ud800"]}', 400),
     ("invalid utf-8", "/v1/models/sent:predict", b'{"instances": ["\xff\xfe"]}', 400),
     ("too many", "/v1/models/sent:predict", json.dumps({"instances": ["a"] * 65}).encode(), 400),
     ("unknown model", "/v1/models/other:predict", b'{"instances": ["a"]}', 404),
@@ -144,6 +172,8 @@ def test_bad_requests_get_4xx_error(client, name, path, body, status):
 
 def test_bad_gets_and_server_survives(client):
     for path, status in [
+        ("/v1/models/sent/versions/\u0663", 400),
+        ("/v1/models/sent/versions/" + "3" * 19 + "/metadata", 400),
         ("/v1/models/other", 404),
         ("/v1/models/sent/versions/9", 404),
         ("/v1/models/sent/versions/9/metadata", 404),
@@ -314,3 +344,103 @@ def test_serve_freezes_the_loaded_model_for_the_garbage_collector(served, monkey
         assert seen["frozen"] == 0
     finally:
         gc.unfreeze()
+
+
+def test_rejected_requests_log_one_line_each_rate_limited(served):
+    """One log line per rejected request, no traceback; past the limit, a count."""
+    import logging
+
+    from rnnkit.serving.server import RejectionLog
+
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    log = logging.getLogger("test_rnnkit_rejections")
+    log.propagate = False
+    log.addHandler(Keep())
+    now = [0.0]
+    rejections = RejectionLog(log, max_lines=5, window=10.0, clock=lambda: now[0])
+    app = create_app("sent", served[1], model=served[2].state.model, rejection_log=rejections)
+    with TestClient(app, raise_server_exceptions=False) as c:
+        for body in (b'{"instances": ["a"], "signature_name": ["x"]}', b"{bad", b"[]"):
+            r = c.post("/v1/models/sent:predict", content=body)
+            assert r.status_code == 400
+        lines = [r.getMessage() for r in records]
+        assert len(lines) == 3 and all(line.startswith("rejected POST") for line in lines)
+        assert "signature_name' is a JSON array, expected a string" in lines[0]
+        assert all(r.exc_info is None and "Traceback" not in r.getMessage() for r in records)
+        for _ in range(40):  # a flood: 2 more lines, then the note, then counted only
+            assert c.get("/v1/models/sent/versions/\u00b2").status_code == 400
+        assert len(records) == 6 and "further ones are counted" in records[-1].getMessage()
+        now[0] = 10.5  # the next window
+        assert c.get("/v1/models/nope").status_code == 404
+        assert "38 more rejected requests were not logged" in records[-2].getMessage()
+        assert records[-1].getMessage().startswith("rejected GET '/v1/models/nope' -> 404")
+        assert c.post("/v1/models/sent:predict", json={"instances": ["ok"]}).status_code == 200
+
+
+def _corrupt_copy(base, tmp_path, versions, corrupt):
+    import shutil
+
+    target = tmp_path / "corrupt"
+    for v in versions:
+        shutil.copytree(base / "3", target / str(v))
+    for v, how in corrupt.items():
+        folder = target / str(v)
+        if how == "pb":
+            pb = (folder / "saved_model.pb").read_bytes()
+            (folder / "saved_model.pb").write_bytes(pb[: len(pb) // 3])
+        else:
+            for f in (folder / "variables").glob("variables.data*"):
+                f.write_bytes(f.read_bytes()[:10])
+    return target
+
+
+def test_corrupt_newest_version_falls_back_to_an_older_one(served, tmp_path, caplog):
+    tm, base, _ = served
+    target = _corrupt_copy(base, tmp_path, [4, 7], {7: "pb"})
+    with caplog.at_level("WARNING", logger="rnnkit.serving"):
+        loaded = LoadedModel("sent", target)
+    assert loaded.version == 4
+    assert f"version folder {target / '7'} is corrupt" in caplog.text
+    with TestClient(create_app("sent", target, model=loaded)) as c:
+        r = c.post("/v1/models/sent:predict", json={"instances": TEXTS})
+        assert [p["label"] for p in r.json()["predictions"]] == tm.predict(TEXTS)["label"].tolist()
+        assert c.get("/v1/models/sent/versions/7").status_code == 404
+
+
+def test_serve_with_no_healthy_version_is_one_line_naming_the_folder(served, tmp_path, capsys):
+    from rnnkit.cli import main as cli
+
+    _, base, _ = served
+    target = _corrupt_copy(base, tmp_path, [5], {5: "variables"})
+    with pytest.raises(ValueError, match=f"version folder {target / '5'} is corrupt"):
+        LoadedModel("sent", target)
+    argv = ["serve", "--model_name", "sent", "--model_base_path", str(target)]
+    with pytest.raises(SystemExit) as e:
+        cli.main([*argv, "--rest_api_port", str(_free_port())])
+    assert e.value.code == 1
+    out, err = capsys.readouterr()
+    assert "Serving" not in out and "Traceback" not in err
+    errors = [line for line in err.splitlines() if "error:" in line]
+    assert len(errors) == 1 and errors[0].startswith("rnnkit serve: error: version folder ")
+    assert str(target / "5") in errors[0]
+
+
+def test_port_in_use_is_reported_before_serving(served, capsys):
+    from rnnkit.serving import server as server_module
+
+    _, base, _ = served
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        with pytest.raises(ValueError, match=f"port {port} on 127.0.0.1 is already in use"):
+            server_module.serve("sent", base, rest_api_port=port)
+    assert "Serving" not in capsys.readouterr().out
+    for bad in (0, 99999, -1, True):
+        with pytest.raises(ValueError, match="expected an integer from 1 to 65535"):
+            server_module.serve("sent", base, rest_api_port=bad)

@@ -28,6 +28,7 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -59,13 +60,18 @@ class RejectionLog:
     """
 
     def __init__(
-        self, log: logging.Logger | None = None, max_lines: int = 20, window: float = 10.0
+        self,
+        log: logging.Logger | None = None,
+        max_lines: int = 20,
+        window: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.log = log or logger
         self.max_lines = max_lines
         self.window = window
+        self.clock = clock
         self._lock = threading.Lock()
-        self._start = time.monotonic()
+        self._start = clock()
         self._lines = 0
         self._suppressed = 0
 
@@ -75,7 +81,7 @@ class RejectionLog:
         where = path if len(path) <= 100 else path[:100] + "..."
         line = f"rejected {method} {where!r} -> {status}: {text}"
         with self._lock:
-            now = time.monotonic()
+            now = self.clock()
             if now - self._start >= self.window:
                 if self._suppressed:
                     self.log.warning(
@@ -205,7 +211,7 @@ class LoadedModel:
                         f"{sorted(versions[:-1])} do not load either"
                     ) from None
                 self.skipped.append(str(e))
-                logger.warning("skipping %s; trying an older version", e)
+                logger.warning("%s; skipped, serving an older version", e)
                 continue
             self.version = version
             break
@@ -524,6 +530,7 @@ def create_app(
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
+        redirect_slashes=False,  # "/healthz/" is a 404 JSON error, not a 307 redirect
     )
     app.state.model = loaded
     rejections = RejectionLog() if rejection_log is None else rejection_log
@@ -717,7 +724,6 @@ def serve(
         handler = logging.StreamHandler()
         handler.setFormatter(logging.Formatter("rnnkit serve: %(levelname)s: %(message)s"))
         logger.addHandler(handler)
-        logger.propagate = False
     sock = bind_socket(host, rest_api_port)
     try:
         app = create_app(
