@@ -240,6 +240,36 @@ def test_versions_layout_and_errors(tmp_path):
     assert Path(target, "saved_model.pb").is_file()
 
 
+def test_export_and_save_are_atomic(tmp_path, monkeypatch):
+    """A version folder appears only complete: a failure after the SavedModel is written
+    but before the export ends leaves no version and no temporary folder; success leaves
+    no hidden sibling; unicode-digit folders are not taken for versions."""
+    export_module = sys.modules["rnnkit.serving.export"]  # (the package's `export` is the function)
+
+    texts, _ = real_texts(30)
+    pipe = TextPipeline.fit(texts, max_length=10)
+    tm = TextModel(tiny_classifier(len(pipe.vocabulary), 2, 10), pipe, ["a", "b"])
+    base = tmp_path / "m"
+    (base / "\u00b2").mkdir(parents=True)  # "²".isdigit() is True, int("²") fails
+    assert next_version(base) == 1
+
+    class BrokenJson:
+        @staticmethod
+        def dumps(*args, **kwargs):
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(export_module, "json", BrokenJson)
+    with pytest.raises(OSError, match="No space left"):
+        export(tm, base, version=1)
+    assert sorted(p.name for p in base.iterdir()) == ["\u00b2"]
+    monkeypatch.undo()
+    target = export(tm, base)
+    assert target.name == "1" and (target / "assets.extra" / "rnnkit.json").is_file()
+    assert sorted(p.name for p in base.iterdir()) == ["1", "\u00b2"]
+    tm.save(tmp_path / "tm")
+    assert sorted(p.name for p in (tmp_path / "tm").iterdir()) == ["model.keras", "textmodel.json"]
+
+
 def test_text_model_save_load(tmp_path):
     texts, _ = real_texts(30)
     pipe = TextPipeline.fit(texts, max_length=10)
