@@ -245,6 +245,25 @@ def test_serve_arguments(tmp_path, capsys):
     assert code == 2 and "does not exist" in _one_error_line(err, "serve")
 
 
+def test_prepare_corpus_arguments(tmp_path, capsys):
+    src = _write_jsonl(tmp_path / "t.jsonl", _rows(3))
+    a_file = tmp_path / "f"
+    a_file.write_text("x")
+    for extra, expected in [
+        (["--workers", "0"], "--workers is 0, expected an integer >= 1"),
+        (["--maxlen", "-3"], "--maxlen is -3, expected an integer >= 1"),
+        (
+            ["--validation_fraction", "1"],
+            "--validation_fraction is 1.0, expected a number in [0, 1)",
+        ),
+        (["--output", str(a_file)], f"--output {a_file} is a file, expected a corpus folder"),
+    ]:
+        argv = ["prepare-corpus", "--input", str(src), "--output", str(tmp_path / "c"), *extra]
+        code, _, err = _run(argv, capsys)
+        assert code == 2 and expected in _one_error_line(err, "prepare-corpus"), err
+    assert not (tmp_path / "c").exists()
+
+
 def test_usage_errors_from_config_and_missing_flags_exit_2(tmp_path, capsys):
     code, _, err = _run(["train"], capsys)
     assert code == 2 and "missing --data, --output" in _one_error_line(err, "train")

@@ -310,6 +310,17 @@ def validate_args(args: argparse.Namespace) -> None:
         if args.num_batch_threads is not None:
             check_int("num_batch_threads", args.num_batch_threads, 1)
 
+    elif command == "prepare-corpus":
+        # the ranges rnnkit.data.prepare_corpus checks itself, as usage errors up front
+        for name in ("maxlen", "shard_size"):
+            check_int(name, getattr(args, name), 1)
+        if args.workers is not None:
+            check_int("workers", args.workers, 1)
+        check_float("validation_fraction", args.validation_fraction, 0.0, 1.0, high_open=True)
+        check_str("output", args.output)
+        if Path(args.output).exists() and not Path(args.output).is_dir():
+            raise UsageError(f"--output {args.output} is a file, expected a corpus folder")
+
 
 def fail(command: str, message: str, code: int) -> CommandError:
     """Print ``rnnkit <command>: error: <message>`` to stderr; the exception to raise."""
