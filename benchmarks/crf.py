@@ -1,10 +1,17 @@
 """CRF speed: rnnkit (current Keras backend) vs pytorch-crf, in the same run.
 
-Measures, at B=64, K=20 and T=50 / T=500 (right-padded random lengths):
+Measures, at B=64, K in {5, 20, 100} and T in {20, 50, 500} (right-padded random
+lengths in [T/2, T]), without and with BIO constraints (``--constraints off on``):
 
 * ``ll+grad``: sum of log-likelihoods and its gradient w.r.t. potentials and the three
   CRF weights;
 * ``viterbi``: best paths.
+
+Constraints: K tags named ``O, B-T0, I-T0, B-T1, ...`` (truncated to K) and their BIO
+``rnnkit.ops.transition_constraints``, passed to rnnkit as ``allowed_*``; pytorch-crf has
+no constraints, so it gets the same weights with ``rnnkit.ops.crf.CONSTRAINT_PENALTY``
+added to the disallowed entries (the same arithmetic). Gold tags are random allowed
+paths.
 
 rnnkit runs compiled where the backend compiles (``tf.function(jit_compile=True)`` on
 TensorFlow, ``jax.jit`` on JAX) and eagerly on torch, where ``rnnkit.ops`` takes its
@@ -31,19 +38,43 @@ import torch
 from timing import median_seconds
 from torchcrf import CRF as TorchCRF
 
-from rnnkit.ops import crf_decode, crf_log_likelihood
+from rnnkit.ops import crf_decode, crf_log_likelihood, transition_constraints
+from rnnkit.ops.crf import CONSTRAINT_PENALTY
 
 
-def rnnkit_functions(p, tags, mask, weights, fast_path=True):
+def bio_tags(num_tags: int) -> list[str]:
+    names = ["O"]
+    i = 0
+    while len(names) < num_tags:
+        names += [f"B-T{i}", f"I-T{i}"]
+        i += 1
+    return names[:num_tags]
+
+
+def random_allowed_paths(rng, cons: dict, batch: int, steps: int) -> np.ndarray:
+    """Random walks over the allowed transitions (every BIO tag may end a path)."""
+    allowed, start = cons["allowed_transitions"], cons["allowed_start"]
+    out = np.zeros((batch, steps), "int64")
+    out[:, 0] = rng.choice(np.flatnonzero(start), size=batch)
+    for t in range(1, steps):
+        for b in range(batch):
+            out[b, t] = rng.choice(np.flatnonzero(allowed[out[b, t - 1]]))
+    return out
+
+
+def rnnkit_functions(p, tags, mask, weights, fast_path=True, cons=None):
     backend = keras.backend.backend()
+    cons = cons or {}
 
     def ll(p_, tr, st, en):
         return keras.ops.sum(
-            crf_log_likelihood(p_, tags_b, tr, st, en, mask_b, validate=False, fast_path=fast_path)
+            crf_log_likelihood(
+                p_, tags_b, tr, st, en, mask_b, validate=False, fast_path=fast_path, **cons
+            )
         )
 
     def dec(p_, tr, st, en):
-        return crf_decode(p_, tr, st, en, mask_b, validate=False, fast_path=fast_path)
+        return crf_decode(p_, tr, st, en, mask_b, validate=False, fast_path=fast_path, **cons)
 
     if backend == "jax":
         import jax
@@ -103,11 +134,20 @@ def rnnkit_functions(p, tags, mask, weights, fast_path=True):
 
 
 def bench(
-    batch: int, steps: int, num_tags: int, repeats: int, fast_path: bool = True
+    batch: int,
+    steps: int,
+    num_tags: int,
+    repeats: int,
+    fast_path: bool = True,
+    constraints: bool = False,
 ) -> list[dict]:
     rng = np.random.default_rng(0)
     p = rng.normal(size=(batch, steps, num_tags)).astype("float32")
-    tags = rng.integers(0, num_tags, size=(batch, steps)).astype("int64")
+    cons = transition_constraints(bio_tags(num_tags), "BIO") if constraints else None
+    if cons is None:
+        tags = rng.integers(0, num_tags, size=(batch, steps)).astype("int64")
+    else:
+        tags = random_allowed_paths(rng, cons, batch, steps)
     lengths = rng.integers(steps // 2, steps + 1, size=batch)
     lengths[0] = steps
     mask = np.arange(steps)[None] < lengths[:, None]
@@ -118,6 +158,14 @@ def bench(
         ref.start_transitions.detach().numpy().copy(),
         ref.end_transitions.detach().numpy().copy(),
     ]
+    if cons is not None:
+        with torch.no_grad():
+            for param, key in (
+                (ref.transitions, "allowed_transitions"),
+                (ref.start_transitions, "allowed_start"),
+                (ref.end_transitions, "allowed_end"),
+            ):
+                param += torch.as_tensor(np.where(cons[key], 0.0, CONSTRAINT_PENALTY)).float()
     tp, tt, tm = torch.tensor(p), torch.tensor(tags), torch.tensor(mask)
 
     def ref_grad():
@@ -131,7 +179,9 @@ def bench(
         with torch.no_grad():
             return ref.decode(tp, tm)
 
-    run_grad, run_dec, how = rnnkit_functions(p, tags.astype("int32"), mask, weights, fast_path)
+    run_grad, run_dec, how = rnnkit_functions(
+        p, tags.astype("int32"), mask, weights, fast_path, cons
+    )
     # Same numbers before timing.
     value, grads = run_grad()
     ref_value, ref_gp = ref_grad()
@@ -147,6 +197,7 @@ def bench(
         rows.append(
             {
                 "task": task,
+                "constraints": "BIO" if constraints else "-",
                 "B,T,K": f"{batch},{steps},{num_tags}",
                 "backend": f"{keras.backend.backend()} ({how})",
                 "pytorch-crf ms": 1000 * t_ref,
@@ -161,7 +212,10 @@ def bench(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--steps", type=int, nargs="+", default=[50, 500])
+    parser.add_argument("--steps", type=int, nargs="+", default=[20, 50, 500])
+    parser.add_argument("--tags", type=int, nargs="+", default=[5, 20, 100])
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--constraints", nargs="+", choices=["off", "on"], default=["off", "on"])
     parser.add_argument("--torch-threads", type=int, default=1)
     parser.add_argument(
         "--generic", action="store_true", help="time the generic keras.ops path on torch"
@@ -172,7 +226,16 @@ def main() -> None:
     torch.set_num_threads(args.torch_threads)
     rows = []
     for steps in args.steps:
-        rows += bench(64, steps, 20, args.repeats, fast_path=not args.generic)
+        for num_tags in args.tags:
+            for flag in args.constraints:
+                rows += bench(
+                    args.batch,
+                    steps,
+                    num_tags,
+                    args.repeats,
+                    fast_path=not args.generic,
+                    constraints=flag == "on",
+                )
     import pandas as pd
 
     print(pd.DataFrame(rows).to_markdown(index=False, floatfmt=".2f"))
