@@ -227,8 +227,7 @@ def read_labelled(
         text = row[text_column]
         if isinstance(text, list | dict):
             raise DataError(
-                f"{path}, line {first}: the text is a JSON {type(text).__name__}, expected a "
-                "string"
+                f"{path}, line {first}: the text is a JSON {type(text).__name__}, expected a string"
             )
         if is_missing_label(label):
             if strict:

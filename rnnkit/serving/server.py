@@ -80,6 +80,10 @@ class RejectionLog:
         text = text if len(text) <= 200 else text[:200] + "..."
         where = path if len(path) <= 100 else path[:100] + "..."
         line = f"rejected {method} {where!r} -> {status}: {text}"
+        self.admit(lambda: self.log.warning("%s", line))
+
+    def admit(self, emit: Callable[[], None] | None = None) -> bool:
+        """Count one rejection; True (after calling ``emit``) when it may be logged."""
         with self._lock:
             now = self.clock()
             if now - self._start >= self.window:
@@ -90,18 +94,36 @@ class RejectionLog:
                         now - self._start,
                     )
                 self._start, self._lines, self._suppressed = now, 0, 0
-            if self._lines < self.max_lines:
-                self._lines += 1
-                self.log.warning("%s", line)
-                if self._lines == self.max_lines:
-                    self.log.warning(
-                        "%d rejected requests in %.0f s: further ones are counted, not logged, "
-                        "until the window ends",
-                        self.max_lines,
-                        self.window,
-                    )
-            else:
+            if self._lines >= self.max_lines:
                 self._suppressed += 1
+                return False
+            self._lines += 1
+            if emit is not None:
+                emit()
+            if self._lines == self.max_lines:
+                self.log.warning(
+                    "%d rejected requests in %.0f s: further ones are counted, not logged, "
+                    "until the window ends",
+                    self.max_lines,
+                    self.window,
+                )
+            return True
+
+
+class _ProtocolErrorFilter(logging.Filter):
+    """Puts uvicorn's one-line warnings about requests that are not HTTP ("Invalid HTTP
+    request received.") under the same rate limit as the rejected requests."""
+
+    PREFIXES = ("Invalid HTTP request", "Unsupported upgrade request")
+
+    def __init__(self, rejections: RejectionLog) -> None:
+        super().__init__()
+        self.rejections = rejections
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.WARNING and str(record.msg).startswith(self.PREFIXES):
+            return self.rejections.admit()
+        return True
 
 
 class _CatchAll:
@@ -132,9 +154,7 @@ class _CatchAll:
             message = f"Internal error: {type(e).__name__}: {e}"
             self.rejections(500, scope.get("method", "?"), scope.get("path", "?"), message)
             if not started:
-                await JSONResponse({"error": message[:300]}, status_code=500)(
-                    scope, receive, send
-                )
+                await JSONResponse({"error": message[:300]}, status_code=500)(scope, receive, send)
 
 
 class RequestError(Exception):
@@ -207,7 +227,9 @@ class LoadedModel:
             except ValueError as e:
                 if version == versions[0]:
                     raise ValueError(
-                        str(e) if not self.skipped else f"{self.skipped[0]}; older versions "
+                        str(e)
+                        if not self.skipped
+                        else f"{self.skipped[0]}; older versions "
                         f"{sorted(versions[:-1])} do not load either"
                     ) from None
                 self.skipped.append(str(e))
@@ -392,9 +414,7 @@ def parse_request(body: Any, input_names: list[str], max_batch: int) -> tuple[st
         raise RequestError("Request body must be a JSON object with 'instances' or 'inputs'.")
     signature = body.get("signature_name", SIGNATURE)
     if not isinstance(signature, str):
-        raise RequestError(
-            f"'signature_name' is a JSON {_json_type(signature)}, expected a string"
-        )
+        raise RequestError(f"'signature_name' is a JSON {_json_type(signature)}, expected a string")
     unknown = sorted(set(body) - {"instances", "inputs", "signature_name"})
     if unknown:
         raise RequestError(f"Unknown request keys {unknown}; expected 'instances' or 'inputs'.")
@@ -662,9 +682,7 @@ def bind_socket(host: str, port: int) -> socket.socket:
     when the port is out of range, in use or the host cannot be bound."""
     check_port(port)
     try:
-        infos = socket.getaddrinfo(
-            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-        )
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except (socket.gaierror, UnicodeError) as e:
         raise ValueError(
             f"--host {host!r} cannot be resolved ({e}), expected an interface address such "
@@ -679,8 +697,7 @@ def bind_socket(host: str, port: int) -> socket.socket:
         sock.close()
         if e.errno == errno.EADDRINUSE:
             raise ValueError(
-                f"port {port} on {host} is already in use, expected a free port "
-                "(--rest_api_port)"
+                f"port {port} on {host} is already in use, expected a free port (--rest_api_port)"
             ) from None
         raise ValueError(
             f"cannot listen on {host}:{port} ({e.strerror}), expected a local interface "
@@ -748,6 +765,12 @@ def serve(
         config = uvicorn.Config(
             app, host=host, port=rest_api_port, log_level=log_level, access_log=False
         )
-        uvicorn.Server(config).run(sockets=[sock])
+        # after uvicorn.Config, which configures uvicorn's loggers
+        noise = _ProtocolErrorFilter(app.state.rejections)
+        logging.getLogger("uvicorn.error").addFilter(noise)
+        try:
+            uvicorn.Server(config).run(sockets=[sock])
+        finally:
+            logging.getLogger("uvicorn.error").removeFilter(noise)
     finally:
         sock.close()
