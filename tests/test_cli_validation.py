@@ -373,6 +373,9 @@ def test_invalid_bytes_replaced_and_counted_in_every_command(trained, tmp_path, 
     assert code == 0, err
     assert f"{texts}: 2 rows had bytes that are not valid utf-8 (first at line 2)" in err
     assert "bad \ufffd text" in out and csv_out.is_file()
+    # a text argument with bytes that were not valid in the locale (surrogate escapes)
+    code, out, err = _run(["predict", "--model", str(model), "caf\udce9 ok"], capsys)
+    assert code == 0 and "a text argument had invalid bytes" in err and "caf\ufffd ok" in out
     # the same file read with the right encoding: no replacement, no warning
     code, out, err = _run([*argv[:3], "--encoding", "latin-1", "--input", str(texts)], capsys)
     assert code == 0 and "not valid" not in err and "another \xe9 one" in out

@@ -628,7 +628,7 @@ def create_app(
         check(name, version)
         declared = request.headers.get("content-length")
         if declared is not None:
-            if not declared.isdigit():
+            if not (declared.isascii() and declared.isdigit() and len(declared) <= 18):
                 raise RequestError("Invalid Content-Length header.", 400)
             if int(declared) > max_request_bytes:
                 raise RequestError(
