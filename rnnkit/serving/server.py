@@ -681,18 +681,18 @@ def bind_socket(host: str, port: int) -> socket.socket:
     """A TCP socket bound (not yet listening) to ``host:port``; a one-line ValueError
     when the port is out of range, in use or the host cannot be bound."""
     check_port(port)
+    # as uvicorn binds: IPv6 when the host is an IPv6 address, IPv4 otherwise
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        sock.bind((host, port))
     except (socket.gaierror, UnicodeError) as e:
+        sock.close()
         raise ValueError(
             f"--host {host!r} cannot be resolved ({e}), expected an interface address such "
             "as 127.0.0.1 or 0.0.0.0"
         ) from None
-    family, kind, proto, _, address = infos[0]
-    sock = socket.socket(family, kind, proto)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind(address)
     except OSError as e:
         sock.close()
         if e.errno == errno.EADDRINUSE:
