@@ -901,7 +901,9 @@ def crf_decode(
             tags, scores = _kbest(potentials, *weights, mask, top_k)
     potentials, mask = _prepare(potentials, mask)
     if top_k == 1:
-        if cons is not None:
+        # When every length up to T has an allowed path, the best path is an allowed one
+        # (the penalty outweighs any score difference): no check needed.
+        if cons is not None and not _all_lengths_allowed(cons, static_shape(potentials)[1]):
             found = _path_allowed(tags, mask, cons)
             scores = ops.where(found, scores, -np.inf)
             tags = ops.where(ops.logical_and(ops.expand_dims(found, -1), mask), tags, 0)

@@ -11,8 +11,9 @@ the same math in raw torch with fewer ops per step:
   the potentials and the start/end scores, pairwise marginals summed over the batch and
   time for the transitions), instead of back-propagating through every step.
 * :func:`torch_forward_backward`: the alphas, betas and ``log Z`` (for marginals).
-* :func:`torch_viterbi`: the max-plus recursion keeping backpointers, then a backtrack
-  vectorised over the batch (NumPy on CPU tensors, ``torch.gather`` elsewhere).
+* :func:`torch_viterbi`: the max-plus recursion (scores only), then a backtrack
+  vectorised over the batch that recomputes one argmax per step (NumPy on CPU tensors,
+  torch elsewhere).
 
 Masks are right-padded (the callers move other layouts into that one): padded steps
 never influence the valid ones, so the recursions run over every step and the results
@@ -313,7 +314,12 @@ def torch_log_partition(
 def torch_viterbi(
     potentials: Any, transitions: Any, start: Any, end: Any, mask: Any = None
 ) -> tuple[Any, Any]:
-    """``(best_tags (B, T) int32, 0 at masked steps; best_scores (B,))``."""
+    """``(best_tags (B, T) int32, 0 at masked steps; best_scores (B,))``.
+
+    The forward pass keeps only the max-plus scores (``amax`` over the last, contiguous
+    axis: no indices); the backtrack recomputes the one argmax per step it needs from the
+    stored scores, with the same float values.
+    """
     import torch
 
     potentials, mask, (transitions, start, end) = _as_inputs(
@@ -322,53 +328,59 @@ def torch_viterbi(
     with torch.no_grad():
         b, t, k = potentials.shape
         steps = potentials.unbind(1)
-        trans = transitions.unsqueeze(0)
+        trans_t = transitions.t().contiguous().unsqueeze(0)  # [0, j, i] = transitions[i, j]
         score = start + steps[0]
-        scores, pointers = [score], []
+        scores = [score]
         for emit in steps[1:]:
-            best, idx = torch.max(score.unsqueeze(2) + trans, dim=1)
-            score = best + emit
+            score = (score.unsqueeze(1) + trans_t).amax(2) + emit
             scores.append(score)
-            pointers.append(idx)
+        scores = torch.stack(scores, 1)  # (B, T, K)
         last = _last_index(mask)
-        final = torch.stack(scores, 1).gather(1, last.view(-1, 1, 1).expand(-1, 1, k))
-        final = final.squeeze(1) + end
+        final = scores.gather(1, last.view(-1, 1, 1).expand(-1, 1, k)).squeeze(1) + end
         best_scores, last_tag = final.max(1)
         if t == 1:
             return last_tag.to(torch.int32).unsqueeze(1), best_scores
-        bp = torch.stack(pointers, 1)  # (B, T-1, K): best tag at t-1 given the tag at t
-        if bp.device.type == "cpu":
-            tags = _backtrack_numpy(bp.numpy(), last.numpy(), last_tag.numpy())
+        if scores.device.type == "cpu":
+            tags = _backtrack_numpy(
+                scores.numpy(), transitions.numpy(), last.numpy(), last_tag.numpy()
+            )
             tags = torch.from_numpy(tags)
         else:
-            tags = _backtrack_torch(bp, last, last_tag)
+            tags = _backtrack_torch(scores, transitions, last, last_tag)
         tags = torch.where(mask, tags, 0).to(torch.int32)
         return tags, best_scores
 
 
-def _backtrack_numpy(bp: np.ndarray, last: np.ndarray, last_tag: np.ndarray) -> np.ndarray:
-    b, t1, _ = bp.shape
-    tags = np.zeros((b, t1 + 1), np.int64)
+def _backtrack_numpy(
+    scores: np.ndarray, transitions: np.ndarray, last: np.ndarray, last_tag: np.ndarray
+) -> np.ndarray:
+    """Best paths from the forward max-plus ``scores`` ``(B, T, K)``: the tag at ``t-1``
+    is ``argmax_i(scores[t-1, i] + transitions[i, tag_t])``. Steps after ``last`` are
+    unspecified (the caller masks them)."""
+    b, t, _ = scores.shape
+    tags = np.zeros((b, t), np.int64)
     rows = np.arange(b)
     cur = last_tag.astype(np.int64)
     tags[rows, last] = cur
-    for t in range(t1, 0, -1):
-        active = t <= last
-        cur = np.where(active, bp[rows, t - 1, cur], cur)
-        tags[:, t - 1] = cur
+    for step in range(t - 1, 0, -1):
+        active = step <= last
+        prev = np.argmax(scores[:, step - 1] + transitions[:, cur].T, axis=1)
+        cur = np.where(active, prev, cur)
+        tags[:, step - 1] = np.where(active, cur, tags[:, step - 1])
     return tags
 
 
-def _backtrack_torch(bp: Any, last: Any, last_tag: Any) -> Any:
+def _backtrack_torch(scores: Any, transitions: Any, last: Any, last_tag: Any) -> Any:
+    """:func:`_backtrack_numpy` in torch (off-CPU tensors)."""
     import torch
 
-    b, t1, _ = bp.shape
-    cur = last_tag.view(-1, 1)
+    b, t, _ = scores.shape
+    trans_t = transitions.t()
+    cur = last_tag
     out = [cur]
-    for t in range(t1, 0, -1):
-        prev = bp[:, t - 1].gather(1, cur)
-        cur = torch.where((t <= last).view(-1, 1), prev, cur)
+    for step in range(t - 1, 0, -1):
+        prev = torch.argmax(scores[:, step - 1] + trans_t[cur], dim=1)
+        cur = torch.where(step <= last, prev, cur)
         out.append(cur)
     out.reverse()
-    tags = torch.cat(out, 1)
-    return tags
+    return torch.stack(out, 1)

@@ -427,22 +427,24 @@ def test_torch_fast_path_is_used_exactly_on_torch(monkeypatch):
 
 
 def test_torch_backtrack_on_any_device_equals_the_numpy_backtrack():
-    """The gather backtrack (used off-CPU) and the NumPy one (CPU) give the same paths."""
+    """The torch backtrack (used off-CPU) and the NumPy one (CPU) give the same paths,
+    and each step's tag is the argmax of the previous scores plus the transition."""
     import torch
 
     from rnnkit.ops import crf_torch
 
     rng = np.random.default_rng(14)
     b, t, k = 6, 9, 5
-    bp = rng.integers(0, k, size=(b, t - 1, k))
+    scores = rng.normal(size=(b, t, k)).astype("float32")
+    trans = rng.normal(size=(k, k)).astype("float32")
     last = np.array([8, 0, 3, 8, 1, 5])
     last_tag = rng.integers(0, k, size=b)
-    ref = crf_torch._backtrack_numpy(bp, last, last_tag)
-    got = crf_torch._backtrack_torch(*map(torch.as_tensor, (bp, last, last_tag)))
+    ref = crf_torch._backtrack_numpy(scores, trans, last, last_tag)
+    got = crf_torch._backtrack_torch(*map(torch.as_tensor, (scores, trans, last, last_tag)))
     valid = np.arange(t)[None] <= last[:, None]
     np.testing.assert_array_equal(got.numpy()[valid], ref[valid])
-    # and each path follows the backpointers from its last tag
     for row in range(b):
         assert ref[row, last[row]] == last_tag[row]
         for step in range(1, last[row] + 1):
-            assert ref[row, step - 1] == bp[row, step - 1, ref[row, step]]
+            expected = np.argmax(scores[row, step - 1] + trans[:, ref[row, step]])
+            assert ref[row, step - 1] == expected

@@ -165,7 +165,7 @@ def test_everything_matches_brute_force_on_any_mask_and_constraints(cons_name, f
         else:
             assert best[b] == -np.inf and (tags[b] == 0).all()
 
-    for k in (4, 12):  # 12 > the number of paths of the short rows
+    for k in (12,):  # more than the short rows have paths, fewer than the long ones
         tags_k, scores_k = crf_decode(p, tr, st, en, MASKS, top_k=k, **kw)
         tags_k, scores_k = _np(tags_k), _np(scores_k)
         assert tags_k.shape == (B, k, T) and scores_k.shape == (B, k)
