@@ -42,7 +42,14 @@ Y = TAGS * 3
 
 def tiny(**overrides) -> RNNSequenceTagger:
     params = dict(
-        units=8, embedding_dim=8, epochs=1, batch_size=8, validation_fraction=None, random_state=0
+        units=8,
+        embedding_dim=8,
+        char_embedding_dim=8,
+        char_units=8,
+        epochs=1,
+        batch_size=8,
+        validation_fraction=None,
+        random_state=0,
     )
     params.update(overrides)
     return RNNSequenceTagger(**params)
@@ -50,7 +57,7 @@ def tiny(**overrides) -> RNNSequenceTagger:
 
 @pytest.fixture(scope="module")
 def fitted() -> RNNSequenceTagger:
-    return tiny(epochs=30, learning_rate=0.03, dropout=0.0).fit(X, Y)
+    return tiny(crf=False, epochs=30, learning_rate=0.03, dropout=0.0).fit(X, Y)
 
 
 def test_contract_and_learning(fitted):
@@ -116,11 +123,11 @@ def assert_round_trips(tagger: RNNSequenceTagger) -> None:
     buffer = io.BytesIO()
     joblib.dump(tagger, buffer)
     buffer.seek(0)
-    ids = tagger._ids(SENTENCES)
-    expected = tagger.model_.predict(ids, verbose=0)
+    x = tagger._encode(SENTENCES)
+    expected = tagger.model_.predict(x, decode=False, verbose=0)
     for restored in (pickle.loads(data), joblib.load(buffer)):
         assert restored.predict(SENTENCES) == tagger.predict(SENTENCES)
-        np.testing.assert_array_equal(restored.model_.predict(ids, verbose=0), expected)
+        np.testing.assert_array_equal(restored.model_.predict(x, decode=False, verbose=0), expected)
 
 
 def test_unfitted_clone_pickle(fitted):
@@ -134,9 +141,9 @@ def test_deterministic_and_refit():
     a = tiny().fit(X, Y)
     b = tiny().fit(X, Y)
     assert a.history_ == b.history_
-    ids = a._ids(SENTENCES)
+    x = a._encode(SENTENCES)
     np.testing.assert_array_equal(
-        a.model_.predict(ids, verbose=0), b.model_.predict(ids, verbose=0)
+        a.model_.predict(x, decode=False, verbose=0), b.model_.predict(x, decode=False, verbose=0)
     )
     a.fit([["x", "y"], ["y", "x"]], [["A", "B"], ["B", "A"]])
     assert list(a.tags_) == ["A", "B"] and "alice" not in a.vocabulary_
@@ -192,9 +199,74 @@ def test_crf_tagger_learns_decodes_and_round_trips(fitted_crf):
     assert fitted_crf.score(SENTENCES, TAGS) >= 0.9
     assert entity_f1_score(TAGS, pred[:-1]) >= 0.8
     # Viterbi output equals the CRF layer's decode of the model's potentials.
-    ids = fitted_crf._ids(SENTENCES)
-    potentials = fitted_crf.model_.predict(ids, verbose=0)
-    best, _ = fitted_crf.model_.get_layer("crf").decode(potentials, mask=ids != 0)
+    x = fitted_crf._encode(SENTENCES)
+    potentials = fitted_crf.model_.predict(x, decode=False, verbose=0)
+    best, _ = fitted_crf.model_.get_layer("crf").decode(potentials, mask=x["words"] != 0)
     best = np.asarray(best)
     assert pred[0] == [str(fitted_crf.tags_[k]) for k in best[0, : len(SENTENCES[0])]]
     assert_round_trips(fitted_crf)
+
+
+def test_defaults_use_chars_case_and_crf():
+    tagger = RNNSequenceTagger()
+    assert tagger.crf is True and tagger.chars == "cnn" and tagger.case_features is True
+
+
+def test_character_features_tag_unseen_words_by_spelling(fitted_crf):
+    # Two unseen words: without character and case features both are [UNK] and get
+    # the same scores; with them, spelling and capitalisation change the scores.
+    x = fitted_crf._encode([["Zorbaville", "is", "big"], ["qq", "is", "big"]])
+    assert (x["words"][:, 0] == 1).all()
+    scores = fitted_crf.model_.predict(x, decode=False, verbose=0)
+    assert np.abs(scores[0, 0] - scores[1, 0]).max() > 1e-3
+    plain = tiny(crf=True, chars=None, case_features=False).fit(X, Y)
+    xp = plain._encode([["Zorbaville", "is", "big"], ["qq", "is", "big"]])
+    assert set(xp) == {"words"}
+    sp = plain.model_.predict(xp, decode=False, verbose=0)
+    np.testing.assert_allclose(sp[0], sp[1], atol=1e-6)
+
+
+def test_unknown_characters_map_to_the_unknown_id(fitted_crf):
+    x = fitted_crf._encode([["\u20ac\u00df", "alice"]])
+    assert x["chars"].shape[-1] == 20
+    assert list(x["chars"][0, 0, :3]) == [1, 1, 0]
+    assert (x["chars"][0, 1, :5] > 1).all()
+    assert fitted_crf.chars_[:2] == ["", "[UNK]"]
+    assert len(fitted_crf.predict([["\u20ac\u00df"]])[0]) == 1
+
+
+def test_invalid_bio_raises_or_is_repaired_and_early_stopping_keeps_best_epoch():
+    bad = [list(t) for t in TAGS]
+    bad[3] = ["I-LOC", "O", "O"]  # an entity starting with I-
+    with pytest.raises(ValueError, match=r"y\[3\] is not valid BIO: tag 0 \('paris'\) is 'I-LOC'"):
+        tiny().fit(SENTENCES, bad)
+    with pytest.raises(ValueError, match="bio_errors must be"):
+        tiny(bio_errors="fix").fit(SENTENCES, TAGS)
+    tagger = tiny(
+        bio_errors="repair",
+        epochs=6,
+        validation_fraction=0.25,
+        n_iter_no_change=2,
+        learning_rate=0.03,
+    )
+    with pytest.warns(UserWarning, match="3 tags in 3 sentences changed"):
+        tagger.fit(X, bad * 3)
+    assert "I-LOC" in tagger.tags_ and tagger.scheme_ == "BIO"
+    scores = tagger.history_["val_score"]
+    assert 1 <= len(scores) <= 6 and len(tagger.history_["loss"]) == len(scores)
+    assert scores[tagger.best_epoch_] == max(scores)
+    # Vocabulary from the training part only (6 of the 24 sentences held out).
+    assert len(tagger.vocabulary_) <= 2 + len({w for s in SENTENCES for w in s})
+
+
+def test_pretrained_vectors_and_tags_that_are_not_bio():
+    rng = np.random.default_rng(0)
+    vectors = {w: rng.normal(size=6).astype("float32") for w in ["alice", "paris", "london"]}
+    pos = [["NN" if t == "O" else "NNP" for t in row] for row in Y]
+    tagger = tiny(embeddings=vectors).fit(X, pos)
+    assert tagger.scheme_ is None  # POS tags are not checked as BIO
+    assert tagger.embeddings_found_ == 3
+    weights = tagger.model_.word_embedding.get_weights()[0]
+    assert weights.shape == (len(tagger.vocabulary_), 6)
+    with pytest.raises(ValueError, match="embeddings must be None"):
+        tiny(embeddings=3).fit(X, Y)

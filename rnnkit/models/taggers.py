@@ -1,9 +1,12 @@
 """Sequence taggers (transducers): one output per input token.
 
 * :func:`build_transducer_tagger`: embedding -> stacked (Bi)RNN -> per-token softmax.
-* :class:`BiLSTMCRFTagger`: embedding (optionally pretrained) [+ character-level BiLSTM
-  word features, Lample et al. 2016] -> stacked BiLSTM -> per-token potentials -> CRF
-  (Huang et al. 2015), trained with the CRF negative log-likelihood.
+* :class:`SequenceTagger`: word embedding (optionally pretrained) [+ word-shape embedding]
+  [+ character CNN (Ma and Hovy 2016) or character BiLSTM (Lample et al. 2016) over the
+  word's original spelling] -> stacked (Bi)RNN -> CRF (Huang et al. 2015) or softmax.
+  ``rnnkit.sklearn.RNNSequenceTagger`` and ``recipes/tagging_ner.py`` both use it;
+  :func:`encode_tokens` turns token lists into its inputs.
+* :class:`BiLSTMCRFTagger`: a :class:`SequenceTagger` with a CRF and a character BiLSTM.
 
 Word id 0 is padding; gold tags use ``-1`` at padded steps for the CRF tagger (the
 softmax tagger masks padded steps through Keras's mask, any label value works there).
@@ -11,6 +14,7 @@ softmax tagger masks padded steps through Keras's mask, any label value works th
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import keras
@@ -91,40 +95,405 @@ def build_transducer_tagger(
     return keras.Model(inputs, outputs, name=name)
 
 
-@keras.saving.register_keras_serializable(package="rnnkit")
-class BiLSTMCRFTagger(keras.Model):
-    """BiLSTM-CRF tagger (Huang et al. 2015) with optional character features.
+#: word shapes of :func:`case_class` (index = class id; 0 is padding)
+CASE_CLASSES = (
+    "<pad>",
+    "other",
+    "lower",
+    "title",
+    "upper",
+    "mixed",
+    "numeric",
+    "has_digit",
+    "mention",
+    "hashtag",
+    "url",
+    "punct",
+)
 
-    Words are embedded (optionally from a pretrained matrix); with ``char_vocab_size``
-    each word's characters run through a character BiLSTM whose final states are
-    concatenated to the word embedding (Lample et al. 2016). A stacked BiLSTM then
-    gives per-token potentials for a :class:`rnnkit.layers.CRF`.
+
+def case_class(token: str) -> int:
+    """The word-shape class of ``token`` (an index into :data:`CASE_CLASSES`, never 0).
+
+    Keeps what lower-casing the word ids throws away: capitalisation, digits, and the
+    tweet markers ``@``, ``#`` and URLs.
+
+    Example:
+
+    >>> [CASE_CLASSES[case_class(t)] for t in ["Paris", "NASA", "eBay", "@bob", "42"]]
+    ['title', 'upper', 'mixed', 'mention', 'numeric']
+    """
+    if token.startswith("@") and len(token) > 1:
+        return 8
+    if token.startswith("#") and len(token) > 1:
+        return 9
+    low = token.lower()
+    if low.startswith(("http:", "https:", "www.")):
+        return 10
+    if token.isdigit():
+        return 6
+    if any(c.isdigit() for c in token):
+        return 7
+    letters = [c for c in token if c.isalpha()]
+    if not letters:
+        return 11 if all(not c.isalnum() for c in token) else 1
+    if all(c.islower() for c in letters):
+        return 2
+    if all(c.isupper() for c in letters):
+        return 4 if len(letters) > 1 else 3
+    if letters[0].isupper() and all(c.islower() for c in letters[1:]):
+        return 3
+    return 5
+
+
+def encode_tokens(
+    sentences: Sequence[Sequence[str]],
+    word_index: Mapping[str, int],
+    char_index: Mapping[str, int] | None = None,
+    lowercase: bool = True,
+    max_word_len: int = 20,
+    width: int | None = None,
+    char_width: int | None = None,
+) -> dict[str, np.ndarray]:
+    """Token lists -> the inputs of :class:`SequenceTagger` (right-padded).
 
     Args:
-        vocab_size: number of word ids (0 = padding).
+        sentences: token lists.
+        word_index: word -> id (ids 0 and 1 reserved: padding, unknown); words are
+            looked up lower-cased with ``lowercase``.
+        char_index: character -> id (0 padding, 1 unknown); None: no ``"chars"``.
+        lowercase: lower-case words before the lookup (characters keep their case).
+        max_word_len: characters kept per word (the first ones).
+        width: padded length (default: the longest sentence, at least 1).
+        char_width: characters axis length ``L`` (default: the longest word, at most
+            ``max_word_len``); a fixed value keeps batch shapes stable.
+
+    Returns:
+        ``{"words": (N, T) int32, "case": (N, T) int32[, "chars": (N, T, L) int32]}``
+        (see ``char_width`` for ``L``).
+    """
+    width = width or max([len(s) for s in sentences] + [1])
+    n = len(sentences)
+    words = np.zeros((n, width), "int32")
+    case = np.zeros((n, width), "int32")
+    for i, sentence in enumerate(sentences):
+        for t, token in enumerate(sentence[:width]):
+            words[i, t] = word_index.get(token.lower() if lowercase else token, 1)
+            case[i, t] = case_class(token)
+    out = {"words": words, "case": case}
+    if char_index is not None:
+        longest = max([len(t) for s in sentences for t in s[:width]] + [1])
+        chars = np.zeros((n, width, char_width or min(longest, max_word_len)), "int32")
+        for i, sentence in enumerate(sentences):
+            for t, token in enumerate(sentence[:width]):
+                for c, ch in enumerate(token[: chars.shape[-1]]):
+                    chars[i, t, c] = char_index.get(ch, 1)
+        out["chars"] = chars
+    return out
+
+
+@keras.saving.register_keras_serializable(package="rnnkit")
+class SequenceTagger(keras.Model):
+    """Neural sequence tagger: word [+ case] [+ character] features -> (Bi)RNN -> CRF or softmax.
+
+    Each token is represented by the concatenation of a word embedding (optionally
+    initialised from pretrained vectors), with ``case_features`` an embedding of its
+    word shape (:func:`case_class`), and with ``char_vocab_size`` a character-level
+    representation of the word's original spelling: a character CNN with max pooling
+    (``char_encoder="cnn"``, Ma and Hovy 2016) or the final states of a character
+    BiLSTM (``"lstm"``, Lample et al. 2016). Dropout is applied to the character
+    embeddings, to the token features and to the encoder output (0.5 in both papers);
+    ``word_dropout`` replaces known word ids by the unknown id during training, so
+    the model learns to tag unknown words from their characters and shape. A stacked
+    (Bi)RNN then gives per-token scores: CRF potentials (``crf=True``, trained on the
+    CRF negative log-likelihood and decoded with Viterbi) or softmax probabilities.
+
+    Args:
+        vocab_size: number of word ids (0 = padding, 1 = unknown).
         num_tags: number of tags.
         embedding_dim: word embedding size.
-        units: LSTM units per direction.
-        num_layers: number of stacked BiLSTM layers.
-        dropout: dropout on the token features and between layers.
-        char_vocab_size: number of character ids (0 = padding); None: no char features.
+        units: recurrent units per direction.
+        num_layers: stacked recurrent layers.
+        cell: ``"lstm"``, ``"gru"`` or ``"srnn"``.
+        bidirectional: read both directions.
+        dropout: dropout rate (see above).
+        crf: CRF output (else a softmax per token).
+        char_vocab_size: number of character ids (0 = padding, 1 = unknown); None: no
+            character features.
+        char_encoder: ``"cnn"`` or ``"lstm"``.
         char_embedding_dim: character embedding size.
-        char_units: character LSTM units per direction.
+        char_units: CNN filters, or character LSTM units per direction.
+        char_kernel_size: CNN window.
+        case_features: add the word-shape embedding (input ``"case"``).
+        case_embedding_dim: its size.
+        word_dropout: probability of replacing a known word id by 1 during training.
         embeddings: optional pretrained ``(vocab_size, embedding_dim)`` matrix (used
             to initialise the weights; it is not stored in the config).
         trainable_embeddings: fine-tune the word embeddings.
 
     Call arguments:
-        inputs: ``(batch, timesteps)`` word ids, or with character features a dict
-            ``{"words": (batch, timesteps), "chars": (batch, timesteps, max_word_len)}``.
+        inputs: ``(batch, timesteps)`` word ids, or a dict ``{"words": (batch,
+            timesteps), "chars": (batch, timesteps, max_word_len), "case": (batch,
+            timesteps)}`` (``chars`` and ``case`` when the tagger uses them).
         training: whether dropout is active.
 
     Returns:
-        ``(batch, timesteps, num_tags)`` CRF potentials. :meth:`fit` trains with the
-        CRF negative log-likelihood (mean over the batch) against ``(batch, timesteps)``
-        tags with ``-1`` at padded steps; :meth:`predict` returns Viterbi tags
-        ``(batch, timesteps)`` int32 (0 at padded steps), or the potentials with
-        ``decode=False``.
+        ``(batch, timesteps, num_tags)``: CRF potentials, or probabilities without CRF.
+        :meth:`fit` trains against ``(batch, timesteps)`` tags with ``-1`` at padded
+        steps; :meth:`predict` returns tag ids ``(batch, timesteps)`` int32 (0 at padded
+        steps), or the scores with ``decode=False``.
+
+    Example:
+
+    >>> tagger = SequenceTagger(1000, 21, char_vocab_size=100, case_features=True)
+    >>> tagger.compile("adam")
+    >>> x = encode_tokens([["Paris", "is", "nice"]], word_index, char_index)
+    >>> tagger.fit(x, tags)  # tags: (batch, timesteps), -1 = padding
+    >>> best = tagger.predict(x)  # (batch, timesteps) tag ids
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        num_tags: int,
+        embedding_dim: int = 64,
+        units: int = 64,
+        num_layers: int = 1,
+        cell: str = "lstm",
+        bidirectional: bool = True,
+        dropout: float = 0.0,
+        crf: bool = True,
+        char_vocab_size: int | None = None,
+        char_encoder: str = "cnn",
+        char_embedding_dim: int = 25,
+        char_units: int = 25,
+        char_kernel_size: int = 3,
+        case_features: bool = False,
+        case_embedding_dim: int = 8,
+        word_dropout: float = 0.0,
+        embeddings: np.ndarray | None = None,
+        trainable_embeddings: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if char_encoder not in ("cnn", "lstm"):
+            raise ValueError(f"char_encoder must be 'cnn' or 'lstm', got {char_encoder!r}.")
+        self.vocab_size = int(vocab_size)
+        self.num_tags = int(num_tags)
+        self.embedding_dim = int(embedding_dim)
+        self.units = int(units)
+        self.num_layers = int(num_layers)
+        self.cell = str(cell).lower()
+        self.bidirectional = bool(bidirectional)
+        self.dropout_rate = float(dropout)
+        self.use_crf = bool(crf)
+        self.char_vocab_size = int(char_vocab_size) if char_vocab_size else None
+        self.char_encoder_kind = char_encoder
+        self.char_embedding_dim = int(char_embedding_dim)
+        self.char_units = int(char_units)
+        self.char_kernel_size = int(char_kernel_size)
+        self.case_features = bool(case_features)
+        self.case_embedding_dim = int(case_embedding_dim)
+        self.word_dropout = float(word_dropout)
+        self.trainable_embeddings = bool(trainable_embeddings)
+        self.word_embedding, pretrained = _embedding(
+            self.vocab_size, self.embedding_dim, embeddings, trainable_embeddings, "word_embedding"
+        )
+        if pretrained is not None:
+            self.word_embedding.build((None, None))
+            self.word_embedding.embeddings.assign(pretrained)
+        if self.word_dropout:
+            self.seed_generator = keras.random.SeedGenerator(0, name="word_dropout_seed")
+        if self.case_features:
+            self.case_embedding = keras.layers.Embedding(
+                len(CASE_CLASSES), self.case_embedding_dim, name="case_embedding"
+            )
+        if self.char_vocab_size:
+            self.char_embedding = keras.layers.Embedding(
+                self.char_vocab_size, self.char_embedding_dim, name="char_embedding"
+            )
+            self.char_dropout = keras.layers.Dropout(self.dropout_rate)
+            if char_encoder == "cnn":
+                self.char_encoder = keras.layers.Conv1D(
+                    self.char_units,
+                    self.char_kernel_size,
+                    padding="same",
+                    activation="tanh",
+                    name="char_cnn",
+                )
+            else:
+                self.char_encoder = Bidirectional(LSTM(self.char_units), name="char_bilstm")
+        self.feature_dropout = keras.layers.Dropout(self.dropout_rate)
+        self.encoder = StackedRNN(
+            [
+                recurrent_layer(self.cell, self.units, return_sequences=True)
+                for _ in range(self.num_layers)
+            ],
+            bidirectional=self.bidirectional,
+            dropout=self.dropout_rate,
+            name="encoder",
+        )
+        self.output_dropout = keras.layers.Dropout(self.dropout_rate)
+        if self.use_crf:
+            self.potentials = keras.layers.Dense(self.num_tags, name="potentials")
+            self.crf = CRF(self.num_tags, name="crf")
+        else:
+            self.potentials = keras.layers.Dense(self.num_tags, activation="softmax", name="tags")
+
+    # ------------------------------------------------------------------ inputs
+    def _split(self, inputs: Any) -> tuple[Any, Any, Any]:
+        if isinstance(inputs, dict):
+            words, chars, case = inputs["words"], inputs.get("chars"), inputs.get("case")
+        else:
+            words, chars, case = inputs, None, None
+        if self.char_vocab_size and chars is None:
+            raise ValueError(
+                "This tagger uses character features: call it with "
+                "{'words': (batch, timesteps), 'chars': (batch, timesteps, max_word_len)}."
+            )
+        if self.case_features and case is None:
+            raise ValueError(
+                "This tagger uses case features: call it with "
+                "{'words': (batch, timesteps), 'case': (batch, timesteps), ...}."
+            )
+        return words, chars, case
+
+    def build(self, input_shape: Any) -> None:
+        if self.built:
+            return
+        words_shape = input_shape["words"] if isinstance(input_shape, dict) else input_shape
+        if not self.word_embedding.built:
+            self.word_embedding.build(words_shape)
+        # Create every sublayer's weights (needed before loading a saved model).
+        words = np.ones((1, 2), "int32")
+        dummy: dict[str, Any] = {"words": words}
+        if self.char_vocab_size:
+            chars_shape = input_shape.get("chars") if isinstance(input_shape, dict) else None
+            width = chars_shape[-1] if chars_shape and chars_shape[-1] else 1
+            dummy["chars"] = np.ones((1, 2, width), "int32")
+        if self.case_features:
+            dummy["case"] = np.ones((1, 2), "int32")
+        self.call(dummy if len(dummy) > 1 else words)
+        self.built = True
+
+    def _char_features(self, chars: Any, batch: Any, steps: Any, training: Any) -> Any:
+        chars = ops.cast(chars, "int32")
+        flat = ops.reshape(chars, (-1, ops.shape(chars)[-1]))
+        char_mask = ops.not_equal(flat, 0)
+        e = self.char_dropout(self.char_embedding(flat), training=training)
+        if self.char_encoder_kind == "cnn":
+            h = self.char_encoder(e)
+            # Max over the word's characters (padding excluded; empty rows give 0).
+            h = ops.where(ops.expand_dims(char_mask, -1), h, -1e4)
+            h = ops.max(h, axis=1)
+            h = ops.where(h <= -1e3, 0.0, h)
+            size = self.char_units
+        else:
+            h = self.char_encoder(e, mask=char_mask, training=training)
+            size = 2 * self.char_units
+        return ops.reshape(h, (batch, steps, size))
+
+    def call(self, inputs: Any, training: bool | None = None) -> Any:
+        words, chars, case = self._split(inputs)
+        words = ops.cast(words, "int32")
+        mask = ops.not_equal(words, 0)
+        ids = words
+        if self.word_dropout and training:
+            drop = keras.random.uniform(ops.shape(words), seed=self.seed_generator)
+            ids = ops.where(ops.logical_and(drop < self.word_dropout, words > 1), 1, words)
+        features = [self.word_embedding(ids)]
+        batch, steps = ops.shape(words)[0], ops.shape(words)[1]
+        if self.case_features:
+            features.append(self.case_embedding(ops.cast(case, "int32")))
+        if self.char_vocab_size:
+            features.append(self._char_features(chars, batch, steps, training))
+        h = features[0] if len(features) == 1 else ops.concatenate(features, axis=-1)
+        h = self.feature_dropout(h, training=training)
+        h = self.encoder(h, mask=mask, training=training)
+        h = self.output_dropout(h, training=training)
+        scores = self.potentials(h)
+        return self.crf(scores) if self.use_crf else scores
+
+    # ------------------------------------------------------------ train/decode
+    def compute_loss(
+        self,
+        x: Any = None,
+        y: Any = None,
+        y_pred: Any = None,
+        sample_weight: Any = None,
+        training: bool = True,
+    ) -> Any:
+        if self.use_crf:
+            loss = self.crf.loss(y, y_pred)
+        else:
+            y = ops.cast(y, "int32")
+            valid = ops.cast(ops.greater_equal(y, 0), y_pred.dtype)
+            nll = keras.losses.sparse_categorical_crossentropy(ops.maximum(y, 0), y_pred)
+            loss = ops.sum(nll * valid) / ops.maximum(ops.sum(valid), 1.0)
+        if training and self.losses:
+            loss = loss + ops.sum(ops.stack(self.losses))
+        return loss
+
+    def decode(self, scores: Any, words: Any) -> np.ndarray:
+        """Tag ids ``(batch, timesteps)`` (0 at padding) from the model's output scores."""
+        scores = ops.convert_to_numpy(scores)
+        mask = np.asarray(ops.convert_to_numpy(words)) != 0
+        if not self.use_crf:
+            return np.where(mask, scores.argmax(-1), 0).astype("int32")
+        # Rows with no word at all still decode their first step (then zeroed).
+        safe = mask.copy()
+        safe[:, 0] = True
+        tags, _ = self.crf.decode(scores, safe)
+        return np.where(mask, ops.convert_to_numpy(tags), 0).astype("int32")
+
+    def predict(self, x: Any, decode: bool = True, **kwargs: Any) -> np.ndarray:
+        """Tag ids ``(batch, timesteps)`` (0 at padding), or the scores with
+        ``decode=False``; other arguments as ``keras.Model.predict``."""
+        scores = super().predict(x, **kwargs)
+        if not decode:
+            return scores
+        return self.decode(scores, self._split(x)[0])
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.update(
+            {
+                "vocab_size": self.vocab_size,
+                "num_tags": self.num_tags,
+                "embedding_dim": self.embedding_dim,
+                "units": self.units,
+                "num_layers": self.num_layers,
+                "cell": self.cell,
+                "bidirectional": self.bidirectional,
+                "dropout": self.dropout_rate,
+                "crf": self.use_crf,
+                "char_vocab_size": self.char_vocab_size,
+                "char_encoder": self.char_encoder_kind,
+                "char_embedding_dim": self.char_embedding_dim,
+                "char_units": self.char_units,
+                "char_kernel_size": self.char_kernel_size,
+                "case_features": self.case_features,
+                "case_embedding_dim": self.case_embedding_dim,
+                "word_dropout": self.word_dropout,
+                "trainable_embeddings": self.trainable_embeddings,
+            }
+        )
+        return config
+
+
+@keras.saving.register_keras_serializable(package="rnnkit")
+class BiLSTMCRFTagger(SequenceTagger):
+    """BiLSTM-CRF tagger (Huang et al. 2015) with optional character-BiLSTM features
+    (Lample et al. 2016): a :class:`SequenceTagger` with ``crf=True`` and
+    ``char_encoder="lstm"`` by default.
+
+    Args:
+        vocab_size, num_tags, embedding_dim, units, num_layers, dropout,
+        char_vocab_size, char_embedding_dim, char_units, embeddings,
+        trainable_embeddings: as :class:`SequenceTagger`; other keyword arguments too.
+
+    Returns:
+        As :class:`SequenceTagger`.
 
     Example:
 
@@ -149,127 +518,19 @@ class BiLSTMCRFTagger(keras.Model):
         trainable_embeddings: bool = True,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
-        self.vocab_size = vocab_size
-        self.num_tags = num_tags
-        self.embedding_dim = embedding_dim
-        self.units = units
-        self.num_layers = num_layers
-        self.dropout_rate = dropout
-        self.char_vocab_size = char_vocab_size
-        self.char_embedding_dim = char_embedding_dim
-        self.char_units = char_units
-        self.trainable_embeddings = trainable_embeddings
-        self.word_embedding, pretrained = _embedding(
-            vocab_size, embedding_dim, embeddings, trainable_embeddings, "word_embedding"
-        )
-        if pretrained is not None:
-            self.word_embedding.build((None, None))
-            self.word_embedding.embeddings.assign(pretrained)
-        if char_vocab_size:
-            self.char_embedding = keras.layers.Embedding(
-                char_vocab_size, char_embedding_dim, mask_zero=True, name="char_embedding"
-            )
-            self.char_encoder = Bidirectional(LSTM(char_units), name="char_bilstm")
-        self.feature_dropout = keras.layers.Dropout(dropout)
-        self.encoder = StackedRNN(
-            [LSTM(units, return_sequences=True) for _ in range(num_layers)],
-            bidirectional=True,
+        kwargs.setdefault("crf", True)
+        kwargs.setdefault("char_encoder", "lstm")
+        super().__init__(
+            vocab_size,
+            num_tags,
+            embedding_dim=embedding_dim,
+            units=units,
+            num_layers=num_layers,
             dropout=dropout,
-            name="encoder",
+            char_vocab_size=char_vocab_size,
+            char_embedding_dim=char_embedding_dim,
+            char_units=char_units,
+            embeddings=embeddings,
+            trainable_embeddings=trainable_embeddings,
+            **kwargs,
         )
-        self.output_dropout = keras.layers.Dropout(dropout)
-        self.potentials = keras.layers.Dense(num_tags, name="potentials")
-        self.crf = CRF(num_tags, name="crf")
-
-    def _split(self, inputs: Any) -> tuple[Any, Any]:
-        if isinstance(inputs, dict):
-            words, chars = inputs["words"], inputs.get("chars")
-        else:
-            words, chars = inputs, None
-        if self.char_vocab_size and chars is None:
-            raise ValueError(
-                "This tagger uses character features: call it with "
-                "{'words': (batch, timesteps), 'chars': (batch, timesteps, max_word_len)}."
-            )
-        return words, chars
-
-    def build(self, input_shape: Any) -> None:
-        if self.built:
-            return
-        words_shape = input_shape["words"] if isinstance(input_shape, dict) else input_shape
-        if not self.word_embedding.built:
-            self.word_embedding.build(words_shape)
-        # Create every sublayer's weights (needed before loading a saved model).
-        words = np.ones((1, 2), "int32")
-        if self.char_vocab_size:
-            chars_shape = input_shape.get("chars") if isinstance(input_shape, dict) else None
-            width = chars_shape[-1] if chars_shape and chars_shape[-1] else 1
-            self.call({"words": words, "chars": np.ones((1, 2, width), "int32")})
-        else:
-            self.call(words)
-        self.built = True
-
-    def call(self, inputs: Any, training: bool | None = None) -> Any:
-        words, chars = self._split(inputs)
-        words = ops.cast(words, "int32")
-        mask = ops.not_equal(words, 0)
-        h = self.word_embedding(words)
-        if self.char_vocab_size:
-            chars = ops.cast(chars, "int32")
-            batch, steps = ops.shape(words)[0], ops.shape(words)[1]
-            flat = ops.reshape(chars, (-1, ops.shape(chars)[-1]))
-            c = self.char_encoder(
-                self.char_embedding(flat), mask=ops.not_equal(flat, 0), training=training
-            )
-            c = ops.reshape(c, (batch, steps, 2 * self.char_units))
-            h = ops.concatenate([h, c], axis=-1)
-        h = self.feature_dropout(h, training=training)
-        h = self.encoder(h, mask=mask, training=training)
-        h = self.output_dropout(h, training=training)
-        return self.crf(self.potentials(h))
-
-    def compute_loss(
-        self,
-        x: Any = None,
-        y: Any = None,
-        y_pred: Any = None,
-        sample_weight: Any = None,
-        training: bool = True,
-    ) -> Any:
-        loss = self.crf.loss(y, y_pred)
-        if training and self.losses:
-            loss = loss + ops.sum(ops.stack(self.losses))
-        return loss
-
-    def predict(self, x: Any, decode: bool = True, **kwargs: Any) -> np.ndarray:
-        """Viterbi tags ``(batch, timesteps)`` (0 at padding), or potentials with
-        ``decode=False``; other arguments as ``keras.Model.predict``."""
-        potentials = super().predict(x, **kwargs)
-        if not decode:
-            return potentials
-        words, _ = self._split(x)
-        mask = np.asarray(words) != 0
-        # Rows with no word at all still decode their first step (then zeroed).
-        safe = mask.copy()
-        safe[:, 0] = True
-        tags, _ = self.crf.decode(potentials, safe)
-        return np.where(mask, ops.convert_to_numpy(tags), 0).astype("int32")
-
-    def get_config(self) -> dict:
-        config = super().get_config()
-        config.update(
-            {
-                "vocab_size": self.vocab_size,
-                "num_tags": self.num_tags,
-                "embedding_dim": self.embedding_dim,
-                "units": self.units,
-                "num_layers": self.num_layers,
-                "dropout": self.dropout_rate,
-                "char_vocab_size": self.char_vocab_size,
-                "char_embedding_dim": self.char_embedding_dim,
-                "char_units": self.char_units,
-                "trainable_embeddings": self.trainable_embeddings,
-            }
-        )
-        return config

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import math
+import os
+import re
+import warnings
 from collections import Counter
+from collections.abc import Mapping
 from typing import Any
 
 import keras
@@ -17,67 +22,209 @@ from rnnkit.sklearn.base import (
     validate_token_lists,
 )
 
-__all__ = ["RNNSequenceTagger"]
+__all__ = ["RNNSequenceTagger", "repair_bio"]
+
+#: characters kept per word (the first ones); fixed so batch shapes stay stable
+_CHAR_WIDTH = 20
+_BIO_TAG = re.compile(r"^(O|[BI]-.+)$")
+
+
+def _is_bio(tag_set: list[str]) -> bool:
+    return all(_BIO_TAG.match(t) for t in tag_set) and any(t != "O" for t in tag_set)
+
+
+def _bio_error(tags: list[str]) -> tuple[int, str] | None:
+    prev = "O"
+    for j, tag in enumerate(tags):
+        if tag.startswith("I-") and prev[2:] != tag[2:]:
+            return j, prev
+        prev = tag
+    return None
+
+
+def repair_bio(tags: list[str]) -> tuple[list[str], int]:
+    """Make a BIO tag sequence valid: an ``I-x`` that does not follow ``B-x``/``I-x``
+    starts a new entity and becomes ``B-x`` (the usual IOB1 -> IOB2 conversion).
+
+    Returns:
+        The repaired tags and the number of tags changed.
+
+    Example:
+
+    >>> repair_bio(["O", "I-PER", "I-PER", "I-LOC"])
+    (['O', 'B-PER', 'I-PER', 'B-LOC'], 2)
+    """
+    out, changed, prev = [], 0, "O"
+    for tag in tags:
+        if tag.startswith("I-") and prev[2:] != tag[2:]:
+            tag = "B-" + tag[2:]
+            changed += 1
+        out.append(tag)
+        prev = tag
+    return out, changed
+
+
+class _Batches(keras.utils.PyDataset):
+    """Batches of sentences of similar length (less padding), reshuffled every epoch."""
+
+    def __init__(self, encode, sentences, y_ids, batch_size, seed, shuffle=True):
+        super().__init__()
+        self.encode, self.sentences, self.y_ids = encode, sentences, y_ids
+        self.batch_size, self.shuffle = batch_size, shuffle
+        self.rng = np.random.default_rng(seed)
+        self._make()
+
+    def _make(self) -> None:
+        n = len(self.sentences)
+        lengths = np.array([len(s) for s in self.sentences])
+        order = self.rng.permutation(n) if self.shuffle else np.arange(n)
+        # Sort within pools of 50 batches: similar lengths, still random batches.
+        pool = 50 * self.batch_size
+        batches = []
+        for start in range(0, n, pool):
+            chunk = order[start : start + pool]
+            chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
+            batches += [
+                chunk[i : i + self.batch_size] for i in range(0, len(chunk), self.batch_size)
+            ]
+        if self.shuffle:
+            batches = [batches[i] for i in self.rng.permutation(len(batches))]
+        self.batches = batches
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __getitem__(self, index: int):
+        rows = self.batches[index]
+        width = int(math.ceil(max(len(self.sentences[i]) for i in rows) / 4) * 4)
+        x = self.encode([self.sentences[i] for i in rows], width)
+        y = np.full((len(rows), width), -1, "int32")
+        for r, i in enumerate(rows):
+            y[r, : len(self.y_ids[i])] = self.y_ids[i]
+        return x, y
+
+    def on_epoch_end(self) -> None:
+        if self.shuffle:
+            self._make()
+
+
+class _BestOnValidation(keras.callbacks.Callback):
+    """Scores the validation sentences after every epoch (entity F1 for BIO tags, else
+    token accuracy), keeps the best weights, stops after ``patience`` epochs without
+    improvement and restores the best weights at the end."""
+
+    def __init__(self, tagger, sentences, tags, patience):
+        super().__init__()
+        self.tagger, self.sentences, self.tags = tagger, sentences, tags
+        self.patience = patience
+        self.best, self.best_weights, self.wait, self.best_epoch = -1.0, None, 0, 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = self.tagger._validation_score(self.model, self.sentences, self.tags)
+        if logs is not None:
+            logs["val_score"] = value
+        if value > self.best:
+            self.best, self.best_weights, self.wait = value, self.model.get_weights(), 0
+            self.best_epoch = epoch
+        else:
+            self.wait += 1
+            if self.wait >= self.patience:
+                self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        if self.best_weights is not None:
+            self.model.set_weights(self.best_weights)
 
 
 class RNNSequenceTagger(KerasEstimatorMixin, BaseEstimator):
-    """Bidirectional recurrent tagger: one tag per token (the sklearn-crfsuite convention).
+    """Neural sequence tagger (BIO/NER, POS): one tag per token (the sklearn-crfsuite convention).
 
     ``X`` is a list of token lists, ``y`` a list of tag lists of the same lengths
-    (variable lengths; each batch is padded, nothing is truncated). Tokens are
-    lower-cased and mapped to ids (0 padding, 1 ``[UNK]``); the model is
-    embedding -> stacked bidirectional RNN -> per-token softmax, or a linear-chain
-    CRF on top (``crf=True``: :class:`rnnkit.layers.crf.CRF`, trained on its negative
-    log-likelihood, decoded with Viterbi).
+    (variable lengths; batches group sentences of similar length, nothing is
+    truncated). The model is :class:`rnnkit.models.taggers.SequenceTagger` (the same
+    builder as ``recipes/tagging_ner.py``): each token is a word embedding (of the
+    lower-cased word with ``lowercase``; ids 0 padding, 1 ``[UNK]``), a word-shape
+    embedding (``case_features``: capitalisation, digits, ``@``/``#``/URL, which the
+    lower-cased word ids lose) and a character CNN or BiLSTM over the word's original
+    spelling (``chars``; characters unseen in fit map to an unknown-character id), then
+    a bidirectional RNN and a linear-chain CRF (``crf=True``, Viterbi decoding) or a
+    softmax per token.
+
+    Training holds out ``validation_fraction`` of the sentences, scores them after every
+    epoch (entity F1 when the tags are BIO, else token accuracy), stops after
+    ``n_iter_no_change`` epochs without improvement and keeps the best epoch's weights.
+
+    Bad input: when the tags are BIO (every tag ``O``, ``B-x`` or ``I-x``), an ``I-x``
+    that does not follow ``B-x``/``I-x`` raises a ``ValueError`` naming the sentence;
+    with ``bio_errors="repair"`` it becomes ``B-x`` instead (:func:`repair_bio`) and a
+    warning gives the count of changed tags.
 
     Args:
         cell: ``"lstm"``, ``"gru"`` or ``"srnn"``.
         units: units per direction.
         num_layers: stacked recurrent layers.
-        embedding_dim: word vector size.
+        embedding_dim: word vector size (that of ``embeddings`` when given).
         crf: CRF output layer (Viterbi decoding) instead of independent softmaxes.
-        lowercase: lower-case tokens before the lookup.
-        max_vocabulary: most token ids, including padding and ``[UNK]``.
-        min_count: tokens seen fewer times in ``fit`` map to ``[UNK]``.
-        dropout: dropout between layers.
-        epochs, batch_size, learning_rate: training.
+        chars: character features: ``"cnn"``, ``"lstm"`` or None.
+        char_embedding_dim: character vector size.
+        char_units: character CNN filters (or LSTM units per direction).
+        case_features: add the word-shape embedding.
+        lowercase: lower-case tokens before the word lookup.
+        embeddings: optional pretrained word vectors: a ``{word: vector}`` mapping or a
+            GloVe/word2vec text or ``.npy`` file (:mod:`rnnkit.text.embeddings`); words
+            without a vector get random ones.
+        max_vocabulary: most word ids, including padding and ``[UNK]``.
+        min_count: words seen fewer times in ``fit`` map to ``[UNK]``.
+        dropout: dropout on the character embeddings, token features and RNN output.
+        word_dropout: probability of replacing a known word by ``[UNK]`` in training.
+        epochs, batch_size, learning_rate: training (Adam, gradient norm clipped to 5).
         validation_fraction: held-out fraction for early stopping (None disables).
-        n_iter_no_change: early-stopping patience.
+        n_iter_no_change: early-stopping patience in epochs.
+        bio_errors: ``"raise"`` or ``"repair"`` (see above).
         random_state: seed for reproducible results on CPU.
         verbose: Keras verbosity.
 
     Fitted attributes:
         tags_: the tag set (index = tag id).
-        vocabulary_: token list (index = id).
-        model_: the Keras model. history_: training history.
+        vocabulary_: word list (index = id). chars_: character list (index = id; 0 and 1
+            padding and unknown). model_: the Keras model. history_: training history
+            (``loss`` and, with validation, ``val_score`` per epoch). best_epoch_: the
+            epoch whose weights were kept (0-based).
 
     Example:
 
-    >>> tagger = RNNSequenceTagger(epochs=5).fit(sentences, tags)  # doctest: +SKIP
+    >>> tagger = RNNSequenceTagger().fit(sentences, tags)  # doctest: +SKIP
     >>> tagger.predict([["Paris", "is", "nice"]])  # doctest: +SKIP
     [['B-geo-loc', 'O', 'O']]
     """
 
-    # The CRF loss is a bound method of the CRF layer: unpickled models are used for
-    # prediction only (fit always builds a new model), so they load uncompiled.
+    # The CRF loss is computed by the model: unpickled models are used for prediction
+    # only (fit always builds a new model), so they load uncompiled.
     _compile_on_load = False
 
     def __init__(
         self,
         cell: str = "lstm",
-        units: int = 64,
+        units: int = 100,
         num_layers: int = 1,
-        embedding_dim: int = 64,
-        crf: bool = False,
+        embedding_dim: int = 100,
+        crf: bool = True,
+        chars: str | None = "cnn",
+        char_embedding_dim: int = 30,
+        char_units: int = 50,
+        case_features: bool = True,
         lowercase: bool = True,
-        max_vocabulary: int = 30000,
+        embeddings: Any = None,
+        max_vocabulary: int = 50000,
         min_count: int = 1,
-        dropout: float = 0.2,
-        epochs: int = 10,
+        dropout: float = 0.5,
+        word_dropout: float = 0.05,
+        epochs: int = 40,
         batch_size: int = 32,
-        learning_rate: float = 3e-3,
+        learning_rate: float = 5e-3,
         validation_fraction: float | None = 0.1,
-        n_iter_no_change: int = 2,
+        n_iter_no_change: int = 5,
+        bio_errors: str = "raise",
         random_state: Any = None,
         verbose: int = 0,
     ) -> None:
@@ -86,15 +233,22 @@ class RNNSequenceTagger(KerasEstimatorMixin, BaseEstimator):
         self.num_layers = num_layers
         self.embedding_dim = embedding_dim
         self.crf = crf
+        self.chars = chars
+        self.char_embedding_dim = char_embedding_dim
+        self.char_units = char_units
+        self.case_features = case_features
         self.lowercase = lowercase
+        self.embeddings = embeddings
         self.max_vocabulary = max_vocabulary
         self.min_count = min_count
         self.dropout = dropout
+        self.word_dropout = word_dropout
         self.epochs = epochs
         self.batch_size = batch_size
         self.learning_rate = learning_rate
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
+        self.bio_errors = bio_errors
         self.random_state = random_state
         self.verbose = verbose
 
@@ -110,13 +264,25 @@ class RNNSequenceTagger(KerasEstimatorMixin, BaseEstimator):
     def _norm(self, token: str) -> str:
         return token.lower() if self.lowercase else token
 
+    def _encode(self, sentences: list[list[str]], width: int | None = None) -> dict:
+        """The model inputs of ``sentences`` (see :func:`rnnkit.models.taggers.encode_tokens`)."""
+        from rnnkit.models.taggers import encode_tokens
+
+        x = encode_tokens(
+            sentences,
+            self._token_index_,
+            self._char_index_ if self.chars else None,
+            lowercase=self.lowercase,
+            width=width,
+            char_width=_CHAR_WIDTH,
+        )
+        if not self.case_features:
+            x.pop("case")
+        return x
+
     def _ids(self, sentences: list[list[str]]) -> np.ndarray:
-        lookup = self._token_index_
-        width = max([len(s) for s in sentences] + [1])
-        ids = np.zeros((len(sentences), width), dtype="int32")
-        for i, sentence in enumerate(sentences):
-            ids[i, : len(sentence)] = [lookup.get(self._norm(t), 1) for t in sentence]
-        return ids
+        """Word ids ``(n, longest)`` (0 padding, 1 ``[UNK]``)."""
+        return self._encode(sentences)["words"]
 
     def _check_tags(self, X: list, y: Any, allow_unseen: bool) -> list[list[str]]:
         tags = validate_token_lists(y, what="y")
@@ -137,47 +303,112 @@ class RNNSequenceTagger(KerasEstimatorMixin, BaseEstimator):
                 )
         return tags
 
-    def _build_model(self) -> keras.Model:
-        from rnnkit.layers.factory import recurrent_layer
-        from rnnkit.layers.stacked_rnn import StackedRNN
+    def _check_scheme(self, sentences: list[list[str]], tags: list[list[str]]) -> list:
+        if self.bio_errors not in ("raise", "repair"):
+            raise ValueError(f"bio_errors must be 'raise' or 'repair', got {self.bio_errors!r}.")
+        tag_set = sorted({t for row in tags for t in row})
+        if not _is_bio(tag_set):
+            self.scheme_ = None
+            return tags
+        self.scheme_ = "BIO"
+        if self.bio_errors == "repair":
+            repaired = [repair_bio(row) for row in tags]
+            changed = sum(n for _, n in repaired)
+            if changed:
+                warnings.warn(
+                    f"bio_errors='repair': {changed} tags in "
+                    f"{sum(1 for _, n in repaired if n)} sentences changed from I-x to B-x "
+                    "(an I-x not after B-x or I-x).",
+                    stacklevel=3,
+                )
+            return [row for row, _ in repaired]
+        for i, row in enumerate(tags):
+            error = _bio_error(row)
+            if error is not None:
+                j, prev = error
+                words = " ".join(sentences[i][:12]) + (" ..." if len(sentences[i]) > 12 else "")
+                raise ValueError(
+                    f"y[{i}] is not valid BIO: tag {j} ({sentences[i][j]!r}) is {row[j]!r} "
+                    f"after {prev!r}; an I-{row[j][2:]} must follow B-{row[j][2:]} or "
+                    f"I-{row[j][2:]}. Sentence {i}: {words!r}. Fix the data, or pass "
+                    "bio_errors='repair' to turn such tags into B-x (e.g. IOB1 data)."
+                )
+        return tags
 
-        n_tags = len(self.tags_)
-        inputs = keras.Input((None,), dtype="int32", name="token_ids")
-        x = keras.layers.Embedding(
-            len(self.vocabulary_), int(self.embedding_dim), mask_zero=True, name="embedding"
-        )(inputs)
-        layers = [
-            recurrent_layer(str(self.cell).lower(), int(self.units), name=f"{self.cell}_{i}")
-            for i in range(int(self.num_layers))
-        ]
-        x = StackedRNN(
-            layers,
-            bidirectional=True,
+    def _pretrained(self) -> np.ndarray | None:
+        if self.embeddings is None:
+            return None
+        from rnnkit.text.embeddings import embedding_matrix
+
+        vectors = self.embeddings
+        if not isinstance(vectors, Mapping) and not isinstance(vectors, (str, os.PathLike)):
+            raise ValueError(
+                "embeddings must be None, a {word: vector} mapping or a path, got "
+                f"{type(vectors).__name__}."
+            )
+        index = {w: i for i, w in enumerate(self.vocabulary_)}
+        result = embedding_matrix(vectors, index, oov="random", seed=0)
+        self.embeddings_found_ = result.found
+        return result.matrix
+
+    def _build_model(self, matrix: np.ndarray | None) -> keras.Model:
+        from rnnkit.models.taggers import SequenceTagger
+
+        model = SequenceTagger(
+            len(self.vocabulary_),
+            len(self.tags_),
+            embedding_dim=int(matrix.shape[1] if matrix is not None else self.embedding_dim),
+            units=int(self.units),
+            num_layers=int(self.num_layers),
+            cell=str(self.cell).lower(),
             dropout=float(self.dropout),
-            return_sequences=True,
-            name="encoder",
-        )(x)
-        if self.dropout:
-            x = keras.layers.Dropout(float(self.dropout), name="dropout")(x)
-        optimizer = keras.optimizers.Adam(float(self.learning_rate))
-        if self.crf:
-            from rnnkit.layers.crf import CRF
-
-            potentials = keras.layers.Dense(n_tags, name="potentials")(x)
-            crf = CRF(n_tags, name="crf")
-            model = keras.Model(inputs, crf(potentials), name="rnn_crf_tagger")
-            model.compile(optimizer=optimizer, loss=crf.loss)
-            return model
-        outputs = keras.layers.Dense(n_tags, activation="softmax", name="tags")(x)
-        model = keras.Model(inputs, outputs, name="rnn_tagger")
-        model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
+            crf=bool(self.crf),
+            char_vocab_size=len(self.chars_) if self.chars else None,
+            char_encoder=str(self.chars) if self.chars else "cnn",
+            char_embedding_dim=int(self.char_embedding_dim),
+            char_units=int(self.char_units),
+            case_features=bool(self.case_features),
+            word_dropout=float(self.word_dropout),
+            embeddings=matrix,
+            name="rnn_sequence_tagger",
+        )
+        model.compile(
+            optimizer=keras.optimizers.Adam(float(self.learning_rate), clipnorm=5.0),
+            jit_compile=False,
+        )
         return model
+
+    def _predict_ids(self, model: keras.Model, sentences: list[list[str]]) -> list[np.ndarray]:
+        """Best tag ids of each (non-empty) sentence, predicted in length-sorted batches."""
+        order = np.argsort([len(s) for s in sentences], kind="stable")
+        out: list[Any] = [None] * len(sentences)
+        step = 256
+        for start in range(0, len(order), step):
+            rows = order[start : start + step]
+            batch = [sentences[i] for i in rows]
+            x = self._encode(batch)
+            scores = model.predict_on_batch(x)
+            best = model.decode(scores, x["words"])
+            for r, i in enumerate(rows):
+                out[i] = best[r, : len(sentences[i])]
+        return out
+
+    def _validation_score(self, model, sentences, tags) -> float:
+        pred = [[str(self.tags_[k]) for k in row] for row in self._predict_ids(model, sentences)]
+        if self.scheme_ == "BIO":
+            from seqeval.metrics import f1_score
+
+            return float(f1_score(tags, pred))
+        total = sum(len(t) for t in tags)
+        return sum(a == b for t, p in zip(tags, pred) for a, b in zip(t, p)) / total
 
     # --------------------------------------------------------------- API
     def fit(self, X: Any, y: Any) -> RNNSequenceTagger:
         """Fit on token lists ``X`` and tag lists ``y``; returns ``self`` (refits from scratch)."""
         if str(self.cell).lower() not in ("lstm", "gru", "srnn"):
             raise ValueError(f"cell must be 'lstm', 'gru' or 'srnn', got {self.cell!r}.")
+        if self.chars not in (None, "cnn", "lstm"):
+            raise ValueError(f"chars must be 'cnn', 'lstm' or None, got {self.chars!r}.")
         sentences = validate_token_lists(X)
         tags = self._check_tags(sentences, y, allow_unseen=True)
         # Empty sequences carry no tags: leave them out of training.
@@ -192,33 +423,55 @@ class RNNSequenceTagger(KerasEstimatorMixin, BaseEstimator):
                 f"y has a single tag ({tag_set[0] if tag_set else None!r}): a tagger needs at "
                 "least 2 different tags to fit."
             )
+        tags = self._check_scheme([sentences[i] for i in range(len(sentences))], tags)
         seed_everything(self.random_state)
         self.tags_ = np.array(tag_set, dtype=object)
-        counts = Counter(self._norm(t) for s in sentences for t in s)
+        # Validation split (sentences), drawn from the global NumPy state seeded above.
+        train_idx = np.arange(len(sentences))
+        val_idx = np.array([], dtype=int)
+        if self.validation_fraction:
+            if not 0.0 < float(self.validation_fraction) < 1.0:
+                raise ValueError(
+                    "validation_fraction must be in (0, 1) or None, got "
+                    f"{self.validation_fraction!r}."
+                )
+            n_val = int(round(len(sentences) * float(self.validation_fraction)))
+            if n_val >= 1 and len(sentences) - n_val >= 1:
+                perm = np.random.permutation(len(sentences))
+                val_idx, train_idx = np.sort(perm[:n_val]), np.sort(perm[n_val:])
+        train_s = [sentences[i] for i in train_idx]
+        train_t = [tags[i] for i in train_idx]
+        # Vocabularies from the training part only (validation words stay unknown).
+        counts = Counter(self._norm(t) for s in train_s for t in s)
         ranked = sorted(
             (kv for kv in counts.items() if kv[1] >= int(self.min_count)),
             key=lambda kv: (-kv[1], kv[0]),
         )
         self.vocabulary_ = ["", "[UNK]"] + [w for w, _ in ranked[: int(self.max_vocabulary) - 2]]
         self._token_index_ = {w: i for i, w in enumerate(self.vocabulary_) if i >= 2}
+        char_counts = Counter(c for s in train_s for t in s for c in t)
+        self.chars_ = ["", "[UNK]"] + sorted(char_counts, key=lambda c: (-char_counts[c], c))
+        self._char_index_ = {c: i for i, c in enumerate(self.chars_) if i >= 2}
         tag_index = {t: i for i, t in enumerate(tag_set)}
-        ids = self._ids(sentences)
-        # Padding: tag 0 under the softmax (masked by the loss), -1 for the CRF loss.
-        y_ids = np.full(ids.shape, -1 if self.crf else 0, dtype="int32")
-        for i, row in enumerate(tags):
-            y_ids[i, : len(row)] = [tag_index[t] for t in row]
-        self.model_ = self._build_model()
-        self.history_ = self._train(
-            self.model_,
-            ids,
-            y_ids,
-            epochs=self.epochs,
-            batch_size=self.batch_size,
-            validation_fraction=self.validation_fraction,
-            n_iter_no_change=self.n_iter_no_change,
-            class_weight=None,
-            verbose=self.verbose,
+        y_ids = [np.array([tag_index[t] for t in row], "int32") for row in train_t]
+        self.model_ = self._build_model(self._pretrained())
+        seed = int(np.random.randint(0, 2**31 - 1))
+        data = _Batches(self._encode, train_s, y_ids, int(self.batch_size), seed)
+        callbacks = []
+        if len(val_idx):
+            callbacks.append(
+                _BestOnValidation(
+                    self,
+                    [sentences[i] for i in val_idx],
+                    [tags[i] for i in val_idx],
+                    max(int(self.n_iter_no_change), 1),
+                )
+            )
+        history = self.model_.fit(
+            data, epochs=int(self.epochs), callbacks=callbacks, verbose=self.verbose
         )
+        self.history_ = {k: [float(v) for v in values] for k, values in history.history.items()}
+        self.best_epoch_ = callbacks[0].best_epoch if callbacks else len(self.history_["loss"]) - 1
         return self
 
     def predict(self, X: Any) -> list[list[str]]:
@@ -229,15 +482,9 @@ class RNNSequenceTagger(KerasEstimatorMixin, BaseEstimator):
         kept = [i for i, s in enumerate(sentences) if s]
         if not kept:
             return out
-        ids = self._ids([sentences[i] for i in kept])
-        scores = np.asarray(self.model_.predict(ids, batch_size=256, verbose=0))
-        if self.crf:
-            best, _ = self.model_.get_layer("crf").decode(scores, mask=ids != 0)
-            best = keras.ops.convert_to_numpy(best)
-        else:
-            best = scores.argmax(axis=-1)
-        for row, i in enumerate(kept):
-            out[i] = [str(self.tags_[k]) for k in best[row, : len(sentences[i])]]
+        best = self._predict_ids(self.model_, [sentences[i] for i in kept])
+        for row, i in zip(best, kept):
+            out[i] = [str(self.tags_[k]) for k in row]
         return out
 
     def score(self, X: Any, y: Any) -> float:
