@@ -315,22 +315,30 @@ def check_constraints(
 
 
 @functools.lru_cache(maxsize=64)
-def _all_lengths_allowed_cached(key: bytes, k: int, steps: int) -> bool:
+def _all_lengths_allowed_cached(key: bytes, k: int, steps: int | None) -> bool:
     flat = np.frombuffer(key, dtype=bool)
     allowed = flat[: k * k].reshape(k, k).astype(np.int64)
     start, end = flat[k * k : k * k + k], flat[k * k + k :]
-    reach = start.copy()
-    for _ in range(steps):
+    reach = start.copy()  # tags that end an allowed prefix of the current length
+    seen = set()
+    length = 1
+    while steps is None or length <= steps:
         if not (reach & end).any():
             return False
+        # the reachable set determines every later one: a repeat means all lengths pass
+        if reach.tobytes() in seen:
+            return True
+        seen.add(reach.tobytes())
         reach = (reach.astype(np.int64) @ allowed) > 0
+        length += 1
     return True
 
 
-def _all_lengths_allowed(cons: tuple, steps: int) -> bool:
-    """Whether every length ``1..steps`` has an allowed path."""
+def _all_lengths_allowed(cons: tuple, steps: int | None) -> bool:
+    """Whether every length ``1..steps`` (every length when ``steps`` is None) has an
+    allowed path."""
     key = b"".join(np.ascontiguousarray(a, bool).tobytes() for a in cons)
-    return _all_lengths_allowed_cached(key, cons[1].shape[0], int(steps))
+    return _all_lengths_allowed_cached(key, cons[1].shape[0], None if steps is None else int(steps))
 
 
 def _penalised(weights: tuple, cons: tuple | None) -> tuple:

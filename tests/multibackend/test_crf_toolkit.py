@@ -242,7 +242,9 @@ def test_traced_code_handles_any_mask():
     elif backend == "tensorflow":
         import tensorflow as tf
 
-        traced = tf.function(run, jit_compile=True)(tf.constant(p), tf.constant(MASKS))
+        # unknown batch and time sizes, as in model.fit on variable-length batches
+        spec = [tf.TensorSpec((None, None, K), "float32"), tf.TensorSpec((None, None), "bool")]
+        traced = tf.function(run, jit_compile=True, input_signature=spec)(p, MASKS)
     else:
         pytest.skip("torch runs eagerly")
     for a, b in zip(eager, traced):
@@ -434,3 +436,17 @@ def test_bad_constraints_and_schemes():
     _bad(lambda: transition_constraints(["O", "B-"], "BIOES"), "Tag 'B-'")
     _bad(lambda: transition_constraints(["O"], "BIOLU"), "Unknown tagging scheme 'BIOLU'")
     _bad(lambda: transition_constraints([], "BIO"), "empty tag list")
+
+
+@pytest.mark.parametrize("cons_name", ["some", "ends", "even"])
+def test_lengths_with_an_allowed_path_match_enumeration(cons_name):
+    from rnnkit.ops.crf import _all_lengths_allowed, check_constraints
+
+    cons = check_constraints(**CONSTRAINTS[cons_name])
+    feasible = [
+        any(_allowed(y, CONSTRAINTS[cons_name]) for y in itertools.product(range(K), repeat=n))
+        for n in range(1, 7)
+    ]
+    for steps in range(1, 7):
+        assert _all_lengths_allowed(cons, steps) == all(feasible[:steps])
+    assert _all_lengths_allowed(cons, None) == all(feasible)
