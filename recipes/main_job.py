@@ -30,6 +30,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -89,6 +90,7 @@ def main(argv: list[str] | None = None) -> dict:
         from rnnkit.data.paths import resolve
         from rnnkit.data.tweets_sentiment import DEFAULT_RELATIVE_PATH
         from rnnkit.training import pretrain
+        from rnnkit.training.pretrain import load_state
 
         t = step("1. Prepare the stand-in corpus (rnnkit.data.prepare_corpus)")
         corpus = prepare_corpus(
@@ -112,10 +114,21 @@ def main(argv: list[str] | None = None) -> dict:
         done("prepare corpus", t)
 
         t = step(f"2. Pretrain DeepMoji ({config.name}) from the corpus directory")
+        checkpoints = artifacts / "checkpoints"
+        state = load_state(checkpoints)
+        if state is not None and (
+            (state.get("data") or {}).get("content_hash") != corpus.manifest.get("content_hash")
+            or state.get("batch_size") != config.pretrain_batch
+            or state.get("seed") != 0
+        ):
+            # a checkpoint of an earlier demo run with other data or settings (e.g. an older
+            # rnnkit): resuming from it is an error, so the demo starts pretraining afresh
+            print(f"{checkpoints}: from an earlier run on other data; pretraining afresh.")
+            shutil.rmtree(checkpoints)
         result = pretrain(
             lambda: common.build(config, corpus.vocabulary_size, len(corpus.labels)),
             corpus.directory,
-            checkpoint_dir=artifacts / "checkpoints",
+            checkpoint_dir=checkpoints,
             epochs=config.pretrain_epochs,
             batch_size=config.pretrain_batch,
             learning_rate=config.pretrain_lr,
