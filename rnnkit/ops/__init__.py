@@ -9,6 +9,7 @@ from rnnkit.ops.crf import (
     crf_marginals,
     crf_sequence_score,
     detect_scheme,
+    sequence_follows_scheme,
     transition_constraints,
 )
 from rnnkit.ops.recurrence import recurrence
@@ -24,5 +25,6 @@ __all__ = [
     "get_activation",
     "keras2_hard_sigmoid",
     "recurrence",
+    "sequence_follows_scheme",
     "transition_constraints",
 ]

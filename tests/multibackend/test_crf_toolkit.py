@@ -450,3 +450,16 @@ def test_lengths_with_an_allowed_path_match_enumeration(cons_name):
     for steps in range(1, 7):
         assert _all_lengths_allowed(cons, steps) == all(feasible[:steps])
     assert _all_lengths_allowed(cons, None) == all(feasible)
+
+
+def test_top_k_with_one_time_step():
+    p, tr, st, en = _params(50)
+    p1 = p[:, :1]
+    tags, scores = crf_decode(p1, tr, st, en, top_k=K + 1)
+    tags, scores = _np(tags), _np(scores)
+    assert tags.shape == (B, K + 1, 1) and scores.shape == (B, K + 1)
+    ref = p1[:, 0].astype("float64") + st + en
+    order = np.argsort(-ref, axis=1)
+    np.testing.assert_array_equal(tags[:, :K, 0], order)
+    np.testing.assert_allclose(scores[:, :K], np.take_along_axis(ref, order, 1), rtol=1e-5)
+    assert (scores[:, K] == -np.inf).all() and (tags[:, K] == 0).all()
