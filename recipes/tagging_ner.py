@@ -1,10 +1,19 @@
-"""Named-entity tagging of tweets: softmax (transducer) tagger vs BiLSTM-CRF.
+"""Named-entity tagging of tweets: softmax tagger vs the default CRF tagger (char CNN + case).
 
 Data: ../shared/data/ner-tweets/train.bio (2,394 tweets, BIO over 10 entity types).
+Both models are :class:`rnnkit.sklearn.RNNSequenceTagger`, i.e. the model builder
+:class:`rnnkit.models.taggers.SequenceTagger` the estimator uses:
+
+* ``softmax``: word ids only, a softmax per token (``crf=False, chars=None,
+  case_features=False``);
+* ``crf-chars``: the estimator's defaults (word + word-shape + character-CNN features,
+  BiLSTM, CRF), with ``--no-chars`` without the character CNN.
+
 Evaluation: entity-level precision / recall / F1 with seqeval on a fixed held-out split
 (``--test-fraction``, split seed 0) or k-fold cross-validation (``--folds k``), over
 several seeds; invalid BIO transitions (an ``I-x`` not after ``B-x``/``I-x``) counted
-in each model's predictions. The table is printed and saved as CSV and Markdown under
+in each model's predictions. Training early-stops on a validation part of the training
+sentences. The table is printed and saved as CSV and Markdown under
 ``recipes/results/``.
 
 Usage::
@@ -19,19 +28,12 @@ import argparse
 import time
 from pathlib import Path
 
-import keras
 import numpy as np
 import pandas as pd
 from seqeval.metrics import f1_score, precision_score, recall_score
 
-from rnnkit.data.ner import (
-    bio_violations,
-    build_tagging_vocabulary,
-    decode_tags,
-    encode_tagging,
-    load_bio,
-)
-from rnnkit.models.taggers import BiLSTMCRFTagger, build_transducer_tagger
+from rnnkit.data.ner import bio_violations, load_bio
+from rnnkit.sklearn import RNNSequenceTagger
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -46,42 +48,20 @@ def splits(n: int, test_fraction: float, folds: int | None):
         yield f"fold{k}", np.setdiff1d(order, test), test
 
 
-def train_and_tag(kind, vocab, train, test, args, seed):
-    keras.utils.set_random_seed(seed)
-    num_tags = len(vocab.tags)
-    if kind == "softmax":
-        model = build_transducer_tagger(
-            len(vocab.words),
-            num_tags,
-            embedding_dim=args.embedding_dim,
-            units=args.units,
-            dropout=args.dropout,
-        )
-        model.compile(keras.optimizers.Adam(args.lr), "sparse_categorical_crossentropy")
-        model.fit(
-            train["words"],
-            np.maximum(train["tags"], 0),
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            verbose=args.verbose,
-        )
-        return np.argmax(model.predict(test["words"], verbose=0), axis=-1)
-    model = BiLSTMCRFTagger(
-        len(vocab.words),
-        num_tags,
+def make_tagger(kind: str, args, seed: int) -> RNNSequenceTagger:
+    params = dict(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
         embedding_dim=args.embedding_dim,
         units=args.units,
         dropout=args.dropout,
-        char_vocab_size=len(vocab.chars) if args.chars else None,
-        char_embedding_dim=16,
-        char_units=16,
+        learning_rate=args.lr,
+        random_state=seed,
+        verbose=args.verbose,
     )
-    model.compile(keras.optimizers.Adam(args.lr))
-    x_train = {"words": train["words"], "chars": train["chars"]}
-    model.fit(
-        x_train, train["tags"], epochs=args.epochs, batch_size=args.batch_size, verbose=args.verbose
-    )
-    return model.predict({"words": test["words"], "chars": test["chars"]}, verbose=0)
+    if kind == "softmax":
+        return RNNSequenceTagger(crf=False, chars=None, case_features=False, **params)
+    return RNNSequenceTagger(chars="cnn" if args.chars else None, **params)
 
 
 def main(argv=None) -> pd.DataFrame:
@@ -91,13 +71,13 @@ def main(argv=None) -> pd.DataFrame:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--folds", type=int, default=None, help="k-fold instead of held-out")
     parser.add_argument("--test-fraction", type=float, default=0.2)
-    parser.add_argument("--epochs", type=int, default=8)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--embedding-dim", type=int, default=64)
-    parser.add_argument("--units", type=int, default=64)
-    parser.add_argument("--dropout", type=float, default=0.25)
-    parser.add_argument("--lr", type=float, default=0.01)
-    parser.add_argument("--max-len", type=int, default=48)
+    defaults = RNNSequenceTagger()
+    parser.add_argument("--epochs", type=int, default=defaults.epochs, help="most epochs")
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    parser.add_argument("--embedding-dim", type=int, default=defaults.embedding_dim)
+    parser.add_argument("--units", type=int, default=defaults.units)
+    parser.add_argument("--dropout", type=float, default=defaults.dropout)
+    parser.add_argument("--lr", type=float, default=defaults.learning_rate)
     parser.add_argument("--no-chars", dest="chars", action="store_false")
     parser.add_argument("--verbose", type=int, default=2)
     parser.add_argument("--out", default=str(RESULTS))
@@ -112,18 +92,14 @@ def main(argv=None) -> pd.DataFrame:
     for split_name, train_idx, test_idx in splits(len(sentences), args.test_fraction, args.folds):
         train_s = [sentences[i] for i in train_idx]
         test_s = [sentences[i] for i in test_idx]
-        vocab = build_tagging_vocabulary(train_s)
-        train = encode_tagging(train_s, vocab, max_len=args.max_len)
-        test = encode_tagging(test_s, vocab, max_len=args.max_len)
-        lengths = [min(len(s.tokens), args.max_len) for s in test_s]
-        gold = [s.tags[:n] for s, n in zip(test_s, lengths)]
+        gold = [s.tags for s in test_s]
         for seed in range(args.seeds):
-            for kind in ("softmax", "bilstm-crf"):
+            for kind in ("softmax", "crf-chars" if args.chars else "crf"):
                 start = time.perf_counter()
                 print(f"== {split_name} seed {seed} {kind} ({len(train_s)} train sentences)")
-                pred = decode_tags(
-                    train_and_tag(kind, vocab, train, test, args, seed), lengths, vocab.tags
-                )
+                tagger = make_tagger(kind, args, seed)
+                tagger.fit([s.tokens for s in train_s], [s.tags for s in train_s])
+                pred = tagger.predict([s.tokens for s in test_s])
                 rows.append(
                     {
                         "split": split_name,
@@ -159,11 +135,12 @@ def main(argv=None) -> pd.DataFrame:
     table.to_csv(out / f"{stem}.csv", index=False)
     with open(out / f"{stem}.md", "w", encoding="utf-8") as f:
         f.write(
-            f"# NER tweets: softmax tagger vs BiLSTM-CRF ({'quick' if args.quick else 'full'})\n\n"
+            f"# NER tweets: softmax tagger vs CRF tagger ({'quick' if args.quick else 'full'})\n\n"
         )
         protocol = f"{args.folds}-fold" if args.folds else f"held-out {args.test_fraction}"
         f.write(
-            f"{len(sentences)} sentences, {protocol}, {args.seeds} seeds, {args.epochs} epochs, "
+            f"{len(sentences)} sentences, {protocol}, {args.seeds} seeds, at most {args.epochs} "
+            "epochs (early stopping on a validation part of the training sentences), "
             f"emb {args.embedding_dim}, units {args.units}, char features {args.chars}.\n\n"
         )
         f.write(summary.to_markdown(index=False, floatfmt=".4f") + "\n\n")

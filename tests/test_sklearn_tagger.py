@@ -270,3 +270,55 @@ def test_pretrained_vectors_and_tags_that_are_not_bio():
     assert weights.shape == (len(tagger.vocabulary_), 6)
     with pytest.raises(ValueError, match="embeddings must be None"):
         tiny(embeddings=3).fit(X, Y)
+
+
+def test_bio_constraints_are_on_by_default_and_no_invalid_span_is_predicted(fitted_crf):
+    from rnnkit.data.ner import bio_violations
+
+    tags = list(fitted_crf.tags_)
+    allowed = fitted_crf.constraints_["allowed_transitions"]
+    assert not allowed[tags.index("O"), tags.index("I-LOC")]
+    assert not allowed[tags.index("B-PER"), tags.index("I-LOC")]
+    assert allowed[tags.index("B-LOC"), tags.index("I-LOC")]
+    assert not fitted_crf.constraints_["allowed_start"][tags.index("I-PER")]
+    # CRF weights that favour invalid spans (start with I-x, O -> I-x): an
+    # unconstrained CRF then predicts them, the constrained one never does.
+    rng = np.random.default_rng(0)
+    words = sorted({w for s in SENTENCES for w in s}) + ["zzz", "Qqq"]
+    random_x = [list(rng.choice(words, size=rng.integers(1, 12))) for _ in range(100)]
+
+    def favour_invalid(tagger):
+        crf = tagger.model_.get_layer("crf")
+        transitions = np.zeros((5, 5), "float32")
+        transitions[:, [tags.index("I-LOC"), tags.index("I-PER")]] = 20.0
+        start = np.zeros(5, "float32")
+        start[tags.index("I-PER")] = 20.0
+        crf.transitions.assign(transitions)
+        crf.start_transitions.assign(start)
+        return tagger
+
+    loose = favour_invalid(tiny(constrain=False).fit(X, Y))
+    assert loose.constraints_ is None
+    assert sum(bio_violations(p) for p in loose.predict(random_x)) > 50
+    strict = favour_invalid(pickle.loads(pickle.dumps(fitted_crf)))
+    assert sum(bio_violations(p) for p in strict.predict(random_x)) == 0
+    # The constraints survive pickling.
+    restored = pickle.loads(pickle.dumps(fitted_crf))
+    assert restored.predict(random_x[:20]) == fitted_crf.predict(random_x[:20])
+
+
+def test_predict_marginals(fitted_crf, fitted):
+    tags = list(fitted_crf.tags_)
+    probs = fitted_crf.predict_marginals(SENTENCES + [[]])
+    assert [p.shape for p in probs] == [(len(s), 5) for s in SENTENCES] + [(0, 5)]
+    for p in probs[:-1]:
+        np.testing.assert_allclose(p.sum(-1), 1.0, atol=1e-4)
+        # A sentence cannot start inside an entity: no probability for I-x first.
+        assert p[0, tags.index("I-LOC")] < 1e-6 and p[0, tags.index("I-PER")] < 1e-6
+    # The marginals' argmax agrees with the Viterbi tags on the learned toy data.
+    pred = fitted_crf.predict(SENTENCES)
+    best = [[tags[k] for k in p.argmax(-1)] for p in probs[:-1]]
+    agree = np.mean([a == b for x, y in zip(best, pred) for a, b in zip(x, y)])
+    assert agree >= 0.9
+    soft = fitted.predict_marginals(SENTENCES[:2])
+    np.testing.assert_allclose(soft[0].sum(-1), 1.0, atol=1e-4)

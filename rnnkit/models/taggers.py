@@ -230,6 +230,10 @@ class SequenceTagger(keras.Model):
         embeddings: optional pretrained ``(vocab_size, embedding_dim)`` matrix (used
             to initialise the weights; it is not stored in the config).
         trainable_embeddings: fine-tune the word embeddings.
+        allowed_transitions, allowed_start, allowed_end: optional CRF constraints
+            (:class:`rnnkit.layers.CRF`; e.g. from
+            :func:`rnnkit.ops.crf.transition_constraints`): forbidden transitions get
+            no probability in training, decoding and marginals.
 
     Call arguments:
         inputs: ``(batch, timesteps)`` word ids, or a dict ``{"words": (batch,
@@ -273,6 +277,9 @@ class SequenceTagger(keras.Model):
         word_dropout: float = 0.0,
         embeddings: np.ndarray | None = None,
         trainable_embeddings: bool = True,
+        allowed_transitions: Any = None,
+        allowed_start: Any = None,
+        allowed_end: Any = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -336,7 +343,15 @@ class SequenceTagger(keras.Model):
         self.output_dropout = keras.layers.Dropout(self.dropout_rate)
         if self.use_crf:
             self.potentials = keras.layers.Dense(self.num_tags, name="potentials")
-            self.crf = CRF(self.num_tags, name="crf")
+            self.crf = CRF(
+                self.num_tags,
+                allowed_transitions=allowed_transitions,
+                allowed_start=allowed_start,
+                allowed_end=allowed_end,
+                name="crf",
+            )
+        elif any(c is not None for c in (allowed_transitions, allowed_start, allowed_end)):
+            raise ValueError("Transition constraints need crf=True.")
         else:
             self.potentials = keras.layers.Dense(self.num_tags, activation="softmax", name="tags")
 
@@ -446,6 +461,18 @@ class SequenceTagger(keras.Model):
         tags, _ = self.crf.decode(scores, safe)
         return np.where(mask, ops.convert_to_numpy(tags), 0).astype("int32")
 
+    def marginals(self, scores: Any, words: Any) -> np.ndarray:
+        """Per-token tag probabilities ``(batch, timesteps, num_tags)`` (0 at padding) from
+        the model's output scores: CRF marginals (forward-backward), else the softmax."""
+        scores = ops.convert_to_numpy(scores)
+        mask = np.asarray(ops.convert_to_numpy(words)) != 0
+        if not self.use_crf:
+            return np.where(mask[..., None], scores, 0.0).astype("float32")
+        safe = mask.copy()
+        safe[:, 0] = True
+        probs = ops.convert_to_numpy(self.crf.marginals(scores, safe))
+        return np.where(mask[..., None], probs, 0.0).astype("float32")
+
     def predict(self, x: Any, decode: bool = True, **kwargs: Any) -> np.ndarray:
         """Tag ids ``(batch, timesteps)`` (0 at padding), or the scores with
         ``decode=False``; other arguments as ``keras.Model.predict``."""
@@ -478,6 +505,10 @@ class SequenceTagger(keras.Model):
                 "trainable_embeddings": self.trainable_embeddings,
             }
         )
+        if self.use_crf:
+            for key in ("allowed_transitions", "allowed_start", "allowed_end"):
+                value = getattr(self.crf, key)
+                config[key] = None if value is None else np.asarray(value).tolist()
         return config
 
 

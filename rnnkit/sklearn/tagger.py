@@ -181,6 +181,10 @@ class RNNSequenceTagger(KerasEstimatorMixin, BaseEstimator):
         validation_fraction: held-out fraction for early stopping (None disables).
         n_iter_no_change: early-stopping patience in epochs.
         bio_errors: ``"raise"`` or ``"repair"`` (see above).
+        constrain: with ``crf=True`` and BIO tags, forbid the transitions BIO forbids
+            (``O -> I-x``, ``B-x -> I-y``, starting with ``I-x``;
+            :func:`rnnkit.ops.crf.transition_constraints`) in training and decoding, so
+            no invalid span is predicted.
         random_state: seed for reproducible results on CPU.
         verbose: Keras verbosity.
 
@@ -189,7 +193,9 @@ class RNNSequenceTagger(KerasEstimatorMixin, BaseEstimator):
         vocabulary_: word list (index = id). chars_: character list (index = id; 0 and 1
             padding and unknown). model_: the Keras model. history_: training history
             (``loss`` and, with validation, ``val_score`` per epoch). best_epoch_: the
-            epoch whose weights were kept (0-based).
+            epoch whose weights were kept (0-based). scheme_: ``"BIO"`` when every tag
+            is ``O``, ``B-x`` or ``I-x``, else None. constraints_: the CRF's allowed
+            transitions/start/end (a dict of arrays) or None.
 
     Example:
 
@@ -225,6 +231,7 @@ class RNNSequenceTagger(KerasEstimatorMixin, BaseEstimator):
         validation_fraction: float | None = 0.1,
         n_iter_no_change: int = 5,
         bio_errors: str = "raise",
+        constrain: bool = True,
         random_state: Any = None,
         verbose: int = 0,
     ) -> None:
@@ -249,6 +256,7 @@ class RNNSequenceTagger(KerasEstimatorMixin, BaseEstimator):
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
         self.bio_errors = bio_errors
+        self.constrain = constrain
         self.random_state = random_state
         self.verbose = verbose
 
@@ -354,6 +362,12 @@ class RNNSequenceTagger(KerasEstimatorMixin, BaseEstimator):
     def _build_model(self, matrix: np.ndarray | None) -> keras.Model:
         from rnnkit.models.taggers import SequenceTagger
 
+        self.constraints_ = None
+        if self.crf and self.constrain and self.scheme_ == "BIO":
+            from rnnkit.ops.crf import transition_constraints
+
+            self.constraints_ = transition_constraints(list(self.tags_), "BIO")
+
         model = SequenceTagger(
             len(self.vocabulary_),
             len(self.tags_),
@@ -371,6 +385,7 @@ class RNNSequenceTagger(KerasEstimatorMixin, BaseEstimator):
             word_dropout=float(self.word_dropout),
             embeddings=matrix,
             name="rnn_sequence_tagger",
+            **(self.constraints_ or {}),
         )
         model.compile(
             optimizer=keras.optimizers.Adam(float(self.learning_rate), clipnorm=5.0),
@@ -378,8 +393,11 @@ class RNNSequenceTagger(KerasEstimatorMixin, BaseEstimator):
         )
         return model
 
-    def _predict_ids(self, model: keras.Model, sentences: list[list[str]]) -> list[np.ndarray]:
-        """Best tag ids of each (non-empty) sentence, predicted in length-sorted batches."""
+    def _predict_ids(
+        self, model: keras.Model, sentences: list[list[str]], marginals: bool = False
+    ) -> list[np.ndarray]:
+        """Best tag ids of each (non-empty) sentence (or with ``marginals`` its
+        ``(length, num_tags)`` tag probabilities), predicted in length-sorted batches."""
         order = np.argsort([len(s) for s in sentences], kind="stable")
         out: list[Any] = [None] * len(sentences)
         step = 256
@@ -388,7 +406,10 @@ class RNNSequenceTagger(KerasEstimatorMixin, BaseEstimator):
             batch = [sentences[i] for i in rows]
             x = self._encode(batch)
             scores = model.predict_on_batch(x)
-            best = model.decode(scores, x["words"])
+            if marginals:
+                best = model.marginals(scores, x["words"])
+            else:
+                best = model.decode(scores, x["words"])
             for r, i in enumerate(rows):
                 out[i] = best[r, : len(sentences[i])]
         return out
@@ -485,6 +506,28 @@ class RNNSequenceTagger(KerasEstimatorMixin, BaseEstimator):
         best = self._predict_ids(self.model_, [sentences[i] for i in kept])
         for row, i in zip(best, kept):
             out[i] = [str(self.tags_[k]) for k in row]
+        return out
+
+    def predict_marginals(self, X: Any) -> list[np.ndarray]:
+        """Per token, per tag probabilities: one ``(len(sentence), len(tags_))`` float32
+        array per sentence, columns in ``tags_`` order, rows summing to 1.
+
+        With ``crf=True`` these are the CRF's marginals ``p(tag_t = k | sentence)``
+        (forward-backward over the allowed paths), else the per-token softmax.
+
+        Example:
+
+        >>> probs = tagger.predict_marginals([["Paris", "is", "nice"]])  # doctest: +SKIP
+        >>> probs[0].shape  # (3, len(tagger.tags_))
+        """
+        check_is_fitted(self, "model_")
+        sentences = validate_token_lists(X)
+        out = [np.zeros((0, len(self.tags_)), "float32") for _ in sentences]
+        kept = [i for i, s in enumerate(sentences) if s]
+        if kept:
+            probs = self._predict_ids(self.model_, [sentences[i] for i in kept], marginals=True)
+            for row, i in zip(probs, kept):
+                out[i] = row
         return out
 
     def score(self, X: Any, y: Any) -> float:
