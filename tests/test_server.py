@@ -274,8 +274,11 @@ def test_python_m_rnnkit_serve_in_a_child_process(served, tmp_path):
         assert got == tm.predict(TEXTS)["label"].tolist()
         process = server.process
     assert process.poll() is not None  # stopped on leaving the block
-    with pytest.raises(RuntimeError, match="did not start"):
+    with pytest.raises(RuntimeError, match="did not start") as e:
         ServerProcess("sent", tmp_path / "nothing-here", startup_timeout=60).start()
+    assert "rnnkit serve: error: --model_base_path" in str(e.value)  # the one-line reason
+    assert "does not exist, expected an existing folder" in str(e.value)
+    assert "Traceback" not in str(e.value)
 
 
 def test_micro_batching_threads_and_one_thread_serializes_calls(served):

@@ -6,8 +6,14 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections import deque
 from types import TracebackType
+from typing import IO
+
+#: the last this many bytes of the server's stderr are kept (``ServerProcess.log``)
+LOG_TAIL_BYTES = 1 << 20
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -27,6 +33,10 @@ class ServerProcess:
         host: interface to bind.
         startup_timeout: seconds to wait for ``GET /healthz`` to answer 200.
         extra_args: more ``rnnkit serve`` flags (e.g. ``["--num_batch_threads", "1"]``).
+
+    The server's stderr is read continuously by a thread (a full pipe would otherwise
+    stall a long-running server): :attr:`log` is its last ``LOG_TAIL_BYTES`` bytes as
+    text, :attr:`log_bytes` how many bytes it wrote in all.
 
     Example:
 
@@ -50,6 +60,23 @@ class ServerProcess:
         self.startup_timeout = startup_timeout
         self.extra_args = list(extra_args or [])
         self.process: subprocess.Popen | None = None
+        self._tail: deque[bytes] = deque()
+        self._tail_size = 0
+        self.log_bytes = 0
+        self._reader: threading.Thread | None = None
+
+    @property
+    def log(self) -> str:
+        """The last ``LOG_TAIL_BYTES`` bytes of the server's stderr (complete once stopped)."""
+        return b"".join(self._tail).decode("utf-8", errors="replace")
+
+    def _read_stderr(self, stream: IO[bytes]) -> None:
+        for chunk in iter(lambda: stream.readline(65536), b""):
+            self.log_bytes += len(chunk)
+            self._tail.append(chunk)
+            self._tail_size += len(chunk)
+            while self._tail_size > LOG_TAIL_BYTES and len(self._tail) > 1:
+                self._tail_size -= len(self._tail.popleft())
 
     @property
     def url(self) -> str:
@@ -68,6 +95,12 @@ class ServerProcess:
             *self.extra_args,
         ]  # fmt: skip
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self._tail.clear()
+        self._tail_size = self.log_bytes = 0
+        self._reader = threading.Thread(
+            target=self._read_stderr, args=(self.process.stderr,), daemon=True
+        )
+        self._reader.start()
         deadline = time.time() + self.startup_timeout
         while True:
             try:
@@ -77,8 +110,7 @@ class ServerProcess:
                 pass
             if self.process.poll() is not None or time.time() > deadline:
                 self.stop()
-                log = self.process.stderr.read().decode(errors="replace")[-2000:]
-                raise RuntimeError(f"rnnkit serve did not start on {self.url}:\n{log}")
+                raise RuntimeError(f"rnnkit serve did not start on {self.url}:\n{self.log[-2000:]}")
             time.sleep(0.5)
 
     def stop(self) -> None:
@@ -90,6 +122,8 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        if self._reader is not None:
+            self._reader.join(timeout=10)  # the rest of the log, up to the process's exit
 
     def __enter__(self) -> ServerProcess:
         return self.start()
