@@ -580,11 +580,13 @@ def _forward_scores(potentials, transitions, start_transitions, mask, return_seq
     alpha0 = ops.expand_dims(start_transitions, 0) + potentials[:, 0]
     if _time_steps(potentials) == 1:
         return alpha0, (ops.expand_dims(alpha0, 1) if return_sequences else None)
-    trans = ops.expand_dims(transitions, 0)
+    # v[b, j, i] = alpha[b, i] + transitions[i, j], reduced over the last (contiguous)
+    # axis, which XLA's CPU code does much faster than a middle axis.
+    trans_t = ops.expand_dims(ops.transpose(transitions), 0)
 
     def step(emit_t, states):
         alpha = states[0]
-        new = ops.logsumexp(ops.expand_dims(alpha, 2) + trans, axis=1) + emit_t
+        new = ops.logsumexp(ops.expand_dims(alpha, 1) + trans_t, axis=2) + emit_t
         return new, [new]
 
     num_tags = static_shape(potentials)[2]
