@@ -9,6 +9,9 @@ from rnnkit.layers.factory import recurrent_layer
 from rnnkit.layers.gru import GRU
 from rnnkit.layers.lstm import LSTM
 from rnnkit.layers.masked_pooling import MaskedPooling
+from rnnkit.layers.min_gru import MinGRU
+from rnnkit.layers.min_lstm import MinLSTM
+from rnnkit.layers.parallel_rnn import ParallelRNN
 from rnnkit.layers.rnn import RNN
 from rnnkit.layers.simple_rnn import SimpleRNN
 from rnnkit.layers.stacked_rnn import StackedRNN
@@ -25,6 +28,9 @@ __all__ = [
     "GRU",
     "LSTM",
     "MaskedPooling",
+    "MinGRU",
+    "MinLSTM",
+    "ParallelRNN",
     "RNN",
     "SimpleRNN",
 ]

@@ -7,6 +7,7 @@ from typing import Any
 import keras
 from keras import ops
 
+from rnnkit.layers.parallel_rnn import ParallelRNN
 from rnnkit.layers.rnn import RNN
 
 MERGE_MODES = ("concat", "sum", "ave", "mul", None)
@@ -63,10 +64,10 @@ class Bidirectional(keras.Layer):
             layer = keras.saving.deserialize_keras_object(layer)
         if isinstance(backward_layer, dict):
             backward_layer = keras.saving.deserialize_keras_object(backward_layer)
-        if not isinstance(layer, RNN):
+        if not isinstance(layer, (RNN, ParallelRNN)):
             raise ValueError(
                 "Bidirectional expects an rnnkit recurrent layer (rnnkit.layers.RNN, "
-                f"SimpleRNN, LSTM or GRU), got {type(layer).__name__}."
+                f"SimpleRNN, LSTM, GRU, MinGRU or MinLSTM), got {type(layer).__name__}."
             )
         if merge_mode not in MERGE_MODES:
             raise ValueError(f"Invalid merge_mode {merge_mode!r}: expected one of {MERGE_MODES}.")
@@ -79,7 +80,7 @@ class Bidirectional(keras.Layer):
                 layer, name=f"backward_{layer.name}", go_backwards=not layer.go_backwards
             )
         else:
-            if not isinstance(backward_layer, RNN):
+            if not isinstance(backward_layer, (RNN, ParallelRNN)):
                 raise ValueError(
                     "`backward_layer` must be an rnnkit recurrent layer, got "
                     f"{type(backward_layer).__name__}."

@@ -8,6 +8,7 @@ import keras
 from keras import ops
 
 from rnnkit.layers.bidirectional import MERGE_MODES, Bidirectional, clone_recurrent_layer
+from rnnkit.layers.parallel_rnn import ParallelRNN
 from rnnkit.layers.rnn import RNN
 
 SKIPS = ("none", "residual", "concat")
@@ -70,10 +71,10 @@ class StackedRNN(keras.Layer):
         if not layers:
             raise ValueError("StackedRNN needs at least one recurrent layer, got none.")
         for i, lay in enumerate(layers):
-            if not isinstance(lay, RNN):
+            if not isinstance(lay, (RNN, ParallelRNN)):
                 raise ValueError(
                     f"StackedRNN layer {i} must be an rnnkit recurrent layer (SimpleRNN, LSTM, "
-                    f"GRU or RNN), got {type(lay).__name__}."
+                    f"GRU, RNN, MinGRU or MinLSTM), got {type(lay).__name__}."
                 )
         if skip not in SKIPS:
             raise ValueError(f"Invalid skip {skip!r}: expected one of {SKIPS}.")

@@ -1,0 +1,62 @@
+"""minGRU: a GRU whose gate and candidate depend on the input alone (Feng et al. 2024)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+from keras import ops
+
+from rnnkit.layers.parallel_rnn import ParallelRNN
+from rnnkit.ops.parallel_scan import log_g
+
+
+@keras.saving.register_keras_serializable(package="rnnkit")
+class MinGRU(ParallelRNN):
+    """Minimal GRU, trained in parallel over time.
+
+    ``z_t = sigmoid(x_t W_z + b_z)``, ``h~_t = g(x_t W_h + b_h)``,
+    ``h_t = (1 - z_t) * h_{t-1} + z_t * h~_t``, with ``g(v) = v + 0.5`` for ``v >= 0`` and
+    ``sigmoid(v)`` below (the paper's log-space form: candidates stay positive). No state
+    enters the gates, so the whole sequence is one projection and one associative scan in
+    log space (:func:`rnnkit.ops.parallel_scan.linear_recurrence`); :meth:`step` runs the
+    same recurrence one step at a time. The scan runs on every backend; there is no
+    linear-space variant (its products overflow in low precision).
+
+    Masks of any pattern (right- or left-padded, holes) carry the state through masked
+    steps, so the outputs at real positions equal those of the unpadded sequence and the
+    final state is the state after each row's last real step.
+
+    Args:
+        units: positive integer, dimensionality of the state and output.
+        **kwargs: the arguments of :class:`rnnkit.layers.parallel_rnn.ParallelRNN`
+            (use_bias, initializers, regularizers, constraints, dropout, seed,
+            return_sequences, return_state, go_backwards, zero_output_for_mask) and of
+            ``keras.Layer``.
+
+    Call arguments:
+        sequences: ``(batch, timesteps, features)`` float tensor.
+        initial_state: optional ``(batch, units)`` tensor (or a list of one), any sign.
+        mask: optional boolean ``(batch, timesteps)``.
+        training: whether dropout is active.
+
+    Returns:
+        ``(batch, units)``, or ``(batch, timesteps, units)`` with ``return_sequences``;
+        with ``return_state``, ``[output, final_state]``.
+
+    Example:
+
+    >>> layer = MinGRU(32, return_sequences=True)
+    >>> y = layer(keras.ops.ones((2, 100, 8)))  # (2, 100, 32)
+
+    Weights: ``kernel`` ``(features, 2 * units)`` (gate, then candidate) and ``bias``.
+    """
+
+    gates = 2
+
+    def coefficients(self, projected: Any) -> tuple[Any, Any]:
+        k = self.units
+        gate, candidate = projected[..., :k], projected[..., k:]
+        log_z = -ops.softplus(-gate)
+        log_keep = -ops.softplus(gate)  # log(1 - z)
+        return log_keep, log_z + log_g(candidate)

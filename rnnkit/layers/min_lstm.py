@@ -1,0 +1,64 @@
+"""minLSTM: an LSTM whose gates and candidate depend on the input alone (Feng et al. 2024)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+from keras import ops
+
+from rnnkit.layers.parallel_rnn import ParallelRNN
+from rnnkit.ops.parallel_scan import log_g
+
+
+@keras.saving.register_keras_serializable(package="rnnkit")
+class MinLSTM(ParallelRNN):
+    """Minimal LSTM, trained in parallel over time.
+
+    ``f_t = sigmoid(x_t W_f + b_f)``, ``i_t = sigmoid(x_t W_i + b_i)``,
+    ``h~_t = g(x_t W_h + b_h)``, normalized gates ``f'_t = f_t / (f_t + i_t)`` and
+    ``i'_t = i_t / (f_t + i_t)``, ``h_t = f'_t * h_{t-1} + i'_t * h~_t`` (the paper's
+    length-independent form, computed in log space; ``g`` as in :class:`MinGRU`). The
+    sequence runs as one projection and one associative scan
+    (:func:`rnnkit.ops.parallel_scan.linear_recurrence`); :meth:`step` runs the same
+    recurrence one step at a time. Masks of any pattern carry the state through masked
+    steps.
+
+    Args:
+        units: positive integer, dimensionality of the state and output.
+        **kwargs: the arguments of :class:`rnnkit.layers.parallel_rnn.ParallelRNN`
+            (use_bias, initializers, regularizers, constraints, dropout, seed,
+            return_sequences, return_state, go_backwards, zero_output_for_mask) and of
+            ``keras.Layer``.
+
+    Call arguments:
+        sequences: ``(batch, timesteps, features)`` float tensor.
+        initial_state: optional ``(batch, units)`` tensor (or a list of one), any sign.
+        mask: optional boolean ``(batch, timesteps)``.
+        training: whether dropout is active.
+
+    Returns:
+        ``(batch, units)``, or ``(batch, timesteps, units)`` with ``return_sequences``;
+        with ``return_state``, ``[output, final_state]``.
+
+    Example:
+
+    >>> layer = MinLSTM(32)
+    >>> y = layer(keras.ops.ones((2, 100, 8)))  # (2, 32)
+
+    Weights: ``kernel`` ``(features, 3 * units)`` (forget, input, candidate) and ``bias``.
+    """
+
+    gates = 3
+
+    def coefficients(self, projected: Any) -> tuple[Any, Any]:
+        k = self.units
+        forget, inp, candidate = (
+            projected[..., :k],
+            projected[..., k : 2 * k],
+            projected[..., 2 * k :],
+        )
+        diff = ops.softplus(-forget) - ops.softplus(-inp)  # log i - log f
+        log_f = -ops.softplus(diff)
+        log_i = -ops.softplus(-diff)
+        return log_f, log_i + log_g(candidate)

@@ -1,0 +1,253 @@
+"""The base of the parallel-in-time recurrent layers (:class:`MinGRU`, :class:`MinLSTM`).
+
+Their gates depend on the input alone, so the state follows a linear recurrence
+``h_t = a_t * h_{t-1} + b_t`` whose coefficients come from one projection of the whole
+sequence, and :func:`rnnkit.ops.parallel_scan.linear_recurrence` solves it with an
+associative scan. :meth:`ParallelRNN.step` is the same function one step at a time, for
+generation token by token.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+from keras import constraints, initializers, ops, regularizers
+
+from rnnkit.ops.parallel_scan import linear_recurrence
+from rnnkit.ops.validation import check_float, check_rank, static_shape
+
+
+class ParallelRNN(keras.Layer):
+    """Base class: a recurrent layer whose recurrence is linear in the state.
+
+    Subclasses set ``gates`` (blocks of ``units`` columns in ``kernel``) and implement
+    :meth:`coefficients` (the logs of ``a`` and ``b`` from the projected inputs).
+
+    Args:
+        units: positive integer, dimensionality of the state and output.
+        use_bias: whether the projection has a bias.
+        kernel_initializer, bias_initializer: initializers of ``kernel`` and ``bias``.
+        kernel_regularizer, bias_regularizer: their regularizers.
+        kernel_constraint, bias_constraint: their constraints.
+        dropout: fraction of the input features dropped in training (one mask per
+            sequence, the same at every step, as in Keras's recurrent layers).
+        seed: seed of the dropout mask.
+        return_sequences: return every step's output (else the last one).
+        return_state: also return the final state.
+        go_backwards: process the sequence in reverse (outputs in processing order, as
+            Keras's layers return them).
+        zero_output_for_mask: emit zeros at masked steps instead of the carried state.
+    """
+
+    gates: int = 1
+
+    def __init__(
+        self,
+        units: int,
+        use_bias: bool = True,
+        kernel_initializer: Any = "glorot_uniform",
+        bias_initializer: Any = "zeros",
+        kernel_regularizer: Any = None,
+        bias_regularizer: Any = None,
+        kernel_constraint: Any = None,
+        bias_constraint: Any = None,
+        dropout: float = 0.0,
+        seed: int | None = None,
+        return_sequences: bool = False,
+        return_state: bool = False,
+        go_backwards: bool = False,
+        zero_output_for_mask: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        if not isinstance(units, int) or isinstance(units, bool) or units <= 0:
+            raise ValueError(
+                "Received an invalid value for argument `units`, expected a positive "
+                f"integer, got {units!r}."
+            )
+        if not 0.0 <= float(dropout) <= 1.0:
+            raise ValueError(f"`dropout` must be in [0, 1], got {dropout!r}.")
+        super().__init__(**kwargs)
+        self.units = units
+        self.use_bias = use_bias
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
+        self.dropout = float(dropout)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed=seed)
+        self.return_sequences = return_sequences
+        self.return_state = return_state
+        self.go_backwards = go_backwards
+        self.zero_output_for_mask = zero_output_for_mask
+        self.supports_masking = True
+
+    @property
+    def state_size(self) -> list[int]:
+        return [self.units]
+
+    def build(self, sequences_shape: tuple, initial_state_shape: Any = None) -> None:
+        input_dim = sequences_shape[-1]
+        if input_dim is None:
+            raise ValueError(
+                f"Layer '{self.name}' needs a defined last (feature) dimension, got input "
+                f"shape {tuple(sequences_shape)}."
+            )
+        self.input_dim = int(input_dim)
+        self.kernel = self.add_weight(
+            shape=(self.input_dim, self.gates * self.units),
+            name="kernel",
+            initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
+        )
+        self.bias = None
+        if self.use_bias:
+            self.bias = self.add_weight(
+                shape=(self.gates * self.units,),
+                name="bias",
+                initializer=self.bias_initializer,
+                regularizer=self.bias_regularizer,
+                constraint=self.bias_constraint,
+            )
+
+    def compute_output_shape(self, sequences_shape: tuple, initial_state_shape: Any = None) -> Any:
+        batch, steps = sequences_shape[0], sequences_shape[1]
+        output = (batch, steps, self.units) if self.return_sequences else (batch, self.units)
+        if self.return_state:
+            return [output, (batch, self.units)]
+        return output
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        output_mask = mask if self.return_sequences else None
+        if self.return_state:
+            return [output_mask, None]
+        return output_mask
+
+    # -- the recurrence ----------------------------------------------------------------
+    def coefficients(self, projected: Any) -> tuple[Any, Any]:
+        """``(log a, log b)`` of ``h_t = a_t h_{t-1} + b_t`` from the projected inputs
+        ``(..., gates * units)``; each ``(..., units)``."""
+        raise NotImplementedError
+
+    def _project(self, x: Any, input_mask: Any) -> Any:
+        if input_mask is not None:
+            x = x * (input_mask if len(x.shape) == 2 else ops.expand_dims(input_mask, 1))
+        projected = ops.matmul(x, self.kernel)
+        return projected if self.bias is None else projected + self.bias
+
+    def _dropout_mask(self, batch: Any, training: bool | None) -> Any:
+        if training and 0.0 < self.dropout < 1.0:
+            return keras.random.dropout(
+                ops.ones((batch, self.input_dim), dtype=self.compute_dtype),
+                rate=self.dropout,
+                seed=self.seed_generator,
+            )
+        return None
+
+    def step(self, inputs: Any, states: Any, training: bool | None = False) -> tuple[Any, list]:
+        """One step of the same recurrence: ``(batch, features)`` inputs and ``[h]`` ->
+        ``(h_new, [h_new])``, for generating token by token.
+
+        Example:
+
+        >>> layer = MinGRU(8)
+        >>> layer.build((None, None, 4))
+        >>> y, [h] = layer.step(keras.ops.ones((2, 4)), [keras.ops.zeros((2, 8))])
+        """
+        if not self.built:
+            self.build((None, None, inputs.shape[-1]))
+        h = states[0] if isinstance(states, (list, tuple)) else states
+        log_a, log_b = self.coefficients(
+            self._project(inputs, self._dropout_mask(ops.shape(inputs)[0], training))
+        )
+        h = ops.exp(log_a) * h + ops.exp(log_b)
+        return h, [h]
+
+    def get_initial_state(self, batch_size: Any) -> list:
+        return [ops.zeros((batch_size, self.units), dtype=self.compute_dtype)]
+
+    def _check_call_inputs(self, sequences: Any, initial_state: Any, mask: Any) -> Any:
+        shape = check_rank(self.name, sequences, 3, "inputs", "(batch, timesteps, features)")
+        check_float(self.name, sequences)
+        if shape[-1] is not None and shape[-1] != self.input_dim:
+            raise ValueError(
+                f"Layer '{self.name}' was built for {self.input_dim} input features, got "
+                f"inputs of shape {shape} with {shape[-1]}."
+            )
+        if mask is not None:
+            mshape = static_shape(mask)
+            if len(mshape) != 2 or any(
+                a is not None and b is not None and a != b for a, b in zip(mshape, shape[:2])
+            ):
+                raise ValueError(
+                    f"Layer '{self.name}' expected a mask of shape (batch, timesteps) = "
+                    f"{shape[:2]}, got a mask of shape {mshape}."
+                )
+        if initial_state is None:
+            return None
+        if isinstance(initial_state, (list, tuple)):
+            if len(initial_state) != 1:
+                raise ValueError(
+                    f"Layer '{self.name}' expected 1 initial state of shape "
+                    f"{(shape[0], self.units)}, got {len(initial_state)}."
+                )
+            initial_state = initial_state[0]
+        sshape = static_shape(initial_state)
+        if len(sshape) != 2 or sshape[-1] not in (None, self.units):
+            raise ValueError(
+                f"Layer '{self.name}' expected an initial state of shape "
+                f"{(shape[0], self.units)}, got {sshape}."
+            )
+        return initial_state
+
+    def call(
+        self,
+        sequences: Any,
+        initial_state: Any = None,
+        mask: Any = None,
+        training: bool | None = False,
+    ) -> Any:
+        h0 = self._check_call_inputs(sequences, initial_state, mask)
+        if self.go_backwards:
+            sequences = ops.flip(sequences, axis=1)
+            if mask is not None:
+                mask = ops.flip(mask, axis=1)
+        input_mask = self._dropout_mask(ops.shape(sequences)[0], training)
+        log_a, log_b = self.coefficients(self._project(sequences, input_mask))
+        if h0 is not None:
+            h0 = ops.cast(h0, log_a.dtype)
+        outputs = linear_recurrence(log_a, log_b, h0, mask)
+        # the static shape (TensorFlow's scan can lose it inside a traced train step)
+        outputs = ops.reshape(
+            outputs, (ops.shape(sequences)[0], ops.shape(sequences)[1], self.units)
+        )
+        last = outputs[:, -1]
+        if self.return_sequences and self.zero_output_for_mask and mask is not None:
+            outputs = ops.where(ops.expand_dims(ops.cast(mask, "bool"), -1), outputs, 0.0)
+        output = outputs if self.return_sequences else last
+        if self.return_state:
+            return [output, last]
+        return output
+
+    def get_config(self) -> dict:
+        config = {
+            "units": self.units,
+            "use_bias": self.use_bias,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
+            "dropout": self.dropout,
+            "seed": self.seed,
+            "return_sequences": self.return_sequences,
+            "return_state": self.return_state,
+            "go_backwards": self.go_backwards,
+            "zero_output_for_mask": self.zero_output_for_mask,
+        }
+        return {**super().get_config(), **config}

@@ -1,0 +1,72 @@
+"""Linear recurrences over a whole sequence at once: ``h_t = a_t * h_{t-1} + b_t``.
+
+Used by the parallel-in-time layers (:class:`rnnkit.layers.MinGRU`,
+:class:`rnnkit.layers.MinLSTM`; Feng et al. 2024, "Were RNNs All We Needed?"). With
+``0 < a_t <= 1`` and ``b_t > 0`` the recurrence is solved in log space by one associative
+scan (``keras.ops.associative_scan``: ``O(log T)`` depth, every backend) over pairs
+``(log a, log b)`` combined as ``(A1 + A2, logaddexp(B1 + A2, B2))``; no intermediate ever
+leaves the range of the logs of the inputs, so the scan neither overflows nor underflows
+at any length. The initial state enters linearly: ``h_t = exp(A_t) * h_0 + exp(B_t)`` with
+``A_t = sum(log a)`` (at most 0) and ``B_t`` the scanned ``log`` of the rest, so ``h_0``
+may have any sign.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from keras import ops
+
+#: ``log(0)`` in the scan: finite (a true ``-inf`` turns ``logaddexp``'s gradient into
+#: NaN), far below any log of a real term (``exp(-1e4)`` is 0 in every float type).
+LOG_ZERO = -1e4
+
+
+def g(x: Any) -> Any:
+    """The paper's positive activation: ``x + 0.5`` for ``x >= 0``, ``sigmoid(x)`` below.
+
+    Continuous, increasing and positive, so candidate states stay positive and their logs
+    exist.
+    """
+    return ops.where(x >= 0, x + 0.5, ops.sigmoid(x))
+
+
+def log_g(x: Any) -> Any:
+    """``log(g(x))`` computed stably (``-softplus(-x)`` below 0)."""
+    return ops.where(x >= 0, ops.log(ops.maximum(x, 0.0) + 0.5), -ops.softplus(-x))
+
+
+def linear_recurrence(log_a: Any, log_b: Any, initial_state: Any = None, mask: Any = None) -> Any:
+    """All states of ``h_t = a_t * h_{t-1} + b_t`` along axis 1, from the logs of a and b.
+
+    Args:
+        log_a: ``(batch, timesteps, units)`` logs of the decay factors (``<= 0``).
+        log_b: ``(batch, timesteps, units)`` logs of the positive inputs.
+        initial_state: ``(batch, units)`` ``h_0`` of any sign; None for zeros.
+        mask: optional boolean ``(batch, timesteps)``; at a False step the state is
+            carried unchanged (``a = 1``, ``b = 0``), whatever the pattern of the mask.
+
+    Returns:
+        ``(batch, timesteps, units)``: ``h_1 ... h_T``.
+
+    Example:
+
+    >>> la = keras.ops.log(keras.ops.full((1, 3, 1), 0.5))
+    >>> lb = keras.ops.zeros((1, 3, 1))  # b = 1
+    >>> h = linear_recurrence(la, lb)  # [[1], [1.5], [1.75]]
+    """
+    if mask is not None:
+        keep = ops.expand_dims(ops.cast(mask, "bool"), -1)
+        log_a = ops.where(keep, log_a, ops.zeros_like(log_a))
+        log_b = ops.where(keep, log_b, ops.full_like(log_b, LOG_ZERO))
+
+    def combine(earlier: tuple, later: tuple) -> tuple:
+        a1, b1 = earlier
+        a2, b2 = later
+        return a1 + a2, ops.logaddexp(b1 + a2, b2)
+
+    log_decay, log_rest = ops.associative_scan(combine, (log_a, log_b), axis=1)
+    states = ops.exp(log_rest)
+    if initial_state is not None:
+        states = states + ops.exp(log_decay) * ops.expand_dims(initial_state, 1)
+    return states

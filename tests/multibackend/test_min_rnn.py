@@ -1,0 +1,210 @@
+"""MinGRU / MinLSTM (parallel scan) against a NumPy implementation of the sequential
+equations: values, gradients, masks of every layout, go_backwards, initial states, the
+step form, Bidirectional / StackedRNN and .keras round trips, on the current backend."""
+
+import keras
+import numpy as np
+import pytest
+
+from rnnkit.layers import Bidirectional, MinGRU, MinLSTM, StackedRNN
+from tests.multibackend.helpers import gradients, masks, no_grad, to_np
+
+LAYERS = {"mingru": MinGRU, "minlstm": MinLSTM}
+
+
+def np_sigmoid(v):
+    return 1.0 / (1.0 + np.exp(-v))
+
+
+def np_g(v):
+    return np.where(v >= 0, v + 0.5, np_sigmoid(v))
+
+
+def np_step(kind, p, h, units):
+    """The paper's sequential equations on the projected input ``p`` (float64)."""
+    if kind == "mingru":
+        z = np_sigmoid(p[..., :units])
+        return (1 - z) * h + z * np_g(p[..., units:])
+    f = np_sigmoid(p[..., :units])
+    i = np_sigmoid(p[..., units : 2 * units])
+    return f / (f + i) * h + i / (f + i) * np_g(p[..., 2 * units :])
+
+
+def np_run(kind, kernel, bias, x, mask=None, h0=None, go_backwards=False, zero_output=False):
+    """Sequences ``(B, T, U)`` and final states ``(B, U)``: masked steps carry the state."""
+    x = np.asarray(x, np.float64)
+    batch, steps, _ = x.shape
+    units = kernel.shape[1] // (2 if kind == "mingru" else 3)
+    m = np.ones((batch, steps), bool) if mask is None else np.asarray(mask, bool)
+    if go_backwards:
+        x, m = x[:, ::-1], m[:, ::-1]
+    h = np.zeros((batch, units)) if h0 is None else np.asarray(h0, np.float64)
+    outputs = []
+    for t in range(steps):
+        new = np_step(kind, x[:, t] @ kernel + bias, h, units)
+        h = np.where(m[:, t : t + 1], new, h)
+        outputs.append(np.where(m[:, t : t + 1], h, 0.0) if zero_output else h)
+    return np.stack(outputs, 1), h
+
+
+def make(kind, units=4, features=3, **kwargs):
+    layer = LAYERS[kind](units, bias_initializer="random_normal", **kwargs)
+    layer.build((None, None, features))
+    return layer
+
+
+def weights(layer):
+    return to_np(layer.kernel).astype(np.float64), to_np(layer.bias).astype(np.float64)
+
+
+@pytest.mark.parametrize("kind", LAYERS)
+@pytest.mark.parametrize("mask_name", ["none", "right", "left", "empty_row", "holes"])
+@pytest.mark.parametrize("go_backwards", [False, True])
+def test_matches_the_sequential_equations(kind, mask_name, go_backwards):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(4, 6, 3)).astype("float32") * 2
+    mask = masks()[mask_name] if mask_name != "holes" else rng.random((4, 6)) < 0.6
+    h0 = rng.normal(size=(4, 4)).astype("float32")  # any sign
+    layer = make(kind, return_sequences=True, return_state=True, go_backwards=go_backwards)
+    kernel, bias = weights(layer)
+    for initial in (None, h0):
+        y, h = layer(x, initial_state=initial, mask=mask)
+        ref_y, ref_h = np_run(kind, kernel, bias, x, mask, initial, go_backwards)
+        np.testing.assert_allclose(to_np(y), ref_y, atol=2e-5)
+        np.testing.assert_allclose(to_np(h), ref_h, atol=2e-5)
+    zero = make(kind, return_sequences=True, zero_output_for_mask=True, go_backwards=go_backwards)
+    zero.set_weights(layer.get_weights())
+    ref_y, _ = np_run(kind, kernel, bias, x, mask, None, go_backwards, zero_output=True)
+    np.testing.assert_allclose(to_np(zero(x, mask=mask)), ref_y, atol=2e-5)
+
+
+@pytest.mark.parametrize("kind", LAYERS)
+def test_padding_gives_the_unpadded_results(kind):
+    """Right- and left-padded rows: outputs at real positions and the final state equal
+    those of the row alone."""
+    rng = np.random.default_rng(1)
+    layer = make(kind, return_sequences=True, return_state=True)
+    row = rng.normal(size=(1, 5, 3)).astype("float32")
+    alone_y, alone_h = (to_np(v) for v in layer(row))
+    pad = np.zeros((1, 3, 3), "float32")
+    right, left = np.concatenate([row, pad], 1), np.concatenate([pad, row], 1)
+    m_right = np.array([[True] * 5 + [False] * 3])
+    y, h = layer(right, mask=m_right)
+    np.testing.assert_allclose(to_np(y)[:, :5], alone_y, atol=1e-6)
+    np.testing.assert_allclose(to_np(h), alone_h, atol=1e-6)
+    y, h = layer(left, mask=m_right[:, ::-1].copy())
+    np.testing.assert_allclose(to_np(y)[:, 3:], alone_y, atol=1e-6)
+    np.testing.assert_allclose(to_np(h), alone_h, atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", LAYERS)
+def test_step_form_equals_the_parallel_form(kind):
+    rng = np.random.default_rng(2)
+    layer = make(kind, return_sequences=True)
+    x = rng.normal(size=(2, 7, 3)).astype("float32")
+    h0 = rng.normal(size=(2, 4)).astype("float32")
+    parallel = to_np(layer(x, initial_state=h0))
+    h, outs = h0, []
+    with no_grad():
+        for t in range(7):
+            y, [h] = layer.step(x[:, t], [h])
+            outs.append(to_np(y))
+    np.testing.assert_allclose(np.stack(outs, 1), parallel, atol=1e-5)
+
+
+@pytest.mark.parametrize("kind", LAYERS)
+def test_gradients_match_finite_differences_of_the_equations(kind):
+    rng = np.random.default_rng(3)
+    layer = make(kind, return_sequences=True)
+    x = rng.normal(size=(2, 5, 3)).astype("float32")
+    mask = np.array([[True] * 5, [False, True, True, True, False]])
+    target = rng.normal(size=(2, 5, 4))
+
+    def loss_fn(y):
+        return keras.ops.sum(y * keras.ops.convert_to_tensor(target, y.dtype))
+
+    grads = gradients(layer, x, loss_fn, mask=mask)
+    kernel, bias = weights(layer)
+
+    def ref_loss(k, b, xv):
+        return float(np.sum(np_run(kind, k, b, xv, mask)[0] * target))
+
+    eps = 1e-6
+    for got, arg in ((grads[0], 2), (grads[1], 0), (grads[2], 1)):
+        params = [kernel, bias, x.astype(np.float64)]
+        num = np.zeros_like(params[arg])
+        for idx in np.ndindex(*num.shape):
+            plus = [p.copy() for p in params]
+            minus = [p.copy() for p in params]
+            plus[arg][idx] += eps
+            minus[arg][idx] -= eps
+            num[idx] = (ref_loss(*plus) - ref_loss(*minus)) / (2 * eps)
+        np.testing.assert_allclose(got, num, atol=2e-4, rtol=1e-3)
+
+
+@pytest.mark.parametrize("kind", LAYERS)
+def test_long_sequences_stay_finite_and_exact(kind):
+    """4,096 steps in float32: the log-space scan neither overflows nor drifts."""
+    rng = np.random.default_rng(4)
+    layer = make(kind, units=2, features=2, return_sequences=True)
+    x = (rng.normal(size=(1, 4096, 2)) * 3).astype("float32")
+    y = to_np(layer(x))
+    ref, _ = np_run(kind, *weights(layer), x)
+    assert np.isfinite(y).all()
+    np.testing.assert_allclose(y, ref, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("kind", LAYERS)
+def test_bidirectional_and_stacked(kind, tmp_path):
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(4, 6, 3)).astype("float32")
+    mask = masks()["right"]
+    bi = Bidirectional(make(kind, return_sequences=True))
+    y = to_np(bi(x, mask=mask))
+    fwd, _ = np_run(kind, *weights(bi.forward_layer), x, mask)
+    bwd, _ = np_run(kind, *weights(bi.backward_layer), x, mask, go_backwards=True, zero_output=True)
+    fwd = np.where(mask[..., None], fwd, 0.0)
+    np.testing.assert_allclose(y[mask], np.concatenate([fwd, bwd[:, ::-1]], -1)[mask], atol=2e-5)
+
+    stack = StackedRNN([LAYERS[kind](4), LAYERS[kind](5)], bidirectional=True)
+    inputs = keras.Input((None, 3))
+    model = keras.Model(inputs, keras.layers.Dense(2)(stack(inputs)))
+    path = tmp_path / "m.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path, safe_mode=True)
+    np.testing.assert_allclose(to_np(loaded(x)), to_np(model(x)), atol=1e-6)
+    assert to_np(model(x)).shape == (4, 6, 2)
+
+
+@pytest.mark.parametrize("kind", LAYERS)
+def test_config_round_trip_and_training(kind):
+    layer = LAYERS[kind](6, dropout=0.3, seed=1, return_state=True, go_backwards=True)
+    clone = LAYERS[kind].from_config(layer.get_config())
+    assert clone.get_config() == layer.get_config()
+    x = np.random.default_rng(6).normal(size=(32, 10, 4)).astype("float32")
+    y = (x[:, :, 0].sum(1) > 0).astype("int32")
+    inputs = keras.Input((10, 4))
+    model = keras.Model(
+        inputs, keras.layers.Dense(2, activation="softmax")(LAYERS[kind](8)(inputs))
+    )
+    model.compile(
+        keras.optimizers.Adam(0.05), "sparse_categorical_crossentropy", metrics=["accuracy"]
+    )
+    history = model.fit(x, y, epochs=80, verbose=0)
+    assert history.history["accuracy"][-1] >= 0.9
+
+
+def test_bad_input():
+    for units in (0, -3, 2.5, True):
+        with pytest.raises(ValueError, match="positive integer"):
+            MinGRU(units)
+    with pytest.raises(ValueError, match=r"dropout"):
+        MinLSTM(4, dropout=1.5)
+    layer = make("mingru")
+    x = np.zeros((2, 5, 3), "float32")
+    with pytest.raises(ValueError, match="initial state"):
+        layer(x, initial_state=np.zeros((2, 7), "float32"))
+    with pytest.raises(ValueError, match="mask of shape"):
+        layer(x, mask=np.ones((2, 4), bool))
+    with pytest.raises(ValueError, match="input features"):
+        layer(np.zeros((2, 5, 9), "float32"))
