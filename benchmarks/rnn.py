@@ -1,7 +1,7 @@
 """Recurrent layer speed: rnnkit vs keras.layers, in the same process, on the current backend.
 
 For SimpleRNN, LSTM, GRU and a bidirectional LSTM, at B=64, D=256, H=512 with T=50
-(``short``) and T=500 (``long``), it times
+(``short``) and T=500 (``long``) (and B=8, T=4,096 with ``--configs xlong``), it times
 
 * ``infer``: ``model.predict_on_batch`` (Keras's compiled predict function: a
   ``tf.function`` on TensorFlow, ``jax.jit`` on JAX, eager on torch);
@@ -12,6 +12,10 @@ for the keras.layers layer (the anchor) and the rnnkit layer with the same weigh
 (outputs checked equal before timing). Each number is the median of ``--repeats`` runs
 after a warm-up, the two timed in rotation with the peak matmul (below). ``speedup`` is
 keras time / rnnkit time (> 1: rnnkit faster).
+
+Rows ``mingru`` and ``minlstm`` time the parallel-scan layers (``rnnkit.layers.MinGRU`` /
+``MinLSTM``) against rnnkit's own GRU / LSTM of the same size (other weights, so no
+output check); their FLOPs are the input projection's alone.
 
 One extra row, ``lstm-hsig``, is DeepMoji's LSTM (Keras 2 hard-sigmoid gates, which no
 fused kernel has): rnnkit's LSTM against ``keras.layers.RNN(rnnkit.cells.LSTMCell(...))``,
@@ -53,10 +57,16 @@ from timing import interleaved_medians, median_seconds  # benchmarks/timing.py
 
 import rnnkit
 
-CONFIGS = {"short": dict(B=64, T=50, D=256, H=512), "long": dict(B=64, T=500, D=256, H=512)}
-KINDS = ("srnn", "lstm", "gru", "bilstm", "lstm-hsig")
+CONFIGS = {
+    "short": dict(B=64, T=50, D=256, H=512),
+    "long": dict(B=64, T=500, D=256, H=512),
+    "xlong": dict(B=8, T=4096, D=256, H=512),  # smaller batch: the sequential anchors' time
+}
+KINDS = ("srnn", "lstm", "gru", "bilstm", "lstm-hsig", "mingru", "minlstm")
 SINGLE = {"srnn": "SimpleRNN", "lstm": "LSTM", "gru": "GRU"}  # same name in both
-GATES = {"srnn": 1, "lstm": 4, "gru": 3, "bilstm": 4, "lstm-hsig": 4}
+GATES = {"srnn": 1, "lstm": 4, "gru": 3, "bilstm": 4, "lstm-hsig": 4, "mingru": 2, "minlstm": 3}
+# parallel-scan layers: (the anchor, rnnkit's sequential layer of the same family; the layer)
+PARALLEL = {"mingru": ("GRU", "MinGRU"), "minlstm": ("LSTM", "MinLSTM")}
 
 
 def peak_matmul(m: int, k: int, n: int):
@@ -89,6 +99,12 @@ def layers_for(kind: str, units: int) -> tuple[keras.Layer, keras.Layer]:
             keras.layers.Bidirectional(keras.layers.LSTM(units, return_sequences=True)),
             rnnkit.layers.Bidirectional(rnnkit.layers.LSTM(units, return_sequences=True)),
         )
+    if kind in PARALLEL:
+        anchor, layer = PARALLEL[kind]
+        return (
+            getattr(rnnkit.layers, anchor)(units, return_sequences=True),
+            getattr(rnnkit.layers, layer)(units, return_sequences=True),
+        )
     if kind == "lstm-hsig":
         cell = rnnkit.cells.LSTMCell(units, recurrent_activation="keras2_hard_sigmoid")
         return (
@@ -118,15 +134,19 @@ def bench_row(kind: str, cfg: dict, repeats: int, padded: bool = False) -> dict:
     anchor_layer, ours_layer = layers_for(kind, H)
     anchor = build_model(anchor_layer, T, D, padded)
     ours = build_model(ours_layer, T, D, padded)
-    ours.set_weights(anchor.get_weights())
-    y_anchor = anchor.predict_on_batch(x)
     y_ours = ours.predict_on_batch(x)
-    err = float(np.abs(np.asarray(y_anchor) - np.asarray(y_ours)).max())
-    if err > 1e-3:
-        raise AssertionError(f"{kind}: rnnkit and keras outputs differ by {err:.2e}")
+    err = float("nan")  # a parallel-scan layer has other weights than its anchor
+    if kind not in PARALLEL:
+        ours.set_weights(anchor.get_weights())
+        y_ours = ours.predict_on_batch(x)
+        err = float(np.abs(np.asarray(anchor.predict_on_batch(x)) - np.asarray(y_ours)).max())
+        if err > 1e-3:
+            raise AssertionError(f"{kind}: rnnkit and keras outputs differ by {err:.2e}")
     target = rng.standard_normal(np.asarray(y_ours).shape, dtype=np.float32)
     directions = 2 if kind == "bilstm" else 1
-    forward_flops = 2 * B * T * (D + H) * GATES[kind] * H * directions
+    # the matmuls of the layer's equations (no state enters a parallel-scan layer's gates)
+    state_dim = 0 if kind in PARALLEL else H
+    forward_flops = 2 * B * T * (D + state_dim) * GATES[kind] * H * directions
     row = {"kind": kind, "T": T, "max_abs_diff": err, "padded": padded}
     peak_fn = peak_matmul(B * T, D + H, 4 * H)
     peak_flops = 2 * B * T * (D + H) * 4 * H
@@ -164,6 +184,7 @@ def table(rows: list[dict], markdown: bool) -> str:
                 [
                     r["kind"]
                     + (" (vs per-step RNN(cell))" if r["kind"] == "lstm-hsig" else "")
+                    + (f" (vs rnnkit {PARALLEL[r['kind']][0]})" if r["kind"] in PARALLEL else "")
                     + (" (right-padded)" if r.get("padded") else ""),
                     str(r["T"]),
                     mode,
@@ -238,7 +259,7 @@ def in_process_rows(args: argparse.Namespace, backend: str) -> list[dict]:
 
 def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
+    parser.add_argument("--configs", nargs="+", default=["short", "long"], choices=list(CONFIGS))
     parser.add_argument("--kinds", nargs="+", default=list(KINDS), choices=list(KINDS))
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table")

@@ -6,23 +6,29 @@ from typing import Any
 
 from rnnkit.layers.gru import GRU
 from rnnkit.layers.lstm import LSTM
+from rnnkit.layers.min_gru import MinGRU
+from rnnkit.layers.min_lstm import MinLSTM
+from rnnkit.layers.parallel_rnn import ParallelRNN
 from rnnkit.layers.rnn import RNN
 from rnnkit.layers.simple_rnn import SimpleRNN
 
-RECURRENT_LAYERS: dict[str, type[RNN]] = {
+RECURRENT_LAYERS: dict[str, type[RNN] | type[ParallelRNN]] = {
     "lstm": LSTM,
     "gru": GRU,
     "srnn": SimpleRNN,
     "simple_rnn": SimpleRNN,
     "rnn": SimpleRNN,
+    "mingru": MinGRU,
+    "minlstm": MinLSTM,
 }
 
 
-def recurrent_layer(kind: str, units: int, **kwargs: Any) -> RNN:
+def recurrent_layer(kind: str, units: int, **kwargs: Any) -> RNN | ParallelRNN:
     """``recurrent_layer("lstm", 64, return_sequences=True)`` -> ``rnnkit.layers.LSTM``.
 
     Args:
-        kind: ``"lstm"``, ``"gru"`` or ``"srnn"`` (also ``"simple_rnn"``, ``"rnn"``).
+        kind: ``"lstm"``, ``"gru"``, ``"srnn"`` (also ``"simple_rnn"``, ``"rnn"``), or
+            the parallel-scan ``"mingru"`` / ``"minlstm"``.
         units: number of units.
         **kwargs: passed to the layer.
 
@@ -32,6 +38,7 @@ def recurrent_layer(kind: str, units: int, **kwargs: Any) -> RNN:
     key = str(kind).lower()
     if key not in RECURRENT_LAYERS:
         raise ValueError(
-            f"Unknown recurrent layer kind {kind!r}: expected one of 'lstm', 'gru', 'srnn'."
+            f"Unknown recurrent layer kind {kind!r}: expected one of 'lstm', 'gru', 'srnn', "
+            "'mingru', 'minlstm'."
         )
     return RECURRENT_LAYERS[key](units, **kwargs)

@@ -38,6 +38,8 @@ class ParallelRNN(keras.Layer):
         go_backwards: process the sequence in reverse (outputs in processing order, as
             Keras's layers return them).
         zero_output_for_mask: emit zeros at masked steps instead of the carried state.
+        recurrent_dropout: accepted for the interface of the other recurrent layers; it
+            must be 0 (no state enters the gates).
     """
 
     gates: int = 1
@@ -58,8 +60,14 @@ class ParallelRNN(keras.Layer):
         return_state: bool = False,
         go_backwards: bool = False,
         zero_output_for_mask: bool = False,
+        recurrent_dropout: float = 0.0,
         **kwargs: Any,
     ) -> None:
+        if recurrent_dropout:
+            raise ValueError(
+                f"{type(self).__name__} has no recurrent weights, so recurrent_dropout must "
+                f"be 0, got {recurrent_dropout!r} (use dropout on the inputs)."
+            )
         if not isinstance(units, int) or isinstance(units, bool) or units <= 0:
             raise ValueError(
                 "Received an invalid value for argument `units`, expected a positive "

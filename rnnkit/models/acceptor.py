@@ -38,7 +38,8 @@ def build_acceptor(
         vocab_size: number of ids (including 0 for padding).
         num_classes: number of classes (or labels with ``multi_label``).
         embedding_dim: embedding size (ignored when ``embeddings`` is given).
-        cell: ``"lstm"``, ``"gru"`` or ``"srnn"``.
+        cell: ``"lstm"``, ``"gru"``, ``"srnn"``, or the parallel-scan ``"mingru"`` /
+            ``"minlstm"``.
         units: units per direction of each recurrent layer.
         num_layers: number of stacked recurrent layers.
         bidirectional: bidirectional recurrent layers.

@@ -60,13 +60,38 @@ def linear_recurrence(log_a: Any, log_b: Any, initial_state: Any = None, mask: A
         log_a = ops.where(keep, log_a, ops.zeros_like(log_a))
         log_b = ops.where(keep, log_b, ops.full_like(log_b, LOG_ZERO))
 
-    def combine(earlier: tuple, later: tuple) -> tuple:
-        a1, b1 = earlier
-        a2, b2 = later
-        return a1 + a2, ops.logaddexp(b1 + a2, b2)
-
-    log_decay, log_rest = ops.associative_scan(combine, (log_a, log_b), axis=1)
+    if log_a.shape[1] is not None:
+        log_decay, log_rest = ops.associative_scan(_combine, (log_a, log_b), axis=1)
+    else:  # a length known only at run time (a traced TensorFlow function)
+        log_decay, log_rest = _scan_dynamic_length(log_a, log_b)
     states = ops.exp(log_rest)
     if initial_state is not None:
         states = states + ops.exp(log_decay) * ops.expand_dims(initial_state, 1)
     return states
+
+
+def _combine(earlier: tuple, later: tuple) -> tuple:
+    """The scan's operator on ``(log a, log b)`` pairs (associative)."""
+    a1, b1 = earlier
+    a2, b2 = later
+    return a1 + a2, ops.logaddexp(b1 + a2, b2)
+
+
+def _scan_dynamic_length(log_a: Any, log_b: Any) -> tuple[Any, Any]:
+    """The same inclusive scan for a time length unknown when tracing: ``ceil(log2 T)``
+    rounds, round ``k`` combining every step with the partial result ``2**k`` steps
+    before it (Hillis and Steele), in a ``keras.ops.while_loop``."""
+    steps = ops.shape(log_a)[1]
+    position = ops.reshape(ops.arange(steps), (1, -1, 1))
+
+    def body(offset: Any, a: Any, b: Any) -> tuple:
+        valid = position >= offset
+        before_a = ops.where(valid, ops.roll(a, offset, axis=1), 0.0)
+        before_b = ops.where(valid, ops.roll(b, offset, axis=1), LOG_ZERO)
+        a, b = _combine((before_a, before_b), (a, b))
+        return offset * 2, a, b
+
+    _, a, b = ops.while_loop(
+        lambda offset, a, b: offset < steps, body, (ops.convert_to_tensor(1), log_a, log_b)
+    )
+    return a, b

@@ -208,3 +208,41 @@ def test_bad_input():
         layer(x, mask=np.ones((2, 4), bool))
     with pytest.raises(ValueError, match="input features"):
         layer(np.zeros((2, 5, 9), "float32"))
+
+
+@pytest.mark.parametrize("kind", LAYERS)
+def test_by_name_in_the_models(kind):
+    """recurrent_layer(kind) and the acceptor (Bidirectional, masked, attention pooling)."""
+    from rnnkit.layers import recurrent_layer
+    from rnnkit.models.acceptor import build_acceptor
+
+    assert type(recurrent_layer(kind, 4)) is LAYERS[kind]
+    model = build_acceptor(30, 2, embedding_dim=8, cell=kind, units=6, pooling="attention")
+    assert any(isinstance(lay, LAYERS[kind]) for lay in model._flatten_layers())
+    ids = np.random.default_rng(7).integers(1, 30, (16, 9))
+    ids[::2, 6:] = 0  # padded rows
+    y = (ids[:, 0] > 15).astype("int32")
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(ids, y, epochs=1, verbose=0)
+    # padding does not change a row's prediction
+    short = model.predict(ids[:1, :6], verbose=0)
+    np.testing.assert_allclose(model.predict(ids[:1], verbose=0), short, atol=1e-5)
+    with pytest.raises(ValueError, match="recurrent_dropout must be 0"):
+        LAYERS[kind](4, recurrent_dropout=0.2)
+
+
+def test_scan_of_a_length_known_only_at_run_time_equals_the_static_scan():
+    """The while-loop scan (TensorFlow functions traced with an unknown time length) gives
+    the associative scan's results, on every backend (lengths around powers of two)."""
+    from rnnkit.ops.parallel_scan import _combine, _scan_dynamic_length
+
+    rng = np.random.default_rng(8)
+    for steps in (1, 2, 5, 8, 9, 33):
+        la = -np.abs(rng.normal(size=(2, steps, 3))).astype("float32")
+        lb = rng.normal(size=(2, steps, 3)).astype("float32")
+        static = keras.ops.associative_scan(_combine, (la, lb), axis=1)
+        dynamic = _scan_dynamic_length(
+            keras.ops.convert_to_tensor(la), keras.ops.convert_to_tensor(lb)
+        )
+        for s, d in zip(static, dynamic):
+            np.testing.assert_allclose(to_np(d), to_np(s), atol=1e-5)
