@@ -444,7 +444,7 @@ class RNNSequenceTagger(KerasEstimatorMixin, BaseEstimator):
                 f"y has a single tag ({tag_set[0] if tag_set else None!r}): a tagger needs at "
                 "least 2 different tags to fit."
             )
-        tags = self._check_scheme([sentences[i] for i in range(len(sentences))], tags)
+        tags = self._check_scheme(sentences, tags)
         seed_everything(self.random_state)
         self.tags_ = np.array(tag_set, dtype=object)
         # Validation split (sentences), drawn from the global NumPy state seeded above.
