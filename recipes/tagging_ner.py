@@ -86,7 +86,7 @@ def main(argv=None) -> pd.DataFrame:
     if args.quick:
         sentences = [sentences[i] for i in np.random.default_rng(1).permutation(len(sentences))]
         sentences = sentences[:800]
-        args.seeds, args.epochs = min(args.seeds, 2), min(args.epochs, 6)
+        args.seeds, args.epochs = min(args.seeds, 2), min(args.epochs, 20)
         args.embedding_dim, args.units = 32, 32
     rows = []
     for split_name, train_idx, test_idx in splits(len(sentences), args.test_fraction, args.folds):
