@@ -327,3 +327,33 @@ def test_predict_marginals(fitted_crf, fitted):
     assert agree >= 0.9
     soft = fitted.predict_marginals(SENTENCES[:2])
     np.testing.assert_allclose(soft[0].sum(-1), 1.0, atol=1e-4)
+
+
+def test_patience_starts_once_the_validation_score_is_above_zero():
+    from rnnkit.sklearn.tagger import _BestOnValidation
+
+    class Fake:
+        def __init__(self, scores):
+            self.scores = iter(scores)
+
+        def _validation_score(self, model, sentences, tags):
+            return next(self.scores)
+
+    class Model:
+        stop_training = False
+
+        def get_weights(self):
+            return []
+
+    def run(scores):
+        callback = _BestOnValidation(Fake(scores), [], [], patience=2)
+        callback.set_model(Model())
+        for epoch in range(len(scores)):
+            callback.on_epoch_end(epoch, {})
+            if callback.model.stop_training:
+                return epoch + 1, callback.best_epoch
+        return len(scores), callback.best_epoch
+
+    # Zero F1 for 4 epochs (only "O" predicted): no stop; then patience 2 after the best.
+    assert run([0.0, 0.0, 0.0, 0.0, 0.3, 0.2, 0.25, 0.1]) == (7, 4)
+    assert run([0.5, 0.4, 0.3, 0.9]) == (3, 0)

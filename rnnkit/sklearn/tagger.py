@@ -111,7 +111,8 @@ class _Batches(keras.utils.PyDataset):
 class _BestOnValidation(keras.callbacks.Callback):
     """Scores the validation sentences after every epoch (entity F1 for BIO tags, else
     token accuracy), keeps the best weights, stops after ``patience`` epochs without
-    improvement and restores the best weights at the end."""
+    improvement (counted from the first score above 0) and restores the best weights at
+    the end."""
 
     def __init__(self, tagger, sentences, tags, patience):
         super().__init__()
@@ -126,7 +127,9 @@ class _BestOnValidation(keras.callbacks.Callback):
         if value > self.best:
             self.best, self.best_weights, self.wait = value, self.model.get_weights(), 0
             self.best_epoch = epoch
-        else:
+        elif self.best > 0:
+            # Patience counts only once something was learned: a tagger that still
+            # predicts only "O" (entity F1 0) keeps training.
             self.wait += 1
             if self.wait >= self.patience:
                 self.model.stop_training = True
@@ -152,7 +155,8 @@ class RNNSequenceTagger(KerasEstimatorMixin, BaseEstimator):
 
     Training holds out ``validation_fraction`` of the sentences, scores them after every
     epoch (entity F1 when the tags are BIO, else token accuracy), stops after
-    ``n_iter_no_change`` epochs without improvement and keeps the best epoch's weights.
+    ``n_iter_no_change`` epochs without improvement (not counting epochs while the score
+    is still 0, e.g. while only ``O`` is predicted) and keeps the best epoch's weights.
 
     Bad input: when the tags are BIO (every tag ``O``, ``B-x`` or ``I-x``), an ``I-x``
     that does not follow ``B-x``/``I-x`` raises a ``ValueError`` naming the sentence;
