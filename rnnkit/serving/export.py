@@ -77,10 +77,14 @@ class TextModel:
             raise ValueError(f"TextModel: task must be one of {TASKS}, got {self.task!r}.")
         if len(self.labels) < 2:
             raise ValueError(f"TextModel: need at least 2 labels, got {self.labels!r}.")
-        if self.is_crf and getattr(self.model, "char_vocab_size", None):
+        if getattr(self.model, "char_vocab_size", None) or getattr(
+            self.model, "case_features", False
+        ):
             raise ValueError(
-                "TextModel: BiLSTM-CRF taggers with character features are not exportable yet "
-                "(the character ids are not built in-graph); use char_vocab_size=None."
+                "TextModel: taggers with character or word-shape features are not exportable "
+                "yet (their ids are not built in-graph); fit RNNSequenceTagger(chars=None, "
+                "case_features=False), or build the model with char_vocab_size=None and "
+                "case_features=False, to export it."
             )
 
     @property
