@@ -58,7 +58,6 @@ WORKER = textwrap.dedent(
                 os.kill(os.getpid(), signal.SIGKILL)
 
     info = load_corpus({corpus!r})
-    keras.utils.set_random_seed(0)
     r = pretrain(build_for(info), info, checkpoint_dir={out!r} + "/ckpt", epochs=1,
                  batch_size=8, seed=2, shuffle_buffer=8, checkpoint_every=2,
                  global_clipnorm=None, distribute=True, transform_dataset=record,
@@ -84,7 +83,7 @@ REFERENCE = textwrap.dedent(
     with open({out!r} + "/global.json") as f:
         x, y = json.load(f)
     info = load_corpus({corpus!r})
-    keras.utils.set_random_seed(0)
+    keras.utils.set_random_seed(2)  # pretrain(seed=2) seeds the initial weights so
     model = build_for(info)()
     model.compile(optimizer=keras.optimizers.Adam(1e-3, global_clipnorm=None),
                   loss="sparse_categorical_crossentropy")
