@@ -15,7 +15,7 @@ import keras
 from keras import constraints, initializers, ops, regularizers
 
 from rnnkit.ops.parallel_scan import linear_recurrence
-from rnnkit.ops.validation import check_float, check_rank, static_shape
+from rnnkit.ops.validation import check_sequences, static_shape
 
 
 class ParallelRNN(keras.Layer):
@@ -179,22 +179,7 @@ class ParallelRNN(keras.Layer):
         return [ops.zeros((batch_size, self.units), dtype=self.compute_dtype)]
 
     def _check_call_inputs(self, sequences: Any, initial_state: Any, mask: Any) -> Any:
-        shape = check_rank(self.name, sequences, 3, "inputs", "(batch, timesteps, features)")
-        check_float(self.name, sequences)
-        if shape[-1] is not None and shape[-1] != self.input_dim:
-            raise ValueError(
-                f"Layer '{self.name}' was built for {self.input_dim} input features, got "
-                f"inputs of shape {shape} with {shape[-1]}."
-            )
-        if mask is not None:
-            mshape = static_shape(mask)
-            if len(mshape) != 2 or any(
-                a is not None and b is not None and a != b for a, b in zip(mshape, shape[:2])
-            ):
-                raise ValueError(
-                    f"Layer '{self.name}' expected a mask of shape (batch, timesteps) = "
-                    f"{shape[:2]}, got a mask of shape {mshape}."
-                )
+        shape = check_sequences(self.name, sequences, self.input_dim, mask)
         if initial_state is None:
             return None
         if isinstance(initial_state, (list, tuple)):

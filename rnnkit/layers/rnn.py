@@ -12,7 +12,7 @@ from rnnkit.ops import jax_scan_grad
 from rnnkit.ops.batch_split import batch_parts, check_batch_split, run_split
 from rnnkit.ops.fused import fused_recurrence
 from rnnkit.ops.recurrence import LOOPS, recurrence, resolve_loop
-from rnnkit.ops.validation import check_float, check_rank, static_shape
+from rnnkit.ops.validation import check_sequences, static_shape
 
 PROJECTIONS = ("auto", "hoisted", "per_step")
 
@@ -194,23 +194,7 @@ class RNN(keras.Layer):
 
     # -- checks ------------------------------------------------------------------------
     def _check_call_inputs(self, sequences: Any, initial_state: Any, mask: Any) -> list | None:
-        shape = check_rank(self.name, sequences, 3, "inputs", "(batch, timesteps, features)")
-        check_float(self.name, sequences)
-        if shape[-1] is not None and shape[-1] != self.cell.input_dim:
-            raise ValueError(
-                f"Layer '{self.name}' was built for {self.cell.input_dim} input features, "
-                f"got inputs of shape {shape} with {shape[-1]}."
-            )
-        if mask is not None:
-            mshape = static_shape(mask)
-            ok = len(mshape) == 2 and all(
-                a is None or b is None or a == b for a, b in zip(mshape, shape[:2])
-            )
-            if not ok:
-                raise ValueError(
-                    f"Layer '{self.name}' expected a mask of shape (batch, timesteps) = "
-                    f"{shape[:2]}, got a mask of shape {mshape}."
-                )
+        shape = check_sequences(self.name, sequences, self.cell.input_dim, mask)
         if initial_state is None:
             return None
         if not isinstance(initial_state, (list, tuple)):

@@ -39,3 +39,30 @@ def check_float(layer_name: str, x: Any, what: str = "inputs") -> None:
 def check_dim(layer_name: str, got: int | None, expected: int | None, what: str) -> None:
     if got is not None and expected is not None and got != expected:
         raise ValueError(f"Layer '{layer_name}' expected {what} {expected}, got {got}.")
+
+
+def check_sequences(layer_name: str, sequences: Any, input_dim: int, mask: Any) -> tuple:
+    """The recurrent layers' checks of their call: float ``(batch, timesteps, features)``
+    with ``input_dim`` features, and a ``(batch, timesteps)`` mask when one is given.
+
+    Returns:
+        The static shape of ``sequences``.
+    """
+    shape = check_rank(layer_name, sequences, 3, "inputs", "(batch, timesteps, features)")
+    check_float(layer_name, sequences)
+    if shape[-1] is not None and shape[-1] != input_dim:
+        raise ValueError(
+            f"Layer '{layer_name}' was built for {input_dim} input features, "
+            f"got inputs of shape {shape} with {shape[-1]}."
+        )
+    if mask is not None:
+        mshape = static_shape(mask)
+        ok = len(mshape) == 2 and all(
+            a is None or b is None or a == b for a, b in zip(mshape, shape[:2])
+        )
+        if not ok:
+            raise ValueError(
+                f"Layer '{layer_name}' expected a mask of shape (batch, timesteps) = "
+                f"{shape[:2]}, got a mask of shape {mshape}."
+            )
+    return shape
