@@ -10,12 +10,14 @@
 # the recurrent core (issue #2: fused vs generic paths, right-padded masks, Keras's cuDNN
 # kernels) on the GPU; the DeepMoji training step of benchmarks/pretrain_throughput.py
 # (issue #16: full model, batch 256, hard-sigmoid and sigmoid gates, against the matmul
-# floor; its preparation/reading part needs TensorFlow and is skipped); and
+# floor; its preparation/reading part needs TensorFlow and is skipped);
 # benchmarks/rnn.py (short config: rnnkit vs keras.layers, which uses cuDNN there, and the
-# hard-sigmoid LSTM against the per-step loop). Every part has its own time limit and the
-# whole run stops starting parts after GPU_CHECK_BUDGET seconds (default 470), so it ends
-# inside the device call's limit even when parts hang. Results land in $OUT (gpu.txt,
-# tests.txt, bench.txt, pretrain.txt, rnn-<backend>.json, pretrain-<backend>.json,
+# hard-sigmoid LSTM against the per-step loop); MinGRU/MinLSTM beside GRU/LSTM at
+# T = 50, 500, 4096 (issue #20); and prepare_corpus with 1, 4 and all processes (issue
+# #16; RNNKIT_DATA pointing at a carried copy of the DeepMoji data folder). Every part has
+# its own time limit and the whole run stops starting parts after GPU_CHECK_BUDGET seconds
+# (default 470), so it ends inside the device call's limit even when parts hang. Results land in $OUT (gpu.txt,
+# tests.txt, bench.txt, pretrain.txt, minrnn.txt, prepare.txt and their .json files,
 # times.txt); record them in benchmarks/RESULTS.md.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -62,15 +64,30 @@ part() {
   echo "$name: rc $rc, $((SECONDS - start)) s (limit $limit)" | tee -a "$out/times.txt"
 }
 
+# GPU_CHECK_PARTS picks parts (default: all): tests, pretrain, rnn, minrnn, prepare
+parts=" ${GPU_CHECK_PARTS:-tests pretrain rnn minrnn prepare} "
+want() { [[ "$parts" == *" $1 "* ]]; }
+
+# issue 16: corpus preparation with 1 process and with the GPU machine's cores (pure
+# Python, no TensorFlow needed; reading is skipped there). Needs the DeepMoji data folder
+# ($RNNKIT_DATA/deepmoji: vocabulary.json, wanted_emojis.csv), carried by the device call.
+want prepare && part "prepare corpus" 150 prepare.txt 20 env KERAS_BACKEND=jax python3 \
+  benchmarks/pretrain_throughput.py --skip-train --n "${GPU_CHECK_PREPARE_N:-300000}" \
+  --workers 1 4 "$(nproc)" --vocabulary given --markdown --json "$out/prepare.json"
+
 tests="fused or right_padded or keras_kernels or other_masks"
 for backend in torch jax; do
   export KERAS_BACKEND=$backend
-  part "$backend tests" 80 tests.txt 15 python3 -m pytest -q -p no:cacheprovider \
+  want tests && part "$backend tests" 80 tests.txt 15 python3 -m pytest -q -p no:cacheprovider \
     tests/multibackend/test_recurrent_layers.py -k "$tests"
-  part "$backend pretrain throughput" 75 pretrain.txt 20 python3 \
+  want pretrain && part "$backend pretrain throughput" 75 pretrain.txt 20 python3 \
     benchmarks/pretrain_throughput.py --skip-prepare --repeats 10 --warmup 2 --markdown \
     --json "$out/pretrain-$backend.json" ${GPU_CHECK_PRETRAIN_ARGS:-}
-  part "$backend rnn benchmark" 80 bench.txt 25 python3 benchmarks/rnn.py --configs short \
-    --repeats 5 --markdown --json "$out/rnn-$backend.json"
+  want rnn && part "$backend rnn benchmark" 80 bench.txt 25 python3 benchmarks/rnn.py \
+    --configs short --repeats 5 --markdown --json "$out/rnn-$backend.json"
+  # issue 20: the parallel-scan layers beside the sequential GRU / LSTM at T = 50, 500, 4096
+  want minrnn && part "$backend parallel-scan benchmark" 150 minrnn.txt 30 python3 \
+    benchmarks/rnn.py --configs short long xlong --kinds gru mingru lstm minlstm \
+    --repeats 3 --markdown --json "$out/minrnn-$backend.json"
 done
 echo "total $SECONDS s" | tee -a "$out/times.txt"

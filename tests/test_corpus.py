@@ -611,3 +611,39 @@ def test_shard_records_are_shuffled_with_the_seed(tmp_path):
     labels = [r[1] for r in a]
     assert labels != sorted(labels)
     assert 30 <= sum(labels[:100]) <= 70  # both labels among the first half of the shard
+
+
+MAIN_SCRIPT = """
+import os, sys
+with open({runs!r}, "a") as f:  # the script's top level: once per process that runs it
+    f.write(str(os.getpid()) + "\\n")
+from rnnkit.data import prepare_corpus
+
+if __name__ == "__main__":
+    info = prepare_corpus({src}, {out!r}, vocabulary={vocab!r}, workers=2, verbose=0)
+    print(info.num_examples)
+    assert sys.modules["__main__"].__file__ == {script!r}
+"""
+
+
+def test_workers_do_not_rerun_the_callers_script(tmp_path, tweets):
+    """Worker processes (forkserver / spawn) import only rnnkit's text modules: the calling
+    script (which usually imports Keras, seconds a worker) is not run again in them."""
+    src = [str(p) for p in write_inputs(tmp_path / "in", tweets)]  # several work units
+    script, runs = tmp_path / "job.py", tmp_path / "runs.txt"
+    script.write_text(
+        MAIN_SCRIPT.format(
+            runs=str(runs), src=str(src), out=str(tmp_path / "out"), vocab=str(VOCAB),
+            script=str(script),
+        )
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert int(done.stdout.split()[-1]) > 0
+    assert len(runs.read_text().split()) == 1  # the caller only
+    reference = prepare_corpus(src, tmp_path / "ref", vocabulary=VOCAB, workers=1, **QUIET)
+    assert load_corpus(tmp_path / "out").manifest["content_hash"] == reference.manifest[
+        "content_hash"
+    ]

@@ -57,6 +57,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -67,7 +68,7 @@ import struct
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -667,6 +668,26 @@ def _open_output(out: Path, settings: dict, inputs: list[dict], overwrite: bool)
     return None
 
 
+@contextlib.contextmanager
+def _main_module_hidden() -> Iterator[None]:
+    """While workers start, the caller's ``__main__`` looks like an interactive session's,
+    so ``spawn`` / ``forkserver`` children do not re-run the caller's script (which
+    usually imports Keras, seconds a worker); the worker functions live in this module.
+    """
+    main = sys.modules.get("__main__")
+    saved = {k: main.__dict__[k] for k in ("__file__", "__spec__") if main and k in main.__dict__}
+    try:
+        for k in saved:
+            if k == "__spec__":
+                main.__spec__ = None
+            else:
+                del main.__dict__[k]
+        yield
+    finally:
+        if main is not None:
+            main.__dict__.update(saved)
+
+
 def _pool_map(fn: Callable, tasks: list, processes: int, pool_box: list) -> Iterable[dict]:
     if processes <= 1 or len(tasks) <= 1:
         for t in tasks:
@@ -677,7 +698,8 @@ def _pool_map(fn: Callable, tasks: list, processes: int, pool_box: list) -> Iter
 
         method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
         ctx = mp.get_context(method)
-        pool_box.append(ctx.Pool(processes, initializer=exec, initargs=(_BOOTSTRAP,)))
+        with _main_module_hidden():
+            pool_box.append(ctx.Pool(processes, initializer=exec, initargs=(_BOOTSTRAP,)))
     yield from pool_box[0].imap_unordered(fn, tasks)
 
 
@@ -1282,6 +1304,9 @@ def corpus_steps(
     return n // batch_size if drop_remainder else -(-n // batch_size)
 
 
+_READ_BLOCK = 256  # records counted at a time by corpus_dataset's truncation check
+
+
 def corpus_dataset(
     corpus: CorpusInfo | str | os.PathLike,
     split: str = "train",
@@ -1363,18 +1388,20 @@ def corpus_dataset(
 
     def read_shard(path, count, name):
         # ignore_errors ends a shard at its first bad record; the count read is then
-        # compared with the manifest's at the shard's end (a sentinel empty record).
-        records = tf.data.TFRecordDataset(path).ignore_errors()
+        # compared with the manifest's at the shard's end (a sentinel empty block). The
+        # records are counted in blocks of _READ_BLOCK, not one by one: every per-record
+        # tf.data stage costs about as much as reading the record.
+        records = tf.data.TFRecordDataset(path).ignore_errors().batch(_READ_BLOCK)
         flagged = records.map(lambda r: (r, False)).concatenate(
-            tf.data.Dataset.from_tensors((tf.constant(b""), True))
+            tf.data.Dataset.from_tensors((tf.constant([], tf.string), True))
         )
 
         def check(n, item):
-            record, last = item
+            block, last = item
             if skip_bad_records:
                 lost = tf.where(last, count - n, tf.constant(0, tf.int64))
                 with tf.control_dependencies([bad_records.assign_add(lost)]):
-                    return n + 1, (tf.identity(record), last)
+                    return n + tf.size(block, tf.int64), (tf.identity(block), last)
             ok = tf.logical_or(tf.logical_not(last), tf.equal(n, count))
             message = tf.strings.join(
                 [
@@ -1390,10 +1417,10 @@ def corpus_dataset(
             )
             assertion = tf.debugging.Assert(ok, [message])
             with tf.control_dependencies([assertion]):
-                return n + 1, (tf.identity(record), last)
+                return n + tf.size(block, tf.int64), (tf.identity(block), last)
 
         checked = flagged.scan(tf.constant(0, tf.int64), check)
-        return checked.filter(lambda r, last: tf.logical_not(last)).map(lambda r, last: r)
+        return checked.filter(lambda r, last: tf.logical_not(last)).map(lambda r, last: r).unbatch()
 
     ds = tf.data.Dataset.from_tensor_slices(
         (tf.constant(paths), tf.constant(expected, tf.int64), tf.constant(names))
