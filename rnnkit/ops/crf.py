@@ -46,8 +46,11 @@ it is tested against the sequential form and only pays off on accelerators.
 On the torch backend, :func:`crf_log_partition` (hence :func:`crf_log_likelihood`),
 :func:`crf_decode` with ``top_k=1`` and :func:`crf_marginals` take a fast path by default
 (:mod:`rnnkit.ops.crf_torch`: raw torch recursions, a closed-form backward for ``log Z``
-and a batch-vectorised Viterbi backtrack); ``fast_path=False`` runs the generic
-``keras.ops`` code, which the tests compare it with.
+and a batch-vectorised Viterbi backtrack). On JAX, :func:`crf_log_partition` (hence
+:func:`crf_log_likelihood`) takes :mod:`rnnkit.ops.crf_jax` (the same closed-form
+backward as a ``jax.custom_vjp``). ``fast_path=False`` runs the generic ``keras.ops``
+code, which the tests compare them with. ``_log_partition`` is the one place that
+chooses.
 
 Value checks (tags in range, no all-False mask rows, constraint sets that allow some
 path) run eagerly when the inputs are concrete (eager TensorFlow, torch, JAX outside
@@ -67,7 +70,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from rnnkit.ops import crf_torch
+from rnnkit.ops import crf_jax, crf_torch
 from rnnkit.ops.recurrence import recurrence
 from rnnkit.ops.validation import static_shape
 
@@ -604,11 +607,15 @@ def _forward_scores(potentials, transitions, start_transitions, mask, return_seq
 
 
 def _log_partition(potentials, weights, mask, cons, fast_path):
-    """``log Z`` of compacted (right-padded) inputs with penalised ``weights``."""
+    """``log Z`` of compacted (right-padded) inputs with penalised ``weights``: the
+    backend's fast path (torch, JAX) when ``fast_path``, else the generic forward
+    algorithm."""
     if _torch_fast(fast_path):
         return crf_torch.torch_log_partition(
             potentials, *weights, mask, allowed=_exp_allowed(cons, potentials)
         )
+    if fast_path and keras.backend.backend() == "jax":
+        return crf_jax.jax_log_partition(potentials, *weights, mask)
     potentials, mask = _prepare(potentials, mask)
     alpha, _ = _forward_scores(potentials, weights[0], weights[1], mask)
     return ops.logsumexp(alpha + ops.expand_dims(weights[2], 0), axis=1)
@@ -627,7 +634,7 @@ def crf_log_partition(
 ) -> Any:
     """``log Z`` per sequence by the forward algorithm in log space, shape ``(batch,)``.
 
-    ``fast_path``: use the torch fast path on the torch backend (see the module notes).
+    ``fast_path``: use the torch or JAX fast path on those backends (module notes).
     The ``allowed_*`` constraints are described in the module notes.
     """
     cons = _constraints(transitions, (allowed_transitions, allowed_start, allowed_end), False)
@@ -704,8 +711,8 @@ def crf_log_likelihood(
         mask: optional ``(batch, timesteps)`` mask, any layout (module notes).
         validate: run :func:`validate_crf_inputs` and check that the constraints allow
             some path.
-        fast_path: use the backend's fast path where one exists (torch); ``False``
-            runs the generic ``keras.ops`` code.
+        fast_path: use the backend's fast path where one exists (torch, JAX);
+            ``False`` runs the generic ``keras.ops`` code.
         allowed_transitions: optional boolean ``(K, K)`` allowed moves.
         allowed_start: optional boolean ``(K,)`` allowed first tags.
         allowed_end: optional boolean ``(K,)`` allowed last tags.
