@@ -209,6 +209,25 @@ def test_tagger_export_tf_only_matches_python(tmp_path, crf):
     assert got["tags"] == expected["tags"].tolist()
     assert got["tokens"] == expected["tokens"].tolist()
     assert got["length"] == expected["length"].tolist()
+    # confidences: the SavedModel's equal the Python ones; marginals are distributions
+    # over the tags on every token and 0 past the end; the sequence probability is the
+    # product of the chosen tags' marginals (softmax) or at most the least of them (CRF:
+    # the path's probability cannot exceed any one token's)
+    marg, prob = np.asarray(got["marginals"]), np.asarray(got["probability"])
+    np.testing.assert_allclose(marg, expected["marginals"], atol=1e-5)
+    np.testing.assert_allclose(prob, expected["probability"], rtol=1e-4, atol=1e-6)
+    valid = np.arange(25)[None] < np.asarray(got["length"])[:, None]
+    np.testing.assert_allclose(marg.sum(-1)[valid], 1.0, atol=1e-5)
+    assert np.all(marg[~valid] == 0.0)
+    index = {t: i for i, t in enumerate(tag_names)}
+    chosen = np.array(
+        [[marg[r, i, index[t]] if t else 1.0 for i, t in enumerate(row)] for r, row in
+         enumerate(got["tags"])]
+    )
+    if crf:
+        assert np.all(prob <= chosen.min(-1) + 1e-6) and np.all(prob > 0)
+    else:
+        np.testing.assert_allclose(prob, chosen.prod(-1), rtol=1e-4)
     # tokens are the sentence's own tokens (replacements=[] keeps pre-split tokens intact)
     first = sentences[0].lower().split()[:25]
     assert got["tokens"][0][: len(first)] == first

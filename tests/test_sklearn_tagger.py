@@ -357,3 +357,30 @@ def test_patience_starts_once_the_validation_score_is_above_zero():
     # Zero F1 for 4 epochs (only "O" predicted): no stop; then patience 2 after the best.
     assert run([0.0, 0.0, 0.0, 0.0, 0.3, 0.2, 0.25, 0.1]) == (7, 4)
     assert run([0.5, 0.4, 0.3, 0.9]) == (3, 0)
+
+
+def test_validation_data_drives_early_stopping_and_the_kept_epoch():
+    """With validation_data the given sentences are scored after every epoch (seqeval
+    entity F1), the best epoch's weights are kept (the fitted tagger scores exactly the
+    best recorded value on them) and all of X is trained on (nothing held out)."""
+    from seqeval.metrics import f1_score
+
+    val_x = [["carol", "visited", "rome"], ["bob", "lives", "in", "berlin"]]
+    val_y = [["B-PER", "O", "B-LOC"], ["B-PER", "O", "O", "B-LOC"]]
+    tagger = tiny(
+        crf=False, epochs=6, validation_fraction=0.5, n_iter_no_change=2, learning_rate=0.03
+    )
+    tagger.fit(X, Y, validation_data=(val_x, val_y))
+    scores = tagger.history_["val_score"]
+    assert 1 <= len(scores) <= 6 and scores[tagger.best_epoch_] == max(scores)
+    assert f1_score(val_y, tagger.predict(val_x)) == pytest.approx(max(scores))
+    # every training word is in the vocabulary: validation_fraction=0.5 held nothing out
+    assert set(tagger.vocabulary_[2:]) == {w for s in SENTENCES for w in s}
+    # the validation tags are checked like y's
+    bad = [["I-PER", "O", "B-LOC"], val_y[1]]
+    with pytest.raises(ValueError, match=r"validation_data\[1\]\[0\] is not valid BIO"):
+        tiny().fit(X, Y, validation_data=(val_x, bad))
+    with pytest.raises(ValueError, match="validation_data must be a pair"):
+        tiny().fit(X, Y, validation_data=val_x + val_x[:1])  # 3 token lists, not a pair
+    with pytest.raises(ValueError, match="Sample 1 has 4 tokens but 3 tags"):
+        tiny().fit(X, Y, validation_data=(val_x, [val_y[0], val_y[0]]))

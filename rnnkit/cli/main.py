@@ -21,6 +21,7 @@ from rnnkit.cli.validation import (
     USAGE_EXIT,
     UsageError,
     fail,
+    is_tagger_folder,
     validate_args,
     warn,
 )
@@ -32,22 +33,42 @@ Typical session:
   rnnkit predict --model runs/sentiment "what a great day" "this is awful"
   rnnkit export --model runs/sentiment --export_base_path models/sentiment
   rnnkit serve --model_name sentiment --model_base_path models/sentiment --rest_api_port 8501
+  rnnkit train --task tagging --data train.conll --validation dev.conll --output runs/ner
 
 Data files are CSV, TSV or JSONL with a text and a label column (--text_column,
---label_column). Run `rnnkit SUBCOMMAND --help` for each subcommand's options.
+--label_column); for --task tagging, CoNLL files (token first, tag last, a blank line
+between sentences). evaluate, predict and export take either kind of model folder.
+Run `rnnkit SUBCOMMAND --help` for each subcommand's options.
 """
 
 
 RECIPE_COMMANDS = ("pretrain", "finetune", "bench")
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Appends "(default: ...)" except to options whose help already says their default
+    (those whose default depends on ``--task``)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None and "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
 def _add_data_args(p: argparse.ArgumentParser, required: bool = True) -> None:
-    p.add_argument("--data", required=required, help="CSV, TSV or JSONL file of texts and labels")
+    p.add_argument(
+        "--data",
+        required=required,
+        help="CSV, TSV or JSONL file of texts and labels (tagging: a CoNLL file)",
+    )
     p.add_argument("--text_column", default="text", help="text column / key (default: text)")
     p.add_argument("--label_column", default="label", help="label column / key (default: label)")
     p.add_argument("--split", default=None, help="use only JSONL rows whose 'split' is this")
     p.add_argument(
-        "--limit", type=int, default=None, help="use only the first N rows with a label (N >= 1)"
+        "--limit",
+        type=int,
+        default=None,
+        help="use only the first N rows with a label (tagging: sentences) (N >= 1)",
     )
     _add_input_args(p)
     p.add_argument(
@@ -75,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    fmt = argparse.ArgumentDefaultsHelpFormatter
+    fmt = _HelpFormatter
 
     def add(name: str, help: str, description: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help, description=description, formatter_class=fmt)
@@ -85,24 +106,42 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add(
         "train",
-        "train a text classifier",
+        "train a text classifier or a sequence tagger",
         "Train an RNN text classifier (embedding -> stacked (Bi)RNN -> [attention] -> "
         "softmax) on a labelled file. Writes model.keras, textmodel.json (vocabulary, "
         "labels, config) and training_curves.png into --output, and prints a table of "
-        "validation metrics.",
+        "validation metrics. With --task tagging: a sequence tagger (NER, POS; "
+        "rnnkit.sklearn.RNNSequenceTagger: word + word-shape + character features -> "
+        "BiRNN -> CRF) on a CoNLL file (token first, tag last, a blank line between "
+        "sentences); writes model.keras and tagger.json. Options whose default depends "
+        "on the task say so.",
     )
     _add_data_args(p, required=False)
+    p.add_argument(
+        "--task",
+        choices=["classification", "tagging"],
+        default="classification",
+        help="classification: --data is CSV/TSV/JSONL texts and labels; tagging: --data "
+        "is a CoNLL file of tagged sentences",
+    )
     p.add_argument("--output", default=None, help="folder to write the trained model to")
     p.add_argument("--validation_data", default=None, help="separate validation file")
     p.add_argument("--validation_split", default=None, help="JSONL split name for validation")
     p.add_argument(
+        "--validation",
+        default=None,
+        help="tagging: a CoNLL file scored after every epoch (early stopping, the kept "
+        "epoch) and reported (seqeval table) after training",
+    )
+    p.add_argument(
         "--validation_fraction",
         type=float,
         default=0.1,
-        help="held-out fraction when no validation data is given: in (0, 1), or 0 for none",
+        help="held-out fraction when no validation data is given (tagging: for early "
+        "stopping): in (0, 1), or 0 for none",
     )
     p.add_argument("--cell", choices=["lstm", "gru", "srnn"], default="lstm")
-    p.add_argument("--units", type=int, default=64)
+    p.add_argument("--units", type=int, default=None, help="default: 64; tagging: 100")
     p.add_argument("--num_layers", type=int, default=1)
     p.add_argument("--bidirectional", action=argparse.BooleanOptionalAction, default=True)
     p.add_argument(
@@ -111,20 +150,60 @@ def build_parser() -> argparse.ArgumentParser:
         default=False,
         help="attention pooling instead of the last state",
     )
-    p.add_argument("--embedding_dim", type=int, default=64)
-    p.add_argument("--dropout", type=float, default=0.0)
-    p.add_argument("--max_length", type=int, default=40, help="tokens per text")
-    p.add_argument("--max_vocabulary", type=int, default=20000)
-    p.add_argument("--epochs", type=int, default=3)
-    p.add_argument("--batch_size", type=int, default=32)
-    p.add_argument("--learning_rate", type=float, default=1e-3)
+    p.add_argument("--embedding_dim", type=int, default=None, help="default: 64; tagging: 100")
+    p.add_argument("--dropout", type=float, default=None, help="default: 0; tagging: 0.5")
+    p.add_argument(
+        "--max_length",
+        type=int,
+        default=None,
+        help="tokens per text (default: 40); tagging: most tokens per sentence of an "
+        "exported SavedModel (default: 128; training and predict never truncate)",
+    )
+    p.add_argument(
+        "--max_vocabulary", type=int, default=None, help="default: 20000; tagging: 50000"
+    )
+    p.add_argument("--epochs", type=int, default=None, help="default: 3; tagging: 40")
+    p.add_argument("--batch_size", type=int, default=None, help="default: 32; tagging: 16")
+    p.add_argument(
+        "--learning_rate", type=float, default=None, help="default: 0.001; tagging: 0.005"
+    )
+    p.add_argument(
+        "--chars",
+        choices=["cnn", "lstm", "none"],
+        default=None,
+        help="tagging: character features of each word (default: cnn)",
+    )
+    p.add_argument(
+        "--crf",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="tagging: a CRF output layer (Viterbi decoding) instead of a softmax per "
+        "token (default: --crf)",
+    )
+    p.add_argument(
+        "--case_features",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="tagging: word-shape features (capitals, digits, @/#/URL) (default: on); "
+        "`--chars none --no-case_features` trains a tagger `rnnkit export` can export",
+    )
+    p.add_argument(
+        "--bio_errors",
+        choices=["raise", "repair"],
+        default=None,
+        help="tagging, BIO tags: an I-x that does not follow B-x/I-x is an error naming "
+        "the sentence (raise, the default) or becomes B-x, counted in a warning (repair)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
     p = add(
         "evaluate",
         "evaluate a trained model on labelled data",
-        "Accuracy and macro F1 of a trained model (a `rnnkit train` folder) on a file.",
+        "Accuracy and macro F1 of a trained model (a `rnnkit train` folder) on a file. "
+        "For a tagger (`rnnkit train --task tagging`; --data a CoNLL file): seqeval's "
+        "per-type precision, recall and F1 table (BIO tags; per tag otherwise) and the "
+        "token accuracy.",
     )
     p.add_argument("--model", required=False, help="folder written by `rnnkit train`")
     _add_data_args(p, required=False)
@@ -133,7 +212,9 @@ def build_parser() -> argparse.ArgumentParser:
         "predict",
         "label texts with a trained model",
         "Predict labels and class probabilities for texts given as arguments, in a text "
-        "file (--input, one text per line) or on stdin (--input -).",
+        "file (--input, one text per line) or on stdin (--input -). With a tagger: each "
+        "text is a sentence split on whitespace, printed as CoNLL lines token<TAB>tag, a "
+        "blank line between sentences.",
     )
     p.add_argument("--model", required=False, help="folder written by `rnnkit train`")
     p.add_argument("--input", default=None, help="text file, one text per line ('-' = stdin)")
@@ -146,7 +227,9 @@ def build_parser() -> argparse.ArgumentParser:
         "export a trained model as a raw-text TF SavedModel",
         "Write a TensorFlow SavedModel in TF Serving's NAME/VERSION/ layout whose "
         "serving_default signature takes raw strings ('text') and returns 'label' and "
-        "'probabilities'. Serve it with `rnnkit serve` or tensorflow_model_server.",
+        "'probabilities' (a tagger: 'tokens', 'tags' and 'length'; only taggers trained "
+        "with --chars none --no-case_features export). Serve it with `rnnkit serve` or "
+        "tensorflow_model_server.",
     )
     p.add_argument("--model", required=False, help="folder written by `rnnkit train`")
     p.add_argument(
@@ -368,6 +451,90 @@ def _warner(command: str) -> Callable[[str], None]:
     return lambda message: warn(command, message)
 
 
+def _print_tagging_report(name: str, report: dict[str, Any]) -> None:
+    """The per-type table of :func:`rnnkit.cli.tagging.tagging_report` and token accuracy."""
+    what = "entities (seqeval)" if report["scheme"] == "BIO" else "tags (per token)"
+    print(f"{name}: {what}")
+    _print_table(report["rows"])
+    print()
+    _print_table(
+        [
+            {
+                "data": name,
+                "sentences": report["sentences"],
+                "tokens": report["tokens"],
+                "token_accuracy": report["accuracy"],
+            }
+        ]
+    )
+
+
+def _train_tagger(args: argparse.Namespace) -> int:
+    from rnnkit.cli import tagging
+
+    result = tagging.train_tagger(
+        args.data,
+        args.output,
+        validation=args.validation,
+        validation_fraction=args.validation_fraction,
+        cell=args.cell,
+        units=args.units,
+        num_layers=args.num_layers,
+        embedding_dim=args.embedding_dim,
+        dropout=args.dropout,
+        chars=args.chars,
+        crf=args.crf,
+        case_features=args.case_features,
+        max_vocabulary=args.max_vocabulary,
+        max_length=args.max_length,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        bio_errors=args.bio_errors,
+        seed=args.seed,
+        limit=args.limit,
+        encoding=args.encoding,
+        verbose=0 if args.quiet else 1,
+        warn=_warner("train"),
+    )
+    history = result["history"]
+    epochs = len(next(iter(history.values())))
+    _print_table([{"epoch": e + 1, **{k: v[e] for k, v in history.items()}} for e in range(epochs)])
+    if "val_score" in history:
+        where = (
+            Path(args.validation).name
+            if args.validation
+            else f"the {args.validation_fraction:g} held out"
+        )
+        print(f"\nKept the weights of epoch {result['best_epoch'] + 1} (best val_score on {where})")
+    if result["validation"] is not None:
+        print()
+        _print_tagging_report(Path(args.validation).name, result["validation"])
+    print(f"\nSaved tagger to {result['output']}")
+    return 0
+
+
+def _predict_tagger(args: argparse.Namespace, texts: list[str]) -> int:
+    from rnnkit.cli import tagging, tasks
+
+    sentences = [t for t in texts if tagging.split_tokens(t)]
+    if not sentences:
+        raise UsageError(
+            "no sentences, expected sentences as arguments or --input FILE (one per line, "
+            "- = stdin)"
+        )
+    tagged = tagging.predict_tagger(args.model, sentences)
+    if args.output_csv:
+        rows = [
+            {"sentence": i + 1, "token": token, "tag": tag}
+            for i, pairs in enumerate(tagged)
+            for token, tag in pairs
+        ]
+        tasks.write_csv(rows, args.output_csv)
+    print(tagging.format_conll(tagged))
+    return 0
+
+
 def _main(argv: list[str]) -> int:
     parser = build_parser()
     if argv and argv[0] in RECIPE_COMMANDS and not {"-h", "--help"} & set(argv[1:2]):
@@ -388,6 +555,9 @@ def _main(argv: list[str]) -> int:
     }
     _require(args, *required.get(args.command, ()))
     validate_args(args)
+
+    if args.command == "train" and args.task == "tagging":
+        return _train_tagger(args)
 
     if args.command == "train":
         from rnnkit.cli import tasks
@@ -432,6 +602,16 @@ def _main(argv: list[str]) -> int:
         print(f"\nSaved model to {result['output']} (curves: {result['plot']})")
         return 0
 
+    if args.command == "evaluate" and is_tagger_folder(args.model):
+        from rnnkit.cli import tagging
+
+        report = tagging.evaluate_tagger(
+            args.model, args.data, limit=args.limit, encoding=args.encoding,
+            warn=_warner("evaluate"),
+        )  # fmt: skip
+        _print_tagging_report(Path(args.data).name, report)
+        return 0
+
     if args.command == "evaluate":
         from rnnkit.cli import tasks
 
@@ -460,6 +640,8 @@ def _main(argv: list[str]) -> int:
             message = decoded.warning(source)
             if message:
                 warn("predict", message)
+        if is_tagger_folder(args.model):
+            return _predict_tagger(args, texts)
         if not texts:
             raise UsageError("no texts, expected texts as arguments or --input FILE (- = stdin)")
         rows = tasks.predict(args.model, texts)
@@ -472,9 +654,13 @@ def _main(argv: list[str]) -> int:
         from rnnkit.cli import tasks
         from rnnkit.serving.export import export
 
-        target = export(
-            tasks.load_text_model(args.model), args.export_base_path, version=args.version
-        )
+        if is_tagger_folder(args.model):
+            from rnnkit.cli import tagging
+
+            text_model = tagging.exportable_text_model(args.model)
+        else:
+            text_model = tasks.load_text_model(args.model)
+        target = export(text_model, args.export_base_path, version=args.version)
         print(f"Exported SavedModel to {target}")
         return 0
 

@@ -133,17 +133,21 @@ def check_input_file(name: str, value: Any, *, allow_stdin: bool = False) -> Pat
     return path
 
 
-def check_input_folder(name: str, value: Any, *, must_hold: str | None = None) -> Path:
+def check_input_folder(
+    name: str, value: Any, *, must_hold: str | tuple[str, ...] | None = None
+) -> Path:
+    """An existing folder; with ``must_hold``, one holding that file (or one of them)."""
     check_str(name, value)
     path = Path(value)
     if path.is_file():
         raise UsageError(f"--{name} {path} is a file, expected a folder")
     if not path.is_dir():
         raise UsageError(f"--{name} {path} does not exist, expected an existing folder")
-    if must_hold and not (path / must_hold).is_file():
+    names = (must_hold,) if isinstance(must_hold, str) else tuple(must_hold or ())
+    if names and not any((path / n).is_file() for n in names):
         raise UsageError(
-            f"--{name} {path} is not an rnnkit model folder (no {must_hold}), expected a "
-            "folder written by `rnnkit train`"
+            f"--{name} {path} is not an rnnkit model folder (no {' or '.join(names)}), "
+            "expected a folder written by `rnnkit train`"
         )
     return path
 
@@ -211,6 +215,92 @@ _POSITIVE_INTS = {
     "serve": ("max_request_bytes", "max_batch"),
 }
 
+#: what a folder written by ``rnnkit train`` holds, by task
+MODEL_FILES = {"classification": "textmodel.json", "tagging": "tagger.json"}
+
+#: ``rnnkit train`` options whose default depends on ``--task`` (the parser leaves them
+#: None; :func:`apply_train_defaults` fills them in). Tagging uses RNNSequenceTagger's
+#: defaults; ``max_length`` is then the most tokens per sentence of an exported
+#: SavedModel (training and ``rnnkit predict`` never truncate a sentence).
+TRAIN_DEFAULTS: dict[str, dict[str, Any]] = {
+    "classification": {
+        "epochs": 3,
+        "batch_size": 32,
+        "units": 64,
+        "embedding_dim": 64,
+        "dropout": 0.0,
+        "learning_rate": 1e-3,
+        "max_length": 40,
+        "max_vocabulary": 20000,
+    },
+    "tagging": {
+        "epochs": 40,
+        "batch_size": 16,
+        "units": 100,
+        "embedding_dim": 100,
+        "dropout": 0.5,
+        "learning_rate": 5e-3,
+        "max_length": 128,
+        "max_vocabulary": 50000,
+        "chars": "cnn",
+        "crf": True,
+        "case_features": True,
+        "bio_errors": "raise",
+    },
+}
+
+#: options that only ``--task tagging`` uses (None when not given)
+TAGGING_OPTIONS = ("validation", "chars", "crf", "case_features", "bio_errors")
+#: options that only ``--task classification`` uses and that are None when not given
+#: (``--attention`` / ``--no-bidirectional`` are checked by value)
+CLASSIFICATION_OPTIONS = ("validation_data", "validation_split", "split")
+
+
+def _flag(name: str, value: Any) -> str:
+    if isinstance(value, bool):
+        return f"--{name}" if value else f"--no-{name}"
+    return f"--{name}"
+
+
+def apply_train_defaults(args: argparse.Namespace) -> None:
+    """Fill the ``rnnkit train`` options left None with the defaults of ``args.task``
+    (:data:`TRAIN_DEFAULTS`); a :class:`UsageError` for an option of the other task."""
+    task = getattr(args, "task", None) or "classification"
+    if task not in TRAIN_DEFAULTS:
+        raise UsageError(f"--task is {_describe(task)}, expected classification or tagging")
+    args.task = task
+    if task == "classification":
+        for name in TAGGING_OPTIONS:
+            value = getattr(args, name, None)
+            if value is not None:
+                raise UsageError(
+                    f"{_flag(name, value)} is an option of --task tagging, expected it only "
+                    "with --task tagging"
+                    + (" (--validation_data is the classification one)" if name == "validation"
+                       else "")
+                )  # fmt: skip
+    else:
+        for name in CLASSIFICATION_OPTIONS:
+            if getattr(args, name, None) is not None:
+                hint = (
+                    "--validation FILE (a CoNLL file) for tagging"
+                    if name.startswith("validation")
+                    else "no --split for CoNLL data"
+                )
+                raise UsageError(f"--{name} is a classification option, expected {hint}")
+        if getattr(args, "attention", False) is True:
+            raise UsageError(
+                "--attention is a classification option, expected no --attention for tagging"
+            )
+        if getattr(args, "bidirectional", True) is False:
+            raise UsageError(
+                "--no-bidirectional is not supported for tagging, expected the default "
+                "bidirectional encoder"
+            )
+    for name, value in TRAIN_DEFAULTS[task].items():
+        if getattr(args, name, None) is None:
+            setattr(args, name, value)
+
 
 def _check_limit(args: argparse.Namespace) -> None:
     # --limit N: the first N usable rows; omitted (None): all of them. 0 is not "all":
@@ -229,15 +319,26 @@ def _check_data_options(args: argparse.Namespace) -> None:
     check_encoding(getattr(args, "encoding", "utf-8"))
 
 
+_MODEL_FILE_NAMES = tuple(MODEL_FILES.values())
+
+
+def is_tagger_folder(path: Any) -> bool:
+    """A folder written by ``rnnkit train --task tagging`` (it holds ``tagger.json``)."""
+    return isinstance(path, str | os.PathLike) and (Path(path) / MODEL_FILES["tagging"]).is_file()
+
+
 def validate_args(args: argparse.Namespace) -> None:
     """Check every option of ``args.command`` (types, ranges, paths); a
     :class:`UsageError` names the first wrong one. Reads the file system only."""
     command = args.command
     if command == "train":
+        apply_train_defaults(args)
         _check_data_options(args)
-        check_output_folder("output", args.output, replaceable="textmodel.json")
+        check_output_folder("output", args.output, replaceable=MODEL_FILES[args.task])
         if getattr(args, "validation_data", None) is not None:
             check_input_file("validation_data", args.validation_data)
+        if getattr(args, "validation", None) is not None:
+            check_input_file("validation", args.validation)
         if getattr(args, "validation_split", None) is not None:
             check_str("validation_split", args.validation_split)
         check_float(
@@ -261,16 +362,28 @@ def validate_args(args: argparse.Namespace) -> None:
         check_int("seed", args.seed, 0, 2**32 - 1)
         if args.cell not in ("lstm", "gru", "srnn"):
             raise UsageError(f"--cell is {_describe(args.cell)}, expected lstm, gru or srnn")
-        for name in ("bidirectional", "attention", "quiet", "strict"):
+        if args.task == "tagging":
+            if args.chars not in ("cnn", "lstm", "none"):
+                raise UsageError(f"--chars is {_describe(args.chars)}, expected cnn, lstm or none")
+            if args.bio_errors not in ("raise", "repair"):
+                raise UsageError(
+                    f"--bio_errors is {_describe(args.bio_errors)}, expected raise or repair"
+                )
+        flags = ("bidirectional", "attention", "quiet", "strict")
+        if args.task == "tagging":
+            flags += ("crf", "case_features")
+        for name in flags:
             if not isinstance(getattr(args, name, False), bool):
                 raise UsageError(
                     f"--{name} is {_describe(getattr(args, name))}, expected true or false"
                 )
     elif command == "evaluate":
-        check_input_folder("model", args.model, must_hold="textmodel.json")
+        check_input_folder("model", args.model, must_hold=_MODEL_FILE_NAMES)
         _check_data_options(args)
+        if is_tagger_folder(args.model) and getattr(args, "split", None) is not None:
+            raise UsageError("--split is for JSONL data, expected no --split with a tagger")
     elif command == "predict":
-        check_input_folder("model", args.model, must_hold="textmodel.json")
+        check_input_folder("model", args.model, must_hold=_MODEL_FILE_NAMES)
         if args.input is not None:
             check_input_file("input", args.input, allow_stdin=True)
         if args.output_csv is not None:
@@ -279,7 +392,7 @@ def validate_args(args: argparse.Namespace) -> None:
         if not isinstance(args.texts, list) or not all(isinstance(t, str) for t in args.texts):
             raise UsageError(f"texts are {_describe(args.texts)}, expected strings")
     elif command == "export":
-        check_input_folder("model", args.model, must_hold="textmodel.json")
+        check_input_folder("model", args.model, must_hold=_MODEL_FILE_NAMES)
         check_str("export_base_path", args.export_base_path)
         base = Path(args.export_base_path)
         if base.exists() and not base.is_dir():

@@ -736,7 +736,10 @@ def crf_log_likelihood(
     potentials, mask, tags, _ = _compact(ops.convert_to_tensor(potentials), mask, tags)
     potentials, mask = _prepare(potentials, mask)
     tags = ops.where(mask, ops.cast(tags, "int32"), 0)
-    numerator = _sequence_score(potentials, tags, *weights, mask)
+    if _torch_fast(fast_path):
+        numerator = crf_torch.torch_sequence_score(potentials, tags, *weights, mask)
+    else:
+        numerator = _sequence_score(potentials, tags, *weights, mask)
     return numerator - _log_partition(potentials, weights, mask, cons, fast_path)
 
 

@@ -17,7 +17,12 @@ Outputs by task:
   to the end id; ``""`` for a text with no source token).
 - ``"tagger"``: input sentences are split by the pipeline (for pre-split tokens, join
   them with spaces); outputs ``tokens`` and ``tags`` (strings, ``(batch, max_length)``,
-  ``""`` past the end of each sentence) and ``length`` (int32, ``(batch,)``).
+  ``""`` past the end of each sentence), ``length`` (int32, ``(batch,)``), ``marginals``
+  (float32, ``(batch, max_length, num_tags)``: each token's tag probabilities, from
+  forward-backward for a CRF tagger; 0 past the end) and ``probability`` (float32,
+  ``(batch,)``: the probability of the returned tag sequence, ``exp(score - log Z)`` of
+  the Viterbi path for a CRF tagger, the product of the chosen tags' probabilities
+  otherwise).
 
 Directory layout: TF Serving's ``NAME/VERSION/`` with integer versions. ``export``
 writes ``path/<version>/`` (the next free integer unless ``version`` is given).
@@ -138,7 +143,40 @@ class TextModel:
             lengths[i] = len(toks)
             tokens[i, : len(toks)] = toks
             tags[i, : len(toks)] = labels[best[i, : len(toks)]]
-        return {"tokens": tokens, "tags": tags, "length": lengths}
+        marginals, probability = self._confidences(texts, lengths, batch_size)
+        return {
+            "tokens": tokens,
+            "tags": tags,
+            "length": lengths,
+            "marginals": marginals,
+            "probability": probability,
+        }
+
+    def _confidences(
+        self, texts: list[str], lengths: np.ndarray, batch_size: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """A tagger's per-token tag marginals ``(batch, max_length, K)`` (0 past each
+        sentence) and the probability of its predicted tag sequence ``(batch,)``: for a
+        CRF forward-backward marginals and ``exp(score(Viterbi path) - log Z)``, for
+        independent softmaxes the softmaxes and the product of the chosen tags'
+        probabilities."""
+        ids = self.pipeline.encode(texts)
+        valid = np.arange(ids.shape[1])[None, :] < lengths[:, None]
+        if self.is_crf:
+            kwargs = {"decode": False} if hasattr(self.model, "crf") else {}
+            potentials = self.model.predict(ids, batch_size=batch_size, verbose=0, **kwargs)
+            safe = ids != 0
+            safe[:, 0] = True
+            crf = self.crf_layer
+            _, _, log_p = crf.decode(potentials, safe, return_log_probability=True)
+            marginals = keras.ops.convert_to_numpy(crf.marginals(potentials, safe))
+            probability = np.exp(keras.ops.convert_to_numpy(log_p))
+        else:
+            marginals = np.asarray(self.model.predict(ids, batch_size=batch_size, verbose=0))
+            chosen = np.where(valid, np.log(np.maximum(marginals.max(-1), 1e-38)), 0.0)
+            probability = np.exp(chosen.sum(-1))
+        marginals = np.where(valid[:, :, None], marginals, 0.0).astype("float32")
+        return marginals, probability.astype("float32")
 
     def _translate(self, texts: list[str]) -> np.ndarray:
         ids = self.pipeline.encode(texts)
@@ -427,10 +465,13 @@ def export(
         if tm.is_crf:
             potentials = model(ids, training=False)
             safe = tf.concat([tf.ones_like(ids[:, :1], tf.bool), ids[:, 1:] != 0], axis=1)
-            best, _ = tm.crf_layer.decode(potentials, safe)
+            best, _, log_p = tm.crf_layer.decode(potentials, safe, return_log_probability=True)
             probs = tf.one_hot(tf.cast(best, tf.int32), len(tm.labels))
+            marginals = tf.cast(tm.crf_layer.marginals(potentials, safe), tf.float32)
+            probability = tf.exp(tf.cast(log_p, tf.float32))
         else:
             probs = tf.cast(model(ids, training=False), tf.float32)
+            marginals = probs
         if tm.task == "classifier":
             if probs.shape[-1] == 1:
                 probs = tf.concat([1.0 - probs, probs], axis=-1)
@@ -441,10 +482,16 @@ def export(
         mask = tf.sequence_mask(lengths, pipe.max_length)
         tags = tf.gather(label_table, tf.argmax(probs, axis=-1))
         tags = tf.where(mask, tags, tf.constant("", tf.string))
+        if not tm.is_crf:
+            chosen = tf.math.log(tf.maximum(tf.reduce_max(probs, axis=-1), 1e-38))
+            probability = tf.exp(tf.reduce_sum(tf.where(mask, chosen, 0.0), axis=-1))
+        marginals = tf.where(mask[:, :, None], marginals, 0.0)
         return {
             "tokens": tokens.to_tensor(default_value="", shape=[None, pipe.max_length]),
             "tags": tags,
             "length": lengths,
+            "marginals": marginals,
+            "probability": probability,
         }
 
     archive = keras.export.ExportArchive()

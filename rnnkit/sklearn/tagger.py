@@ -315,20 +315,26 @@ class RNNSequenceTagger(KerasEstimatorMixin, BaseEstimator):
                 )
         return tags
 
-    def _check_scheme(self, sentences: list[list[str]], tags: list[list[str]]) -> list:
+    def _check_scheme(
+        self, sentences: list[list[str]], tags: list[list[str]], what: str = "y"
+    ) -> list:
+        """``tags`` checked (or repaired) against BIO when their tags are BIO; for
+        ``what="y"`` (the training tags) this also sets ``scheme_``."""
         if self.bio_errors not in ("raise", "repair"):
             raise ValueError(f"bio_errors must be 'raise' or 'repair', got {self.bio_errors!r}.")
         tag_set = sorted({t for row in tags for t in row})
         if not _is_bio(tag_set):
-            self.scheme_ = None
+            if what == "y":
+                self.scheme_ = None
             return tags
-        self.scheme_ = "BIO"
+        if what == "y":
+            self.scheme_ = "BIO"
         if self.bio_errors == "repair":
             repaired = [repair_bio(row) for row in tags]
             changed = sum(n for _, n in repaired)
             if changed:
                 warnings.warn(
-                    f"bio_errors='repair': {changed} tags in "
+                    f"bio_errors='repair' ({what}): {changed} tags in "
                     f"{sum(1 for _, n in repaired if n)} sentences changed from I-x to B-x "
                     "(an I-x not after B-x or I-x).",
                     stacklevel=3,
@@ -340,7 +346,7 @@ class RNNSequenceTagger(KerasEstimatorMixin, BaseEstimator):
                 j, prev = error
                 words = " ".join(sentences[i][:12]) + (" ..." if len(sentences[i]) > 12 else "")
                 raise ValueError(
-                    f"y[{i}] is not valid BIO: tag {j} ({sentences[i][j]!r}) is {row[j]!r} "
+                    f"{what}[{i}] is not valid BIO: tag {j} ({sentences[i][j]!r}) is {row[j]!r} "
                     f"after {prev!r}; an I-{row[j][2:]} must follow B-{row[j][2:]} or "
                     f"I-{row[j][2:]}. Sentence {i}: {words!r}. Fix the data, or pass "
                     "bio_errors='repair' to turn such tags into B-x (e.g. IOB1 data)."
@@ -428,8 +434,18 @@ class RNNSequenceTagger(KerasEstimatorMixin, BaseEstimator):
         return sum(a == b for t, p in zip(tags, pred) for a, b in zip(t, p)) / total
 
     # --------------------------------------------------------------- API
-    def fit(self, X: Any, y: Any) -> RNNSequenceTagger:
-        """Fit on token lists ``X`` and tag lists ``y``; returns ``self`` (refits from scratch)."""
+    def fit(self, X: Any, y: Any, validation_data: Any = None) -> RNNSequenceTagger:
+        """Fit on token lists ``X`` and tag lists ``y``; returns ``self`` (refits from scratch).
+
+        Args:
+            X: token lists.
+            y: tag lists, one tag per token.
+            validation_data: optional ``(X_val, y_val)`` scored after every epoch for
+                early stopping and the choice of the kept epoch, instead of holding out
+                ``validation_fraction`` of ``X`` (all of ``X`` is then trained on).
+                Its tags are checked like ``y``'s (scheme, ``bio_errors``); tags never
+                seen in ``y`` can only count as errors.
+        """
         if str(self.cell).lower() not in ("lstm", "gru", "srnn"):
             raise ValueError(f"cell must be 'lstm', 'gru' or 'srnn', got {self.cell!r}.")
         if self.chars not in (None, "cnn", "lstm"):
@@ -449,12 +465,28 @@ class RNNSequenceTagger(KerasEstimatorMixin, BaseEstimator):
                 "least 2 different tags to fit."
             )
         tags = self._check_scheme(sentences, tags)
+        given_val = None
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+                raise ValueError(
+                    "validation_data must be a pair (X_val, y_val) of token lists and tag "
+                    f"lists, got {type(validation_data).__name__}."
+                )
+            val_s = validate_token_lists(validation_data[0], what="validation_data[0]")
+            val_t = self._check_tags(val_s, validation_data[1], allow_unseen=True)
+            keep = [i for i, row in enumerate(val_s) if row]
+            if not keep:
+                raise ValueError("Every sequence in validation_data is empty.")
+            val_s, val_t = [val_s[i] for i in keep], [val_t[i] for i in keep]
+            if self.scheme_ == "BIO":
+                val_t = self._check_scheme(val_s, val_t, what="validation_data[1]")
+            given_val = (val_s, val_t)
         seed_everything(self.random_state)
         self.tags_ = np.array(tag_set, dtype=object)
         # Validation split (sentences), drawn from the global NumPy state seeded above.
         train_idx = np.arange(len(sentences))
         val_idx = np.array([], dtype=int)
-        if self.validation_fraction:
+        if self.validation_fraction and given_val is None:
             if not 0.0 < float(self.validation_fraction) < 1.0:
                 raise ValueError(
                     "validation_fraction must be in (0, 1) or None, got "
@@ -483,15 +515,11 @@ class RNNSequenceTagger(KerasEstimatorMixin, BaseEstimator):
         seed = int(np.random.randint(0, 2**31 - 1))
         data = _Batches(self._encode, train_s, y_ids, int(self.batch_size), seed)
         callbacks = []
-        if len(val_idx):
-            callbacks.append(
-                _BestOnValidation(
-                    self,
-                    [sentences[i] for i in val_idx],
-                    [tags[i] for i in val_idx],
-                    max(int(self.n_iter_no_change), 1),
-                )
-            )
+        if given_val is None and len(val_idx):
+            given_val = ([sentences[i] for i in val_idx], [tags[i] for i in val_idx])
+        if given_val is not None:
+            patience = max(int(self.n_iter_no_change), 1)
+            callbacks.append(_BestOnValidation(self, *given_val, patience))
         history = self.model_.fit(
             data, epochs=int(self.epochs), callbacks=callbacks, verbose=self.verbose
         )

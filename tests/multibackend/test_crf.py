@@ -376,6 +376,15 @@ def test_torch_fast_path_matches_generic_path(case):
         np.testing.assert_allclose(g, r, **grad_tol)
     assert np.abs(grads[0][~mask]).max(initial=0.0) == 0.0  # no gradient into padding
 
+    # the raw-torch numerator equals the generic (keras.ops) path score
+    from rnnkit.ops.crf import crf_sequence_score
+
+    kept = np.where(mask, tags, 0)
+    got_num = crf_torch.torch_sequence_score(*map(torch.tensor, (p, kept, tr, st, en, mask)))
+    np.testing.assert_allclose(
+        got_num.numpy(), _np(crf_sequence_score(p, tags, tr, st, en, mask)), **tol
+    )
+
     ref_tags, ref_scores = crf_decode(p, tr, st, en, mask, fast_path=False)
     tags_fast, scores_fast = crf_torch.torch_viterbi(*map(torch.tensor, (p, tr, st, en, mask)))
     assert tags_fast.dtype == torch.int32
