@@ -23,7 +23,6 @@ import json
 import os
 import re
 import warnings
-import zipfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -324,20 +323,9 @@ def read_tagger_meta(model_dir: str | os.PathLike) -> dict[str, Any]:
 
 
 def _check_archive(keras_path: Path) -> None:
-    if not keras_path.is_file():
-        raise DataError(
-            f"{keras_path} is missing, expected the model saved by `rnnkit train --task tagging`"
-        )
-    try:
-        with zipfile.ZipFile(keras_path) as archive:
-            broken = archive.testzip()
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
-        broken = f"not a .keras (zip) archive: {e}"
-    if broken is not None:
-        raise DataError(
-            f"{keras_path} is corrupt ({broken}), expected the .keras archive that "
-            "`rnnkit train --task tagging` writes; train the tagger again"
-        )
+    from rnnkit.cli.tasks import check_keras_archive
+
+    check_keras_archive(keras_path, "`rnnkit train --task tagging`", "tagger")
 
 
 def load_tagger(model_dir: str | os.PathLike) -> Any:

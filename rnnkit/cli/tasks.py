@@ -368,6 +368,25 @@ def plot_history(history: dict[str, list[float]], path: str | os.PathLike) -> Pa
 # -------------------------------------------------------------------------- tasks
 
 
+def check_keras_archive(
+    keras_path: Path, writer: str = "`rnnkit train`", what: str = "model"
+) -> None:
+    """A :class:`DataError` naming ``keras_path`` when it is missing or not a whole
+    ``.keras`` (zip) archive, before Keras tries to load it."""
+    if not keras_path.is_file():
+        raise DataError(f"{keras_path} is missing, expected the {what} saved by {writer}")
+    try:
+        with zipfile.ZipFile(keras_path) as archive:
+            broken = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
+        broken = f"not a .keras (zip) archive: {e}"
+    if broken is not None:
+        raise DataError(
+            f"{keras_path} is corrupt ({broken}), expected the .keras archive that "
+            f"{writer} writes; train the {what} again"
+        )
+
+
 def load_text_model(model_dir: str | os.PathLike) -> Any:
     """:meth:`TextModel.load` with errors that say which file is broken and how.
 
@@ -393,19 +412,7 @@ def load_text_model(model_dir: str | os.PathLike) -> Any:
             f"{meta_path} has no 'labels' / 'pipeline', expected the textmodel.json that "
             "`rnnkit train` writes"
         )
-    keras_path = directory / "model.keras"
-    if not keras_path.is_file():
-        raise DataError(f"{keras_path} is missing, expected the model saved by `rnnkit train`")
-    try:
-        with zipfile.ZipFile(keras_path) as archive:
-            broken = archive.testzip()
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
-        broken = f"not a .keras (zip) archive: {e}"
-    if broken is not None:
-        raise DataError(
-            f"{keras_path} is corrupt ({broken}), expected the .keras archive that "
-            "`rnnkit train` writes; train the model again"
-        )
+    check_keras_archive(directory / "model.keras")
     try:
         return TextModel.load(directory)
     except Exception as e:  # noqa: BLE001 - any failure to rebuild the model: one line

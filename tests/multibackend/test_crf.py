@@ -333,13 +333,8 @@ FAST_CASES = {
 }
 
 
-@pytest.mark.parametrize("case", list(FAST_CASES), ids=list(FAST_CASES))
-def test_torch_fast_path_matches_generic_path(case):
-    import torch
-
-    from rnnkit.ops import crf_torch
-
-    cfg = FAST_CASES[case]
+def _fast_case(cfg):
+    """Potentials, weights, a right-padded mask and tags of a FAST_CASES entry."""
     rng = np.random.default_rng(cfg["seed"])
     b, t, k = 5, cfg.get("steps", 9), 4
     dtype = cfg.get("dtype", "float32")
@@ -352,6 +347,18 @@ def test_torch_fast_path_matches_generic_path(case):
     lengths[0] = t
     mask = np.arange(t)[None] < lengths[:, None]
     tags = rng.integers(0, k, size=(b, t)).astype("int32")
+    return p, tr, st, en, mask, tags
+
+
+@pytest.mark.parametrize("case", list(FAST_CASES), ids=list(FAST_CASES))
+def test_torch_fast_path_matches_generic_path(case):
+    import torch
+
+    from rnnkit.ops import crf_torch
+
+    cfg = FAST_CASES[case]
+    dtype = cfg.get("dtype", "float32")
+    p, tr, st, en, mask, tags = _fast_case(cfg)
     # the probability-space (matmul) form runs unless the transitions span more than 50
     assert crf_torch._exp_space_ok(torch.tensor(tr)) == (not cfg.get("forbid"))
 
@@ -428,18 +435,7 @@ def test_jax_fast_path_matches_generic_path(case):
     of the current backend, in probability space and (transitions spanning more than 50)
     in log space."""
     cfg = FAST_CASES[case]
-    rng = np.random.default_rng(cfg["seed"])
-    b, t, k = 5, cfg.get("steps", 9), 4
-    dtype = cfg.get("dtype", "float32")
-    p = (rng.normal(size=(b, t, k)) * 2 * cfg.get("scale", 1.0)).astype(dtype)
-    tr = rng.normal(size=(k, k)).astype(dtype)
-    if cfg.get("forbid"):
-        tr[0, 1] = tr[2, 3] = -1e4
-    st, en = rng.normal(size=k).astype(dtype), rng.normal(size=k).astype(dtype)
-    lengths = rng.integers(1, t + 1, size=b) if cfg["masked"] else np.full(b, t)
-    lengths[0] = t
-    mask = np.arange(t)[None] < lengths[:, None]
-    tags = rng.integers(0, k, size=(b, t)).astype("int32")
+    p, tr, st, en, mask, tags = _fast_case(cfg)
 
     def generic(p_, tr_, st_, en_):
         return ops.sum(
