@@ -147,13 +147,16 @@ def check_bio(tags: list[str], where: str = "") -> None:
     Valid: every tag is ``O``, ``B-type`` or ``I-type``, and an ``I-type`` follows a
     ``B-type`` or ``I-type`` of the same type. ``where`` names the sequence in the message.
     """
-    prev = "O"
+    from rnnkit.ops.crf import scheme_violations  # imported here: no Keras for readers
+
     for i, tag in enumerate(tags):
         if not _BIO.match(tag):
             raise ValueError(f"{where}tag {i} is {tag!r}: not 'O', 'B-type' or 'I-type'.")
-        if tag.startswith("I-") and (prev == "O" or prev[2:] != tag[2:]):
-            raise ValueError(
-                f"{where}tag {i} is {tag!r} after {prev!r}: in BIO an I-{tag[2:]} must follow "
-                f"B-{tag[2:]} or I-{tag[2:]}."
-            )
-        prev = tag
+    found = scheme_violations(tags, "BIO")
+    if found:
+        i = found[0]
+        tag, prev = tags[i], tags[i - 1] if i else "O"
+        raise ValueError(
+            f"{where}tag {i} is {tag!r} after {prev!r}: in BIO an I-{tag[2:]} must follow "
+            f"B-{tag[2:]} or I-{tag[2:]}."
+        )

@@ -83,14 +83,12 @@ def load_bio(path: str | os.PathLike | None = None) -> list[TaggedSentence]:
 
 def bio_violations(tags: Sequence[str]) -> int:
     """Number of invalid BIO transitions in one tag sequence: an ``I-x`` that does not
-    follow ``B-x`` or ``I-x`` (including at the start)."""
-    count = 0
-    prev = "O"
-    for tag in tags:
-        if tag.startswith("I-") and prev[2:] != tag[2:]:
-            count += 1
-        prev = tag
-    return count
+    follow ``B-x`` or ``I-x`` (including at the start); see
+    :func:`rnnkit.ops.crf.scheme_violations` (a ``ValueError`` for a tag that is not
+    ``O``, ``B-x`` or ``I-x``)."""
+    from rnnkit.ops.crf import scheme_violations  # imported here: no Keras for readers
+
+    return len(scheme_violations(tags, "BIO"))
 
 
 @dataclass

@@ -9,6 +9,7 @@ from rnnkit.ops.crf import (
     crf_marginals,
     crf_sequence_score,
     detect_scheme,
+    scheme_violations,
     sequence_follows_scheme,
     transition_constraints,
 )
@@ -25,6 +26,7 @@ __all__ = [
     "get_activation",
     "keras2_hard_sigmoid",
     "recurrence",
+    "scheme_violations",
     "sequence_follows_scheme",
     "transition_constraints",
 ]

@@ -178,16 +178,35 @@ def transition_constraints(tags: Sequence[str], scheme: str = "BIO") -> dict:
     return {"allowed_transitions": allowed, "allowed_start": start, "allowed_end": end}
 
 
+def scheme_violations(tags: Sequence[str], scheme: str = "BIO") -> list[int]:
+    """Where one tag sequence (tag names) breaks ``scheme``'s start, transition and end
+    rules (see :func:`transition_constraints`): ``j`` when ``tags[j]`` may not follow
+    ``tags[j - 1]`` (may not start the sequence, for ``j = 0``), ``len(tags)`` when the
+    sequence may not end with its last tag. The one implementation of these rules
+    that rnnkit's data checks, taggers and CLI use.
+
+    Raises:
+        ValueError: for an unknown scheme or a tag that does not fit it.
+
+    Example:
+
+    >>> scheme_violations(["O", "I-PER", "B-LOC", "I-PER"])
+    [1, 3]
+    """
+    name = _canonical_scheme(scheme)
+    parsed = [("O", None)] + [_parse_tag(t, name) for t in tags] + [("O", None)]
+    pairs = zip(parsed[:-1], parsed[1:])
+    return [j for j, (a, b) in enumerate(pairs) if not _allowed_pair(a, b, name)]
+
+
 def sequence_follows_scheme(tags: Sequence[str], scheme: str = "BIO") -> bool:
     """Whether one tag sequence (tag names) obeys ``scheme``'s start, transition and end
-    rules (see :func:`transition_constraints`); an empty sequence does.
+    rules (:func:`scheme_violations` finds none); an empty sequence does.
 
     Raises:
         ValueError: for an unknown scheme or a tag that does not fit it.
     """
-    name = _canonical_scheme(scheme)
-    parsed = [("O", None)] + [_parse_tag(t, name) for t in tags] + [("O", None)]
-    return all(_allowed_pair(a, b, name) for a, b in zip(parsed[:-1], parsed[1:]))
+    return not scheme_violations(tags, scheme)
 
 
 def detect_scheme(

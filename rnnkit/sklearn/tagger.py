@@ -15,6 +15,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
+from rnnkit.ops.crf import scheme_violations
 from rnnkit.sklearn.base import (
     KerasEstimatorMixin,
     check_same_length,
@@ -34,12 +35,13 @@ def _is_bio(tag_set: list[str]) -> bool:
 
 
 def _bio_error(tags: list[str]) -> tuple[int, str] | None:
-    prev = "O"
-    for j, tag in enumerate(tags):
-        if tag.startswith("I-") and prev[2:] != tag[2:]:
-            return j, prev
-        prev = tag
-    return None
+    """The first BIO violation ``(index, previous tag)`` of valid BIO tag names, or None
+    (:func:`rnnkit.ops.crf.scheme_violations`)."""
+    found = scheme_violations(tags, "BIO")
+    if not found:
+        return None
+    j = found[0]
+    return j, tags[j - 1] if j else "O"
 
 
 def repair_bio(tags: list[str]) -> tuple[list[str], int]:

@@ -465,3 +465,20 @@ def test_top_k_with_one_time_step():
     np.testing.assert_array_equal(tags[:, :K, 0], order)
     np.testing.assert_allclose(scores[:, :K], np.take_along_axis(ref, order, 1), rtol=1e-5)
     assert (scores[:, K] == -np.inf).all() and (tags[:, K] == 0).all()
+
+
+def test_scheme_violations_name_the_positions():
+    """The one implementation of the scheme rules: index j for a tag that may not follow
+    (or start), len(tags) for a sequence that may not end there; sequence_follows_scheme
+    is its emptiness."""
+    from rnnkit.ops.crf import scheme_violations
+
+    assert scheme_violations(["O", "I-PER", "B-LOC", "I-PER"]) == [1, 3]
+    assert scheme_violations(["I-PER"]) == [0]
+    assert scheme_violations([]) == [] and sequence_follows_scheme([])
+    assert scheme_violations(["I-PER", "I-LOC"], "IOB1") == []  # I-x opens a chunk in IOB1
+    assert scheme_violations(["I-PER", "B-LOC"], "IOB1") == [1]  # B-x only inside an x chunk
+    assert scheme_violations(["B-PER", "I-PER"], "BIOES") == [2]  # a chunk left open
+    assert scheme_violations(["S-PER", "B-LOC", "E-LOC"], "BILOU") == []
+    with pytest.raises(ValueError):
+        scheme_violations(["NN", "VB"])
