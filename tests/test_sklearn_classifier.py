@@ -495,3 +495,16 @@ def test_multilabel_threshold_rules():
     for bad in ("auto", 1.0, 0, None, True):
         with pytest.raises(ValueError, match="threshold must be"):
             tiny(threshold=bad).fit(TEXTS, y)
+
+
+@pytest.mark.parametrize("cell", ["mingru", "minlstm"])
+def test_parallel_scan_cells_learn_and_round_trip(cell):
+    """cell="mingru" / "minlstm": the model's recurrent layers are rnnkit's parallel-scan
+    layers; the classifier learns the toy task and survives a pickle round trip."""
+    clf = tiny(cell=cell, epochs=25, learning_rate=0.02, bidirectional=True).fit(TEXTS, LABELS)
+    config = clf.model_.to_json()  # the nested layers' classes, as saved
+    kind = {"mingru": "MinGRU", "minlstm": "MinLSTM"}[cell]
+    assert f'"class_name": "{kind}"' in config and '"class_name": "GRU"' not in config
+    assert clf.score(TEXTS, LABELS) >= 0.9
+    restored = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(restored.predict_proba(TEXTS), clf.predict_proba(TEXTS))

@@ -384,3 +384,24 @@ def test_validation_data_drives_early_stopping_and_the_kept_epoch():
         tiny().fit(X, Y, validation_data=val_x + val_x[:1])  # 3 token lists, not a pair
     with pytest.raises(ValueError, match="Sample 1 has 4 tokens but 3 tags"):
         tiny().fit(X, Y, validation_data=(val_x, [val_y[0], val_y[0]]))
+
+
+def test_parallel_scan_cell_tagger():
+    """cell="mingru": the tagger's encoder is rnnkit's MinGRU; it learns the toy task."""
+    tagger = tiny(cell="mingru", crf=False, epochs=30, learning_rate=0.03, dropout=0.0)
+    tagger.fit(X, Y)
+    from rnnkit.layers import MinGRU
+
+    def walk(layer):
+        yield layer
+        for child in [*getattr(layer, "layers", []), *getattr(layer, "rnn_layers", [])]:
+            yield from walk(child)
+        for name in ("encoder", "forward_layer", "backward_layer"):
+            if getattr(layer, name, None) is not None:
+                yield from walk(getattr(layer, name))
+
+    assert tagger.model_.get_config()["cell"] == "mingru"
+    assert any(isinstance(x, MinGRU) for x in walk(tagger.model_))
+    assert tagger.score(X, Y) >= 0.9
+    with pytest.raises(ValueError, match="cell must be one of"):
+        tiny(cell="transformer").fit(X, Y)

@@ -140,7 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="held-out fraction when no validation data is given (tagging: for early "
         "stopping): in (0, 1), or 0 for none",
     )
-    p.add_argument("--cell", choices=["lstm", "gru", "srnn"], default="lstm")
+    p.add_argument(
+        "--cell", choices=["lstm", "gru", "srnn", "mingru", "minlstm"], default="lstm"
+    )
     p.add_argument("--units", type=int, default=None, help="default: 64; tagging: 100")
     p.add_argument("--num_layers", type=int, default=1)
     p.add_argument("--bidirectional", action=argparse.BooleanOptionalAction, default=True)

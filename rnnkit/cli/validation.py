@@ -360,8 +360,10 @@ def validate_args(args: argparse.Namespace) -> None:
             expected="a positive number",
         )  # fmt: skip
         check_int("seed", args.seed, 0, 2**32 - 1)
-        if args.cell not in ("lstm", "gru", "srnn"):
-            raise UsageError(f"--cell is {_describe(args.cell)}, expected lstm, gru or srnn")
+        if args.cell not in ("lstm", "gru", "srnn", "mingru", "minlstm"):
+            raise UsageError(
+                f"--cell is {_describe(args.cell)}, expected lstm, gru, srnn, mingru or minlstm"
+            )
         if args.task == "tagging":
             if args.chars not in ("cnn", "lstm", "none"):
                 raise UsageError(f"--chars is {_describe(args.chars)}, expected cnn, lstm or none")

@@ -23,6 +23,10 @@ RECURRENT_LAYERS: dict[str, type[RNN] | type[ParallelRNN]] = {
 }
 
 
+#: the canonical names of :data:`RECURRENT_LAYERS` (what estimators and the CLI accept)
+CELL_NAMES = ("lstm", "gru", "srnn", "mingru", "minlstm")
+
+
 def recurrent_layer(kind: str, units: int, **kwargs: Any) -> RNN | ParallelRNN:
     """``recurrent_layer("lstm", 64, return_sequences=True)`` -> ``rnnkit.layers.LSTM``.
 

@@ -59,7 +59,7 @@ def build_transducer_tagger(
         vocab_size: number of word ids (0 = padding, masked).
         num_tags: number of tags.
         embedding_dim: word embedding size.
-        cell: ``"lstm"``, ``"gru"`` or ``"srnn"``.
+        cell: ``"lstm"``, ``"gru"``, ``"srnn"``, ``"mingru"`` or ``"minlstm"``.
         units: units per direction and layer.
         num_layers: number of stacked recurrent layers.
         bidirectional: read both directions.
@@ -214,7 +214,7 @@ class SequenceTagger(keras.Model):
         embedding_dim: word embedding size.
         units: recurrent units per direction.
         num_layers: stacked recurrent layers.
-        cell: ``"lstm"``, ``"gru"`` or ``"srnn"``.
+        cell: ``"lstm"``, ``"gru"``, ``"srnn"``, ``"mingru"`` or ``"minlstm"``.
         bidirectional: read both directions.
         dropout: dropout rate (see above).
         crf: CRF output (else a softmax per token).

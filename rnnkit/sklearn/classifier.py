@@ -10,6 +10,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted
 
+from rnnkit.layers.factory import CELL_NAMES as CELLS
 from rnnkit.models.acceptor import POOLINGS
 from rnnkit.sklearn.base import (
     KerasEstimatorMixin,
@@ -115,7 +116,8 @@ class RNNClassifier(ClassifierMixin, KerasEstimatorMixin, BaseEstimator):
     to get the old behaviour.
 
     Args:
-        cell: ``"lstm"``, ``"gru"`` or ``"srnn"``.
+        cell: ``"lstm"``, ``"gru"``, ``"srnn"``, or the parallel-scan ``"mingru"`` /
+            ``"minlstm"`` (:class:`rnnkit.layers.MinGRU`, trained in parallel over time).
         units: units of each recurrent layer (per direction).
         num_layers: number of stacked recurrent layers.
         bidirectional: run each layer in both directions.
@@ -251,8 +253,8 @@ class RNNClassifier(ClassifierMixin, KerasEstimatorMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ fit
     def _check_params(self) -> None:
-        if str(self.cell).lower() not in ("lstm", "gru", "srnn"):
-            raise ValueError(f"cell must be 'lstm', 'gru' or 'srnn', got {self.cell!r}.")
+        if str(self.cell).lower() not in CELLS:
+            raise ValueError(f"cell must be one of {CELLS}, got {self.cell!r}.")
         names = ["units", "num_layers", "embedding_dim", "ensemble_size", "epochs", "batch_size"]
         names += ["min_count"] + ([] if self.max_length is None else ["max_length"])
         for name in names:

@@ -15,6 +15,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
+from rnnkit.layers.factory import CELL_NAMES as CELLS
 from rnnkit.ops.crf import scheme_violations
 from rnnkit.sklearn.base import (
     KerasEstimatorMixin,
@@ -166,7 +167,8 @@ class RNNSequenceTagger(KerasEstimatorMixin, BaseEstimator):
     warning gives the count of changed tags.
 
     Args:
-        cell: ``"lstm"``, ``"gru"`` or ``"srnn"``.
+        cell: ``"lstm"``, ``"gru"``, ``"srnn"``, or the parallel-scan ``"mingru"`` /
+            ``"minlstm"``.
         units: units per direction.
         num_layers: stacked recurrent layers.
         embedding_dim: word vector size (that of ``embeddings`` when given).
@@ -448,8 +450,8 @@ class RNNSequenceTagger(KerasEstimatorMixin, BaseEstimator):
                 Its tags are checked like ``y``'s (scheme, ``bio_errors``); tags never
                 seen in ``y`` can only count as errors.
         """
-        if str(self.cell).lower() not in ("lstm", "gru", "srnn"):
-            raise ValueError(f"cell must be 'lstm', 'gru' or 'srnn', got {self.cell!r}.")
+        if str(self.cell).lower() not in CELLS:
+            raise ValueError(f"cell must be one of {CELLS}, got {self.cell!r}.")
         if self.chars not in (None, "cnn", "lstm"):
             raise ValueError(f"chars must be 'cnn', 'lstm' or None, got {self.chars!r}.")
         sentences = validate_token_lists(X)
