@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_helpers import error_line as _error_line
+from cli_helpers import run_cli as _run
 
 from rnnkit.cli import main as cli
 from rnnkit.cli import tagging
@@ -70,22 +72,6 @@ def _tweets(n: int) -> list[tuple[list[str], list[str]]]:
     from rnnkit.data.conll import load_conll
 
     return [(s.tokens, s.tags) for s in load_conll(resolve(None, "ner-tweets/train.bio"))[:n]]
-
-
-def _run(argv, capsys):
-    """cli.main(argv) -> (exit status, stdout, stderr)."""
-    try:
-        code = cli.main(argv)
-    except SystemExit as e:
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def _error_line(err: str, command: str) -> str:
-    lines = [line for line in err.splitlines() if f"rnnkit {command}: error:" in line]
-    assert len(lines) == 1 and "Traceback" not in err, err
-    return lines[0]
 
 
 def _table(text: str, first: str) -> list[dict[str, str]]:
@@ -356,7 +342,9 @@ def test_predict_prints_token_tag_lines_from_arguments_file_and_stdin(
 # -------------------------------------------------------------------- bad input
 
 
-def test_malformed_conll_line_is_an_error_naming_file_and_line(data, tmp_path, capsys):
+def test_malformed_conll_line_is_an_error_naming_file_and_line(
+    data, word_tagger, tmp_path, capsys
+):
     folder, train, dev = data
     bad = tmp_path / "bad.conll"
     lines = "".join(f"{t}\t{g}\n" for t, g in zip(*_tweets(1)[0]))
@@ -371,7 +359,7 @@ def test_malformed_conll_line_is_an_error_naming_file_and_line(data, tmp_path, c
              "--output", str(out_dir)],
             "train",
         ),
-        (["evaluate", "--model", str(folder / "words"), "--data", str(bad)], "evaluate"),
+        (["evaluate", "--model", str(word_tagger), "--data", str(bad)], "evaluate"),
     ):  # fmt: skip
         code, out, err = _run(argv, capsys)
         line = _error_line(err, command)

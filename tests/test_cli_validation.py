@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from cli_helpers import error_line as _one_error_line
+from cli_helpers import run_cli as _run
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -42,23 +44,6 @@ def trained(tmp_path_factory):
     data = _write_jsonl(folder / "tiny.jsonl", _rows(40))
     result = tasks.train(str(data), str(folder / "model"), epochs=1, **TINY)
     return folder, data, Path(result["output"])
-
-
-def _run(argv, capsys):
-    """cli.main(argv) -> (exit status, stdout, stderr)."""
-    try:
-        code = cli.main(argv)
-    except SystemExit as e:
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def _one_error_line(err: str, command: str) -> str:
-    lines = [line for line in err.splitlines() if f"rnnkit {command}: error:" in line]
-    assert len(lines) == 1, err
-    assert "Traceback" not in err
-    return lines[0]
 
 
 # ------------------------------------------------------------------- arguments
