@@ -300,13 +300,9 @@ def read_tagger_meta(model_dir: str | os.PathLike) -> dict[str, Any]:
             f"{directory} is not an rnnkit tagger folder (no {TAGGER_FILE}), expected a "
             "folder written by `rnnkit train --task tagging`"
         )
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, ValueError) as e:
-        raise DataError(
-            f"{meta_path} is truncated or not valid JSON ({e}), expected the {TAGGER_FILE} "
-            "that `rnnkit train --task tagging` writes; train the tagger again"
-        ) from None
+    from rnnkit.cli.tasks import read_json_file
+
+    meta = read_json_file(meta_path, "`rnnkit train --task tagging`", "tagger")
     needed = {"format", "params", "tags", "vocabulary", "chars", "scheme"}
     if not isinstance(meta, dict) or not needed <= set(meta):
         missing = sorted(needed - set(meta)) if isinstance(meta, dict) else sorted(needed)
@@ -376,10 +372,7 @@ def load_tagger(model_dir: str | os.PathLike) -> Any:
             f"({expected}), expected both files from the same `rnnkit train --task tagging`"
         )
     tagger.tags_ = np.array(tags, dtype=object)
-    tagger.vocabulary_ = list(vocabulary)
-    tagger._token_index_ = {w: i for i, w in enumerate(tagger.vocabulary_) if i >= 2}
-    tagger.chars_ = list(chars)
-    tagger._char_index_ = {c: i for i, c in enumerate(tagger.chars_) if i >= 2}
+    tagger._set_vocabularies(vocabulary, chars)
     tagger.scheme_ = meta["scheme"]
     constraints = meta.get("constraints")
     tagger.constraints_ = (

@@ -368,6 +368,18 @@ def plot_history(history: dict[str, list[float]], path: str | os.PathLike) -> Pa
 # -------------------------------------------------------------------------- tasks
 
 
+def read_json_file(path: Path, writer: str = "`rnnkit train`", what: str = "model") -> Any:
+    """The parsed JSON of a model folder's metadata file; a :class:`DataError` naming
+    ``path`` when it is truncated or not JSON."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, ValueError) as e:
+        raise DataError(
+            f"{path} is truncated or not valid JSON ({e}), expected the {path.name} that "
+            f"{writer} writes; train the {what} again"
+        ) from None
+
+
 def check_keras_archive(
     keras_path: Path, writer: str = "`rnnkit train`", what: str = "model"
 ) -> None:
@@ -400,13 +412,7 @@ def load_text_model(model_dir: str | os.PathLike) -> Any:
     meta_path = directory / "textmodel.json"
     if not meta_path.is_file():
         return TextModel.load(directory)  # its "not an rnnkit model directory" error
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, ValueError) as e:
-        raise DataError(
-            f"{meta_path} is truncated or not valid JSON ({e}), expected the textmodel.json "
-            "that `rnnkit train` writes; train the model again"
-        ) from None
+    meta = read_json_file(meta_path)
     if not isinstance(meta, dict) or not {"labels", "pipeline"} <= set(meta):
         raise DataError(
             f"{meta_path} has no 'labels' / 'pipeline', expected the textmodel.json that "

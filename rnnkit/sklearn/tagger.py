@@ -277,6 +277,14 @@ class RNNSequenceTagger(KerasEstimatorMixin, BaseEstimator):
         return tags
 
     # ----------------------------------------------------------- helpers
+    def _set_vocabularies(self, vocabulary: list[str], chars: list[str]) -> None:
+        """``vocabulary_`` and ``chars_`` (ids 0 and 1: padding, unknown) and the lookup
+        tables derived from them; used by ``fit`` and by loaders of a saved tagger."""
+        self.vocabulary_ = list(vocabulary)
+        self._token_index_ = {w: i for i, w in enumerate(self.vocabulary_) if i >= 2}
+        self.chars_ = list(chars)
+        self._char_index_ = {c: i for i, c in enumerate(self.chars_) if i >= 2}
+
     def _norm(self, token: str) -> str:
         return token.lower() if self.lowercase else token
 
@@ -508,11 +516,11 @@ class RNNSequenceTagger(KerasEstimatorMixin, BaseEstimator):
             (kv for kv in counts.items() if kv[1] >= int(self.min_count)),
             key=lambda kv: (-kv[1], kv[0]),
         )
-        self.vocabulary_ = ["", "[UNK]"] + [w for w, _ in ranked[: int(self.max_vocabulary) - 2]]
-        self._token_index_ = {w: i for i, w in enumerate(self.vocabulary_) if i >= 2}
         char_counts = Counter(c for s in train_s for t in s for c in t)
-        self.chars_ = ["", "[UNK]"] + sorted(char_counts, key=lambda c: (-char_counts[c], c))
-        self._char_index_ = {c: i for i, c in enumerate(self.chars_) if i >= 2}
+        self._set_vocabularies(
+            ["", "[UNK]"] + [w for w, _ in ranked[: int(self.max_vocabulary) - 2]],
+            ["", "[UNK]"] + sorted(char_counts, key=lambda c: (-char_counts[c], c)),
+        )
         tag_index = {t: i for i, t in enumerate(tag_set)}
         y_ids = [np.array([tag_index[t] for t in row], "int32") for row in train_t]
         self.model_ = self._build_model(self._pretrained())
