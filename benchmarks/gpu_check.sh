@@ -75,8 +75,9 @@ want prepare && part "prepare corpus" 150 prepare.txt 20 env KERAS_BACKEND=jax p
   benchmarks/pretrain_throughput.py --skip-train --n "${GPU_CHECK_PREPARE_N:-300000}" \
   --workers 1 4 "$(nproc)" --vocabulary given --markdown --json "$out/prepare.json"
 
-tests="fused or right_padded or keras_kernels or other_masks"
-for backend in torch jax; do
+tests="fused or right_padded or keras_kernels or other_masks or closed_form"
+# GPU_CHECK_BACKENDS picks backends (default: torch jax)
+for backend in ${GPU_CHECK_BACKENDS:-torch jax}; do
   export KERAS_BACKEND=$backend
   want tests && part "$backend tests" 80 tests.txt 15 python3 -m pytest -q -p no:cacheprovider \
     tests/multibackend/test_recurrent_layers.py -k "$tests"

@@ -237,6 +237,12 @@ class RecurrentCell(keras.Layer):
         """Name of the cuDNN/torch fused kernel this cell's configuration matches, if any."""
         return None
 
+    def closed_form_gates(self) -> str | None:
+        """The gate activation's name if the torch closed-form backward
+        (:mod:`rnnkit.ops.torch_lstm_grad`) can train this cell, else None (only
+        :class:`rnnkit.cells.LSTMCell` can)."""
+        return None
+
     def get_config(self) -> dict:
         config = {
             "units": self.units,

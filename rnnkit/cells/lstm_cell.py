@@ -8,7 +8,9 @@ import keras
 from keras import initializers, ops
 
 from rnnkit.cells.base import GatedRecurrentCell
+from rnnkit.ops.activations import serialize_activation
 from rnnkit.ops.recurrent_matmul import RecurrentMatmul
+from rnnkit.ops.torch_lstm_grad import GATES as CLOSED_FORM_GATES
 
 
 @keras.saving.register_keras_serializable(package="rnnkit")
@@ -102,6 +104,15 @@ class LSTMCell(GatedRecurrentCell):
 
     def fused_kind(self) -> str | None:
         return "lstm" if self.standard_activations() else None
+
+    def closed_form_gates(self) -> str | None:
+        """The gate activation's name when the torch closed-form backward
+        (:mod:`rnnkit.ops.torch_lstm_grad`) can train this cell: a ``tanh`` activation
+        and a gate activation it knows the derivative of; else None."""
+        gate = serialize_activation(self.recurrent_activation)
+        if serialize_activation(self.activation) != "tanh" or gate not in CLOSED_FORM_GATES:
+            return None
+        return gate
 
     def get_config(self) -> dict:
         return {**super().get_config(), "unit_forget_bias": self.unit_forget_bias}

@@ -8,7 +8,7 @@ import keras
 from keras import ops
 
 from rnnkit.cells.base import RecurrentCell
-from rnnkit.ops import jax_scan_grad
+from rnnkit.ops import jax_scan_grad, torch_lstm_grad
 from rnnkit.ops.batch_split import batch_parts, check_batch_split, run_split
 from rnnkit.ops.fused import fused_recurrence
 from rnnkit.ops.recurrence import LOOPS, recurrence, resolve_loop
@@ -40,6 +40,10 @@ class RNN(keras.Layer):
     over ``torch.unbind`` views on torch), or in a fused kernel (torch's native RNN kernels
     on the torch backend, cuDNN on a GPU) when the cell's configuration allows it and
     the sequence is unmasked (on torch also right-padded: :mod:`rnnkit.ops.fused`).
+    On torch, while gradients are recorded, an LSTM whose gates torch's kernel lacks
+    (the hard sigmoids) runs as one autograd Function with a closed-form backward
+    (:mod:`rnnkit.ops.torch_lstm_grad`): as the fused kernel, or under other masks
+    and recurrent dropout in place of the generic loop.
     Masking follows Keras: states are carried through masked steps and the output
     there is the previous output (zeros with ``zero_output_for_mask=True``); right,
     left and fully masked rows all work.
@@ -263,7 +267,8 @@ class RNN(keras.Layer):
                     f"Layer '{self.name}': use_fused=True but no fused kernel applies to this "
                     f"cell configuration, backend ({keras.backend.backend()}) and input "
                     "(masked sequences, except right-padded ones on torch, recurrent "
-                    "dropout and non-standard activations run the generic loop)."
+                    "dropout and non-standard activations run the generic loop; on torch "
+                    "an LSTM with hard-sigmoid gates has one only while training)."
                 )
             batch_size = static_shape(sequences)[0]
             loop = resolve_loop(self.loop, self.unroll)
@@ -315,6 +320,15 @@ class RNN(keras.Layer):
             )
             outputs = ops.moveaxis(outputs_tm, 0, 1) if self.return_sequences else None
             return last, outputs, new_states
+        if self._torch_closed_form():
+            # torch training of an LSTM without a fused kernel (rnnkit.ops.torch_lstm_grad)
+            x = sequences_tm if input_mask is None else sequences_tm * input_mask
+            mask_tm = None if loop_mask is None else ops.moveaxis(ops.cast(loop_mask, "bool"), 1, 0)
+            last, outputs_tm, new_states = torch_lstm_grad.lstm_sequence(
+                self.cell, x, states, mask_tm, self.zero_output_for_mask, recurrent_mask
+            )
+            outputs = ops.moveaxis(outputs_tm, 0, 1) if self.return_sequences else None
+            return last, outputs, new_states
         # Made once, before the loop (TensorFlow's loop: a pre-transposed kernel for
         # the backward pass; torch inference: column-major products; see
         # rnnkit.ops.recurrent_matmul).
@@ -357,6 +371,15 @@ class RNN(keras.Layer):
             and _xla_cpu()
             and self.cell.gates > 1
             and jax_scan_grad.applies(self.cell)
+        )
+
+    def _torch_closed_form(self) -> bool:
+        return (
+            keras.backend.backend() == "torch"
+            and self.loop == "auto"
+            and not self.unroll
+            and self._hoist_projection()
+            and torch_lstm_grad.applies(self.cell)
         )
 
     def _hoist_projection(self) -> bool:

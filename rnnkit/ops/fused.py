@@ -5,6 +5,10 @@
   rnnkit's weight layouts are converted to torch's (GRU gates z, r, h -> r, z, n).
   A SimpleRNN without gradients (``predict``) runs ``torch_simple_rnn_inference``
   instead: the same steps, each computed in place in its slice of the outputs.
+  While gradients are recorded, an LSTM whose gate activation torch's kernel lacks
+  (the hard sigmoids; ``LSTMCell.closed_form_gates``) runs ``lstm_closed_form``:
+  :mod:`rnnkit.ops.torch_lstm_grad`, the whole recurrence as one autograd Function
+  with a closed-form backward.
 * ``keras_cudnn``: on TensorFlow and JAX with a GPU, Keras's own cuDNN kernels
   (``keras.src.backend.lstm`` / ``gru``), which raise ``NotImplementedError`` for
   configurations cuDNN cannot run. Only with a GPU: since Keras 3.15 the JAX ``gru``
@@ -44,6 +48,11 @@ from typing import Any
 import keras
 from keras import ops
 
+from rnnkit.ops import torch_lstm_grad
+
+#: the kernels whose states are ``[h, c]``
+LSTM_KINDS = ("lstm", "lstm_closed_form")
+
 
 def fused_recurrence(
     cell: Any,
@@ -61,9 +70,11 @@ def fused_recurrence(
     (no ``return_state``, not stateful); states this path cannot compute are then None.
     """
     kind = cell.fused_kind()
+    backend = keras.backend.backend()
+    if kind is None and backend == "torch" and torch_lstm_grad.applies(cell):
+        kind = "lstm_closed_form"
     if kind is None:
         return None
-    backend = keras.backend.backend()
     if backend == "torch":
         if mask is None:
             return torch_fused(kind, cell, inputs, initial_states, go_backwards)
@@ -138,6 +149,11 @@ def torch_fused(
     x = ops.convert_to_tensor(inputs)
     if go_backwards:
         x = torch.flip(x, dims=[1])
+    if kind == "lstm_closed_form":
+        last, outputs, states = torch_lstm_grad.lstm_sequence(
+            cell, x.transpose(0, 1), initial_states
+        )
+        return last, outputs.transpose(0, 1), states
     if kind in ("rnn_tanh", "rnn_relu") and not torch.is_grad_enabled():
         h0 = ops.convert_to_tensor(initial_states[0])
         outputs, h = torch_simple_rnn_inference(kind, cell, x, h0)
@@ -219,7 +235,7 @@ def torch_fused_right_padded(
     recorded."""
     import torch
 
-    packed = kind == "lstm" and final_states_needed
+    packed = kind in LSTM_KINDS and final_states_needed
     if packed and torch.is_grad_enabled():
         return None  # the final cell state at each row's last real step is not an output
     lengths = right_padded_lengths(mask)
@@ -256,7 +272,7 @@ def torch_fused_right_padded(
     last = sequence[:, -1]
     last_real = at((length - 1).clamp(min=0))[:, 0]
     states = [torch.where(empty, ops.convert_to_tensor(initial_states[0]), last_real)]
-    if kind == "lstm":
+    if kind in LSTM_KINDS:
         # not computed when the caller said it does not read it
         states.append(c_last if packed else None)
     return last, sequence, states

@@ -360,6 +360,7 @@ def test_recurrent_matmul_fast_path_only_in_backend_loop(x, monkeypatch):
     expected = {"tensorflow": ["TFPretransposedMatmul"]}
     if rnn_module._xla_cpu():
         expected["jax"] = []  # rnnkit.ops.jax_scan_grad records its own matmuls
+    expected["torch"] = []  # training: rnnkit.ops.torch_lstm_grad, its own matmuls
     LSTM(U, use_fused=False)(x)
     assert made == expected.get(backend, ["RecurrentMatmul"])
     made.clear()
@@ -905,6 +906,110 @@ def test_batched_weight_grads_not_for_hoisted_mixed_precision_or_simple_rnn(x, f
     assert fast_path_calls == ([True] if rnn_module._xla_cpu() else [])
 
 
+@pytest.fixture
+def closed_form_calls(monkeypatch):
+    """A list that grows by one each time a layer runs rnnkit.ops.torch_lstm_grad."""
+    from rnnkit.ops import torch_lstm_grad
+
+    return spy_calls(monkeypatch, torch_lstm_grad, "lstm_sequence")
+
+
+GATES = ["keras2_hard_sigmoid", "hard_sigmoid", "sigmoid"]
+
+
+def lstm_with_gate(gate, **kwargs):
+    """A built rnnkit LSTM with gate activation ``gate`` and random weights."""
+    layer = LSTM(U, recurrent_activation=gate, **kwargs)
+    layer.build((None, T, D))
+    rng = np.random.default_rng(1)
+    layer.set_weights([rng.normal(scale=0.5, size=w.shape) for w in layer.get_weights()])
+    return layer
+
+
+@pytest.mark.parametrize("gate", GATES)
+@pytest.mark.parametrize("go_backwards", [False, True])
+def test_torch_closed_form_lstm_matches_generic(gate, go_backwards, x, closed_form_calls):
+    # rnnkit.ops.torch_lstm_grad, the torch training path of an LSTM (one autograd
+    # Function, closed-form backward): outputs, final states and every gradient equal
+    # the generic loop's, from initial states, with input and recurrent dropout in
+    # training and under every mask (carried states and outputs; zeros at masked steps
+    # inside Bidirectional). Taken on torch only, while gradients are recorded.
+    ours = lstm_with_gate(
+        gate,
+        return_sequences=True,
+        return_state=True,
+        go_backwards=go_backwards,
+        dropout=0.3,
+        recurrent_dropout=0.2,
+        seed=7,
+    )
+    fast, generic = (
+        _FromInitialState(variant(ours, **options), 2)
+        for options in ({"use_fused": False}, {"use_fused": False, "loop": "unrolled"})
+    )
+    torch_backend = keras.backend.backend() == "torch"
+    with no_grad():  # inference keeps the generic loop
+        assert max_diff(fast(x), generic(x)) < TOL
+    assert closed_form_calls == []
+    for a, b in zip(gradients(fast, x, sum_sq), gradients(generic, x, sum_sq)):
+        assert np.abs(a - b).max() < 1e-4
+    assert closed_form_calls == ([True] if torch_backend else [])
+    # same seed, one call each: the same dropout masks
+    grads = [gradients(layer, x, sum_sq, training=True) for layer in (fast, generic)]
+    for a, b in zip(*grads):
+        assert np.abs(a - b).max() < 1e-4
+    cases = [(False, mask) for mask in masks(B, T).values()] + [(True, masks(B, T)["left"])]
+    for zero_output, mask in cases:
+        for layer in (fast, generic):
+            layer.layer.zero_output_for_mask = zero_output
+        with no_grad():
+            assert max_diff(fast(x, mask=mask), generic(x, mask=mask)) < TOL
+        grads = [gradients(layer, x, sum_sq, mask=mask) for layer in (fast, generic)]
+        for a, b in zip(*grads):
+            assert np.abs(a - b).max() < 1e-4
+
+
+@pytest.mark.parametrize("gate", ["keras2_hard_sigmoid", "hard_sigmoid"])
+@pytest.mark.parametrize("go_backwards", [False, True])
+@pytest.mark.parametrize("zero_output", [False, True])
+def test_torch_closed_form_lstm_as_fused_kernel(
+    gate, go_backwards, zero_output, x, closed_form_calls, torch_fused_calls
+):
+    # With use_fused="auto", an LSTM without a torch kernel (gates other than sigmoid)
+    # trains through the closed-form sequence as the fused kernel: over the whole
+    # padded batch for right-padded masks, Keras's masking rebuilt from its outputs
+    # (rnnkit.ops.fused). Outputs and every gradient equal the generic loop's.
+    ours = lstm_with_gate(gate, return_sequences=True)
+    ours.go_backwards = go_backwards
+    ours.zero_output_for_mask = zero_output
+    generic = variant(ours, use_fused=False, loop="unrolled")
+    generic.go_backwards = go_backwards
+    generic.zero_output_for_mask = zero_output
+    fused, reference = (_FromInitialState(layer, 2) for layer in (ours, generic))
+    torch_backend = keras.backend.backend() == "torch"
+    with no_grad():  # builds both; inference keeps the generic loop
+        assert max_diff(fused(x), reference(x)) < TOL
+    for mask in (None, right_padded([T, 0, 2, 5])):
+        grads = [gradients(layer, x, sum_sq, mask=mask) for layer in (fused, reference)]
+        for a, b in zip(*grads):
+            assert np.abs(a - b).max() < 1e-4
+    assert torch_fused_calls == ([True, True] if torch_backend else [])
+    assert closed_form_calls == ([True, True] if torch_backend else [])
+    # the final cell state under a mask needs the loop's form of the same Function
+    for layer in (ours, generic):
+        layer.return_state = True
+    mask = right_padded([T, 0, 2, 5])
+    grads = [gradients(layer, x, sum_sq, mask=mask) for layer in (fused, reference)]
+    for a, b in zip(*grads):
+        assert np.abs(a - b).max() < 1e-4
+    assert closed_form_calls == ([True] * 3 if torch_backend else [])
+    # mixed precision and explicit loops keep the generic loop
+    LSTM(U, recurrent_activation=gate, dtype="mixed_bfloat16")(x)
+    LSTM(U, recurrent_activation=gate, loop=BACKEND_LOOPS[keras.backend.backend()])(x)
+    LSTM(U, recurrent_activation=gate, activation="relu")(x)
+    assert len(closed_form_calls) == (3 if torch_backend else 0)
+
+
 @pytest.mark.parametrize("cls", [SimpleRNN, LSTM, GRU])
 def test_keras_use_cudnn_is_use_fused(cls, x):
     # Keras code that passes use_cudnn runs unchanged; the config keeps use_fused only
@@ -922,8 +1027,15 @@ def test_keras_use_cudnn_is_use_fused(cls, x):
 
 
 def test_use_fused_true_without_kernel_raises(x):
-    layer = LSTM(U, recurrent_activation="keras2_hard_sigmoid", use_fused=True)
+    layer = GRU(U, recurrent_activation="keras2_hard_sigmoid", use_fused=True)
     with pytest.raises(ValueError, match="no fused kernel applies"):
+        layer(x)
+    # an LSTM with hard-sigmoid gates: on torch, while training, the closed-form
+    # sequence (rnnkit.ops.torch_lstm_grad) is its fused kernel; not in inference
+    layer = LSTM(U, recurrent_activation="keras2_hard_sigmoid", use_fused=True)
+    if keras.backend.backend() == "torch":
+        layer(x)
+    with no_grad(), pytest.raises(ValueError, match="no fused kernel applies"):
         layer(x)
 
 
