@@ -63,7 +63,9 @@ CONFIGS = {
     # what `make demo` runs (recipes/main_job.py): tuned on SS-Twitter's validation split to
     # fit about 5 minutes on 2 CPU cores (fine-tuning runs in 2 processes). A higher
     # pretraining learning rate than the paper's default sharpens the attention within
-    # the short pretraining; fine-tuning keeps the paper's chain-thaw learning rates.
+    # the short pretraining, and a third epoch more (recipes/deepmoji/README.md, "How the
+    # demo configuration was chosen"); fine-tuning keeps the paper's chain-thaw learning
+    # rates.
     "demo": Config(
         name="demo",
         embedding_dim=64,
@@ -71,7 +73,7 @@ CONFIGS = {
         gate="sigmoid",
         maxlen=30,
         vocab_size=20000,
-        pretrain_epochs=2,
+        pretrain_epochs=3,
         pretrain_batch=64,
         pretrain_lr=5e-3,
         extend_vocab=2000,

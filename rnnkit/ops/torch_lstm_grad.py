@@ -5,18 +5,22 @@ Torch's fused ``torch.lstm`` has sigmoid gates only, so an LSTM with other gates
 Keras 2 hard sigmoid of DeepMoji, Keras 3's hard sigmoid) runs the generic loop, where
 autograd records every elementwise op of every step (the gate split, three gate
 activations, the cell update, the mask's ``where``) and differentiates them one by one.
-Here the forward pass runs without recording, writing each step's activated gates and
-states into preallocated ``(T, B, ...)`` buffers, and the backward pass walks the steps
-once in reverse with the LSTM's derivatives written out: per step only what must be
-sequential (the gate gradients ``dz_t`` and ``dz_t R^T``); the recurrent kernel's
-gradient is then one matmul of all previous states by all ``dz_t``, and the projected
-inputs' gradient is the stacked ``dz_t`` (autograd carries it on through the input
-projection, made before the loop as usual).
+Here the forward pass runs without recording: the input projection of all steps is
+one matmul into a ``(T, B, 4 units)`` buffer, each step adds its recurrent product to its
+slice in place and activates its gates there, and the states go into preallocated
+buffers. The backward pass walks the steps once in reverse with the LSTM's derivatives
+written out (torch's fused ``*_backward`` kernels): per step only what must be sequential
+(the gate gradients ``dz_t`` and ``dz_t R^T``); the recurrent kernel's, the input
+kernel's, the bias's and the inputs' gradients then come from all ``dz_t`` at once, one
+matmul (or sum) each.
 
-Conditions: the torch backend while gradients are recorded, an LSTM cell
-(:meth:`rnnkit.cells.LSTMCell.closed_form_gates`: ``tanh`` activation and a gate
-activation whose derivative is known here, ``GATES``), float32 or float64,
-the hoisted input projection, the ``"auto"`` loop. Every mask, ``go_backwards``,
+Used by :class:`rnnkit.layers.RNN` on the torch backend while gradients are recorded, for
+an LSTM cell whose ``closed_form_gates()`` names its gate activation (``tanh``
+activation, a gate activation in ``GATES``), float32 or float64, with the ``"auto"`` loop
+and the hoisted projection: as the fused kernel (:mod:`rnnkit.ops.fused`: unmasked and
+right-padded batches) when torch's own LSTM kernel does not apply, and in place of the
+generic loop otherwise (other masks, recurrent dropout, an LSTM's final states under a
+mask). Every mask, ``go_backwards``,
 ``zero_output_for_mask``, initial states and input / recurrent dropout work as in
 :func:`rnnkit.ops.recurrence`; tests check outputs, states and gradients against the
 generic loop. The measured speed-up is in ``benchmarks/RESULTS.md``.
