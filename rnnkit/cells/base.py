@@ -41,6 +41,19 @@ class RecurrentCell(keras.Layer):
     #: number of gate blocks stacked in ``kernel`` (columns = gates * units)
     gates: int = 1
 
+    #: the methods that tell the fast paths what ``step`` computes. A subclass that
+    #: redefines ``step`` without redefining one of them gets the base answer (no fused
+    #: kernel, no closed-form backward, no lean JAX backward), so a fast path never runs
+    #: its parent's equations in place of its own.
+    STEP_DECLARATIONS = ("fused_kind", "closed_form_gates", "accumulates_projection")
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "step" in cls.__dict__:
+            for name in cls.STEP_DECLARATIONS:
+                if name not in cls.__dict__:
+                    setattr(cls, name, getattr(RecurrentCell, name))
+
     def __init__(
         self,
         units: int,
@@ -242,6 +255,12 @@ class RecurrentCell(keras.Layer):
         (:mod:`rnnkit.ops.torch_lstm_grad`) can train this cell, else None (only
         :class:`rnnkit.cells.LSTMCell` can)."""
         return None
+
+    def accumulates_projection(self) -> bool:
+        """Whether ``step`` uses its projected input only through
+        ``matmul.accumulate(projected, h)`` (then :mod:`rnnkit.ops.jax_scan_grad`'s
+        forward pass keeps only the sums, not the projected inputs)."""
+        return False
 
     def get_config(self) -> dict:
         config = {

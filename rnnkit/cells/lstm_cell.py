@@ -105,6 +105,9 @@ class LSTMCell(GatedRecurrentCell):
     def fused_kind(self) -> str | None:
         return "lstm" if self.standard_activations() else None
 
+    def accumulates_projection(self) -> bool:
+        return True
+
     def closed_form_gates(self) -> str | None:
         """The gate activation's name when the torch closed-form backward
         (:mod:`rnnkit.ops.torch_lstm_grad`) can train this cell: a ``tanh`` activation

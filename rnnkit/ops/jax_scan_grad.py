@@ -146,11 +146,10 @@ class _Replay:
 
 def _lean(cell: Any) -> bool:
     """Whether the cell's step uses its projected input only through
-    ``matmul.accumulate`` (rnnkit's own LSTM step, not overridden): then the forward
-    pass keeps only the sums, not the projected inputs."""
-    from rnnkit.cells.lstm_cell import LSTMCell
-
-    return type(cell).step is LSTMCell.step
+    ``matmul.accumulate`` (``cell.accumulates_projection()``: rnnkit's LSTM, and no
+    subclass that redefines its step): then the forward pass keeps only the sums, not
+    the projected inputs."""
+    return cell.accumulates_projection()
 
 
 def _index_of(x: Any, candidates: Any) -> int | None:

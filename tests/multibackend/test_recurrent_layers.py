@@ -15,6 +15,7 @@ from helpers import (
     to_np,
 )
 
+from rnnkit.cells import LSTMCell
 from rnnkit.layers import GRU, LSTM, RNN, Bidirectional, SimpleRNN
 from rnnkit.ops.recurrence import BACKEND_LOOPS
 
@@ -1008,6 +1009,48 @@ def test_torch_closed_form_lstm_as_fused_kernel(
     LSTM(U, recurrent_activation=gate, loop=BACKEND_LOOPS[keras.backend.backend()])(x)
     LSTM(U, recurrent_activation=gate, activation="relu")(x)
     assert len(closed_form_calls) == (3 if torch_backend else 0)
+
+
+class _HalfCellLSTMCell(LSTMCell):
+    """An LSTM cell with other equations (half the new cell state): redefines ``step``
+    only, so the fast paths that compute LSTMCell's equations must not take it."""
+
+    def step(self, projected, states, recurrent_mask=None, matmul=None):
+        h, (h, c) = super().step(projected, states, recurrent_mask, matmul)
+        c = 0.5 * c
+        h = h * 0.5
+        return h, [h, c]
+
+
+@pytest.mark.parametrize("gate", ["sigmoid", "keras2_hard_sigmoid"])
+def test_cell_subclass_with_its_own_step_takes_no_fast_path(gate, x):
+    # A subclass that redefines step gets none of its parent's fast-path declarations
+    # (fused kernel, torch closed-form backward, lean JAX backward): every backend's
+    # default path computes the subclass's own equations, as the unrolled loop does.
+    cell = _HalfCellLSTMCell(U, recurrent_activation=gate)
+    assert cell.fused_kind() is None and cell.closed_form_gates() is None
+    assert not cell.accumulates_projection()
+    assert LSTMCell(U).accumulates_projection()
+    assert LSTMCell(U, recurrent_activation=gate).closed_form_gates() == gate
+    layers = []
+    for options in ({}, {"loop": "unrolled", "use_fused": False}):
+        layer = RNN(
+            _HalfCellLSTMCell(U, recurrent_activation=gate), return_sequences=True, **options
+        )
+        layer.build((None, T, D))
+        layers.append(layer)
+    layers[0].set_weights(layers[1].get_weights())
+    fast, reference = (_FromInitialState(layer, 2) for layer in layers)
+    for mask in (None, right_padded([T, 0, 2, 5])):
+        with no_grad():
+            assert max_diff(fast(x, mask=mask), reference(x, mask=mask)) < TOL
+        grads = [gradients(layer, x, sum_sq, mask=mask) for layer in (fast, reference)]
+        for a, b in zip(*grads):
+            assert np.abs(a - b).max() < 1e-4
+    plain = RNN(LSTMCell(U, recurrent_activation=gate), return_sequences=True)
+    plain.build((None, T, D))
+    plain.set_weights(layers[1].get_weights())
+    assert max_diff(plain(x), layers[1](x)) > 1e-2  # the subclass's equations differ
 
 
 @pytest.mark.parametrize("cls", [SimpleRNN, LSTM, GRU])
