@@ -311,20 +311,14 @@ class RNN(keras.Layer):
             sequences_tm = ops.flip(sequences_tm, axis=0)
             if mask is not None:
                 loop_mask = ops.flip(mask, axis=1)
-        if self._batched_weight_grads():
-            # JAX on a CPU: weight gradients after the loop (rnnkit.ops.jax_scan_grad)
+        whole_sequence = self._whole_sequence_backward()
+        if whole_sequence is not None:
+            # The loop with its weight gradients after the loop: JAX on a CPU
+            # (rnnkit.ops.jax_scan_grad), torch training of an LSTM
+            # (rnnkit.ops.torch_lstm_grad). Both project the raw inputs themselves.
             x = sequences_tm if input_mask is None else sequences_tm * input_mask
             mask_tm = None if loop_mask is None else ops.moveaxis(ops.cast(loop_mask, "bool"), 1, 0)
-            last, outputs_tm, new_states = jax_scan_grad.scan_with_batched_weight_grads(
-                self.cell, x, states, mask_tm, self.zero_output_for_mask, recurrent_mask
-            )
-            outputs = ops.moveaxis(outputs_tm, 0, 1) if self.return_sequences else None
-            return last, outputs, new_states
-        if self._torch_closed_form():
-            # torch training of an LSTM without a fused kernel (rnnkit.ops.torch_lstm_grad)
-            x = sequences_tm if input_mask is None else sequences_tm * input_mask
-            mask_tm = None if loop_mask is None else ops.moveaxis(ops.cast(loop_mask, "bool"), 1, 0)
-            last, outputs_tm, new_states = torch_lstm_grad.lstm_sequence(
+            last, outputs_tm, new_states = whole_sequence(
                 self.cell, x, states, mask_tm, self.zero_output_for_mask, recurrent_mask
             )
             outputs = ops.moveaxis(outputs_tm, 0, 1) if self.return_sequences else None
@@ -359,6 +353,16 @@ class RNN(keras.Layer):
             loop=self.loop,
             time_major=True,
         )
+
+    def _whole_sequence_backward(self) -> Any:
+        """The generic loop's backend form that computes the weight gradients after the
+        loop, if one applies: ``fn(cell, x_tm, states, mask_tm, zero_output_for_mask,
+        recurrent_mask) -> (last, outputs_tm, states)``; else None."""
+        if self._batched_weight_grads():
+            return jax_scan_grad.scan_with_batched_weight_grads
+        if self._torch_closed_form():
+            return torch_lstm_grad.lstm_sequence
+        return None
 
     def _batched_weight_grads(self) -> bool:
         # Gated cells only: for a SimpleRNN (one gate block) train_on_batch at B=64,
