@@ -28,6 +28,7 @@ generic loop. The measured speed-up is in ``benchmarks/RESULTS.md``.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from keras import ops
@@ -46,8 +47,11 @@ def _gate_backward_(gate: str, grad: Any, y: Any) -> None:
     if gate == "sigmoid":
         aten.sigmoid_backward.grad_input(grad, y, grad_input=grad)
         return
+    slopes = {"keras2_hard_sigmoid": 0.2, "hard_sigmoid": 1.0 / 6.0}
+    if gate not in slopes:
+        raise ValueError(f"Unknown gate activation {gate!r}: expected one of {GATES}.")
     aten.hardtanh_backward.grad_input(grad, y, 0.0, 1.0, grad_input=grad)
-    grad.mul_(0.2 if gate == "keras2_hard_sigmoid" else 1.0 / 6.0)
+    grad.mul_(slopes[gate])
 
 
 def _activate_(gate: str, z: Any) -> None:
@@ -58,8 +62,10 @@ def _activate_(gate: str, z: Any) -> None:
         torch.sigmoid_(z)
     elif gate == "keras2_hard_sigmoid":
         z.mul_(0.2).add_(0.5).clamp_(0.0, 1.0)
-    else:  # Keras 3's hard_sigmoid: relu6(x + 3) / 6
+    elif gate == "hard_sigmoid":  # Keras 3's: relu6(x + 3) / 6
         torch.nn.functional.hardsigmoid(z, inplace=True)
+    else:
+        raise ValueError(f"Unknown gate activation {gate!r}: expected one of {GATES}.")
 
 
 def applies(cell: Any) -> bool:
@@ -101,7 +107,7 @@ def lstm_sequence(
         mask_tm = ops.convert_to_tensor(mask_tm).bool()
     if recurrent_mask is not None:
         recurrent_mask = ops.convert_to_tensor(recurrent_mask).to(dtype)
-    outputs, last, h, c = _LSTMSequence.apply(
+    outputs, last, h, c = _function().apply(
         x.contiguous(),
         kernel,
         bias,
@@ -116,7 +122,9 @@ def lstm_sequence(
     return last, outputs, [h, c]
 
 
+@functools.cache
 def _function() -> type:
+    """The autograd Function, defined on first use (torch is imported only then)."""
     import torch
 
     class LSTMSequence(torch.autograd.Function):
@@ -247,18 +255,3 @@ def _function() -> type:
             return d_x, d_kernel, d_bias, d_recurrent_kernel, d_h, d_c, None, None, None, None
 
     return LSTMSequence
-
-
-class _Lazy:
-    """The autograd Function, defined on first use (torch is imported only then)."""
-
-    function: Any = None
-
-    @classmethod
-    def apply(cls, *args: Any) -> Any:
-        if cls.function is None:
-            cls.function = _function()
-        return cls.function.apply(*args)
-
-
-_LSTMSequence = _Lazy

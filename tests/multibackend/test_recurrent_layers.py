@@ -839,6 +839,27 @@ def test_batch_split_errors():
             LSTM(U, batch_split=bad, name="lstm_bad")
 
 
+def assert_same_gradients(first, second, x, **call_kwargs):
+    """d sum_sq / d (x, weights) of the two layers agree within 1e-4."""
+    grads = [gradients(layer, x, sum_sq, **call_kwargs) for layer in (first, second)]
+    for a, b in zip(*grads):
+        assert np.abs(a - b).max() < 1e-4
+
+
+def assert_same_under_every_mask(fast, generic, x):
+    """Two ``_FromInitialState`` layers agree under every mask of ``masks`` (carried
+    states and outputs) and, under a left-padded one, with zeros at masked steps (as
+    inside Bidirectional): outputs with and without recorded gradients, and gradients."""
+    cases = [(False, mask) for mask in masks(B, T).values()] + [(True, masks(B, T)["left"])]
+    for zero_output, mask in cases:
+        for layer in (fast, generic):
+            layer.layer.zero_output_for_mask = zero_output
+        assert max_diff(fast(x, mask=mask), generic(x, mask=mask)) < TOL
+        with no_grad():
+            assert max_diff(fast(x, mask=mask), generic(x, mask=mask)) < TOL
+        assert_same_gradients(fast, generic, x, mask=mask)
+
+
 @pytest.fixture
 def fast_path_calls(monkeypatch):
     """A list that grows by one each time a layer takes rnnkit.ops.jax_scan_grad."""
@@ -886,14 +907,7 @@ def test_batched_weight_grads_match_generic_scan(kind, go_backwards, x, fast_pat
         assert np.abs(a - b).max() < 1e-4
     # under every mask (carried states and outputs; zeros at masked steps when the
     # layer returns sequences inside Bidirectional)
-    cases = [(False, mask) for mask in masks(B, T).values()] + [(True, masks(B, T)["left"])]
-    for zero_output, mask in cases:
-        for layer in (fast, generic):
-            layer.layer.zero_output_for_mask = zero_output
-        assert max_diff(fast(x, mask=mask), generic(x, mask=mask)) < TOL
-        grads = [gradients(layer, x, sum_sq, mask=mask) for layer in (fast, generic)]
-        for a, b in zip(*grads):
-            assert np.abs(a - b).max() < 1e-4
+    assert_same_under_every_mask(fast, generic, x)
 
 
 def test_batched_weight_grads_not_for_hoisted_mixed_precision_or_simple_rnn(x, fast_path_calls):
@@ -952,22 +966,11 @@ def test_torch_closed_form_lstm_matches_generic(gate, go_backwards, x, closed_fo
     with no_grad():  # inference keeps the generic loop
         assert max_diff(fast(x), generic(x)) < TOL
     assert closed_form_calls == []
-    for a, b in zip(gradients(fast, x, sum_sq), gradients(generic, x, sum_sq)):
-        assert np.abs(a - b).max() < 1e-4
+    assert_same_gradients(fast, generic, x)
     assert closed_form_calls == ([True] if torch_backend else [])
     # same seed, one call each: the same dropout masks
-    grads = [gradients(layer, x, sum_sq, training=True) for layer in (fast, generic)]
-    for a, b in zip(*grads):
-        assert np.abs(a - b).max() < 1e-4
-    cases = [(False, mask) for mask in masks(B, T).values()] + [(True, masks(B, T)["left"])]
-    for zero_output, mask in cases:
-        for layer in (fast, generic):
-            layer.layer.zero_output_for_mask = zero_output
-        with no_grad():
-            assert max_diff(fast(x, mask=mask), generic(x, mask=mask)) < TOL
-        grads = [gradients(layer, x, sum_sq, mask=mask) for layer in (fast, generic)]
-        for a, b in zip(*grads):
-            assert np.abs(a - b).max() < 1e-4
+    assert_same_gradients(fast, generic, x, training=True)
+    assert_same_under_every_mask(fast, generic, x)
 
 
 @pytest.mark.parametrize("gate", ["keras2_hard_sigmoid", "hard_sigmoid"])
@@ -991,18 +994,14 @@ def test_torch_closed_form_lstm_as_fused_kernel(
     with no_grad():  # builds both; inference keeps the generic loop
         assert max_diff(fused(x), reference(x)) < TOL
     for mask in (None, right_padded([T, 0, 2, 5])):
-        grads = [gradients(layer, x, sum_sq, mask=mask) for layer in (fused, reference)]
-        for a, b in zip(*grads):
-            assert np.abs(a - b).max() < 1e-4
+        assert_same_gradients(fused, reference, x, mask=mask)
     assert torch_fused_calls == ([True, True] if torch_backend else [])
     assert closed_form_calls == ([True, True] if torch_backend else [])
     # the final cell state under a mask needs the loop's form of the same Function
     for layer in (ours, generic):
         layer.return_state = True
     mask = right_padded([T, 0, 2, 5])
-    grads = [gradients(layer, x, sum_sq, mask=mask) for layer in (fused, reference)]
-    for a, b in zip(*grads):
-        assert np.abs(a - b).max() < 1e-4
+    assert_same_gradients(fused, reference, x, mask=mask)
     assert closed_form_calls == ([True] * 3 if torch_backend else [])
     # mixed precision and explicit loops keep the generic loop
     LSTM(U, recurrent_activation=gate, dtype="mixed_bfloat16")(x)
@@ -1044,9 +1043,7 @@ def test_cell_subclass_with_its_own_step_takes_no_fast_path(gate, x):
     for mask in (None, right_padded([T, 0, 2, 5])):
         with no_grad():
             assert max_diff(fast(x, mask=mask), reference(x, mask=mask)) < TOL
-        grads = [gradients(layer, x, sum_sq, mask=mask) for layer in (fast, reference)]
-        for a, b in zip(*grads):
-            assert np.abs(a - b).max() < 1e-4
+        assert_same_gradients(fast, reference, x, mask=mask)
     plain = RNN(LSTMCell(U, recurrent_activation=gate), return_sequences=True)
     plain.build((None, T, D))
     plain.set_weights(layers[1].get_weights())
