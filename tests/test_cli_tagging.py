@@ -342,9 +342,7 @@ def test_predict_prints_token_tag_lines_from_arguments_file_and_stdin(
 # -------------------------------------------------------------------- bad input
 
 
-def test_malformed_conll_line_is_an_error_naming_file_and_line(
-    data, word_tagger, tmp_path, capsys
-):
+def test_malformed_conll_line_is_an_error_naming_file_and_line(data, word_tagger, tmp_path, capsys):
     folder, train, dev = data
     bad = tmp_path / "bad.conll"
     lines = "".join(f"{t}\t{g}\n" for t, g in zip(*_tweets(1)[0]))
@@ -489,23 +487,17 @@ def test_corrupt_tagger_files_are_named(default_tagger, data, tmp_path, capsys):
 # ------------------------------------------------------------------ export, serve
 
 
-def test_export_of_a_character_feature_tagger_is_a_clear_error(default_tagger, tmp_path, capsys):
-    model_dir, _ = default_tagger
-    base = tmp_path / "exported"
-    code, out, err = _run(
-        ["export", "--model", str(model_dir), "--export_base_path", str(base)], capsys
-    )
-    line = _error_line(err, "export")
-    assert code == 1 and out == ""
-    assert "character features (--chars cnn)" in line and "word-shape features" in line
-    assert "--chars none --no-case_features" in line
-    assert not base.exists() or not any(base.iterdir())
-
-
-def test_export_and_serve_a_words_only_tagger_match_cli_predict(word_tagger, tmp_path, capsys):
+@pytest.mark.parametrize("which", ["word_tagger", "default_tagger"])
+def test_export_and_serve_a_tagger_match_cli_predict(which, request, tmp_path, capsys):
+    """Words-only and default taggers (character CNN, word shapes: their ids built
+    in-graph) export, and the SavedModel and `rnnkit serve` give `rnnkit predict`'s tags."""
     import tensorflow as tf
 
     from rnnkit.serving.server import LoadedModel, format_response
+
+    word_tagger = request.getfixturevalue(which)
+    if which == "default_tagger":
+        word_tagger = word_tagger[0]
 
     base = tmp_path / "exported" / "ner"
     code, out, err = _run(
@@ -513,7 +505,12 @@ def test_export_and_serve_a_words_only_tagger_match_cli_predict(word_tagger, tmp
     )
     assert code == 0, err
     assert (base / "1" / "saved_model.pb").is_file() and f"{base / '1'}" in out
-    texts = [" ".join(s) for s, _ in _sentences(12, 2)] + ["Zoe flew to Oslo", "paris"]
+    texts = [" ".join(s) for s, _ in _sentences(12, 2)]
+    texts += [
+        "Zoe flew to Oslo",
+        "paris",
+        "ZOE  \u00c9mile \u0130stanbul \u039f\u0394\u039f\u03a3 @zoe #x 42",
+    ]
     code, out, _ = _run(["predict", "--model", str(word_tagger), *texts], capsys)
     assert code == 0
     expected = [
@@ -522,7 +519,8 @@ def test_export_and_serve_a_words_only_tagger_match_cli_predict(word_tagger, tmp
     assert any(t != "O" for row in expected for t in row)
     fn = tf.saved_model.load(str(base / "1")).signatures["serving_default"]
     got = fn(text=tf.constant(texts))
-    assert got["tags"].shape[1] == 12  # --max_length of the training run
+    if which == "word_tagger":
+        assert got["tags"].shape[1] == 12  # --max_length of the training run
     tags = [
         [t.decode() for t in row[:n]] for row, n in zip(got["tags"].numpy(), got["length"].numpy())
     ]
@@ -531,7 +529,7 @@ def test_export_and_serve_a_words_only_tagger_match_cli_predict(word_tagger, tmp
         [t.decode() for t in row[:n]]
         for row, n in zip(got["tokens"].numpy(), got["length"].numpy())
     ]
-    assert tokens == [t.lower().split() for t in texts]  # the pipeline's tokens, lower-cased
+    assert tokens == [t.split()[: got["tags"].shape[1]] for t in texts]  # as given
     # `rnnkit serve` loads and answers with the same tags
     served = LoadedModel("ner", base)
     response = format_response("row", served.predict({"text": texts}))

@@ -221,8 +221,10 @@ def test_tagger_export_tf_only_matches_python(tmp_path, crf):
     assert np.all(marg[~valid] == 0.0)
     index = {t: i for i, t in enumerate(tag_names)}
     chosen = np.array(
-        [[marg[r, i, index[t]] if t else 1.0 for i, t in enumerate(row)] for r, row in
-         enumerate(got["tags"])]
+        [
+            [marg[r, i, index[t]] if t else 1.0 for i, t in enumerate(row)]
+            for r, row in enumerate(got["tags"])
+        ]
     )
     if crf:
         assert np.all(prob <= chosen.min(-1) + 1e-6) and np.all(prob > 0)
@@ -532,8 +534,7 @@ def test_sequence_tagger_estimator_export(tmp_path, crf):
         tok, tag = line.rstrip("\n").split("\t")
         cur.append(tok)
         cur_tags.append(tag)
-    # the exportable configuration: word ids only (the default tagger's character and
-    # word-shape features are not built in-graph yet, see the test below)
+    # word ids only (the default tagger's features: see the tests below)
     est = RNNSequenceTagger(
         crf=crf, units=8, embedding_dim=8, epochs=1, random_state=0, chars=None, case_features=False
     )
@@ -547,14 +548,105 @@ def test_sequence_tagger_estimator_export(tmp_path, crf):
     assert got == est.predict(sents[:15])
 
 
-def test_default_tagger_export_is_a_clear_error(tmp_path):
-    """The default tagger (character CNN, word shapes) cannot be exported yet: one
-    ValueError before anything is written, not a failure inside TensorFlow."""
+#: tokens that exercise every rule of the tagger's inputs: case classes, Unicode digits,
+#: letters without case, the final sigma and other context-dependent lowercasing
+TAGGER_TRICKY = [
+    "Paris",
+    "NASA",
+    "eBay",
+    "@bob",
+    "@",
+    "#tag",
+    "#",
+    "42",
+    "x2",
+    "http://a.b",
+    "HTTPS:x",
+    "www.x",
+    "Www.",
+    "...",
+    "\u039f\u0394\u039f\u03a3",
+    "\u039f\u0394\u039f\u03a3'",
+    "\u03a3",
+    "A\u03a3",
+    "A'\u03a3'",
+    "A.\u03a3.B",
+    "\u0130stanbul",
+    "\u00b2\u00b3",
+    "\u0663\u0664",
+    "\u01c5emal",
+    "\u00aab",
+    "a\u0345\u03a3",
+    ":\u03a3",
+    "\u00df",
+    "\u00c9COLE",
+    "\u216b",
+    "\u00bd",
+    "a_b",
+    "\u4e2d\u6587",
+    "\U0001f600",
+    "I'm",
+    "aVeryLongTokenWithMoreThanTwentyCharacters",
+]
+
+
+def test_tagger_features_python_equal_tf():
+    """TokenFeatures: the in-graph word, word-shape and character ids equal
+    encode_tokens' (the estimator's own encoder) on real tweets, tricky tokens and
+    random Unicode strings."""
+    import random
+
+    from rnnkit.data.ner import load_bio
+    from rnnkit.serving.preprocessing import TokenFeatures
+
+    sentences = [s.tokens for s in load_bio()[:300]]
+    rng = random.Random(0)
+    pool = [chr(c) for c in range(0x20, 0x3000)] + [chr(c) for c in range(0x1F600, 0x1F650)]
+    pool += ["\u03a3", "\u0130", "'", ".", ":", "\u0345", "@", "#"]
+    sentences += [TAGGER_TRICKY[i : i + 7] for i in range(0, len(TAGGER_TRICKY), 7)]
+    sentences += [
+        ["".join(rng.choice(pool) for _ in range(rng.randint(1, 8))) for _ in range(6)]
+        for _ in range(300)
+    ]
+    words = sorted({t.lower() for s in sentences[:200] for t in s})
+    chars = sorted({c for s in sentences[:200] for t in s for c in t})
+    width = max(len(s) for s in sentences)
+    for lowercase in (True, False):
+        feats = TokenFeatures(
+            ["", "[UNK]", *words],
+            lowercase=lowercase,
+            chars=["", "[UNK]", *chars],
+            char_width=20,
+            case_features=True,
+        )
+        expected = feats.encode(sentences, width=width)
+        got = feats.tf_encode(tf.ragged.constant(sentences), width)
+        assert set(got) == {"words", "case", "chars"}
+        for key in expected:
+            np.testing.assert_array_equal(got[key].numpy(), expected[key], err_msg=key)
+        assert (expected["words"] == 1).any() and (expected["chars"] == 1).any()
+        assert len(np.unique(expected["case"])) == 12  # every word-shape class occurs
+
+
+def test_default_tagger_exports_and_matches_the_estimator(tmp_path):
+    """The default tagger (character CNN, word shapes, CRF) exports: its SavedModel, in
+    a TensorFlow-only process, gives the estimator's tags and marginals for raw text
+    (original case kept, unknown words and characters included)."""
+    from rnnkit.data.ner import load_bio
     from rnnkit.sklearn import RNNSequenceTagger
 
-    sents = [["a", "Bc", "d"], ["e", "f"]] * 4
-    tags = [["O", "B-X", "I-X"], ["B-X", "O"]] * 4
-    est = RNNSequenceTagger(units=4, embedding_dim=4, epochs=1, random_state=0).fit(sents, tags)
-    with pytest.raises(ValueError, match="not exportable yet.*chars=None, case_features=False"):
-        export(est, tmp_path / "ner")
-    assert not (tmp_path / "ner").exists() or not any((tmp_path / "ner").iterdir())
+    data = load_bio()[:60]
+    sents, tags = [s.tokens for s in data], [s.tags for s in data]
+    est = RNNSequenceTagger(units=8, embedding_dim=8, char_units=8, epochs=2, random_state=0)
+    est.fit(sents, tags)
+    probe = [s.tokens for s in load_bio()[100:120]]
+    probe += [TAGGER_TRICKY[i : i + 6] for i in range(0, len(TAGGER_TRICKY), 6)]
+    texts = [" ".join(s) for s in probe]
+    target = export(est, tmp_path / "ner", max_length=48)
+    out = run_tf_only(target, texts, tmp_path)["outputs"]
+    lengths = out["length"]
+    assert [row[:n] for row, n in zip(out["tokens"], lengths)] == probe  # original case
+    assert [row[:n] for row, n in zip(out["tags"], lengths)] == est.predict(probe)
+    marginals = est.predict_marginals(probe)
+    for row, n, expected in zip(out["marginals"], lengths, marginals):
+        np.testing.assert_allclose(np.asarray(row)[:n], expected, atol=1e-5)

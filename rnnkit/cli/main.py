@@ -186,8 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--case_features",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="tagging: word-shape features (capitals, digits, @/#/URL) (default: on); "
-        "`--chars none --no-case_features` trains a tagger `rnnkit export` can export",
+        help="tagging: word-shape features (capitals, digits, @/#/URL) (default: on)",
     )
     p.add_argument(
         "--bio_errors",
@@ -229,9 +228,9 @@ def build_parser() -> argparse.ArgumentParser:
         "export a trained model as a raw-text TF SavedModel",
         "Write a TensorFlow SavedModel in TF Serving's NAME/VERSION/ layout whose "
         "serving_default signature takes raw strings ('text') and returns 'label' and "
-        "'probabilities' (a tagger: 'tokens', 'tags' and 'length'; only taggers trained "
-        "with --chars none --no-case_features export). Serve it with `rnnkit serve` or "
-        "tensorflow_model_server.",
+        "'probabilities' (a tagger: 'tokens', 'tags', 'length', 'marginals' and "
+        "'probability'; its word, word-shape and character ids are built in-graph). "
+        "Serve it with `rnnkit serve` or tensorflow_model_server.",
     )
     p.add_argument("--model", required=False, help="folder written by `rnnkit train`")
     p.add_argument(

@@ -560,28 +560,12 @@ def format_conll(tagged: Sequence[Sequence[tuple[str, str]]]) -> str:
 
 
 def exportable_text_model(model_dir: str | os.PathLike) -> Any:
-    """The :class:`rnnkit.serving.TextModel` of a saved tagger, for ``export``.
-
-    Only taggers over word ids export (their input is built in-graph from the raw
-    sentence: the fitted vocabulary, lower-cased as fitted, split on whitespace); a
-    tagger with character or word-shape features is a ``ValueError`` saying how to
-    train an exportable one.
-    """
+    """The :class:`rnnkit.serving.TextModel` of a saved tagger, for ``export``: its
+    inputs (word ids, word shapes, character ids) are built in-graph from the raw
+    sentence, split on whitespace, exactly as the tagger builds them."""
     from rnnkit.serving.export import as_text_model
 
     meta = read_tagger_meta(model_dir)
-    params = meta["params"]
-    features = []
-    if params.get("chars"):
-        features.append(f"character features (--chars {params['chars']})")
-    if params.get("case_features"):
-        features.append("word-shape features (--case_features)")
-    if features:
-        raise ValueError(
-            f"{model_dir}: the tagger uses {' and '.join(features)}, which `rnnkit export` "
-            "cannot build inside the SavedModel yet, expected a tagger over words only: "
-            "train it with --chars none --no-case_features to export it"
-        )
     tagger = load_tagger(model_dir)
     max_length = int(meta.get("max_length") or 128)
     tm = as_text_model(tagger, max_length=max_length)

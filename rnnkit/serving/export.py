@@ -42,7 +42,7 @@ import keras
 import numpy as np
 
 from rnnkit.atomic import atomic_path
-from rnnkit.serving.preprocessing import PAD, UNK, TextPipeline
+from rnnkit.serving.preprocessing import PAD, UNK, TextPipeline, TokenFeatures
 
 TASKS = ("classifier", "tagger", "seq2seq")
 
@@ -59,8 +59,14 @@ class TextModel:
             for ``"tagger"`` per-token probabilities ``(batch, max_length, K)``.
         pipeline: the :class:`TextPipeline` that made the ids.
         labels: class (or tag) names by output index.
-        task: ``"classifier"`` or ``"tagger"``.
+        task: ``"classifier"``, ``"tagger"`` or ``"seq2seq"``.
         info: free-form JSON-serialisable metadata (training config, metrics).
+        decode_length: most decoded tokens (``"seq2seq"``).
+        features: for a tagger with word-shape or character features
+            (:class:`rnnkit.models.taggers.SequenceTagger`), the
+            :class:`TokenFeatures` that build its inputs from the tokens; the pipeline
+            then only splits the text into tokens (it must not lower-case: the
+            features keep the original case).
 
     Example:
 
@@ -75,6 +81,7 @@ class TextModel:
     task: str = "classifier"
     info: dict[str, Any] = field(default_factory=dict)
     decode_length: int = 50
+    features: TokenFeatures | None = None
 
     def __post_init__(self) -> None:
         self.labels = [str(x) for x in self.labels]
@@ -82,15 +89,34 @@ class TextModel:
             raise ValueError(f"TextModel: task must be one of {TASKS}, got {self.task!r}.")
         if len(self.labels) < 2:
             raise ValueError(f"TextModel: need at least 2 labels, got {self.labels!r}.")
-        if getattr(self.model, "char_vocab_size", None) or getattr(
-            self.model, "case_features", False
-        ):
+        needs = bool(getattr(self.model, "char_vocab_size", None)) or bool(
+            getattr(self.model, "case_features", False)
+        )
+        if self.features is None and needs:
             raise ValueError(
-                "TextModel: taggers with character or word-shape features are not exportable "
-                "yet (their ids are not built in-graph); fit RNNSequenceTagger(chars=None, "
-                "case_features=False), or build the model with char_vocab_size=None and "
-                "case_features=False, to export it."
+                "TextModel: this tagger uses character or word-shape features, expected "
+                "features=TokenFeatures(...) to build them (as_text_model does this for a "
+                "fitted RNNSequenceTagger)."
             )
+        if self.features is not None:
+            if self.task != "tagger":
+                raise ValueError(f"TextModel: features are for taggers, got task={self.task!r}.")
+            if self.pipeline.lowercase:
+                raise ValueError(
+                    "TextModel: with features the pipeline only splits tokens; expected "
+                    "TextPipeline(..., lowercase=False) (TokenFeatures lower-cases the word "
+                    "lookup itself)."
+                )
+            expected = {
+                "char_vocab_size": len(self.features.chars) if self.features.chars else None,
+                "case_features": self.features.case_features,
+                "vocab_size": len(self.features.vocabulary),
+            }
+            actual = {k: getattr(self.model, k, v) for k, v in expected.items()}
+            if actual != expected:
+                raise ValueError(
+                    f"TextModel: the model ({actual}) does not match its features ({expected})."
+                )
 
     @property
     def crf_layer(self) -> Any:
@@ -109,18 +135,30 @@ class TextModel:
         return self.task == "tagger" and self.crf_layer is not None
 
     # ------------------------------------------------------------------ inference
+    def inputs(self, texts: Sequence[str]) -> tuple[Any, np.ndarray]:
+        """The model's inputs for ``texts`` from the Python pipeline (ids, or with
+        ``features`` the dict of word, shape and character ids) and the word ids
+        ``(batch, max_length)`` (0 at padding)."""
+        if self.features is None:
+            ids = self.pipeline.encode(texts)
+            return ids, ids
+        n = self.pipeline.max_length
+        tokens = [self.pipeline.tokenize(t)[:n] for t in texts]
+        x = self.features.encode(tokens, width=n)
+        return x, x["words"]
+
     def probabilities(self, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
         """Class (or per-token tag) probabilities from the Python pipeline."""
-        ids = self.pipeline.encode(texts)
+        x, ids = self.inputs(texts)
         if self.is_crf:
             kwargs = {"decode": False} if hasattr(self.model, "crf") else {}
-            potentials = self.model.predict(ids, batch_size=batch_size, verbose=0, **kwargs)
+            potentials = self.model.predict(x, batch_size=batch_size, verbose=0, **kwargs)
             safe = ids != 0
             safe[:, 0] = True
             tags, _ = self.crf_layer.decode(potentials, safe)
             tags = keras.ops.convert_to_numpy(tags)
             return np.eye(len(self.labels), dtype="float32")[tags]  # one-hot Viterbi path
-        probs = np.asarray(self.model.predict(ids, batch_size=batch_size, verbose=0))
+        probs = np.asarray(self.model.predict(x, batch_size=batch_size, verbose=0))
         if self.task == "classifier" and probs.shape[-1] == 1:
             probs = np.concatenate([1.0 - probs, probs], axis=-1)
         return probs.astype("float32")
@@ -160,11 +198,11 @@ class TextModel:
         CRF forward-backward marginals and ``exp(score(Viterbi path) - log Z)``, for
         independent softmaxes the softmaxes and the product of the chosen tags'
         probabilities."""
-        ids = self.pipeline.encode(texts)
+        x, ids = self.inputs(texts)
         valid = np.arange(ids.shape[1])[None, :] < lengths[:, None]
         if self.is_crf:
             kwargs = {"decode": False} if hasattr(self.model, "crf") else {}
-            potentials = self.model.predict(ids, batch_size=batch_size, verbose=0, **kwargs)
+            potentials = self.model.predict(x, batch_size=batch_size, verbose=0, **kwargs)
             safe = ids != 0
             safe[:, 0] = True
             crf = self.crf_layer
@@ -172,7 +210,7 @@ class TextModel:
             marginals = keras.ops.convert_to_numpy(crf.marginals(potentials, safe))
             probability = np.exp(keras.ops.convert_to_numpy(log_p))
         else:
-            marginals = np.asarray(self.model.predict(ids, batch_size=batch_size, verbose=0))
+            marginals = np.asarray(self.model.predict(x, batch_size=batch_size, verbose=0))
             chosen = np.where(valid, np.log(np.maximum(marginals.max(-1), 1e-38)), 0.0)
             probability = np.exp(chosen.sum(-1))
         marginals = np.where(valid[:, :, None], marginals, 0.0).astype("float32")
@@ -210,6 +248,8 @@ class TextModel:
             "pipeline": self.pipeline.get_config(),
             "info": self.info,
         }
+        if self.features is not None:
+            meta["features"] = self.features.get_config()
         with atomic_path(directory / "textmodel.json", replace=True) as tmp:
             tmp.write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
         return directory
@@ -238,6 +278,9 @@ class TextModel:
             labels=meta["labels"],
             task=meta.get("task", "classifier"),
             info=meta.get("info", {}),
+            features=(
+                TokenFeatures.from_config(meta["features"]) if meta.get("features") else None
+            ),
         )
 
 
@@ -266,9 +309,11 @@ def as_text_model(
     fitted rnnkit scikit-learn estimator: ``RNNClassifier`` (its ``TextVectorizer`` rules
     in-graph), ``DeepMojiClassifier`` (:func:`deepmoji_pipeline`: DeepMoji's tokenizer
     in-graph, exact, so the SavedModel gives the estimator's predictions),
-    ``RNNSequenceTagger`` (input: the tokens joined by single spaces; at most
-    ``max_length`` tokens), or any estimator with ``model_``, ``classes_`` and a
-    :class:`TextPipeline` as ``pipeline_`` (or a :class:`TextModel` as ``text_model_``).
+    ``RNNSequenceTagger`` (input: the tokens joined by spaces, split on ASCII
+    whitespace; at most ``max_length`` tokens; its word, word-shape and character ids are
+    built in-graph by :class:`TokenFeatures`, exactly as the estimator builds them), or
+    any estimator with ``model_``, ``classes_`` and a :class:`TextPipeline` as
+    ``pipeline_`` (or a :class:`TextModel` as ``text_model_``).
     """
     if isinstance(obj, TextModel):
         return obj
@@ -292,8 +337,15 @@ def as_text_model(
         return TextModel(obj.model_, pipe, [str(c) for c in obj.classes_], task or "classifier")
     if type(obj).__name__ == "RNNSequenceTagger" and getattr(obj, "model_", None) is not None:
         vocab = [PAD, UNK, *obj.vocabulary_[2:]]
-        pipe = TextPipeline(vocab, max_length, lowercase=bool(obj.lowercase), replacements=[])
-        return TextModel(obj.model_, pipe, [str(t) for t in obj.tags_], "tagger")
+        pipe = TextPipeline(vocab, max_length, lowercase=False, replacements=[])
+        features = TokenFeatures(
+            list(obj.vocabulary_),
+            lowercase=bool(obj.lowercase),
+            chars=list(obj.chars_) if obj.chars else None,
+            char_width=int(getattr(obj, "char_width_", 20)),
+            case_features=bool(obj.case_features),
+        )
+        return TextModel(obj.model_, pipe, [str(t) for t in obj.tags_], "tagger", features=features)
     vectorizer = getattr(obj, "vectorizer_", None)
     if vectorizer is not None and getattr(obj, "model_", None) is not None:
         return _from_vectorizer_estimator(obj, vectorizer, task)
@@ -454,23 +506,29 @@ def export(
         raise ValueError(f"export: {target} already exists and is not empty.")
 
     pipe = tm.pipeline
-    table = pipe.tf_table()
+    table = pipe.tf_table() if tm.features is None else tm.features.tf_table()
     label_table = tf.constant(tm.labels, dtype=tf.string)
     model = tm.model
 
     def serve(text):
-        ids = pipe.tf_encode(text, table)
+        if tm.features is None:
+            ids = x = pipe.tf_encode(text, table)
+        else:
+            x = tm.features.tf_encode(
+                pipe.tf_tokens(text)[:, : pipe.max_length], pipe.max_length, table
+            )
+            ids = x["words"]
         if tm.task == "seq2seq":
             return {"text": _greedy_text(tf, model, ids, label_table, tm.decode_length)}
         if tm.is_crf:
-            potentials = model(ids, training=False)
+            potentials = model(x, training=False)
             safe = tf.concat([tf.ones_like(ids[:, :1], tf.bool), ids[:, 1:] != 0], axis=1)
             best, _, log_p = tm.crf_layer.decode(potentials, safe, return_log_probability=True)
             probs = tf.one_hot(tf.cast(best, tf.int32), len(tm.labels))
             marginals = tf.cast(tm.crf_layer.marginals(potentials, safe), tf.float32)
             probability = tf.exp(tf.cast(log_p, tf.float32))
         else:
-            probs = tf.cast(model(ids, training=False), tf.float32)
+            probs = tf.cast(model(x, training=False), tf.float32)
             marginals = probs
         if tm.task == "classifier":
             if probs.shape[-1] == 1:

@@ -27,7 +27,7 @@ from rnnkit.sklearn.base import (
 __all__ = ["RNNSequenceTagger", "repair_bio"]
 
 #: characters kept per word (the first ones); fixed so batch shapes stay stable
-_CHAR_WIDTH = 20
+CHAR_WIDTH = 20
 _BIO_TAG = re.compile(r"^(O|[BI]-.+)$")
 
 
@@ -186,6 +186,9 @@ class RNNSequenceTagger(KerasEstimatorMixin, BaseEstimator):
         dropout: dropout on the character embeddings, token features and RNN output.
         word_dropout: probability of replacing a known word by ``[UNK]`` in training.
         epochs, batch_size, learning_rate: training (Adam, gradient norm clipped to 5).
+        ema_momentum: the weights kept and scored are an exponential moving average of
+            the trained weights (Polyak averaging, Keras's ``use_ema``) with this
+            momentum; None trains and keeps the raw weights.
         validation_fraction: held-out fraction for early stopping (None disables).
         n_iter_no_change: early-stopping patience in epochs.
         bio_errors: ``"raise"`` or ``"repair"`` (see above).
@@ -236,6 +239,7 @@ class RNNSequenceTagger(KerasEstimatorMixin, BaseEstimator):
         epochs: int = 40,
         batch_size: int = 16,
         learning_rate: float = 5e-3,
+        ema_momentum: float | None = 0.99,
         validation_fraction: float | None = 0.1,
         n_iter_no_change: int = 5,
         bio_errors: str = "raise",
@@ -261,6 +265,7 @@ class RNNSequenceTagger(KerasEstimatorMixin, BaseEstimator):
         self.epochs = epochs
         self.batch_size = batch_size
         self.learning_rate = learning_rate
+        self.ema_momentum = ema_momentum
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
         self.bio_errors = bio_errors
@@ -283,6 +288,7 @@ class RNNSequenceTagger(KerasEstimatorMixin, BaseEstimator):
         self.vocabulary_ = list(vocabulary)
         self._token_index_ = {w: i for i, w in enumerate(self.vocabulary_) if i >= 2}
         self.chars_ = list(chars)
+        self.char_width_ = CHAR_WIDTH
         self._char_index_ = {c: i for i, c in enumerate(self.chars_) if i >= 2}
 
     def _norm(self, token: str) -> str:
@@ -298,7 +304,7 @@ class RNNSequenceTagger(KerasEstimatorMixin, BaseEstimator):
             self._char_index_ if self.chars else None,
             lowercase=self.lowercase,
             width=width,
-            char_width=_CHAR_WIDTH,
+            char_width=getattr(self, "char_width_", CHAR_WIDTH),
         )
         if not self.case_features:
             x.pop("case")
@@ -409,8 +415,16 @@ class RNNSequenceTagger(KerasEstimatorMixin, BaseEstimator):
             name="rnn_sequence_tagger",
             **(self.constraints_ or {}),
         )
+        ema = self.ema_momentum
+        if ema is not None and not 0.0 < float(ema) < 1.0:
+            raise ValueError(f"ema_momentum must be in (0, 1) or None, got {ema!r}.")
         model.compile(
-            optimizer=keras.optimizers.Adam(float(self.learning_rate), clipnorm=5.0),
+            optimizer=keras.optimizers.Adam(
+                float(self.learning_rate),
+                clipnorm=5.0,
+                use_ema=ema is not None,
+                ema_momentum=float(ema) if ema is not None else 0.99,
+            ),
             jit_compile=False,
         )
         return model
@@ -531,12 +545,15 @@ class RNNSequenceTagger(KerasEstimatorMixin, BaseEstimator):
             given_val = ([sentences[i] for i in val_idx], [tags[i] for i in val_idx])
         if given_val is not None:
             patience = max(int(self.n_iter_no_change), 1)
+            if self.ema_momentum is not None:
+                # The averaged weights are in the model while the epoch is scored.
+                callbacks.append(keras.callbacks.SwapEMAWeights(swap_on_epoch=True))
             callbacks.append(_BestOnValidation(self, *given_val, patience))
         history = self.model_.fit(
             data, epochs=int(self.epochs), callbacks=callbacks, verbose=self.verbose
         )
         self.history_ = {k: [float(v) for v in values] for k, values in history.history.items()}
-        self.best_epoch_ = callbacks[0].best_epoch if callbacks else len(self.history_["loss"]) - 1
+        self.best_epoch_ = callbacks[-1].best_epoch if callbacks else len(self.history_["loss"]) - 1
         return self
 
     def predict(self, X: Any) -> list[list[str]]:
