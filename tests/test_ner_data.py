@@ -29,8 +29,9 @@ def test_real_file_counts():
 @pytest.mark.parametrize(
     "content, match",
     [
-        ("a\tO\nb O\n", r":2: expected 'token<TAB>tag'"),
-        ("a\tO\tX\n", r":1: expected 'token<TAB>tag'.*3 tab-separated"),
+        ("a\tO\nb\n", r":2: expected at least 2 columns"),
+        ("a\tO\nb\tc\tO\n", r":2: 3 columns .* line 1 has 2"),
+        ("a\tO\t\n", r":1: empty tag"),
         ("a\tB-per\nb\tX-per\n", r":2: expected a BIO tag.*'X-per'"),
         ("a\tB-\n", r":1: expected a BIO tag"),
         ("\tO\n", r":1: empty token"),

@@ -13,14 +13,22 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
-from rnnkit.data.ner import TaggedSentence
-
-__all__ = ["load_conll", "read_conll", "check_bio"]
+__all__ = ["TaggedSentence", "load_conll", "read_conll", "check_bio"]
 
 _SPACES = re.compile(r" +")
 _BIO = re.compile(r"^(O|[BI]-.+)$")
+_BIO_TAG = re.compile(r"^(O|[BI]-\S+)$")
+
+
+@dataclass
+class TaggedSentence:
+    """One sentence: parallel lists of tokens and tags."""
+
+    tokens: list[str]
+    tags: list[str]
 
 
 def _split(line: str) -> list[str]:
@@ -35,8 +43,13 @@ def read_conll(
     token_column: int = 0,
     tag_column: int = -1,
     comments: bool = False,
+    bio: bool = False,
 ) -> list[TaggedSentence]:
     """Parse CoNLL lines (see the module docstring); ``name`` is used in error messages.
+
+    This is rnnkit's one reader of token/tag column files: the NER loader
+    (:func:`rnnkit.data.ner.load_bio`), ``rnnkit train --task tagging`` and the recipes
+    all read through it.
 
     Args:
         lines: the lines, ``str`` or UTF-8 ``bytes`` (with or without line ends).
@@ -44,14 +57,17 @@ def read_conll(
         token_column: column index of the token.
         tag_column: column index of the tag (default: the last one).
         comments: skip lines starting with ``#``.
+        bio: every tag must be ``O``, ``B-type`` or ``I-type`` (the tag's form only;
+            :func:`check_bio` checks the sequence).
 
     Returns:
-        A list of :class:`rnnkit.data.ner.TaggedSentence`.
+        A list of :class:`TaggedSentence`.
 
     Raises:
         ValueError: ``"{name}:{line}: ..."`` for a line that is not UTF-8, a line with
             fewer columns than needed, a line whose number of columns differs from the
-            first token line's, or an empty token or tag; also when no sentence is found.
+            first token line's, an empty token or tag, or with ``bio`` a tag that is not
+            BIO; also when no sentence is found.
 
     Example:
 
@@ -104,6 +120,10 @@ def read_conll(
             raise ValueError(f"{name}:{number}: empty token in {line!r}.")
         if not tag:
             raise ValueError(f"{name}:{number}: empty tag in {line!r}.")
+        if bio and not _BIO_TAG.match(tag):
+            raise ValueError(
+                f"{name}:{number}: expected a BIO tag ('O', 'B-type' or 'I-type'), got {tag!r}."
+            )
         tokens.append(token)
         tags.append(tag)
     if tokens:
@@ -118,6 +138,7 @@ def load_conll(
     token_column: int = 0,
     tag_column: int = -1,
     comments: bool = False,
+    bio: bool = False,
 ) -> list[TaggedSentence]:
     """Read a CoNLL column file (see :func:`read_conll`; errors name the file and line).
 
@@ -126,9 +147,10 @@ def load_conll(
         token_column: column index of the token.
         tag_column: column index of the tag (default: the last one).
         comments: skip lines starting with ``#``.
+        bio: every tag must be ``O``, ``B-type`` or ``I-type``.
 
     Returns:
-        A list of :class:`rnnkit.data.ner.TaggedSentence`.
+        A list of :class:`TaggedSentence`.
 
     Example:
 
@@ -138,7 +160,7 @@ def load_conll(
     if not path.is_file():
         raise FileNotFoundError(f"CoNLL file not found: {path}.")
     with open(path, "rb") as f:
-        return read_conll(f, str(path), token_column, tag_column, comments)
+        return read_conll(f, str(path), token_column, tag_column, comments, bio)
 
 
 def check_bio(tags: list[str], where: str = "") -> None:

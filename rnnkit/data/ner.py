@@ -7,30 +7,21 @@ style, 10 entity types); see :mod:`rnnkit.data.paths`.
 from __future__ import annotations
 
 import os
-import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from rnnkit.data.conll import TaggedSentence, load_conll
 from rnnkit.data.paths import resolve
-
-_TAG = re.compile(r"^(O|[BI]-\S+)$")
 
 PAD_TAG = "<pad>"
 
 
-@dataclass
-class TaggedSentence:
-    """One sentence: parallel lists of tokens and BIO tags."""
-
-    tokens: list[str]
-    tags: list[str]
-
-
 def load_bio(path: str | os.PathLike | None = None) -> list[TaggedSentence]:
-    """Read a BIO file: ``token<TAB>tag`` per line, blank lines between sentences.
+    """Read a BIO file: ``token<TAB>tag`` per line, blank lines between sentences, through
+    rnnkit's one CoNLL reader (:func:`rnnkit.data.conll.load_conll` with ``bio=True``).
 
     Args:
         path: the file; default ``ner-tweets/train.bio`` under the data root.
@@ -39,46 +30,17 @@ def load_bio(path: str | os.PathLike | None = None) -> list[TaggedSentence]:
         A list of :class:`TaggedSentence`.
 
     Raises:
-        ValueError: on a line that is not ``token<TAB>tag``, an empty token, or a tag that
-            is not ``O``, ``B-type`` or ``I-type`` (the message gives file and line).
+        FileNotFoundError: no such file (the message says where the data root is).
+        ValueError: a line with fewer than 2 columns or with a different number of
+            columns than the first, an empty token, a tag that is not ``O``, ``B-type``
+            or ``I-type``, or a file that is not UTF-8 (the message gives file and line).
 
     Example:
 
     >>> sentences = load_bio()  # ../shared/data/ner-tweets/train.bio
     >>> sentences[0].tokens[:3], sentences[0].tags[:3]
     """
-    path = resolve(path, "ner-tweets/train.bio")
-    sentences: list[TaggedSentence] = []
-    tokens: list[str] = []
-    tags: list[str] = []
-    with open(path, encoding="utf-8", errors="strict") as f:
-        for number, raw in enumerate(f, start=1):
-            line = raw.rstrip("\r\n")
-            if not line.strip():
-                if tokens:
-                    sentences.append(TaggedSentence(tokens, tags))
-                    tokens, tags = [], []
-                continue
-            parts = line.split("\t")
-            if len(parts) != 2:
-                raise ValueError(
-                    f"{path}:{number}: expected 'token<TAB>tag', got {line!r} "
-                    f"({len(parts)} tab-separated fields)."
-                )
-            token, tag = parts[0], parts[1].strip()
-            if not token.strip():
-                raise ValueError(f"{path}:{number}: empty token in line {line!r}.")
-            if not _TAG.match(tag):
-                raise ValueError(
-                    f"{path}:{number}: expected a BIO tag ('O', 'B-type' or 'I-type'), got {tag!r}."
-                )
-            tokens.append(token)
-            tags.append(tag)
-    if tokens:
-        sentences.append(TaggedSentence(tokens, tags))
-    if not sentences:
-        raise ValueError(f"{path}: no sentences found (expected 'token<TAB>tag' lines).")
-    return sentences
+    return load_conll(resolve(path, "ner-tweets/train.bio"), bio=True)
 
 
 def bio_violations(tags: Sequence[str]) -> int:
