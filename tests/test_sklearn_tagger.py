@@ -405,3 +405,41 @@ def test_parallel_scan_cell_tagger():
     assert tagger.score(X, Y) >= 0.9
     with pytest.raises(ValueError, match="cell must be one of"):
         tiny(cell="transformer").fit(X, Y)
+
+
+def test_kept_weights_are_the_moving_average_of_the_trained_weights(monkeypatch):
+    """ema_momentum: the kept (and scored) weights are the exponential moving average of
+    the weights after every training step, recomputed here in NumPy from the weights
+    recorded after each step (Keras's rule: the first step copies, then
+    m * average + (1 - m) * weights), at the best epoch; not the raw weights."""
+    from rnnkit.sklearn import tagger as module
+
+    seen: list[list[np.ndarray]] = []
+
+    def record(self, batch, logs=None):
+        seen.append([np.array(w) for w in self.model.trainable_weights])
+
+    monkeypatch.setattr(module._BestOnValidation, "on_train_batch_end", record, raising=False)
+    val_x = [["carol", "visited", "rome"], ["bob", "lives", "in", "berlin"]]
+    val_y = [["B-PER", "O", "B-LOC"], ["B-PER", "O", "O", "B-LOC"]]
+    m = 0.6
+    tagger = tiny(epochs=4, learning_rate=0.05, ema_momentum=m, n_iter_no_change=4)
+    tagger.fit(X, Y, validation_data=(val_x, val_y))
+    epochs = len(tagger.history_["loss"])
+    steps = len(seen) // epochs
+    assert steps * epochs == len(seen) and steps == 3  # 24 sentences, batches of 8
+    average = seen[0]
+    at_epoch_end = []
+    for i, weights in enumerate(seen):
+        if i:
+            average = [m * a + (1 - m) * w for a, w in zip(average, weights)]
+        if (i + 1) % steps == 0:
+            at_epoch_end.append(average)
+    best = tagger.best_epoch_
+    kept = [np.array(w) for w in tagger.model_.trainable_weights]
+    for got, want in zip(kept, at_epoch_end[best]):
+        np.testing.assert_allclose(got, want, atol=1e-5)
+    raw = seen[(best + 1) * steps - 1]
+    assert max(float(np.abs(a - b).max()) for a, b in zip(kept, raw)) > 1e-3
+    with pytest.raises(ValueError, match=r"ema_momentum must be in \(0, 1\) or None"):
+        tiny(ema_momentum=1.0).fit(X, Y)
