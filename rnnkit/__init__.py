@@ -10,13 +10,13 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from rnnkit import cells, layers, ops
+from rnnkit import cells, config, layers, ops
 
 __version__ = "0.1.0"
 
 _LAZY = ("models", "text", "data", "training", "sklearn", "serving", "cli")
 
-__all__ = ["cells", "layers", "ops", *_LAZY, "__version__"]
+__all__ = ["cells", "config", "layers", "ops", *_LAZY, "__version__"]
 
 
 def __getattr__(name: str) -> Any:

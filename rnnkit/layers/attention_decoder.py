@@ -8,9 +8,10 @@ import keras
 import numpy as np
 from keras import ops
 
+from rnnkit import config
 from rnnkit.cells.base import RecurrentCell
 from rnnkit.layers.bahdanau_attention import BahdanauAttention
-from rnnkit.ops.recurrence import LOOPS, recurrence, resolve_loop
+from rnnkit.ops.recurrence import recurrence, resolve_loop
 from rnnkit.ops.recurrent_matmul import RecurrentMatmul
 from rnnkit.ops.validation import check_rank, static_shape
 
@@ -67,7 +68,8 @@ class AttentionDecoder(keras.Layer):
         embeddings_initializer: initializer of the target embedding matrix.
         dropout: dropout rate on the readout ``[s_i, c_i, E y_{i-1}]`` in training.
         loop: the recurrence loop (``"auto"``, ``"unrolled"``, ``"scan"``,
-            ``"tf_while"``); mainly for tests.
+            ``"tf_while"``); mainly for tests. A runtime choice, not saved in the config;
+            ``"auto"`` follows :mod:`rnnkit.config`.
 
     Call arguments:
         target_ids: ``(batch, T)`` int ids of the decoder inputs: the start id and
@@ -128,8 +130,7 @@ class AttentionDecoder(keras.Layer):
             raise ValueError(f"pad_id, start_id and end_id must differ, got {ids}.")
         if not 0.0 <= float(dropout) < 1.0:
             raise ValueError(f"`dropout` must be in [0, 1), got {dropout!r}.")
-        if loop not in LOOPS:
-            raise ValueError(f"`loop` must be one of {LOOPS}, got {loop!r}.")
+        config.check_setting("loop", loop)
         super().__init__(**kwargs)
         self.cell = cell
         self.vocabulary_size = vocabulary_size
@@ -246,7 +247,8 @@ class AttentionDecoder(keras.Layer):
         input_mask, recurrent_mask = self.cell.dropout_masks(batch, training)
         units, value_dim = self.cell.output_size, self.value_dim
         # made before the loop (TensorFlow's loop: a pre-transposed kernel for the backward)
-        matmul = self.cell.loop_matmul(resolve_loop(self.loop, False))
+        loop = config.resolve("loop", self.loop)
+        matmul = self.cell.loop_matmul(resolve_loop(loop, False))
 
         def step(x_t: Any, st: list) -> tuple[Any, list]:
             output, context, alpha, new_states = self._step(
@@ -261,7 +263,7 @@ class AttentionDecoder(keras.Layer):
             units + value_dim + ops.shape(values)[1],
             mask=target_mask,
             zero_output_for_mask=True,
-            loop=self.loop,
+            loop=loop,
         )
         hidden = outputs[..., : units + value_dim]
         alignments = outputs[..., units + value_dim :]
@@ -524,11 +526,12 @@ class AttentionDecoder(keras.Layer):
             "end_id": self.end_id,
             "embeddings_initializer": keras.initializers.serialize(self.embeddings_initializer),
             "dropout": self.dropout,
-            "loop": self.loop,
         }
 
     @classmethod
     def from_config(cls, config: dict) -> AttentionDecoder:
-        config = dict(config)
+        from rnnkit.layers.rnn import drop_runtime_args
+
+        config = drop_runtime_args(dict(config))
         config["cell"] = keras.saving.deserialize_keras_object(config["cell"])
         return cls(**config)

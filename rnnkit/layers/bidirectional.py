@@ -14,9 +14,13 @@ MERGE_MODES = ("concat", "sum", "ave", "mul", None)
 
 
 def clone_recurrent_layer(layer: RNN, **overrides: Any) -> RNN:
-    """A fresh, unbuilt copy of an rnnkit recurrent layer with some config overridden."""
+    """A fresh, unbuilt copy of an rnnkit recurrent layer with some config overridden;
+    its runtime arguments (``use_fused``, ``loop`` ..., not in the config) are kept."""
     config = {**layer.get_config(), **overrides}
-    return type(layer).from_config(config)
+    clone = type(layer).from_config(config)
+    for name, value in getattr(layer, "runtime_args", dict)().items():
+        setattr(clone, name, value)
+    return clone
 
 
 @keras.saving.register_keras_serializable(package="rnnkit")
@@ -167,6 +171,10 @@ class Bidirectional(keras.Layer):
         if self.return_state:
             y, states_f = y[0], list(y[1:])
             y_rev, states_b = y_rev[0], list(y_rev[1:])
+        # As keras.layers.Bidirectional: the merged output in this layer's compute dtype
+        # (e.g. float16 under a mixed policy, whatever the wrapped layers compute in).
+        y = ops.cast(y, self.compute_dtype)
+        y_rev = ops.cast(y_rev, self.compute_dtype)
         if self.return_sequences:
             y_rev = ops.flip(y_rev, axis=1)
         if self.merge_mode == "concat":
@@ -183,6 +191,22 @@ class Bidirectional(keras.Layer):
             outputs = output if isinstance(output, list) else [output]
             return outputs + states_f + states_b
         return output
+
+    @property
+    def stateful(self) -> bool:
+        return bool(getattr(self.forward_layer, "stateful", False))
+
+    def reset_state(self) -> None:
+        """Zeroes both directions' states (stateful layers only, as in Keras)."""
+        if not self.stateful:
+            raise AttributeError(
+                f"Layer '{self.name}' is not stateful: reset_state() needs a wrapped layer "
+                "created with stateful=True."
+            )
+        self.forward_layer.reset_state()
+        self.backward_layer.reset_state()
+
+    reset_states = reset_state
 
     def get_config(self) -> dict:
         return {

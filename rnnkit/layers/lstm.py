@@ -7,11 +7,11 @@ from typing import Any
 import keras
 
 from rnnkit.cells.lstm_cell import LSTMCell
-from rnnkit.layers.rnn import CellLayer
+from rnnkit.layers.rnn import CellLayer, KerasCudnnNames
 
 
 @keras.saving.register_keras_serializable(package="rnnkit")
-class LSTM(CellLayer):
+class LSTM(KerasCudnnNames, CellLayer):
     """Long short-term memory layer, the counterpart of ``keras.layers.LSTM``.
 
     Runs :class:`rnnkit.cells.LSTMCell` with :class:`rnnkit.layers.RNN`. Same
@@ -31,8 +31,10 @@ class LSTM(CellLayer):
             :class:`rnnkit.cells.RecurrentCell`).
         return_sequences, return_state, go_backwards, stateful, unroll,
         zero_output_for_mask, use_fused, loop, projection, batch_split: as in
-            :class:`rnnkit.layers.RNN`. Keras's ``use_cudnn`` is also accepted, as
-            another name for ``use_fused``.
+            :class:`rnnkit.layers.RNN` (runtime choices, not saved in the config).
+            Keras's ``use_cudnn`` is also accepted, as another name for ``use_fused``
+            (and readable as the ``use_cudnn`` attribute), and Keras's legacy
+            ``implementation`` argument is accepted and changes nothing.
 
     Call arguments:
         sequences: ``(batch, timesteps, features)`` float tensor.
@@ -86,6 +88,7 @@ class LSTM(CellLayer):
         batch_split: int | str = "auto",
         **kwargs: Any,
     ) -> None:
+        implementation = kwargs.pop("implementation", 2)
         cell_kwargs = dict(
             units=units,
             activation=activation,
@@ -119,3 +122,4 @@ class LSTM(CellLayer):
             kwargs=dict(kwargs, activity_regularizer=activity_regularizer),
         )
         super().__init__(cell_kwargs, rnn_kwargs)
+        self.implementation = implementation

@@ -15,7 +15,7 @@ import keras
 from keras import constraints, initializers, ops, regularizers
 
 from rnnkit.ops.parallel_scan import linear_recurrence
-from rnnkit.ops.validation import check_sequences, static_shape
+from rnnkit.ops.validation import cast_integer_inputs, check_sequences, static_shape
 
 
 class ParallelRNN(keras.Layer):
@@ -204,6 +204,7 @@ class ParallelRNN(keras.Layer):
         mask: Any = None,
         training: bool | None = False,
     ) -> Any:
+        sequences = cast_integer_inputs(sequences, self.compute_dtype)
         h0 = self._check_call_inputs(sequences, initial_state, mask)
         if self.go_backwards:
             sequences = ops.flip(sequences, axis=1)

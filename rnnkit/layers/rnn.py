@@ -7,14 +7,16 @@ from typing import Any
 import keras
 from keras import ops
 
+from rnnkit import config
 from rnnkit.cells.base import RecurrentCell
 from rnnkit.ops import jax_scan_grad, torch_lstm_grad
 from rnnkit.ops.batch_split import batch_parts, check_batch_split, run_split
 from rnnkit.ops.fused import fused_recurrence
-from rnnkit.ops.recurrence import LOOPS, recurrence, resolve_loop
-from rnnkit.ops.validation import check_sequences, static_shape
+from rnnkit.ops.recurrence import recurrence, resolve_loop
+from rnnkit.ops.validation import cast_integer_inputs, check_sequences, static_shape
 
-PROJECTIONS = ("auto", "hoisted", "per_step")
+#: what the layer's constructor takes but does not save (runtime choices, rnnkit.config)
+RUNTIME_ARGS = ("use_fused", "loop", "projection", "batch_split")
 
 
 def _xla_cpu() -> bool:
@@ -60,7 +62,13 @@ class RNN(keras.Layer):
         zero_output_for_mask: Emit zeros at masked steps instead of the previous
             output (set by :class:`Bidirectional` when returning sequences).
         use_fused: ``"auto"`` uses a fused kernel when possible, ``False`` never,
-            ``True`` requires one (ValueError if none applies).
+            ``True`` requires one (ValueError if none applies). Like ``loop``,
+            ``projection`` and ``batch_split`` below, a runtime choice of this layer
+            object: it changes speed, never results, and is not saved in the config
+            (which holds keras.layers' keys only, as Keras does not save ``use_cudnn``).
+            For the other three, ``"auto"`` follows :mod:`rnnkit.config`
+            (``rnnkit.config.execution(...)``, ``RNNKIT_LOOP`` ...), which sets them for
+            every layer at once.
         loop: ``"auto"`` or a specific loop of :mod:`rnnkit.ops.recurrence`
             (``"unrolled"``, ``"scan"``, ``"tf_while"``); mainly for tests.
         projection: where the input projection ``x_i W^x + b`` runs. ``"hoisted"``:
@@ -117,10 +125,8 @@ class RNN(keras.Layer):
             )
         if use_fused not in ("auto", True, False):
             raise ValueError(f"`use_fused` must be 'auto', True or False, got {use_fused!r}.")
-        if loop not in LOOPS:
-            raise ValueError(f"`loop` must be one of {LOOPS}, got {loop!r}.")
-        if projection not in PROJECTIONS:
-            raise ValueError(f"`projection` must be one of {PROJECTIONS}, got {projection!r}.")
+        config.check_setting("loop", loop)
+        config.check_setting("projection", projection)
         check_batch_split(kwargs.get("name") or type(self).__name__, batch_split)
         super().__init__(**kwargs)
         self.cell = cell
@@ -231,6 +237,7 @@ class RNN(keras.Layer):
         mask: Any = None,
         training: bool | None = False,
     ) -> Any:
+        sequences = cast_integer_inputs(sequences, self.compute_dtype)
         initial_state = self._check_call_inputs(sequences, initial_state, mask)
         batch = ops.shape(sequences)[0]
         if initial_state is None:
@@ -248,7 +255,7 @@ class RNN(keras.Layer):
             self.use_fused is not False
             and recurrent_mask is None
             and not self.unroll
-            and self.loop == "auto"
+            and self._setting("loop") == "auto"
         ):
             x = sequences if input_mask is None else sequences * ops.expand_dims(input_mask, 1)
             result = fused_recurrence(
@@ -271,8 +278,10 @@ class RNN(keras.Layer):
                     "an LSTM with hard-sigmoid gates has one only while training)."
                 )
             batch_size = static_shape(sequences)[0]
-            loop = resolve_loop(self.loop, self.unroll)
-            parts = batch_parts(self.batch_split, batch_size, training, loop, self.concurrent_loops)
+            loop = resolve_loop(self._setting("loop"), self.unroll)
+            parts = batch_parts(
+                self._setting("batch_split"), batch_size, training, loop, self.concurrent_loops
+            )
             if parts > 1:
                 # Independent loops over parts of the batch (rnnkit.ops.batch_split).
                 result = run_split(
@@ -326,7 +335,7 @@ class RNN(keras.Layer):
         # Made once, before the loop (TensorFlow's loop: a pre-transposed kernel for
         # the backward pass; torch inference: column-major products; see
         # rnnkit.ops.recurrent_matmul).
-        matmul = self.cell.loop_matmul(resolve_loop(self.loop, self.unroll))
+        matmul = self.cell.loop_matmul(resolve_loop(self._setting("loop"), self.unroll))
         if self._hoist_projection():
             projected = self.cell.project_inputs(sequences_tm, input_mask, matmul)
 
@@ -350,7 +359,7 @@ class RNN(keras.Layer):
             zero_output_for_mask=self.zero_output_for_mask,
             return_sequences=self.return_sequences,
             unroll=self.unroll,
-            loop=self.loop,
+            loop=self._setting("loop"),
             time_major=True,
         )
 
@@ -369,9 +378,9 @@ class RNN(keras.Layer):
         # H=512 measured level at T=50 and 2-4% slower at T=500 than the plain scan
         # (689-694 vs 651-688 ms), whose steps are Keras's own (benchmarks/RESULTS.md).
         return (
-            self.loop == "auto"
+            self._setting("loop") == "auto"
             and not self.unroll
-            and self.projection != "hoisted"
+            and self._setting("projection") != "hoisted"
             and _xla_cpu()
             and self.cell.gates > 1
             and jax_scan_grad.applies(self.cell)
@@ -380,16 +389,22 @@ class RNN(keras.Layer):
     def _torch_closed_form(self) -> bool:
         return (
             keras.backend.backend() == "torch"
-            and self.loop == "auto"
+            and self._setting("loop") == "auto"
             and not self.unroll
             and self._hoist_projection()
             and torch_lstm_grad.applies(self.cell)
         )
 
     def _hoist_projection(self) -> bool:
-        if self.projection != "auto":
-            return self.projection == "hoisted"
+        projection = self._setting("projection")
+        if projection != "auto":
+            return projection == "hoisted"
         return not _xla_cpu()
+
+    def _setting(self, name: str) -> Any:
+        """This layer's ``loop`` / ``projection`` / ``batch_split``, or the runtime
+        setting (:mod:`rnnkit.config`) where it is ``"auto"``."""
+        return config.resolve(name, getattr(self, name))
 
     # -- config ------------------------------------------------------------------------
     def _runner_config(self) -> dict:
@@ -400,10 +415,6 @@ class RNN(keras.Layer):
             "stateful": self.stateful,
             "unroll": self.unroll,
             "zero_output_for_mask": self.zero_output_for_mask,
-            "use_fused": self.use_fused,
-            "loop": self.loop,
-            "projection": self.projection,
-            "batch_split": self.batch_split,
         }
 
     def get_config(self) -> dict:
@@ -415,9 +426,32 @@ class RNN(keras.Layer):
 
     @classmethod
     def from_config(cls, config: dict) -> RNN:
-        config = dict(config)
+        config = drop_runtime_args(dict(config))
         config["cell"] = keras.saving.deserialize_keras_object(config["cell"])
         return cls(**config)
+
+    def runtime_args(self) -> dict[str, Any]:
+        """The constructor arguments this layer keeps out of its config (``use_fused``,
+        ``loop``, ``projection``, ``batch_split``); wrappers that rebuild a layer from
+        its config (``Bidirectional``) pass them on."""
+        return {name: getattr(self, name) for name in RUNTIME_ARGS}
+
+
+def drop_runtime_args(config: dict) -> dict:
+    """``config`` without the runtime arguments that rnnkit before 0.2 saved; a warning
+    names them (they are ignored: set them with rnnkit.config or on the layer)."""
+    found = {k: config.pop(k) for k in RUNTIME_ARGS if k in config}
+    changed = {k: v for k, v in found.items() if v != "auto"}
+    if changed:
+        import warnings
+
+        warnings.warn(
+            f"Layer '{config.get('name')}': its saved config holds {changed}, which rnnkit no "
+            "longer saves (runtime choices: they change speed, not results); ignored. Set "
+            "them with rnnkit.config.execution(...) or the layer's arguments.",
+            stacklevel=3,
+        )
+    return config
 
 
 _LAYER_KEYS = ("name", "trainable", "dtype")
@@ -457,16 +491,25 @@ class CellLayer(RNN):
         )
         super().__init__(cell, **rnn_kwargs, **kwargs)
 
+    #: cell arguments that keras.layers' counterpart does not save (SimpleRNN: seed)
+    config_omits: tuple[str, ...] = ()
+
     def get_config(self) -> dict:
         cell_config = self.cell.get_config()
-        for key in (*_LAYER_KEYS, "dtype"):
+        for key in (*_LAYER_KEYS, "dtype", *self.config_omits):
             cell_config.pop(key, None)
         base = keras.Layer.get_config(self)
-        return {**base, **self._runner_config(), **cell_config}
+        regularizer = keras.regularizers.serialize(self.activity_regularizer)
+        return {
+            **base,
+            **self._runner_config(),
+            **cell_config,
+            "activity_regularizer": regularizer,
+        }
 
     @classmethod
     def from_config(cls, config: dict) -> CellLayer:
-        return cls(**config)
+        return cls(**drop_runtime_args(dict(config)))
 
 
 _CELL_ATTRS = {
@@ -488,6 +531,23 @@ _CELL_ATTRS = {
     "recurrent_constraint",
     "bias_constraint",
 }
+
+
+class KerasCudnnNames:
+    """Keras's names on the layers that have a cuDNN kernel there (LSTM, GRU): the
+    ``use_cudnn`` attribute (``use_fused`` under Keras's name: Keras code that reads or
+    sets it, such as ``keras.layers.Bidirectional``, works) and the legacy
+    ``implementation`` argument (accepted and kept, as Keras does; it changes nothing)."""
+
+    @property
+    def use_cudnn(self) -> bool | str:
+        return self.use_fused
+
+    @use_cudnn.setter
+    def use_cudnn(self, value: bool | str) -> None:
+        if value not in ("auto", True, False):
+            raise ValueError(f"`use_cudnn` must be 'auto', True or False, got {value!r}.")
+        self.use_fused = value
 
 
 def _cell_property(name: str) -> property:

@@ -49,6 +49,7 @@ class SimpleRNN(CellLayer):
 
     cell_class = SimpleRNNCell
     cell_name = "simple_rnn_cell"
+    config_omits = ("seed",)  # keras.layers.SimpleRNN does not save it either
 
     def __init__(
         self,

@@ -37,14 +37,9 @@ MIN_AUTO_BATCH = 8
 
 def check_batch_split(layer_name: str, batch_split: Any) -> None:
     """ValueError unless ``batch_split`` is ``"auto"`` or a positive int."""
-    ok = batch_split == "auto" or (
-        isinstance(batch_split, int) and not isinstance(batch_split, bool) and batch_split >= 1
-    )
-    if not ok:
-        raise ValueError(
-            f"Layer '{layer_name}': `batch_split` must be 'auto' or a positive int (the "
-            f"number of batch parts; 1 never splits), got {batch_split!r}."
-        )
+    from rnnkit.config import check_setting
+
+    check_setting("batch_split", batch_split, f"Layer '{layer_name}': `batch_split`")
 
 
 def _usable_cpus() -> int:

@@ -30,9 +30,10 @@ from typing import Any
 import keras
 from keras import ops
 
+from rnnkit.config import LOOPS
+
 StepFn = Callable[[Any, list], tuple[Any, list]]
 
-LOOPS = ("auto", "unrolled", "scan", "tf_while")
 BACKEND_LOOPS = {"tensorflow": "tf_while", "jax": "scan", "torch": "unrolled"}
 
 

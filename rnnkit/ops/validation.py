@@ -36,6 +36,15 @@ def check_float(layer_name: str, x: Any, what: str = "inputs") -> None:
         )
 
 
+def cast_integer_inputs(x: Any, dtype: str) -> Any:
+    """Integer and boolean ``x`` cast to ``dtype`` (keras.layers' recurrent layers take
+    integer sequences and compute with them as floats); anything else unchanged."""
+    kind = keras.backend.standardize_dtype(getattr(x, "dtype", "float32"))
+    if kind == "bool" or "int" in kind:
+        return keras.ops.cast(x, dtype)
+    return x
+
+
 def check_dim(layer_name: str, got: int | None, expected: int | None, what: str) -> None:
     if got is not None and expected is not None and got != expected:
         raise ValueError(f"Layer '{layer_name}' expected {what} {expected}, got {got}.")

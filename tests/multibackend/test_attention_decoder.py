@@ -51,7 +51,9 @@ def test_teacher_forcing_matches_stepwise_decoding(cell):
     assert np.all(align[np.broadcast_to(~VALUES_MASK[:, None], align.shape)] == 0)
     assert np.all(align[target_in == 0] == 0)
     # the generic unrolled loop gives the same logits
-    unrolled = AttentionDecoder.from_config({**decoder.get_config(), "loop": "unrolled"})
+    config = decoder.get_config()
+    config["cell"] = keras.saving.deserialize_keras_object(config["cell"])
+    unrolled = AttentionDecoder(**config, loop="unrolled")
     unrolled.build((None, None), values.shape)
     unrolled.set_weights(decoder.get_weights())
     logits2 = unrolled(target_in, values, values_mask=VALUES_MASK, initial_state=states)

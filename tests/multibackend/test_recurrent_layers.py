@@ -49,8 +49,13 @@ def pair(kind, **kwargs):
 
 
 def variant(ours, batch=None, **options):
-    """A built copy of ``ours`` with other runner options and the same weights."""
-    layer = type(ours).from_config({**ours.get_config(), **options})
+    """A built copy of ``ours`` with other runner options and the same weights (through
+    the constructor: runtime options such as ``loop`` are not part of the config)."""
+    config = {**ours.get_config(), **options}
+    if "seed" not in config and hasattr(ours, "cell"):
+        # SimpleRNN's config (like keras.layers.SimpleRNN's) does not hold the seed
+        config["seed"] = ours.cell.seed
+    layer = type(ours)(**config)
     layer.build((batch, T, D))
     layer.set_weights(ours.get_weights())
     return layer
@@ -277,13 +282,7 @@ LOOP_CASES = sorted(
 @pytest.mark.parametrize("kind", ["srnn", "srnn_relu", "lstm", "gru", "gru_reset_before"])
 def test_every_loop_matches_unrolled_reference(loop, kind, x):
     ours, _ = pair(kind, return_sequences=True, return_state=True)
-    looped = type(ours).from_config(
-        {
-            **ours.get_config(),
-            "use_fused": False,
-            "loop": loop,
-        }
-    )
+    looped = type(ours)(**{**ours.get_config(), "use_fused": False, "loop": loop})
     ref = type(ours).from_config({**ours.get_config(), "unroll": True})
     for layer in (looped, ref):
         layer.build((None, T, D))
@@ -387,7 +386,7 @@ def test_recurrent_matmul_fast_path_only_in_backend_loop(x, monkeypatch):
 @pytest.mark.parametrize("go_backwards", [False, True])
 def test_fused_path_matches_generic(kind, go_backwards, x):
     ours, _ = pair(kind, return_sequences=True, return_state=True, go_backwards=go_backwards)
-    generic = type(ours).from_config({**ours.get_config(), "use_fused": False})
+    generic = type(ours)(**{**ours.get_config(), "use_fused": False})
     generic.build((None, T, D))
     generic.set_weights(ours.get_weights())
     assert max_diff(ours(x), generic(x)) < TOL
@@ -397,7 +396,7 @@ def test_fused_path_matches_generic(kind, go_backwards, x):
         assert np.abs(a - b).max() < 1e-4
     has_fused = keras.backend.backend() == "torch"  # on TF/JAX the fused kernels need a GPU
     if has_fused:
-        forced = type(ours).from_config({**ours.get_config(), "use_fused": True})
+        forced = type(ours)(**{**ours.get_config(), "use_fused": True})
         forced.build((None, T, D))
         forced.set_weights(ours.get_weights())
         assert max_diff(forced(x), generic(x)) < TOL
@@ -691,7 +690,7 @@ def test_keras_kernels_only_with_a_gpu(kind, x):
         assert result is not None  # torch's own fused kernels, on any device
     elif not fused.gpu_available():
         assert result is None
-        forced = type(ours).from_config({**ours.get_config(), "use_fused": True})
+        forced = type(ours)(**{**ours.get_config(), "use_fused": True})
         with pytest.raises(ValueError, match="no fused kernel applies"):
             forced(x)
 
@@ -705,7 +704,7 @@ def test_per_step_projection_matches_hoisted(kind, x):
     config = {**ours.get_config(), "use_fused": False}
     layers = {}
     for projection in ("hoisted", "per_step"):
-        layers[projection] = type(ours).from_config({**config, "projection": projection})
+        layers[projection] = type(ours)(**{**config, "projection": projection})
         layers[projection].build((None, T, D))
         layers[projection].set_weights(ours.get_weights())
     hoisted, per_step = layers["hoisted"], layers["per_step"]
@@ -715,9 +714,7 @@ def test_per_step_projection_matches_hoisted(kind, x):
         assert np.abs(a - b).max() < 1e-4
     dropped = {}
     for projection in ("hoisted", "per_step"):
-        layer = type(ours).from_config(
-            {**config, "projection": projection, "dropout": 0.3, "seed": 7}
-        )
+        layer = type(ours)(**{**config, "projection": projection, "dropout": 0.3, "seed": 7})
         layer.build((None, T, D))
         layer.set_weights(ours.get_weights())
         dropped[projection] = layer(x, training=True)
@@ -1052,12 +1049,13 @@ def test_cell_subclass_with_its_own_step_takes_no_fast_path(gate, x):
 
 @pytest.mark.parametrize("cls", [SimpleRNN, LSTM, GRU])
 def test_keras_use_cudnn_is_use_fused(cls, x):
-    # Keras code that passes use_cudnn runs unchanged; the config keeps use_fused only
+    # Keras code that passes use_cudnn runs unchanged; like Keras, the config does not
+    # keep it (a runtime choice)
     layer = cls(U, use_cudnn=False)
     assert layer.use_fused is False
     config = layer.get_config()
-    assert config["use_fused"] is False and "use_cudnn" not in config
-    assert cls.from_config(config).use_fused is False
+    assert "use_fused" not in config and "use_cudnn" not in config
+    assert cls.from_config(config).use_fused == "auto"
     assert cls(U, use_cudnn="auto", use_fused="auto").use_fused == "auto"
     assert cls(U, use_cudnn="auto", use_fused=False).use_fused is False  # Keras's default
     with pytest.raises(ValueError, match="use_cudnn=True .* contradicts use_fused=False"):
@@ -1146,10 +1144,17 @@ def test_error_feature_size_changed(x):
         layer(np.zeros((B, T, 7), "float32"))
 
 
-def test_error_integer_inputs():
-    layer = SimpleRNN(U, name="s")
-    with pytest.raises(ValueError, match=r"'s' expected floating-point inputs, got dtype int"):
-        layer(np.zeros((B, T, D), "int32"))
+def test_integer_inputs_are_cast_as_keras_does():
+    # keras.layers' recurrent layers take integer sequences and compute with them as
+    # floats: the same outputs as the float inputs; strings stay an error
+    ints = np.random.default_rng(0).integers(-3, 4, size=(B, T, D))
+    for layer in (SimpleRNN(U, name="s"), LSTM(U), GRU(U)):
+        expected = layer(ints.astype("float32"))
+        for dtype in ("int32", "int64"):
+            got = layer(ints.astype(dtype))
+            assert keras.backend.standardize_dtype(got.dtype) == "float32"
+            assert max_diff(got, expected) == 0.0
+    assert max_diff(layer(np.ones((B, T, D), bool)), layer(np.ones((B, T, D), "float32"))) == 0
 
 
 def test_error_mask_shape(x):
