@@ -11,12 +11,13 @@ import importlib
 from typing import Any
 
 from rnnkit import cells, config, layers, ops
+from rnnkit.layers.planner import explain
 
 __version__ = "0.1.0"
 
 _LAZY = ("models", "text", "data", "training", "sklearn", "serving", "cli")
 
-__all__ = ["cells", "config", "layers", "ops", *_LAZY, "__version__"]
+__all__ = ["cells", "config", "explain", "layers", "ops", *_LAZY, "__version__"]
 
 
 def __getattr__(name: str) -> Any:

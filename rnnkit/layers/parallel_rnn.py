@@ -14,6 +14,8 @@ from typing import Any
 import keras
 from keras import constraints, initializers, ops, regularizers
 
+from rnnkit.layers import planner
+from rnnkit.layers.planner import ExecutionPlan
 from rnnkit.ops.parallel_scan import linear_recurrence
 from rnnkit.ops.validation import cast_integer_inputs, check_sequences, static_shape
 
@@ -197,6 +199,16 @@ class ParallelRNN(keras.Layer):
             )
         return initial_state
 
+    def execution_plan(
+        self, inputs: Any, mask: Any = None, training: bool = False
+    ) -> ExecutionPlan:
+        """How a call runs (:meth:`rnnkit.layers.RNN.execution_plan`): the associative
+        scan over the whole sequence (``parallel_scan``), or a scan loop when the length
+        is known only at run time (``parallel_scan.dynamic_length``)."""
+        length = static_shape(inputs)[1] if len(static_shape(inputs)) > 1 else None
+        name = "parallel_scan" if length is not None else "parallel_scan.dynamic_length"
+        return ExecutionPlan(name, keras.backend.backend())
+
     def call(
         self,
         sequences: Any,
@@ -206,6 +218,7 @@ class ParallelRNN(keras.Layer):
     ) -> Any:
         sequences = cast_integer_inputs(sequences, self.compute_dtype)
         h0 = self._check_call_inputs(sequences, initial_state, mask)
+        planner.record(self, self.execution_plan(sequences, mask, training))
         if self.go_backwards:
             sequences = ops.flip(sequences, axis=1)
             if mask is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import keras
@@ -9,23 +10,16 @@ from keras import ops
 
 from rnnkit import config
 from rnnkit.cells.base import RecurrentCell
+from rnnkit.layers import planner
+from rnnkit.layers.planner import ExecutionPlan, plan_call
 from rnnkit.ops import jax_scan_grad, torch_lstm_grad
-from rnnkit.ops.batch_split import batch_parts, check_batch_split, run_split
-from rnnkit.ops.fused import fused_recurrence
-from rnnkit.ops.recurrence import recurrence, resolve_loop
+from rnnkit.ops.batch_split import check_batch_split, run_split
+from rnnkit.ops.fused import run_fused
+from rnnkit.ops.recurrence import recurrence
 from rnnkit.ops.validation import cast_integer_inputs, check_sequences, static_shape
 
 #: what the layer's constructor takes but does not save (runtime choices, rnnkit.config)
 RUNTIME_ARGS = ("use_fused", "loop", "projection", "batch_split")
-
-
-def _xla_cpu() -> bool:
-    """True on the JAX backend when JAX computes on a CPU."""
-    if keras.backend.backend() != "jax":
-        return False
-    import jax
-
-    return jax.default_backend() == "cpu"
 
 
 @keras.saving.register_keras_serializable(package="rnnkit")
@@ -230,6 +224,28 @@ class RNN(keras.Layer):
         return list(initial_state)
 
     # -- the run -----------------------------------------------------------------------
+    def execution_plan(
+        self, inputs: Any, mask: Any = None, training: bool = False
+    ) -> ExecutionPlan:
+        """How ``layer(inputs, mask=mask, training=training)`` runs on this backend and
+        device now: an :class:`rnnkit.layers.planner.ExecutionPlan` with the path's
+        ``.name`` and, in ``.not_taken``, why each faster path does not apply. On torch
+        it follows whether gradients are being recorded where it is called (use it
+        inside ``torch.no_grad()`` to see inference's plan). Builds the layer if needed;
+        computes nothing else.
+
+        Example:
+
+        >>> LSTM(8).execution_plan(keras.ops.ones((2, 5, 3))).name  # doctest: +SKIP
+        'loop.tf_while'
+        """
+        sequences = cast_integer_inputs(inputs, self.compute_dtype)
+        check_sequences(self.name, sequences, self.cell.input_dim, mask) if self.built else None
+        if not self.built:
+            self.build(tuple(static_shape(sequences)))
+        recurrent = bool(training) and 0.0 < getattr(self.cell, "recurrent_dropout", 0.0) < 1.0
+        return plan_call(self, sequences, mask, training, recurrent)
+
     def call(
         self,
         sequences: Any,
@@ -250,43 +266,35 @@ class RNN(keras.Layer):
         states = [ops.cast(s, self.cell.compute_dtype) for s in initial_state]
         input_mask, recurrent_mask = self.cell.dropout_masks(batch, training)
 
+        plan = plan_call(self, sequences, mask, training, recurrent_mask is not None)
         result = None
-        if (
-            self.use_fused is not False
-            and recurrent_mask is None
-            and not self.unroll
-            and self._setting("loop") == "auto"
-        ):
+        if plan.fused:
             x = sequences if input_mask is None else sequences * ops.expand_dims(input_mask, 1)
-            result = fused_recurrence(
+            result = run_fused(
+                plan,
                 self.cell,
                 x,
                 states,
-                mask,
                 self.go_backwards,
                 self.return_sequences,
                 zero_output_for_mask=self.zero_output_for_mask,
-                final_states_needed=self.return_state or self.stateful,
             )
+            if result is None:  # Keras's cuDNN kernel declined this configuration
+                plan = plan.fallback
+        planner.record(self, plan)
         if result is None:
             if self.use_fused is True:
                 raise ValueError(
-                    f"Layer '{self.name}': use_fused=True but no fused kernel applies to this "
-                    f"cell configuration, backend ({keras.backend.backend()}) and input "
-                    "(masked sequences, except right-padded ones on torch, recurrent "
-                    "dropout and non-standard activations run the generic loop; on torch "
-                    "an LSTM with hard-sigmoid gates has one only while training)."
+                    f"Layer '{self.name}': use_fused=True but no fused kernel applies on "
+                    f"{keras.backend.backend()}: {plan.reasons().get('fused kernel')}."
                 )
-            batch_size = static_shape(sequences)[0]
-            loop = resolve_loop(self._setting("loop"), self.unroll)
-            parts = batch_parts(
-                self._setting("batch_split"), batch_size, training, loop, self.concurrent_loops
-            )
-            if parts > 1:
+            run = functools.partial(self._run_loop, plan)
+            if plan.batch_parts > 1:
                 # Independent loops over parts of the batch (rnnkit.ops.batch_split).
+                batch_size = static_shape(sequences)[0]
                 result = run_split(
-                    self._run_loop,
-                    parts,
+                    run,
+                    plan.batch_parts,
                     batch_size,
                     sequences,
                     states,
@@ -295,7 +303,7 @@ class RNN(keras.Layer):
                     recurrent_mask,
                 )
             else:
-                result = self._run_loop(sequences, states, mask, input_mask, recurrent_mask)
+                result = run(sequences, states, mask, input_mask, recurrent_mask)
         last, outputs, new_states = result
         if self.stateful:
             for variable, value in zip(self.states, new_states):
@@ -306,7 +314,13 @@ class RNN(keras.Layer):
         return output
 
     def _run_loop(
-        self, sequences: Any, states: list, mask: Any, input_mask: Any, recurrent_mask: Any
+        self,
+        plan: ExecutionPlan,
+        sequences: Any,
+        states: list,
+        mask: Any,
+        input_mask: Any,
+        recurrent_mask: Any,
     ) -> tuple[Any, Any, list]:
         """The generic path: projection and ``recurrence`` over the whole batch."""
         # Time-major before the projection: transposing (B, T, D) is cheaper than
@@ -320,7 +334,10 @@ class RNN(keras.Layer):
             sequences_tm = ops.flip(sequences_tm, axis=0)
             if mask is not None:
                 loop_mask = ops.flip(mask, axis=1)
-        whole_sequence = self._whole_sequence_backward()
+        whole_sequence = {
+            "jax.scan_batched_grads": jax_scan_grad.scan_with_batched_weight_grads,
+            "torch.lstm_closed_form_loop": torch_lstm_grad.lstm_sequence,
+        }.get(plan.name)
         if whole_sequence is not None:
             # The loop with its weight gradients after the loop: JAX on a CPU
             # (rnnkit.ops.jax_scan_grad), torch training of an LSTM
@@ -335,8 +352,8 @@ class RNN(keras.Layer):
         # Made once, before the loop (TensorFlow's loop: a pre-transposed kernel for
         # the backward pass; torch inference: column-major products; see
         # rnnkit.ops.recurrent_matmul).
-        matmul = self.cell.loop_matmul(resolve_loop(self._setting("loop"), self.unroll))
-        if self._hoist_projection():
+        matmul = self.cell.loop_matmul(plan.loop)
+        if plan.projection == "hoisted":
             projected = self.cell.project_inputs(sequences_tm, input_mask, matmul)
 
             def step(x_t: Any, st: list) -> tuple[Any, list]:
@@ -359,47 +376,9 @@ class RNN(keras.Layer):
             zero_output_for_mask=self.zero_output_for_mask,
             return_sequences=self.return_sequences,
             unroll=self.unroll,
-            loop=self._setting("loop"),
+            loop=plan.loop,
             time_major=True,
         )
-
-    def _whole_sequence_backward(self) -> Any:
-        """The generic loop's backend form that computes the weight gradients after the
-        loop, if one applies: ``fn(cell, x_tm, states, mask_tm, zero_output_for_mask,
-        recurrent_mask) -> (last, outputs_tm, states)``; else None."""
-        if self._batched_weight_grads():
-            return jax_scan_grad.scan_with_batched_weight_grads
-        if self._torch_closed_form():
-            return torch_lstm_grad.lstm_sequence
-        return None
-
-    def _batched_weight_grads(self) -> bool:
-        # Gated cells only: for a SimpleRNN (one gate block) train_on_batch at B=64,
-        # H=512 measured level at T=50 and 2-4% slower at T=500 than the plain scan
-        # (689-694 vs 651-688 ms), whose steps are Keras's own (benchmarks/RESULTS.md).
-        return (
-            self._setting("loop") == "auto"
-            and not self.unroll
-            and self._setting("projection") != "hoisted"
-            and _xla_cpu()
-            and self.cell.gates > 1
-            and jax_scan_grad.applies(self.cell)
-        )
-
-    def _torch_closed_form(self) -> bool:
-        return (
-            keras.backend.backend() == "torch"
-            and self._setting("loop") == "auto"
-            and not self.unroll
-            and self._hoist_projection()
-            and torch_lstm_grad.applies(self.cell)
-        )
-
-    def _hoist_projection(self) -> bool:
-        projection = self._setting("projection")
-        if projection != "auto":
-            return projection == "hoisted"
-        return not _xla_cpu()
 
     def _setting(self, name: str) -> Any:
         """This layer's ``loop`` / ``projection`` / ``batch_split``, or the runtime

@@ -54,47 +54,37 @@ from rnnkit.ops import torch_lstm_grad
 LSTM_KINDS = ("lstm", "lstm_closed_form")
 
 
-def fused_recurrence(
+def run_fused(
+    plan: Any,
     cell: Any,
     inputs: Any,
     initial_states: list,
-    mask: Any = None,
     go_backwards: bool = False,
     return_sequences: bool = True,
     zero_output_for_mask: bool = False,
-    final_states_needed: bool = True,
 ) -> tuple[Any, Any, list] | None:
-    """Runs ``cell`` over raw ``inputs`` (B, T, D) with a fused kernel, if one applies.
-
-    ``final_states_needed=False`` says the caller does not read the final states
-    (no ``return_state``, not stateful); states this path cannot compute are then None.
-    """
-    kind = cell.fused_kind()
-    backend = keras.backend.backend()
-    if kind is None and backend == "torch" and torch_lstm_grad.applies(cell):
-        kind = "lstm_closed_form"
-    if kind is None:
-        return None
-    if backend == "torch":
-        if mask is None:
-            return torch_fused(kind, cell, inputs, initial_states, go_backwards)
+    """Runs the fused path that ``plan`` (:func:`rnnkit.layers.planner.plan_call`) chose
+    over raw ``inputs`` (B, T, D); None only when Keras's cuDNN kernel declines at run
+    time. States the path does not compute (an LSTM's cell state under a right-padded
+    mask when the caller does not read it) are None."""
+    if plan.name in ("torch.fused", "torch.simple_rnn_inference", "torch.lstm_closed_form"):
+        return torch_fused(plan.kernel, cell, inputs, initial_states, go_backwards)
+    if plan.name in ("torch.fused_right_padded", "torch.lstm_packed"):
         return torch_fused_right_padded(
-            kind,
+            plan.kernel,
             cell,
             inputs,
             initial_states,
-            mask,
+            plan.lengths,
             go_backwards,
             zero_output_for_mask,
-            final_states_needed,
+            packed=plan.name == "torch.lstm_packed",
         )
-    if mask is not None:
-        # Masked sequences take the generic loop: cuDNN zeroes padded outputs where
-        # Keras's masking semantics carry the previous output.
-        return None
-    if backend in ("tensorflow", "jax") and kind in ("lstm", "gru") and gpu_available():
-        return keras_cudnn(kind, cell, inputs, initial_states, mask, go_backwards, return_sequences)
-    return None
+    if plan.name == "cudnn":
+        return keras_cudnn(
+            plan.kernel, cell, inputs, initial_states, None, go_backwards, return_sequences
+        )
+    raise ValueError(f"run_fused: {plan.name!r} is not a fused path.")
 
 
 @functools.cache
@@ -225,22 +215,16 @@ def torch_fused_right_padded(
     cell: Any,
     inputs: Any,
     initial_states: list,
-    mask: Any,
+    lengths: Any,
     go_backwards: bool,
     zero_output_for_mask: bool,
-    final_states_needed: bool,
-) -> tuple[Any, Any, list] | None:
-    """Torch's fused kernels under a right-padded mask (see module docstring), or None
-    for other masks and for an LSTM whose final states are needed while gradients are
-    recorded."""
+    packed: bool = False,
+) -> tuple[Any, Any, list]:
+    """Torch's fused kernels under a right-padded mask with these row ``lengths`` (see
+    module docstring); ``packed``: an LSTM whose final cell state is read, run over each
+    row's real steps (no gradients)."""
     import torch
 
-    packed = kind in LSTM_KINDS and final_states_needed
-    if packed and torch.is_grad_enabled():
-        return None  # the final cell state at each row's last real step is not an output
-    lengths = right_padded_lengths(mask)
-    if lengths is None:
-        return None
     x = ops.convert_to_tensor(inputs)
     batch, steps = x.shape[0], x.shape[1]
     t = torch.arange(steps, device=x.device)[None, :]  # (1, T)

@@ -16,7 +16,7 @@ from helpers import (
 )
 
 from rnnkit.cells import LSTMCell
-from rnnkit.layers import GRU, LSTM, RNN, Bidirectional, SimpleRNN
+from rnnkit.layers import GRU, LSTM, RNN, Bidirectional, SimpleRNN, planner
 from rnnkit.ops.recurrence import BACKEND_LOOPS
 
 B, T, D, U = 4, 6, 5, 3
@@ -344,7 +344,6 @@ def test_every_loop_gradients_with_recurrent_dropout_and_initial_state(loop, kin
 
 def test_recurrent_matmul_fast_path_only_in_backend_loop(x, monkeypatch):
     import rnnkit.cells.base as cells_module
-    from rnnkit.layers import rnn as rnn_module
     from rnnkit.ops import recurrent_matmul as module
 
     made = []
@@ -358,7 +357,7 @@ def test_recurrent_matmul_fast_path_only_in_backend_loop(x, monkeypatch):
     backend = keras.backend.backend()
     # the backend's own loop takes its fast path; the others (the references) do not
     expected = {"tensorflow": ["TFPretransposedMatmul"]}
-    if rnn_module._xla_cpu():
+    if planner.xla_cpu():
         expected["jax"] = []  # rnnkit.ops.jax_scan_grad records its own matmuls
     expected["torch"] = []  # training: rnnkit.ops.torch_lstm_grad, its own matmuls
     LSTM(U, use_fused=False)(x)
@@ -685,11 +684,11 @@ def test_keras_kernels_only_with_a_gpu(kind, x):
 
     backend = keras.backend.backend()
     ours, _ = pair(kind, return_sequences=True)
-    result = fused.fused_recurrence(ours.cell, x, ours.cell.get_initial_state(B))
+    plan = ours.execution_plan(x)
     if backend == "torch":
-        assert result is not None  # torch's own fused kernels, on any device
+        assert plan.name == "torch.fused"  # torch's own fused kernels, on any device
     elif not fused.gpu_available():
-        assert result is None
+        assert not plan.fused and "no GPU" in plan.reasons()["fused kernel"]
         forced = type(ours)(**{**ours.get_config(), "use_fused": True})
         with pytest.raises(ValueError, match="no fused kernel applies"):
             forced(x)
@@ -872,7 +871,6 @@ def test_batched_weight_grads_match_generic_scan(kind, go_backwards, x, fast_pat
     # after the loop): outputs, final states and every gradient equal the generic
     # loop's, from initial states, with input and recurrent dropout in training and
     # under masks. Elsewhere (other backends, explicit loops, mixed precision) not taken.
-    from rnnkit.layers import rnn as rnn_module
 
     ours, _ = pair(
         kind,
@@ -890,7 +888,7 @@ def test_batched_weight_grads_match_generic_scan(kind, go_backwards, x, fast_pat
             {"use_fused": False, "loop": BACKEND_LOOPS[keras.backend.backend()]},
         )
     )
-    jax_cpu = rnn_module._xla_cpu()
+    jax_cpu = planner.xla_cpu()
     assert max_diff(fast(x), generic(x)) < TOL
     assert fast_path_calls == ([True] if jax_cpu else [])
     for a, b in zip(gradients(fast, x, sum_sq), gradients(generic, x, sum_sq)):
@@ -908,14 +906,13 @@ def test_batched_weight_grads_match_generic_scan(kind, go_backwards, x, fast_pat
 
 
 def test_batched_weight_grads_not_for_hoisted_mixed_precision_or_simple_rnn(x, fast_path_calls):
-    from rnnkit.layers import rnn as rnn_module
 
     LSTM(U, projection="hoisted")(x)
     LSTM(U, dtype="mixed_bfloat16")(x)
     SimpleRNN(U)(x)  # one gate block: the plain scan measured as fast or faster
     assert fast_path_calls == []
     LSTM(U)(x)
-    assert fast_path_calls == ([True] if rnn_module._xla_cpu() else [])
+    assert fast_path_calls == ([True] if planner.xla_cpu() else [])
 
 
 @pytest.fixture

@@ -1,0 +1,379 @@
+"""The one place that decides how a call of an rnnkit recurrent layer runs.
+
+:func:`plan_call` looks at the cell (what it declares: ``fused_kind()``,
+``closed_form_gates()``, ``accumulates_projection()``, ``gates``), the layer's settings
+(``use_fused``, ``unroll``, and ``loop`` / ``projection`` / ``batch_split`` from the
+layer or :mod:`rnnkit.config`), the call (mask, training with recurrent dropout, whether
+the final states are read) and the runtime (backend, whether torch records gradients,
+a GPU) and returns a named :class:`ExecutionPlan`. :meth:`rnnkit.layers.RNN.call` runs
+the plan and decides nothing itself; ``layer.execution_plan(...)`` and
+:func:`rnnkit.explain` show it.
+
+The paths, fastest first where several apply (each tested against the generic loop):
+
+- ``torch.fused``: ``torch.lstm`` / ``gru`` / ``rnn_tanh`` / ``rnn_relu`` (cuDNN on a
+  GPU) for a cell with a fused kind, no mask.
+- ``torch.simple_rnn_inference``: a SimpleRNN with a fused kind, no mask, no gradients
+  recorded (each step in place in its slice of the outputs).
+- ``torch.lstm_closed_form``: an LSTM with hard-sigmoid gates while torch records
+  gradients, no mask (:mod:`rnnkit.ops.torch_lstm_grad`).
+- ``torch.fused_right_padded``: the three above under a right-padded mask, Keras's
+  masking rebuilt from the outputs (:mod:`rnnkit.ops.fused`).
+- ``torch.lstm_packed``: an LSTM whose final states are read, under a right-padded mask,
+  no gradients (a packed sequence).
+- ``cudnn``: Keras's cuDNN LSTM / GRU on TensorFlow or JAX with a GPU, no mask.
+- ``jax.scan_batched_grads``: JAX on a CPU, a gated cell: the generic scan with its
+  weight gradients after the loop (:mod:`rnnkit.ops.jax_scan_grad`).
+- ``torch.lstm_closed_form_loop``: the closed-form LSTM under other masks, with
+  recurrent dropout, or for its final states under a mask.
+- ``loop.<form>``: the generic loop, ``tf_while`` (TensorFlow), ``scan`` (JAX) or
+  ``unrolled`` (torch, and ``unroll=True`` anywhere), with its input projection
+  ``hoisted`` (one matmul before the loop) or ``per_step`` (XLA on a CPU), its recurrent
+  matmul form (:mod:`rnnkit.ops.recurrent_matmul`) and its batch parts
+  (:mod:`rnnkit.ops.batch_split`).
+
+Any fused path needs ``use_fused`` not False, no recurrent dropout in training,
+``unroll=False`` and ``loop="auto"``. The measured gains of each path are in
+``benchmarks/RESULTS.md``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import keras
+
+from rnnkit.ops import fused, jax_scan_grad, torch_lstm_grad
+from rnnkit.ops.batch_split import batch_parts
+from rnnkit.ops.recurrence import resolve_loop
+from rnnkit.ops.recurrent_matmul import matmul_fast_path
+from rnnkit.ops.validation import static_shape
+
+__all__ = ["ExecutionPlan", "FUSED_PATHS", "explain", "plan_call"]
+
+#: plans that run a fused kernel (everything else runs the generic loop)
+FUSED_PATHS = (
+    "torch.fused",
+    "torch.simple_rnn_inference",
+    "torch.lstm_closed_form",
+    "torch.fused_right_padded",
+    "torch.lstm_packed",
+    "cudnn",
+)
+
+
+@dataclass(frozen=True)
+class ExecutionPlan:
+    """How one call of a recurrent layer runs.
+
+    Attributes:
+        name: the path (see :mod:`rnnkit.layers.planner`).
+        backend: the Keras backend.
+        kernel: the fused kernel's kind (``"lstm"``, ``"gru"``, ``"rnn_tanh"``,
+            ``"rnn_relu"``, ``"lstm_closed_form"``) for a fused path, else None.
+        loop: the generic loop's form (``"tf_while"``, ``"scan"``, ``"unrolled"``) for
+            a loop path, else None.
+        projection: ``"hoisted"`` or ``"per_step"`` for a ``loop.*`` path, else None.
+        matmul: the recurrent matmul's fast path (``"tf_pretransposed"``,
+            ``"torch_colmajor"``) or ``"generic"`` for a ``loop.*`` path, else None.
+        batch_parts: independent loops the batch runs in (1: one).
+        not_taken: ``(path, reason)`` for each faster path that does not apply.
+        fallback: the plan that runs if a fused kernel declines at run time (Keras's
+            cuDNN kernels raise for configurations cuDNN cannot run), else None.
+    """
+
+    name: str
+    backend: str
+    kernel: str | None = None
+    loop: str | None = None
+    projection: str | None = None
+    matmul: str | None = None
+    batch_parts: int = 1
+    not_taken: tuple[tuple[str, str], ...] = ()
+    fallback: ExecutionPlan | None = None
+    lengths: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def fused(self) -> bool:
+        return self.name in FUSED_PATHS
+
+    def reasons(self) -> dict[str, str]:
+        """Why each faster path was not taken: ``{path: reason}``."""
+        return dict(self.not_taken)
+
+    def describe(self) -> str:
+        """One line: the path, its details and the reasons faster paths were not taken."""
+        details = [
+            f"{k}={v}"
+            for k, v in (
+                ("kernel", self.kernel),
+                ("loop", self.loop),
+                ("projection", self.projection),
+                ("matmul", self.matmul),
+            )
+            if v is not None
+        ]
+        if self.batch_parts > 1:
+            details.append(f"batch_parts={self.batch_parts}")
+        text = self.name + (f" ({', '.join(details)})" if details else "")
+        if self.not_taken:
+            text += "; not " + "; not ".join(f"{p}: {r}" for p, r in self.not_taken)
+        return text
+
+
+def _grad_recorded(backend: str) -> bool:
+    if backend != "torch":
+        return False
+    import torch
+
+    return torch.is_grad_enabled()
+
+
+def _fused_kernel(layer: Any, backend: str) -> tuple[str | None, str]:
+    """The cell's fused kernel kind on this backend now, or None and why not."""
+    cell = layer.cell
+    kind = cell.fused_kind()
+    if kind is None and backend == "torch" and torch_lstm_grad.applies(cell):
+        kind = "lstm_closed_form"
+    if kind is not None:
+        return kind, ""
+    if backend == "torch" and cell.closed_form_gates() is not None:
+        if not _grad_recorded(backend):
+            return None, (
+                "an LSTM with hard-sigmoid gates has a fused path only while torch records "
+                "gradients"
+            )
+        return None, f"the closed-form LSTM needs float32 or float64, not {cell.compute_dtype}"
+    return None, (
+        f"no fused kernel computes this {type(cell).__name__}'s configuration (its "
+        "activations, bias or dtype)"
+    )
+
+
+def plan_call(
+    layer: Any,
+    sequences: Any,
+    mask: Any = None,
+    training: Any = False,
+    recurrent_dropout: bool = False,
+) -> ExecutionPlan:
+    """The plan of ``layer(sequences, mask=mask, training=training)`` on this backend and
+    device now (``recurrent_dropout``: a recurrent dropout mask is active)."""
+    backend = keras.backend.backend()
+    loop_setting = layer._setting("loop")
+    blockers = []
+    if layer.use_fused is False:
+        blockers.append("use_fused=False")
+    if recurrent_dropout:
+        blockers.append("recurrent dropout is active (training)")
+    if layer.unroll:
+        blockers.append("unroll=True")
+    if loop_setting != "auto":
+        blockers.append(f"loop={loop_setting!r} was asked for")
+    kind, why = _fused_kernel(layer, backend)
+    if kind is None:
+        blockers.append(why)
+    name, lengths = None, None
+    if not blockers:
+        if backend == "torch":
+            grad = _grad_recorded(backend)
+            if mask is None:
+                if kind == "lstm_closed_form":
+                    name = "torch.lstm_closed_form"
+                elif kind in ("rnn_tanh", "rnn_relu") and not grad:
+                    name = "torch.simple_rnn_inference"
+                else:
+                    name = "torch.fused"
+            else:
+                packed = kind in fused.LSTM_KINDS and (layer.return_state or layer.stateful)
+                if packed and grad:
+                    blockers.append(
+                        "an LSTM's final states under a mask while gradients are recorded"
+                    )
+                else:
+                    lengths = fused.right_padded_lengths(mask)
+                    if lengths is None:
+                        blockers.append("the mask is not right-padded")
+                    else:
+                        name = "torch.lstm_packed" if packed else "torch.fused_right_padded"
+        elif mask is not None:
+            blockers.append("a masked sequence (cuDNN zeroes the outputs at masked steps)")
+        elif kind not in ("lstm", "gru"):
+            blockers.append(f"no cuDNN kernel for {kind}")
+        elif not fused.gpu_available():
+            blockers.append("no GPU")
+        else:
+            name = "cudnn"
+    not_taken = (("fused kernel", "; ".join(blockers)),) if blockers else ()
+    generic = _generic_plan(layer, sequences, training, backend, loop_setting, not_taken)
+    if name is None:
+        return generic
+    return ExecutionPlan(
+        name,
+        backend,
+        kernel=kind,
+        lengths=lengths,
+        fallback=replace(
+            generic, not_taken=(("fused kernel", "cuDNN declined this configuration at run time"),)
+        ),
+    )
+
+
+def _generic_plan(
+    layer: Any,
+    sequences: Any,
+    training: Any,
+    backend: str,
+    loop_setting: str,
+    not_taken: tuple,
+) -> ExecutionPlan:
+    cell = layer.cell
+    loop = resolve_loop(loop_setting, layer.unroll)
+    batch = static_shape(sequences)[0] if sequences is not None else None
+    parts = batch_parts(
+        layer._setting("batch_split"), batch, training, loop, layer.concurrent_loops
+    )
+    projection_setting = layer._setting("projection")
+    if projection_setting != "auto":
+        hoisted = projection_setting == "hoisted"
+    else:
+        hoisted = not xla_cpu(backend)
+    whole_ok = loop_setting == "auto" and not layer.unroll
+    if whole_ok and projection_setting != "hoisted" and xla_cpu(backend) and cell.gates > 1:
+        if jax_scan_grad.applies(cell):
+            return ExecutionPlan(
+                "jax.scan_batched_grads",
+                backend,
+                loop=loop,
+                batch_parts=parts,
+                not_taken=not_taken,
+            )
+    if whole_ok and hoisted and backend == "torch" and torch_lstm_grad.applies(cell):
+        return ExecutionPlan(
+            "torch.lstm_closed_form_loop",
+            backend,
+            loop=loop,
+            batch_parts=parts,
+            not_taken=not_taken,
+        )
+    return ExecutionPlan(
+        f"loop.{loop}",
+        backend,
+        loop=loop,
+        projection="hoisted" if hoisted else "per_step",
+        matmul=matmul_fast_path(loop) or "generic",
+        batch_parts=parts,
+        not_taken=not_taken,
+    )
+
+
+def xla_cpu(backend: str | None = None) -> bool:
+    """True on the JAX backend when JAX computes on a CPU."""
+    if (backend or keras.backend.backend()) != "jax":
+        return False
+    import jax
+
+    return jax.default_backend() == "cpu"
+
+
+# -- explain ----------------------------------------------------------------------------
+_recording: contextvars.ContextVar[list | None] = contextvars.ContextVar(
+    "rnnkit_plans", default=None
+)
+
+
+def record(layer: Any, plan: ExecutionPlan) -> None:
+    """Called by every recurrent layer's call with the plan it runs (kept only inside
+    :func:`recording`)."""
+    rows = _recording.get()
+    if rows is not None:
+        rows.append((layer, plan))
+
+
+@contextlib.contextmanager
+def recording() -> Iterator[list]:
+    """Collects ``(layer, plan)`` for every recurrent layer call inside the block."""
+    rows: list = []
+    token = _recording.set(rows)
+    try:
+        yield rows
+    finally:
+        _recording.reset(token)
+
+
+def explain(
+    model: Any, sample: Any, training: bool = False, print_table: bool = True
+) -> list[dict[str, str]]:
+    """Which path every recurrent layer of ``model`` runs, on this backend and device.
+
+    Calls ``model(sample, training=training)`` once and records the plan of each
+    recurrent layer call in it, nested ones included (the two directions of a
+    ``Bidirectional``, the layers of a ``StackedRNN``, layers inside sub-models). On
+    torch, ``training=False`` runs without recording gradients, as ``predict`` does, and
+    ``training=True`` with them, as ``fit`` does.
+
+    Args:
+        model: a Keras model or layer.
+        sample: an input batch for it (its masks, lengths and batch size matter).
+        training: plan a training call (dropout active; on torch, gradients recorded).
+        print_table: print the table.
+
+    Returns:
+        One dict per recurrent layer call: ``layer`` (its path), ``class``, ``plan``
+        (the path's name), ``details`` and ``not taken`` (why faster paths do not apply).
+
+    Example:
+
+    >>> rnnkit.explain(model, x_batch)  # doctest: +SKIP
+    """
+    guard: Any = contextlib.nullcontext()
+    if keras.backend.backend() == "torch" and not training:
+        import torch
+
+        guard = torch.no_grad()
+    with recording() as rows, guard:
+        model(sample, training=training)
+    table = []
+    for layer, plan in rows:
+        details = plan.describe().split("; not ")[0][len(plan.name) :].strip(" ()")
+        table.append(
+            {
+                "layer": getattr(layer, "path", layer.name),
+                "class": type(layer).__name__,
+                "plan": plan.name,
+                "details": details,
+                "not taken": "; ".join(f"{p}: {r}" for p, r in plan.not_taken),
+            }
+        )
+    if print_table:
+        print(format_table(table, f"{keras.backend.backend()}, {_device()}"))
+    return table
+
+
+def _device() -> str:
+    return "GPU" if fused.gpu_available() or _torch_cuda() else "CPU"
+
+
+def _torch_cuda() -> bool:
+    if keras.backend.backend() != "torch":
+        return False
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def format_table(rows: list[dict[str, str]], title: str = "") -> str:
+    """A plain-text table of :func:`explain`'s rows."""
+    columns = ["layer", "class", "plan", "details", "not taken"]
+    if not rows:
+        return (title + ": " if title else "") + "no recurrent layer was called"
+    widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in columns}
+    line = "  ".join(c.ljust(widths[c]) for c in columns).rstrip()
+    out = ([title] if title else []) + [line, "  ".join("-" * widths[c] for c in columns)]
+    for r in rows:
+        out.append("  ".join(str(r[c]).ljust(widths[c]) for c in columns).rstrip())
+    return "\n".join(out)

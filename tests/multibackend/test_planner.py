@@ -1,0 +1,144 @@
+"""The execution planner: the plan's public name for each configuration on this backend,
+the reasons faster paths are not taken, the strict switch's message, and rnnkit.explain.
+
+Each path's numbers are tested against the generic loop in test_recurrent_layers.py;
+here the tests check which path a call takes."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+import rnnkit
+from rnnkit.layers import GRU, LSTM, Bidirectional, MinGRU, SimpleRNN, StackedRNN
+from rnnkit.ops import fused
+
+B, T, D, U = 4, 6, 5, 3
+BACKEND = keras.backend.backend()
+X = np.random.default_rng(0).normal(size=(B, T, D)).astype("float32")
+RIGHT = np.arange(T)[None, :] < np.array([T, 3, 1, 0])[:, None]
+LEFT = RIGHT[:, ::-1].copy()
+
+
+def no_grad():
+    if BACKEND == "torch":
+        import torch
+
+        return torch.no_grad()
+    import contextlib
+
+    return contextlib.nullcontext()
+
+
+def generic_name() -> str:
+    if BACKEND == "jax" and rnnkit.layers.planner.xla_cpu():
+        return "jax.scan_batched_grads"  # gated cells on JAX's CPU backend
+    return {"tensorflow": "loop.tf_while", "jax": "loop.scan", "torch": "loop.unrolled"}[BACKEND]
+
+
+def test_plain_lstm():
+    plan = LSTM(U).execution_plan(X)
+    if BACKEND == "torch":
+        assert plan.name == "torch.fused" and plan.kernel == "lstm" and plan.fused
+    elif fused.gpu_available():
+        assert plan.name == "cudnn"
+    else:
+        assert plan.name == generic_name()
+        assert plan.reasons() == {"fused kernel": "no GPU"}
+
+
+def test_masks():
+    right = LSTM(U).execution_plan(X, mask=RIGHT)
+    left = LSTM(U).execution_plan(X, mask=LEFT)
+    if BACKEND == "torch":
+        assert right.name == "torch.fused_right_padded"
+        # training: the closed-form LSTM loop; inference: the generic loop
+        assert left.name == "torch.lstm_closed_form_loop"
+        assert left.reasons()["fused kernel"] == "the mask is not right-padded"
+        with no_grad():
+            assert LSTM(U).execution_plan(X, mask=LEFT).name == "loop.unrolled"
+        with no_grad():
+            packed = LSTM(U, return_state=True).execution_plan(X, mask=RIGHT)
+        assert packed.name == "torch.lstm_packed"
+        training = LSTM(U, return_state=True).execution_plan(X, mask=RIGHT)
+        assert "final states under a mask while gradients are recorded" in (
+            training.reasons()["fused kernel"]
+        )
+    else:
+        for plan in (right, left):
+            assert not plan.fused
+            assert "a masked sequence" in plan.reasons()["fused kernel"]
+
+
+def test_settings_that_turn_the_fused_kernels_off():
+    plan = LSTM(U, use_fused=False).execution_plan(X)
+    assert not plan.fused and "use_fused=False" in plan.reasons()["fused kernel"]
+    plan = LSTM(U, recurrent_dropout=0.3).execution_plan(X, training=True)
+    assert "recurrent dropout is active" in plan.reasons()["fused kernel"]
+    plan = LSTM(U, unroll=True).execution_plan(X)
+    assert plan.name == "loop.unrolled" and "unroll=True" in plan.reasons()["fused kernel"]
+    with rnnkit.config.execution(loop="unrolled"):
+        plan = GRU(U).execution_plan(X)
+    assert plan.name == "loop.unrolled"
+    assert "loop='unrolled' was asked for" in plan.reasons()["fused kernel"]
+    plan = SimpleRNN(U, activation="sigmoid").execution_plan(X)
+    assert "no fused kernel computes this SimpleRNNCell's configuration" in (
+        plan.reasons()["fused kernel"]
+    )
+
+
+def test_generic_loop_details():
+    plan = SimpleRNN(U, use_fused=False).execution_plan(X)
+    expected = {"tensorflow": "tf_while", "jax": "scan", "torch": "unrolled"}[BACKEND]
+    assert plan.name == f"loop.{expected}" and plan.loop == expected
+    assert plan.projection in ("hoisted", "per_step") and plan.batch_parts == 1
+    with rnnkit.config.execution(projection="per_step", batch_split=2):
+        plan = SimpleRNN(U, use_fused=False).execution_plan(X)
+    assert plan.projection == "per_step" and plan.batch_parts == 2
+    if BACKEND == "tensorflow":
+        assert SimpleRNN(U).execution_plan(X, training=True).matmul == "tf_pretransposed"
+
+
+def test_hard_sigmoid_lstm_on_torch():
+    layer = LSTM(U, recurrent_activation="hard_sigmoid")
+    plan = layer.execution_plan(X)
+    if BACKEND != "torch":
+        assert not plan.fused
+        return
+    assert plan.name == "torch.lstm_closed_form" and plan.kernel == "lstm_closed_form"
+    assert layer.execution_plan(X, mask=LEFT).name == "torch.lstm_closed_form_loop"
+    with no_grad():
+        plan = layer.execution_plan(X)
+    assert plan.name == "loop.unrolled"
+    assert "only while torch records gradients" in plan.reasons()["fused kernel"]
+
+
+def test_strict_switch_names_the_unmet_condition():
+    layer = LSTM(U, use_fused=True)
+    if BACKEND == "torch":
+        with pytest.raises(ValueError, match="no fused kernel applies on torch: the mask is not"):
+            layer(X, mask=LEFT)
+    elif not fused.gpu_available():
+        with pytest.raises(ValueError, match=f"no fused kernel applies on {BACKEND}: no GPU"):
+            layer(X)
+
+
+def test_explain_lists_every_recurrent_layer_nested_ones_included(capsys):
+    inputs = keras.Input((T, D))
+    h = Bidirectional(LSTM(U, return_sequences=True), name="bi")(inputs)
+    h = StackedRNN([GRU(U, return_sequences=True), SimpleRNN(U)], name="stack")(h)
+    outputs = keras.layers.Dense(2)(h)
+    model = keras.Model(inputs, outputs)
+    h2 = MinGRU(U)(inputs)
+    side = keras.Model(inputs, h2)
+    rows = rnnkit.explain(model, X)
+    printed = capsys.readouterr().out
+    assert [r["class"] for r in rows] == ["LSTM", "LSTM", "GRU", "SimpleRNN"]
+    assert "bi/forward_lstm" in rows[0]["layer"] and "bi/backward_lstm" in rows[1]["layer"]
+    expected = LSTM(U).execution_plan(X).name
+    assert rows[0]["plan"] == expected
+    for row in rows:
+        assert row["layer"] in printed and row["plan"] in printed
+    assert BACKEND in printed.splitlines()[0]
+    assert [r["plan"] for r in rnnkit.explain(side, X, print_table=False)] == ["parallel_scan"]
