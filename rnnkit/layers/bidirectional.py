@@ -107,8 +107,7 @@ class Bidirectional(keras.Layer):
         for sub in (self.forward_layer, self.backward_layer):
             sub.zero_output_for_mask = self.return_sequences
             # The two directions are already two independent loops: batch_split="auto"
-            # leaves them whole (splitting each made BiLSTM inference 10% slower on 2
-            # cores, rnnkit.ops.batch_split).
+            # leaves them whole (splitting each measured slower, rnnkit.ops.batch_split).
             sub.concurrent_loops = 2
         self.supports_masking = True
 

@@ -75,8 +75,8 @@ class RNN(keras.Layer):
             never interact; 1 never splits). ``"auto"`` runs two halves on the
             TensorFlow backend on a multi-core CPU outside training (batches of 8 rows
             or more), where the two loops run on different cores at once and
-            inference measured 10-22% faster (:mod:`rnnkit.ops.batch_split`);
-            elsewhere one loop. Needs a static batch size. The same function either way.
+            inference measured faster (:mod:`rnnkit.ops.batch_split`); elsewhere one
+            loop. Needs a static batch size. The same function either way.
 
     Call arguments:
         sequences: ``(batch, timesteps, features)`` float tensor.
@@ -240,9 +240,9 @@ class RNN(keras.Layer):
         'loop.tf_while'
         """
         sequences = cast_integer_inputs(inputs, self.compute_dtype)
-        check_sequences(self.name, sequences, self.cell.input_dim, mask) if self.built else None
         if not self.built:
             self.build(tuple(static_shape(sequences)))
+        check_sequences(self.name, sequences, self.cell.input_dim, mask)
         recurrent = bool(training) and 0.0 < getattr(self.cell, "recurrent_dropout", 0.0) < 1.0
         return plan_call(self, sequences, mask, training, recurrent)
 
@@ -330,7 +330,7 @@ class RNN(keras.Layer):
         if self.go_backwards:
             # Reversed here, before the projection, rather than by the loop after
             # it: the raw (T, B, D) input is usually much smaller than the projected
-            # (T, B, gates * units) one (8x smaller for D=256 and an LSTM of 512).
+            # (T, B, gates * units) one.
             sequences_tm = ops.flip(sequences_tm, axis=0)
             if mask is not None:
                 loop_mask = ops.flip(mask, axis=1)

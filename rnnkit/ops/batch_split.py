@@ -5,19 +5,19 @@ that each run their own loop; the results are concatenated back. Each part's per
 matmul is smaller, but the parts' loops are independent ops that TensorFlow's executor
 runs at the same time on different cores.
 
-``"auto"`` takes this fast path on the TensorFlow backend on a CPU with at least two
-cores, outside training: a batch of at least ``MIN_AUTO_BATCH`` rows runs as two halves.
-Measured on a 2-core CPU (B=64, D=256, H=512, ``benchmarks/RESULTS.md``): the chain of
-500 dependent (64, 512) x (512, 512) matmuls of a SimpleRNN ran at 128-133 GFLOP/s in one
-``tf.while_loop`` and at 175-177 as two chains of 32 rows; whole-layer inference was
-10-22% faster for SimpleRNN, LSTM and GRU at batch sizes 8 to 128.
+``"auto"`` takes this fast path on the TensorFlow backend (the ``tf_while`` loop) on a CPU
+with at least two usable cores and no GPU, outside training: a batch of at least
+``MIN_AUTO_BATCH`` rows (static batch size) runs as two halves. Two chains of dependent
+recurrent matmuls over half the rows each run at a higher rate than one chain over the
+whole batch (the cores work on both at once), and SimpleRNN, LSTM and GRU inference
+measured faster split. Measured gains: ``benchmarks/RESULTS.md``.
 
 Not split:
 
 * training: the backward pass's per-step kernel gradient ``h^T dz`` has the batch as
-  its inner dimension, and halving it made training steps 8-15% slower;
-* the two directions of a Bidirectional layer, already two independent loops (BiLSTM
-  inference at T=500: 1157 ms whole, 1313 ms split);
+  its inner dimension, and halving it made training steps slower;
+* the two directions of a Bidirectional layer, already two independent loops (splitting
+  each measured slower than leaving them whole);
 * JAX (two scans measured no faster on XLA's CPU backend) and torch (fused kernels).
 """
 

@@ -1,43 +1,49 @@
 """Fused recurrent kernels: the fast paths of :class:`rnnkit.layers.RNN`.
 
-* ``torch_fused``: on the torch backend, ``torch.lstm`` / ``torch.gru`` /
-  ``torch.rnn_tanh`` / ``torch.rnn_relu`` (cuDNN on GPU, ATen/oneDNN on CPU);
-  rnnkit's weight layouts are converted to torch's (GRU gates z, r, h -> r, z, n).
-  A SimpleRNN without gradients (``predict``) runs ``torch_simple_rnn_inference``
-  instead: the same steps, each computed in place in its slice of the outputs.
-  While gradients are recorded, an LSTM whose gate activation torch's kernel lacks
-  (the hard sigmoids; ``LSTMCell.closed_form_gates``) runs ``lstm_closed_form``:
-  :mod:`rnnkit.ops.torch_lstm_grad`, the whole recurrence as one autograd Function
+This module executes; it does not decide. :func:`rnnkit.layers.planner.plan_call` chooses
+the path of each call (the conditions of every path are in :mod:`rnnkit.layers.planner`'s
+docstring) and :func:`run_fused` runs the fused one it named, with the plan's kernel kind
+(``"lstm"``, ``"gru"``, ``"rnn_tanh"``, ``"rnn_relu"``, ``"lstm_closed_form"``) and, for a
+right-padded mask, the row lengths the planner read with :func:`right_padded_lengths`.
+The planner also uses this module's :func:`gpu_available` and ``LSTM_KINDS``.
+
+* ``torch.fused``: ``torch.lstm`` / ``torch.gru`` / ``torch.rnn_tanh`` /
+  ``torch.rnn_relu`` (cuDNN on GPU, ATen/oneDNN on CPU); rnnkit's weight layouts are
+  converted to torch's (GRU gates z, r, h -> r, z, n).
+* ``torch.simple_rnn_inference``: a SimpleRNN while torch records no gradients
+  (``predict``) runs :func:`torch_simple_rnn_inference`: the same steps, each computed in
+  place in its slice of the outputs.
+* ``torch.lstm_closed_form``: while torch records gradients, an LSTM whose gate
+  activation torch's kernel lacks (the hard sigmoids; ``LSTMCell.closed_form_gates``)
+  runs :mod:`rnnkit.ops.torch_lstm_grad`, the whole recurrence as one autograd Function
   with a closed-form backward.
-* ``keras_cudnn``: on TensorFlow and JAX with a GPU, Keras's own cuDNN kernels
-  (``keras.src.backend.lstm`` / ``gru``), which raise ``NotImplementedError`` for
-  configurations cuDNN cannot run. Only with a GPU: since Keras 3.15 the JAX ``gru``
-  is a plain ``lax.scan`` that also runs on a CPU, where rnnkit's own loop measured
-  faster (GRU inference at B=64, H=512: 43.8 vs 69.0 ms at T=50, 476.8 vs 721.7 ms at
-  T=500, ``benchmarks/RESULTS.md``).
+* ``torch.fused_right_padded``: the three above under a right-padded mask (every row's
+  mask is True up to its length and False after it, the padding that text batches have).
+  The kernel runs over the whole padded batch (a row's steps before its length don't
+  depend on what follows), and Keras's masking semantics are rebuilt from the outputs:
+  the output at a padded step is the row's last real output (zeros with
+  ``zero_output_for_mask``), the last output is the last emitted one, the final state is
+  the output at the row's last real step, and a fully masked row keeps its initial state
+  and emits zeros. With ``go_backwards`` each row's real steps are reversed in place
+  before the kernel, since the layer meets the padding first. An LSTM's final cell state
+  is not among the outputs; this path returns None in its place, and the planner takes
+  it only when the caller does not read that state.
+* ``torch.lstm_packed``: an LSTM whose final states are read (``return_state``,
+  ``stateful``) under a right-padded mask while no gradients are recorded: the kernel
+  runs over each row's real steps only (a packed sequence, whose final states are those
+  of each row's last real step). While gradients are recorded the planner sends this case
+  to the generic loop, which trained faster than a packed raw torch LSTM.
+* ``cudnn``: on TensorFlow and JAX with a GPU, Keras's own cuDNN kernels
+  (``keras.src.backend.lstm`` / ``gru``), for unmasked sequences. Only with a GPU: since
+  Keras 3.15 the JAX ``gru`` is a plain ``lax.scan`` that also runs on a CPU, where
+  rnnkit's own loop measured faster. These kernels raise ``NotImplementedError`` for
+  configurations cuDNN cannot run.
 
-Unmasked sequences take a fused path, and on torch also right-padded ones
-(``torch_fused_right_padded``: every row's mask is True up to its length and False
-after it, the padding that text batches have). The kernel then runs over the whole
-padded batch (a row's steps before its length don't depend on what follows), and
-Keras's masking semantics are rebuilt from the outputs: the output at a padded step is
-the row's last real output (zeros with ``zero_output_for_mask``), the last output is
-the last emitted one, the final state is the output at the row's last real step, and a
-fully masked row keeps its initial state and emits zeros. With ``go_backwards`` each
-row's real steps are reversed in place before the kernel, since the layer meets the
-padding first. An LSTM's final cell state is not among the outputs: when an LSTM's
-final states are needed (``return_state``, ``stateful``), the kernel runs over each row's
-real steps only (a packed sequence, whose final states are those of each row's last real
-step) if no gradients are recorded, and the generic loop runs otherwise (packed, a raw
-torch LSTM trained slower than the generic loop: 252 vs 228 ms). Left-padded and other
-masks run the generic loop. A right-padded batch (B=64, T=50, H=512, mean length 30,
-CPU) ran 1.6x faster in inference and 1.3x in training than the generic loop for an
-LSTM and a BiLSTM, 1.2-1.3x for a GRU; an LSTM returning its states 1.7x faster in
-inference (``benchmarks/RESULTS.md``).
-
-All return ``(last_output, outputs, states)`` like :func:`rnnkit.ops.recurrence`, or
-None when no fused kernel applies; the runner then uses the generic loop. Tests check
-every fused path against the generic one wherever both run.
+Every path returns ``(last_output, outputs, states)`` like :func:`rnnkit.ops.recurrence`.
+:func:`run_fused` returns None only when Keras's cuDNN kernel declines at run time; the
+layer then runs the plan's ``fallback`` (the generic loop), or raises with
+``use_fused=True``. Tests check every fused path against the generic one wherever both
+run. Measured gains: ``benchmarks/RESULTS.md``.
 """
 
 from __future__ import annotations
@@ -169,10 +175,9 @@ def torch_simple_rnn_inference(kind: str, cell: Any, x: Any, h0: Any) -> tuple[A
     becomes the outputs, and each step overwrites its own slice in place: ``o_t +=
     h_{t-1} R``, then ``tanh`` (or ``relu``) in place; the slice is the step's state.
     ``torch.rnn_tanh`` computes the same numbers but writes every step to a fresh
-    tensor and stacks them at the end. At B=64, D=256, H=512, in three alternating
-    rounds of ``predict_on_batch``, this loop took 19-21 ms against 21-23 ms at T=50
-    and 222-287 ms against 266-300 ms at T=500 (``benchmarks/RESULTS.md``). In-place
-    writes cannot be differentiated, so training keeps ``torch.rnn_tanh``."""
+    tensor and stacks them at the end. In-place writes cannot be differentiated, so
+    this loop runs only while no gradients are recorded and training keeps
+    ``torch.rnn_tanh``."""
     import torch
 
     batch, steps = x.shape[0], x.shape[1]
@@ -295,7 +300,9 @@ def keras_cudnn(
     go_backwards: bool,
     return_sequences: bool,
 ) -> tuple[Any, Any, list] | None:
-    """Keras's cuDNN kernels on TensorFlow / JAX (GPU only; None elsewhere).
+    """Keras's cuDNN kernels on TensorFlow / JAX: the planner's ``cudnn`` path, chosen
+    only with a GPU (Keras's JAX ``gru`` also runs on a CPU, where rnnkit's own loop is
+    the faster one). None when Keras declines the configuration (``NotImplementedError``).
 
     With ``go_backwards`` the inputs are reversed here and the kernel runs forward, so the
     outputs come back in processing order (last input step first), as the generic loop

@@ -10,17 +10,13 @@ is then one matmul of all the stored matmul inputs by all the ``dz_t``, and the 
 kernel's, the bias's and the inputs' gradients come from one projection of the whole
 sequence.
 
-What the forward pass keeps decides the speed (each extra (T, B, 4H) array kept cost
-about 10 ms of a 200 ms LSTM gradient at T=50 on the 2-core benchmark machine): the
-outputs, each step's matmul results, the states that are not outputs, and the matmul
-inputs that are not states. Cells whose step uses its projected input only through
-``matmul.accumulate(projected, h)`` (rnnkit's LSTM) keep the sum instead
-of both terms. Measured gradients of a layer at B=64, D=256, H=512 (median of 9,
-``benchmarks/RESULTS.md``): LSTM 208 vs 230 ms at T=50 and 2075 vs 2241 ms at T=500,
-SimpleRNN 54-60 vs 60-71 ms; the GRU, which keeps both terms, 160 vs 160 ms. A whole
-SimpleRNN training step (``train_on_batch``) measured no faster: level at T=50 and 2-4%
-slower at T=500 (689-694 vs 651-688 ms), so :class:`rnnkit.layers.RNN` takes this path for
-gated cells (LSTM, GRU) only.
+What the forward pass keeps decides the speed (every extra (T, B, 4H) array kept costs
+time), so it keeps no duplicates: the outputs, each step's matmul results, the states
+that are not outputs, and the matmul inputs that are not states. Cells whose step uses
+its projected input only through ``matmul.accumulate(projected, h)`` (rnnkit's LSTM)
+keep the sum instead of both terms; the GRU keeps both. A whole SimpleRNN training step
+(``train_on_batch``) measured no faster on this path than on the plain scan, so
+:class:`rnnkit.layers.RNN` takes it for gated cells (LSTM, GRU) only.
 
 How the backward step stays generic: the cell's own ``step`` runs again inside
 ``jax.vjp``, with a replay matmul that returns the product stored by the forward pass
@@ -31,14 +27,14 @@ value.
 
 Masks follow :func:`rnnkit.ops.recurrence` (the step runs under the same ``masked_step``
 wrapper; the carried previous output is the output before, so it is rebuilt rather than
-kept). Masked LSTM training (B=64, T=50, lengths 10-50) took 186.9 ms against 209.9 ms
-for the generic scan and 211.4 ms for keras.layers; with recurrent dropout 0.2 (a
-(B, units) mask passed to every step) 192.0 ms against 202.6 and 235.2 ms.
+kept). Recurrent dropout passes its (B, units) mask to every step.
 
-Used by :class:`rnnkit.layers.RNN` on JAX's CPU backend for float32 sequences, with
-``loop="auto"`` and the per-step projection; tests check it
-against the generic ``scan`` loop (outputs, states and gradients, every cell, both
-directions, every mask, initial states, input and recurrent dropout).
+Used by :class:`rnnkit.layers.RNN` on JAX's CPU backend for float32 sequences of a gated
+cell, with ``loop="auto"`` and the per-step projection (the plan
+``jax.scan_batched_grads`` of :mod:`rnnkit.layers.planner`); tests check it against the
+generic ``scan`` loop (outputs, states and gradients, every cell, both directions, every
+mask, initial states, input and recurrent dropout). Measured gains:
+``benchmarks/RESULTS.md``.
 """
 
 from __future__ import annotations

@@ -12,8 +12,7 @@ Loops:
   torch's loop: torch runs eagerly, and stepping over ``unstack`` (``torch.unbind``)
   views gives one stacked gradient, where indexing one step at a time (as
   ``keras.ops.scan`` does on torch) makes the backward pass write a full-size gradient
-  per step, quadratic in the length (14x slower training at T=500,
-  ``benchmarks/RESULTS.md``).
+  per step, quadratic in the length (measured: ``benchmarks/RESULTS.md``).
 * ``"scan"``: ``keras.ops.scan`` -- ``jax.lax.scan`` on JAX, a plain loop on torch.
 * ``"tf_while"``: fast path for TensorFlow, a ``tf.while_loop`` over TensorArrays
   (what ``keras.ops.scan`` cannot express there: its outputs must mirror the carry).

@@ -12,12 +12,10 @@ already sliced (the reset-before GRU uses two):
   matmul has a custom gradient that multiplies the incoming gradient by that
   pre-transposed kernel. TensorFlow's own gradient of ``h @ W`` is
   ``tf.matmul(dz, W, transpose_b=True)``; on CPU that product, for the shapes of a
-  recurrent step (e.g. (64, 2048) x (2048, 512)^T), runs at about a third of the
-  speed of the same product with the transpose done beforehand (64 vs 177 GFLOP/s
-  on the 2-core benchmark machine), and grappler folds a transpose inside the loop
-  back into the matmul. With the transpose hoisted, an LSTM training step at
-  B=64, T=50, H=512 takes ~1.5x less time (``benchmarks/RESULTS.md``). The kernel
-  gradient stays the per-step ``h^T dz``, which runs at full speed.
+  recurrent step, runs much slower than the same product with the transpose done
+  beforehand, and grappler folds a transpose inside the loop back into the matmul,
+  so the transpose must happen before the loop. The kernel gradient stays the
+  per-step ``h^T dz``, which runs at full speed.
 * ``torch_colmajor`` (the torch fast path for inference, used by the ``unrolled``
   loop while torch records no gradients, as in ``predict``): each product runs as
   ``R^T h^T`` with ``R^T`` made contiguous once before the loop, and comes back as a
@@ -25,17 +23,14 @@ already sliced (the reset-before GRU uses two):
   own step is unchanged: its elementwise ops keep that layout, so the next step's
   ``h^T`` is contiguous again. The input projection is computed the same way
   (``W^T x^T + b``, :meth:`RecurrentMatmul.project`) and the initial states are laid
-  out to match (:meth:`RecurrentMatmul.layout_state`). On the 2-core benchmark
-  machine MKL runs the ``(64, 512) x (512, 2048)`` step product at 143 GFLOP/s as
-  ``h @ R`` and at 176-186 GFLOP/s as ``R^T h^T``; the hard-sigmoid LSTM (no fused
-  kernel) predicts 13-29% faster in alternating rounds, 25% at T=500
-  (``benchmarks/RESULTS.md``). Same ops on the same numbers, laid out differently.
-  Not used with gradients: a training step measured no faster in that layout
-  (hard-sigmoid LSTM, T=50: 242-251 ms against 230-258 ms row-major, seven
-  alternating rounds).
+  out to match (:meth:`RecurrentMatmul.layout_state`). On CPU, MKL runs the step
+  product faster as ``R^T h^T`` than as ``h @ R``, which speeds up the cells that
+  have no fused kernel (such as the hard-sigmoid LSTM) in inference. Same ops on the
+  same numbers, laid out differently. Not used with gradients: a training step
+  measured no faster in that layout.
 
 Tests check the fast paths against the generic one (values and gradients, every
-cell, masks, dropout, both GRU forms).
+cell, masks, dropout, both GRU forms). Measured gains: ``benchmarks/RESULTS.md``.
 """
 
 from __future__ import annotations
