@@ -142,10 +142,11 @@ def _fused_kernel(layer: Any, backend: str) -> tuple[str | None, str]:
     if kind is not None:
         return kind, ""
     if backend == "torch" and cell.closed_form_gates() is not None:
+        gates = cell.closed_form_gates()
         if not _grad_recorded(backend):
             return None, (
-                "an LSTM with hard-sigmoid gates has a fused path only while torch records "
-                "gradients"
+                f"an LSTM with {gates} gates and no torch kernel has a fused path (the "
+                "closed-form Function) only while torch records gradients"
             )
         return None, f"the closed-form LSTM needs float32 or float64, not {cell.compute_dtype}"
     return None, (
