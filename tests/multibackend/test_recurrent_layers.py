@@ -512,12 +512,50 @@ def spy_calls(monkeypatch, owner, name):
     return calls
 
 
-@pytest.fixture
-def torch_fused_calls(monkeypatch):
-    """A list that grows by one each time a layer runs torch's fused kernel."""
-    from rnnkit.ops import fused
+class PathsRun:
+    """``[True]`` once per recorded layer call whose plan (the path that ran, by its
+    public name) matches; compares equal to such a list; ``clear()`` forgets earlier
+    calls."""
 
-    return spy_calls(monkeypatch, fused, "torch_fused")
+    def __init__(self, rows: list, match) -> None:
+        self.rows, self.match, self.start = rows, match, 0
+
+    def hits(self) -> list:
+        return [True for _, plan in self.rows[self.start :] if self.match(plan)]
+
+    def __eq__(self, other) -> bool:
+        return self.hits() == list(other)
+
+    def __len__(self) -> int:
+        return len(self.hits())
+
+    def clear(self) -> None:
+        self.start = len(self.rows)
+
+    def __repr__(self) -> str:
+        return f"PathsRun({[plan.name for _, plan in self.rows[self.start :]]})"
+
+
+@pytest.fixture
+def recorded_plans():
+    """The plans of every recurrent layer call in the test (rnnkit.layers.planner)."""
+    with planner.recording() as rows:
+        yield rows
+
+
+#: the plans that run torch's kernels through rnnkit.ops.fused.torch_fused
+TORCH_KERNEL_PATHS = (
+    "torch.fused",
+    "torch.simple_rnn_inference",
+    "torch.lstm_closed_form",
+    "torch.fused_right_padded",
+)
+
+
+@pytest.fixture
+def torch_fused_calls(recorded_plans):
+    """Grows by one each time a layer call runs one of torch's fused kernels."""
+    return PathsRun(recorded_plans, lambda plan: plan.name in TORCH_KERNEL_PATHS)
 
 
 def right_padded(lengths, steps=T):
@@ -577,14 +615,14 @@ def test_fused_kernel_not_for_other_masks_or_lstm_final_states(x, torch_fused_ca
 
 
 @pytest.mark.parametrize("go_backwards", [False, True])
-def test_lstm_final_states_under_right_padded_mask_without_gradients(go_backwards, x, monkeypatch):
+def test_lstm_final_states_under_right_padded_mask_without_gradients(
+    go_backwards, x, recorded_plans
+):
     # Without gradients (inference), an LSTM that returns its final states under a
     # right-padded mask runs torch's kernel over each row's real steps only (a packed
     # sequence), which gives the cell state at each row's last real step: outputs and
     # both states equal Keras's, from initial states, for lengths 0..T.
-    from rnnkit.ops import fused
-
-    packed_calls = spy_calls(monkeypatch, fused, "_torch_lstm_packed")
+    packed_calls = PathsRun(recorded_plans, lambda plan: plan.name == "torch.lstm_packed")
     torch_backend = keras.backend.backend() == "torch"
     ours, theirs = pair("lstm", return_sequences=True, return_state=True, go_backwards=go_backwards)
     generic = variant(ours, use_fused=False)
@@ -857,11 +895,9 @@ def assert_same_under_every_mask(fast, generic, x):
 
 
 @pytest.fixture
-def fast_path_calls(monkeypatch):
-    """A list that grows by one each time a layer takes rnnkit.ops.jax_scan_grad."""
-    from rnnkit.layers import rnn as rnn_module
-
-    return spy_calls(monkeypatch, rnn_module.jax_scan_grad, "scan_with_batched_weight_grads")
+def fast_path_calls(recorded_plans):
+    """Grows by one each time a layer call takes rnnkit.ops.jax_scan_grad."""
+    return PathsRun(recorded_plans, lambda plan: plan.name == "jax.scan_batched_grads")
 
 
 @pytest.mark.parametrize("kind", ["lstm", "lstm_nobias", "gru", "gru_reset_before"])
@@ -916,11 +952,15 @@ def test_batched_weight_grads_not_for_hoisted_mixed_precision_or_simple_rnn(x, f
 
 
 @pytest.fixture
-def closed_form_calls(monkeypatch):
-    """A list that grows by one each time a layer runs rnnkit.ops.torch_lstm_grad."""
-    from rnnkit.ops import torch_lstm_grad
-
-    return spy_calls(monkeypatch, torch_lstm_grad, "lstm_sequence")
+def closed_form_calls(recorded_plans):
+    """Grows by one each time a layer call runs rnnkit.ops.torch_lstm_grad (as the fused
+    kernel, under a right-padded mask, or in place of the generic loop)."""
+    return PathsRun(
+        recorded_plans,
+        lambda plan: (
+            plan.kernel == "lstm_closed_form" or plan.name == "torch.lstm_closed_form_loop"
+        ),
+    )
 
 
 GATES = ["keras2_hard_sigmoid", "hard_sigmoid", "sigmoid"]
