@@ -130,8 +130,9 @@ def execution(
         _context.reset(token)
 
 
-def resolve(name: str, layer_value: Any) -> Any:
-    """A layer's effective setting: its own value unless ``"auto"``, else the runtime one."""
-    if layer_value != "auto":
-        return layer_value
-    return get_execution()[name]
+def resolve(layer: Any) -> dict[str, Any]:
+    """A layer's effective settings: for each of :data:`SETTINGS` the layer has as an
+    attribute, its own value unless ``"auto"``, else the runtime one."""
+    current = get_execution()
+    own = {name: getattr(layer, name) for name in SETTINGS if hasattr(layer, name)}
+    return {name: current[name] if value == "auto" else value for name, value in own.items()}

@@ -441,5 +441,6 @@ def test_kept_weights_are_the_moving_average_of_the_trained_weights(monkeypatch)
         np.testing.assert_allclose(got, want, atol=1e-5)
     raw = seen[(best + 1) * steps - 1]
     assert max(float(np.abs(a - b).max()) for a, b in zip(kept, raw)) > 1e-3
-    with pytest.raises(ValueError, match=r"ema_momentum must be in \(0, 1\) or None"):
-        tiny(ema_momentum=1.0).fit(X, Y)
+    for bad in (1.0, 0, "0.9", True):
+        with pytest.raises(ValueError, match=r"ema_momentum must be a number in \(0, 1\)"):
+            tiny(ema_momentum=bad).fit(X, Y)

@@ -247,7 +247,7 @@ class AttentionDecoder(keras.Layer):
         input_mask, recurrent_mask = self.cell.dropout_masks(batch, training)
         units, value_dim = self.cell.output_size, self.value_dim
         # made before the loop (TensorFlow's loop: a pre-transposed kernel for the backward)
-        loop = config.resolve("loop", self.loop)
+        loop = config.resolve(self)["loop"]
         matmul = self.cell.loop_matmul(resolve_loop(loop, False))
 
         def step(x_t: Any, st: list) -> tuple[Any, list]:

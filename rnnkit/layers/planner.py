@@ -47,6 +47,7 @@ from typing import Any
 
 import keras
 
+from rnnkit import config
 from rnnkit.ops import fused, jax_scan_grad, torch_lstm_grad
 from rnnkit.ops.batch_split import batch_parts
 from rnnkit.ops.recurrence import resolve_loop
@@ -105,9 +106,9 @@ class ExecutionPlan:
         """Why each faster path was not taken: ``{path: reason}``."""
         return dict(self.not_taken)
 
-    def describe(self) -> str:
-        """One line: the path, its details and the reasons faster paths were not taken."""
-        details = [
+    def details(self) -> str:
+        """The path's settings, e.g. ``"loop=scan, projection=hoisted"`` (may be empty)."""
+        items = [
             f"{k}={v}"
             for k, v in (
                 ("kernel", self.kernel),
@@ -118,8 +119,13 @@ class ExecutionPlan:
             if v is not None
         ]
         if self.batch_parts > 1:
-            details.append(f"batch_parts={self.batch_parts}")
-        text = self.name + (f" ({', '.join(details)})" if details else "")
+            items.append(f"batch_parts={self.batch_parts}")
+        return ", ".join(items)
+
+    def describe(self) -> str:
+        """One line: the path, its details and the reasons faster paths were not taken."""
+        details = self.details()
+        text = self.name + (f" ({details})" if details else "")
         if self.not_taken:
             text += "; not " + "; not ".join(f"{p}: {r}" for p, r in self.not_taken)
         return text
@@ -165,7 +171,8 @@ def plan_call(
     """The plan of ``layer(sequences, mask=mask, training=training)`` on this backend and
     device now (``recurrent_dropout``: a recurrent dropout mask is active)."""
     backend = keras.backend.backend()
-    loop_setting = layer._setting("loop")
+    settings = config.resolve(layer)
+    loop_setting = settings["loop"]
     blockers = []
     if layer.use_fused is False:
         blockers.append("use_fused=False")
@@ -210,7 +217,7 @@ def plan_call(
         else:
             name = "cudnn"
     not_taken = (("fused kernel", "; ".join(blockers)),) if blockers else ()
-    generic = _generic_plan(layer, sequences, training, backend, loop_setting, not_taken)
+    generic = _generic_plan(layer, sequences, training, backend, settings, not_taken)
     if name is None:
         return generic
     return ExecutionPlan(
@@ -229,16 +236,17 @@ def _generic_plan(
     sequences: Any,
     training: Any,
     backend: str,
-    loop_setting: str,
+    settings: dict[str, Any],
     not_taken: tuple,
 ) -> ExecutionPlan:
     cell = layer.cell
+    loop_setting = settings["loop"]
     loop = resolve_loop(loop_setting, layer.unroll)
     batch = static_shape(sequences)[0] if sequences is not None else None
     parts = batch_parts(
-        layer._setting("batch_split"), batch, training, loop, layer.concurrent_loops
+        settings["batch_split"], batch, training, loop, layer.concurrent_loops
     )
-    projection_setting = layer._setting("projection")
+    projection_setting = settings["projection"]
     if projection_setting != "auto":
         hoisted = projection_setting == "hoisted"
     else:
@@ -340,13 +348,12 @@ def explain(
         model(sample, training=training)
     table = []
     for layer, plan in rows:
-        details = plan.describe().split("; not ")[0][len(plan.name) :].strip(" ()")
         table.append(
             {
                 "layer": getattr(layer, "path", layer.name),
                 "class": type(layer).__name__,
                 "plan": plan.name,
-                "details": details,
+                "details": plan.details(),
                 "not taken": "; ".join(f"{p}: {r}" for p, r in plan.not_taken),
             }
         )

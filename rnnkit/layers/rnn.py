@@ -380,11 +380,6 @@ class RNN(keras.Layer):
             time_major=True,
         )
 
-    def _setting(self, name: str) -> Any:
-        """This layer's ``loop`` / ``projection`` / ``batch_split``, or the runtime
-        setting (:mod:`rnnkit.config`) where it is ``"auto"``."""
-        return config.resolve(name, getattr(self, name))
-
     # -- config ------------------------------------------------------------------------
     def _runner_config(self) -> dict:
         return {

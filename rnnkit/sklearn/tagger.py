@@ -416,8 +416,9 @@ class RNNSequenceTagger(KerasEstimatorMixin, BaseEstimator):
             **(self.constraints_ or {}),
         )
         ema = self.ema_momentum
-        if ema is not None and not 0.0 < float(ema) < 1.0:
-            raise ValueError(f"ema_momentum must be in (0, 1) or None, got {ema!r}.")
+        number = isinstance(ema, (int, float)) and not isinstance(ema, bool)
+        if ema is not None and not (number and 0.0 < ema < 1.0):
+            raise ValueError(f"ema_momentum must be a number in (0, 1) or None, got {ema!r}.")
         model.compile(
             optimizer=keras.optimizers.Adam(
                 float(self.learning_rate),

@@ -121,16 +121,17 @@ def test_runtime_settings_precedence_and_errors(monkeypatch):
     assert config.get_execution() == {"loop": "auto", "projection": "auto", "batch_split": "auto"}
     monkeypatch.setenv("RNNKIT_LOOP", "scan")
     monkeypatch.setenv("RNNKIT_BATCH_SPLIT", "2")
-    assert layer._setting("loop") == "scan" and layer._setting("batch_split") == 2
+    assert config.resolve(layer)["loop"] == "scan" and config.resolve(layer)["batch_split"] == 2
     try:
         config.set_execution(loop="tf_while" if keras.backend.backend() == "tensorflow" else "scan")
         with config.execution(loop="unrolled", projection="per_step") as inside:
-            assert inside["loop"] == "unrolled" and layer._setting("projection") == "per_step"
+            assert inside["loop"] == "unrolled"
+            assert config.resolve(layer)["projection"] == "per_step"
             with config.execution(projection="hoisted"):
-                assert layer._setting("loop") == "unrolled"  # the outer block's
-                assert layer._setting("projection") == "hoisted"
-        assert layer._setting("projection") == "auto"
-        assert own._setting("loop") == "unrolled"  # the layer's own value wins
+                assert config.resolve(layer)["loop"] == "unrolled"  # the outer block's
+                assert config.resolve(layer)["projection"] == "hoisted"
+        assert config.resolve(layer)["projection"] == "auto"
+        assert config.resolve(own)["loop"] == "unrolled"  # the layer's own value wins
     finally:
         config.set_execution(loop="auto")
     monkeypatch.setenv("RNNKIT_LOOP", "fast")
