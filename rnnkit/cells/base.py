@@ -18,7 +18,7 @@ import keras
 from keras import constraints, initializers, ops, regularizers
 
 from rnnkit.ops.activations import get_activation, serialize_activation
-from rnnkit.ops.recurrent_matmul import Block, RecurrentMatmul, matmul_fast_path, recurrent_matmul
+from rnnkit.ops.recurrent_matmul import Block, RecurrentMatmul, recurrent_matmul
 
 
 class RecurrentCell(keras.Layer):
@@ -224,11 +224,13 @@ class RecurrentCell(keras.Layer):
         multiplies states by (the whole kernel unless a cell says otherwise)."""
         return ((0, None),)
 
-    def loop_matmul(self, loop: str | None = None) -> RecurrentMatmul:
-        """The state matmul for a loop of :mod:`rnnkit.ops.recurrence` (a resolved loop
-        name; None: the generic matmul), with the ``recurrent_blocks`` sliced now: that
-        loop's fast path if it has one. Runners call it once, before their loop."""
-        fast_path = None if loop is None else matmul_fast_path(loop)
+    def loop_matmul(self, fast_path: str | None = None) -> RecurrentMatmul:
+        """The state matmul of a loop, with the ``recurrent_blocks`` sliced now:
+        ``fast_path`` (a name of :mod:`rnnkit.ops.recurrent_matmul`, as the plan gives
+        it; None or ``"generic"``: ``keras.ops.matmul``). Runners call it once, before
+        their loop."""
+        if fast_path == "generic":
+            fast_path = None
         return recurrent_matmul(self.recurrent_kernel, fast_path, self.recurrent_blocks())
 
     def recurrent_matmul(self, matmul: RecurrentMatmul | None) -> RecurrentMatmul:

@@ -12,7 +12,7 @@ from rnnkit import config
 from rnnkit.cells.base import RecurrentCell
 from rnnkit.layers.bahdanau_attention import BahdanauAttention
 from rnnkit.ops.recurrence import recurrence, resolve_loop
-from rnnkit.ops.recurrent_matmul import RecurrentMatmul
+from rnnkit.ops.recurrent_matmul import RecurrentMatmul, matmul_fast_path
 from rnnkit.ops.validation import check_rank, static_shape
 
 
@@ -248,7 +248,7 @@ class AttentionDecoder(keras.Layer):
         units, value_dim = self.cell.output_size, self.value_dim
         # made before the loop (TensorFlow's loop: a pre-transposed kernel for the backward)
         loop = config.resolve(self)["loop"]
-        matmul = self.cell.loop_matmul(resolve_loop(loop, False))
+        matmul = self.cell.loop_matmul(matmul_fast_path(resolve_loop(loop, False)))
 
         def step(x_t: Any, st: list) -> tuple[Any, list]:
             output, context, alpha, new_states = self._step(

@@ -15,17 +15,17 @@ The paths, fastest first where several apply (each tested against the generic lo
   GPU) for a cell with a fused kind, no mask.
 - ``torch.simple_rnn_inference``: a SimpleRNN with a fused kind, no mask, no gradients
   recorded (each step in place in its slice of the outputs).
-- ``torch.lstm_closed_form``: an LSTM with hard-sigmoid gates while torch records
-  gradients, no mask (:mod:`rnnkit.ops.torch_lstm_grad`).
-- ``torch.fused_right_padded``: the three above under a right-padded mask, Keras's
+- ``torch.fused_right_padded``: the two above under a right-padded mask, Keras's
   masking rebuilt from the outputs (:mod:`rnnkit.ops.fused`).
 - ``torch.lstm_packed``: an LSTM whose final states are read, under a right-padded mask,
   no gradients (a packed sequence).
 - ``cudnn``: Keras's cuDNN LSTM / GRU on TensorFlow or JAX with a GPU, no mask.
 - ``jax.scan_batched_grads``: JAX on a CPU, a gated cell: the generic scan with its
   weight gradients after the loop (:mod:`rnnkit.ops.jax_scan_grad`).
-- ``torch.lstm_closed_form_loop``: the closed-form LSTM under other masks, with
-  recurrent dropout, or for its final states under a mask.
+- ``torch.lstm_closed_form``: torch records gradients, an LSTM without a torch kernel
+  whose gates have a closed-form derivative (the hard sigmoids; the cell's
+  ``closed_form_gates()``), float32 or float64: the loop as one autograd Function with a
+  closed-form backward (:mod:`rnnkit.ops.torch_lstm_grad`), any mask, recurrent dropout.
 - ``loop.<form>``: the generic loop, ``tf_while`` (TensorFlow), ``scan`` (JAX) or
   ``unrolled`` (torch, and ``unroll=True`` anywhere), with its input projection
   ``hoisted`` (one matmul before the loop) or ``per_step`` (XLA on a CPU), its recurrent
@@ -54,17 +54,57 @@ from rnnkit.ops.recurrence import resolve_loop
 from rnnkit.ops.recurrent_matmul import matmul_fast_path
 from rnnkit.ops.validation import static_shape
 
-__all__ = ["ExecutionPlan", "FUSED_PATHS", "explain", "plan_call"]
+__all__ = ["EXCLUDABLE", "ExecutionPlan", "FUSED_PATHS", "excluding", "explain", "plan_call"]
 
 #: plans that run a fused kernel (everything else runs the generic loop)
 FUSED_PATHS = (
     "torch.fused",
     "torch.simple_rnn_inference",
-    "torch.lstm_closed_form",
     "torch.fused_right_padded",
     "torch.lstm_packed",
     "cudnn",
 )
+#: what :func:`excluding` can turn off: every path but the generic loop, and the loop's
+#: recurrent matmul fast paths (:mod:`rnnkit.ops.recurrent_matmul`)
+EXCLUDABLE = (
+    *FUSED_PATHS,
+    "jax.scan_batched_grads",
+    "torch.lstm_closed_form",
+    "tf_pretransposed",
+    "torch_colmajor",
+)
+
+_excluded: contextvars.ContextVar[frozenset] = contextvars.ContextVar(
+    "rnnkit_excluded_paths", default=frozenset()
+)
+
+
+@contextlib.contextmanager
+def excluding(*paths: str) -> Iterator[frozenset]:
+    """Plans made inside the block skip these paths (names of :data:`EXCLUDABLE`) and
+    take the next one that applies, as if the skipped paths did not exist. For measuring
+    a path against the one it replaces (``benchmarks/paths.py``) and testing it against
+    that one; results never change, only speed. Read when a call is traced, like
+    :mod:`rnnkit.config`."""
+    unknown = [p for p in paths if p not in EXCLUDABLE]
+    if unknown:
+        raise ValueError(
+            f"Unknown execution path(s) {unknown}: expected names from {EXCLUDABLE}."
+        )
+    token = _excluded.set(_excluded.get() | frozenset(paths))
+    try:
+        yield _excluded.get()
+    finally:
+        _excluded.reset(token)
+
+
+def _first_allowed(candidates: list[str], blockers: list[str]) -> str | None:
+    excluded = _excluded.get()
+    for name in candidates:
+        if name not in excluded:
+            return name
+        blockers.append(f"{name} is excluded")
+    return None
 
 
 @dataclass(frozen=True)
@@ -75,7 +115,9 @@ class ExecutionPlan:
         name: the path (see :mod:`rnnkit.layers.planner`).
         backend: the Keras backend.
         kernel: the fused kernel's kind (``"lstm"``, ``"gru"``, ``"rnn_tanh"``,
-            ``"rnn_relu"``, ``"lstm_closed_form"``) for a fused path, else None.
+            ``"rnn_relu"``, or ``"rnn_tanh_in_place"`` /
+            ``"rnn_relu_in_place"``: the SimpleRNN steps computed in place) for a fused
+            path, else None.
         loop: the generic loop's form (``"tf_while"``, ``"scan"``, ``"unrolled"``) for
             a loop path, else None.
         projection: ``"hoisted"`` or ``"per_step"`` for a ``loop.*`` path, else None.
@@ -143,18 +185,8 @@ def _fused_kernel(layer: Any, backend: str) -> tuple[str | None, str]:
     """The cell's fused kernel kind on this backend now, or None and why not."""
     cell = layer.cell
     kind = cell.fused_kind()
-    if kind is None and backend == "torch" and torch_lstm_grad.applies(cell):
-        kind = "lstm_closed_form"
     if kind is not None:
         return kind, ""
-    if backend == "torch" and cell.closed_form_gates() is not None:
-        gates = cell.closed_form_gates()
-        if not _grad_recorded(backend):
-            return None, (
-                f"an LSTM with {gates} gates and no torch kernel has a fused path (the "
-                "closed-form Function) only while torch records gradients"
-            )
-        return None, f"the closed-form LSTM needs float32 or float64, not {cell.compute_dtype}"
     return None, (
         f"no fused kernel computes this {type(cell).__name__}'s configuration (its "
         "activations, bias or dtype)"
@@ -189,15 +221,19 @@ def plan_call(
     if not blockers:
         if backend == "torch":
             grad = _grad_recorded(backend)
+            # the SimpleRNN kernels in place while no gradients are recorded
+            in_place = kind in ("rnn_tanh", "rnn_relu") and not grad
+            if in_place and "torch.simple_rnn_inference" in _excluded.get():
+                in_place = False
+                blockers.append("torch.simple_rnn_inference is excluded")
             if mask is None:
-                if kind == "lstm_closed_form":
-                    name = "torch.lstm_closed_form"
-                elif kind in ("rnn_tanh", "rnn_relu") and not grad:
-                    name = "torch.simple_rnn_inference"
+                if in_place:
+                    candidates = ["torch.simple_rnn_inference"]
                 else:
-                    name = "torch.fused"
+                    candidates = ["torch.fused"]
             else:
-                packed = kind in fused.LSTM_KINDS and (layer.return_state or layer.stateful)
+                packed = kind == "lstm" and (layer.return_state or layer.stateful)
+                candidates = []
                 if packed and grad:
                     blockers.append(
                         "an LSTM's final states under a mask while gradients are recorded"
@@ -207,7 +243,10 @@ def plan_call(
                     if lengths is None:
                         blockers.append("the mask is not right-padded")
                     else:
-                        name = "torch.lstm_packed" if packed else "torch.fused_right_padded"
+                        candidates = ["torch.lstm_packed" if packed else "torch.fused_right_padded"]
+            name = _first_allowed(candidates, blockers)
+            if in_place and name is not None:
+                kind = f"{kind}_in_place"
         elif mask is not None:
             blockers.append("a masked sequence (cuDNN zeroes the outputs at masked steps)")
         elif kind not in ("lstm", "gru"):
@@ -215,7 +254,7 @@ def plan_call(
         elif not fused.gpu_available():
             blockers.append("no GPU")
         else:
-            name = "cudnn"
+            name = _first_allowed(["cudnn"], blockers)
     not_taken = (("fused kernel", "; ".join(blockers)),) if blockers else ()
     generic = _generic_plan(layer, sequences, training, backend, settings, not_taken)
     if name is None:
@@ -252,8 +291,9 @@ def _generic_plan(
     else:
         hoisted = not xla_cpu(backend)
     whole_ok = loop_setting == "auto" and not layer.unroll
+    excluded = _excluded.get()
     if whole_ok and projection_setting != "hoisted" and xla_cpu(backend) and cell.gates > 1:
-        if jax_scan_grad.applies(cell):
+        if jax_scan_grad.applies(cell) and "jax.scan_batched_grads" not in excluded:
             return ExecutionPlan(
                 "jax.scan_batched_grads",
                 backend,
@@ -261,20 +301,27 @@ def _generic_plan(
                 batch_parts=parts,
                 not_taken=not_taken,
             )
-    if whole_ok and hoisted and backend == "torch" and torch_lstm_grad.applies(cell):
+    if (
+        whole_ok
+        and hoisted
+        and backend == "torch"
+        and torch_lstm_grad.applies(cell)
+        and "torch.lstm_closed_form" not in excluded
+    ):
         return ExecutionPlan(
-            "torch.lstm_closed_form_loop",
+            "torch.lstm_closed_form",
             backend,
             loop=loop,
             batch_parts=parts,
             not_taken=not_taken,
         )
+    matmul = matmul_fast_path(loop) or "generic"
     return ExecutionPlan(
         f"loop.{loop}",
         backend,
         loop=loop,
         projection="hoisted" if hoisted else "per_step",
-        matmul=matmul_fast_path(loop) or "generic",
+        matmul=matmul if matmul not in excluded else "generic",
         batch_parts=parts,
         not_taken=not_taken,
     )

@@ -38,8 +38,7 @@ class RNN(keras.Layer):
     the sequence is unmasked (on torch also right-padded: :mod:`rnnkit.ops.fused`).
     On torch, while gradients are recorded, an LSTM whose gates torch's kernel lacks
     (the hard sigmoids) runs as one autograd Function with a closed-form backward
-    (:mod:`rnnkit.ops.torch_lstm_grad`): as the fused kernel, or under other masks
-    and recurrent dropout in place of the generic loop.
+    (:mod:`rnnkit.ops.torch_lstm_grad`), under any mask and recurrent dropout.
     Masking follows Keras: states are carried through masked steps and the output
     there is the previous output (zeros with ``zero_output_for_mask=True``); right,
     left and fully masked rows all work.
@@ -336,7 +335,7 @@ class RNN(keras.Layer):
                 loop_mask = ops.flip(mask, axis=1)
         whole_sequence = {
             "jax.scan_batched_grads": jax_scan_grad.scan_with_batched_weight_grads,
-            "torch.lstm_closed_form_loop": torch_lstm_grad.lstm_sequence,
+            "torch.lstm_closed_form": torch_lstm_grad.lstm_sequence,
         }.get(plan.name)
         if whole_sequence is not None:
             # The loop with its weight gradients after the loop: JAX on a CPU
@@ -352,7 +351,7 @@ class RNN(keras.Layer):
         # Made once, before the loop (TensorFlow's loop: a pre-transposed kernel for
         # the backward pass; torch inference: column-major products; see
         # rnnkit.ops.recurrent_matmul).
-        matmul = self.cell.loop_matmul(plan.loop)
+        matmul = self.cell.loop_matmul(plan.matmul)
         if plan.projection == "hoisted":
             projected = self.cell.project_inputs(sequences_tm, input_mask, matmul)
 

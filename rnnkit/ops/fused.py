@@ -3,9 +3,10 @@
 This module executes; it does not decide. :func:`rnnkit.layers.planner.plan_call` chooses
 the path of each call (the conditions of every path are in :mod:`rnnkit.layers.planner`'s
 docstring) and :func:`run_fused` runs the fused one it named, with the plan's kernel kind
-(``"lstm"``, ``"gru"``, ``"rnn_tanh"``, ``"rnn_relu"``, ``"lstm_closed_form"``) and, for a
-right-padded mask, the row lengths the planner read with :func:`right_padded_lengths`.
-The planner also uses this module's :func:`gpu_available` and ``LSTM_KINDS``.
+(``"lstm"``, ``"gru"``, ``"rnn_tanh"``, ``"rnn_relu"``, ``"rnn_tanh_in_place"``,
+``"rnn_relu_in_place"``) and, for a right-padded mask, the row lengths the planner read
+with :func:`right_padded_lengths`. The planner also uses this module's
+:func:`gpu_available`.
 
 * ``torch.fused``: ``torch.lstm`` / ``torch.gru`` / ``torch.rnn_tanh`` /
   ``torch.rnn_relu`` (cuDNN on GPU, ATen/oneDNN on CPU); rnnkit's weight layouts are
@@ -13,11 +14,7 @@ The planner also uses this module's :func:`gpu_available` and ``LSTM_KINDS``.
 * ``torch.simple_rnn_inference``: a SimpleRNN while torch records no gradients
   (``predict``) runs :func:`torch_simple_rnn_inference`: the same steps, each computed in
   place in its slice of the outputs.
-* ``torch.lstm_closed_form``: while torch records gradients, an LSTM whose gate
-  activation torch's kernel lacks (the hard sigmoids; ``LSTMCell.closed_form_gates``)
-  runs :mod:`rnnkit.ops.torch_lstm_grad`, the whole recurrence as one autograd Function
-  with a closed-form backward.
-* ``torch.fused_right_padded``: the three above under a right-padded mask (every row's
+* ``torch.fused_right_padded``: the two above under a right-padded mask (every row's
   mask is True up to its length and False after it, the padding that text batches have).
   The kernel runs over the whole padded batch (a row's steps before its length don't
   depend on what follows), and Keras's masking semantics are rebuilt from the outputs:
@@ -54,10 +51,9 @@ from typing import Any
 import keras
 from keras import ops
 
-from rnnkit.ops import torch_lstm_grad
-
-#: the kernels whose states are ``[h, c]``
-LSTM_KINDS = ("lstm", "lstm_closed_form")
+#: the SimpleRNN kernels computed in place (no gradients: the planner's
+#: ``torch.simple_rnn_inference``, also under a right-padded mask)
+IN_PLACE_KINDS = ("rnn_tanh_in_place", "rnn_relu_in_place")
 
 
 def run_fused(
@@ -73,7 +69,7 @@ def run_fused(
     over raw ``inputs`` (B, T, D); None only when Keras's cuDNN kernel declines at run
     time. States the path does not compute (an LSTM's cell state under a right-padded
     mask when the caller does not read it) are None."""
-    if plan.name in ("torch.fused", "torch.simple_rnn_inference", "torch.lstm_closed_form"):
+    if plan.name in ("torch.fused", "torch.simple_rnn_inference"):
         return torch_fused(plan.kernel, cell, inputs, initial_states, go_backwards)
     if plan.name in ("torch.fused_right_padded", "torch.lstm_packed"):
         return torch_fused_right_padded(
@@ -145,12 +141,7 @@ def torch_fused(
     x = ops.convert_to_tensor(inputs)
     if go_backwards:
         x = torch.flip(x, dims=[1])
-    if kind == "lstm_closed_form":
-        last, outputs, states = torch_lstm_grad.lstm_sequence(
-            cell, x.transpose(0, 1), initial_states
-        )
-        return last, outputs.transpose(0, 1), states
-    if kind in ("rnn_tanh", "rnn_relu") and not torch.is_grad_enabled():
+    if kind in IN_PLACE_KINDS:
         h0 = ops.convert_to_tensor(initial_states[0])
         outputs, h = torch_simple_rnn_inference(kind, cell, x, h0)
         return h, outputs, [h]
@@ -189,7 +180,7 @@ def torch_simple_rnn_inference(kind: str, cell: Any, x: Any, h0: Any) -> tuple[A
     else:
         outputs = torch.addmm(ops.convert_to_tensor(cell.bias).to(x.dtype), flat, kernel)
     outputs = outputs.view(batch, steps, kernel.shape[1])
-    activation_ = torch.tanh_ if kind == "rnn_tanh" else torch.relu_
+    activation_ = torch.tanh_ if kind.startswith("rnn_tanh") else torch.relu_
     h = h0.to(x.dtype)
     for t in range(steps):
         o = outputs[:, t]
@@ -261,7 +252,7 @@ def torch_fused_right_padded(
     last = sequence[:, -1]
     last_real = at((length - 1).clamp(min=0))[:, 0]
     states = [torch.where(empty, ops.convert_to_tensor(initial_states[0]), last_real)]
-    if kind in LSTM_KINDS:
+    if kind == "lstm":
         # not computed when the caller said it does not read it
         states.append(c_last if packed else None)
     return last, sequence, states

@@ -17,10 +17,9 @@ matmul (or sum) each.
 Used by :class:`rnnkit.layers.RNN` on the torch backend while gradients are recorded, for
 an LSTM cell whose ``closed_form_gates()`` names its gate activation (``tanh``
 activation, a gate activation in ``GATES``), float32 or float64, with the ``"auto"`` loop
-and the hoisted projection: as the fused kernel (:mod:`rnnkit.ops.fused`: unmasked and
-right-padded batches) when torch's own LSTM kernel does not apply, and in place of the
-generic loop otherwise (other masks, recurrent dropout, an LSTM's final states under a
-mask). Every mask, ``go_backwards``,
+and the hoisted projection, when torch's own LSTM kernel does not apply (the planner's
+``torch.lstm_closed_form``: unmasked or under any mask, with recurrent dropout, final
+states read). Every mask, ``go_backwards``,
 ``zero_output_for_mask``, initial states and input / recurrent dropout work as in
 :func:`rnnkit.ops.recurrence`; tests check outputs, states and gradients against the
 generic loop. The measured speed-up is in ``benchmarks/RESULTS.md``.

@@ -54,7 +54,7 @@ def test_masks():
     if BACKEND == "torch":
         assert right.name == "torch.fused_right_padded"
         # training: the closed-form LSTM loop; inference: the generic loop
-        assert left.name == "torch.lstm_closed_form_loop"
+        assert left.name == "torch.lstm_closed_form"
         assert left.reasons()["fused kernel"] == "the mask is not right-padded"
         with no_grad():
             assert LSTM(U).execution_plan(X, mask=LEFT).name == "loop.unrolled"
@@ -106,12 +106,46 @@ def test_hard_sigmoid_lstm_on_torch():
     if BACKEND != "torch":
         assert not plan.fused
         return
-    assert plan.name == "torch.lstm_closed_form" and plan.kernel == "lstm_closed_form"
-    assert layer.execution_plan(X, mask=LEFT).name == "torch.lstm_closed_form_loop"
+    # training: the closed-form Function, unmasked and under any mask; not a fused kernel
+    assert plan.name == "torch.lstm_closed_form" and not plan.fused
+    assert "no fused kernel computes this LSTMCell's configuration" in (
+        plan.reasons()["fused kernel"]
+    )
+    assert layer.execution_plan(X, mask=LEFT).name == "torch.lstm_closed_form"
+    assert layer.execution_plan(X, mask=RIGHT).name == "torch.lstm_closed_form"
     with no_grad():
         plan = layer.execution_plan(X)
-    assert plan.name == "loop.unrolled"
-    assert "only while torch records gradients" in plan.reasons()["fused kernel"]
+    assert plan.name == "loop.unrolled" and plan.matmul == "torch_colmajor"
+    with rnnkit.layers.planner.excluding("torch.lstm_closed_form"):
+        assert layer.execution_plan(X).name == "loop.unrolled"
+
+
+def test_excluding_a_path_takes_the_next_one():
+    from rnnkit.layers import planner
+
+    with pytest.raises(ValueError, match=r"Unknown execution path\(s\) \['torch.fast'\]"):
+        with planner.excluding("torch.fast"):
+            pass
+    layer = SimpleRNN(U)
+    with no_grad():
+        plan = layer.execution_plan(X)
+        y = keras.ops.convert_to_numpy(layer(X))
+    with no_grad(), planner.excluding(*planner.EXCLUDABLE):
+        plain = layer.execution_plan(X)
+        y_plain = keras.ops.convert_to_numpy(layer(X))
+    assert plain.name == f"loop.{plain.loop}" and plain.matmul == "generic"
+    assert np.abs(y - y_plain).max() < 1e-5
+    if BACKEND == "torch":
+        assert plan.name == "torch.simple_rnn_inference" and plan.kernel == "rnn_tanh_in_place"
+        with no_grad(), planner.excluding("torch.simple_rnn_inference"):
+            assert layer.execution_plan(X).kernel == "rnn_tanh"
+            y_next = keras.ops.convert_to_numpy(layer(X))
+        assert np.abs(y - y_next).max() < 1e-5
+        assert "torch.simple_rnn_inference is excluded" in plain.reasons()["fused kernel"]
+        assert "torch.fused is excluded" in plain.reasons()["fused kernel"]
+    # the block ends: the plan is the default one again
+    with no_grad():
+        assert layer.execution_plan(X) == plan
 
 
 def test_strict_switch_names_the_unmet_condition():

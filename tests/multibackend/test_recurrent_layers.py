@@ -342,39 +342,42 @@ def test_every_loop_gradients_with_recurrent_dropout_and_initial_state(loop, kin
         assert np.abs(a - b).max() < 1e-4
 
 
-def test_recurrent_matmul_fast_path_only_in_backend_loop(x, monkeypatch):
-    import rnnkit.cells.base as cells_module
+def test_recurrent_matmul_fast_path_only_in_backend_loop(x, recorded_plans):
     from rnnkit.ops import recurrent_matmul as module
 
-    made = []
-
-    def spy(*args, **kwargs):
-        matmul = module.recurrent_matmul(*args, **kwargs)
-        made.append(type(matmul).__name__)
-        return matmul
-
-    monkeypatch.setattr(cells_module, "recurrent_matmul", spy)
     backend = keras.backend.backend()
+
+    def last_plan():
+        return recorded_plans[-1][1]
+
     # the backend's own loop takes its fast path; the others (the references) do not
-    expected = {"tensorflow": ["TFPretransposedMatmul"]}
-    if planner.xla_cpu():
-        expected["jax"] = []  # rnnkit.ops.jax_scan_grad records its own matmuls
-    expected["torch"] = []  # training: rnnkit.ops.torch_lstm_grad, its own matmuls
     LSTM(U, use_fused=False)(x)
-    assert made == expected.get(backend, ["RecurrentMatmul"])
-    made.clear()
+    if planner.xla_cpu():
+        assert last_plan().name == "jax.scan_batched_grads"  # records its own matmuls
+    elif backend == "torch":
+        assert last_plan().name == "torch.lstm_closed_form"  # training: its own matmuls
+    else:
+        assert last_plan().matmul == {"tensorflow": "tf_pretransposed"}.get(backend, "generic")
     LSTM(U, unroll=True)(x)
-    assert made == ["RecurrentMatmul"]
-    made.clear()
+    assert last_plan().matmul == "generic"
     with no_grad():  # torch inference: the column-major products
-        LSTM(U, use_fused=False)(x)
-    expected_inference = {**expected, "torch": ["TorchColumnMajorMatmul"]}
-    assert made == expected_inference.get(backend, ["RecurrentMatmul"])
+        SimpleRNN(U, use_fused=False)(x)
+    expected = {"tensorflow": "tf_pretransposed", "torch": "torch_colmajor"}
+    assert last_plan().matmul == expected.get(backend, "generic")
+    # the cell makes the matmul the plan names
+    cell = LSTM(U).cell
+    cell.build((None, D))
+    assert type(cell.loop_matmul("generic")) is module.RecurrentMatmul
+    fast = expected.get(backend)
+    if fast is not None:
+        made = type(cell.loop_matmul(fast)).__name__
+        assert made == {"tensorflow": "TFPretransposedMatmul", "torch": "TorchColumnMajorMatmul"}[
+            backend
+        ]
     eye = np.eye(3, dtype="float32")
     if backend != "tensorflow":
-        made.clear()
         LSTM(U, use_fused=False, loop="scan")(x)
-        assert made == ["RecurrentMatmul"]
+        assert last_plan().matmul == "generic"
         with pytest.raises(ValueError, match="needs the tensorflow backend"):
             module.recurrent_matmul(eye, "tf_pretransposed")
     with pytest.raises(ValueError, match="Unknown recurrent matmul fast path"):
@@ -402,17 +405,14 @@ def test_fused_path_matches_generic(kind, go_backwards, x):
 
 
 @pytest.fixture
-def colmajor_calls(monkeypatch):
-    """A list that grows by one each time a loop makes torch's column-major matmul."""
-    from rnnkit.ops import recurrent_matmul
-
-    return spy_calls(monkeypatch, recurrent_matmul.TorchColumnMajorMatmul, "__init__")
+def colmajor_calls(recorded_plans):
+    """Grows by one each time a layer call's loop runs torch's column-major matmul."""
+    return PathsRun(recorded_plans, lambda plan: plan.matmul == "torch_colmajor")
 
 
-def without_colmajor(monkeypatch):
-    from rnnkit.ops import recurrent_matmul
-
-    monkeypatch.delitem(recurrent_matmul.FAST_PATHS, ("torch", "unrolled"), raising=False)
+def without_colmajor():
+    """Plans inside skip the column-major matmul (the row-major loop runs)."""
+    return planner.excluding("torch_colmajor")
 
 
 COLMAJOR_KINDS = {
@@ -431,7 +431,7 @@ COLMAJOR_KINDS = {
 @pytest.mark.parametrize("go_backwards", [False, True])
 @pytest.mark.parametrize("initial", [False, True])
 def test_torch_colmajor_inference_matches_generic(
-    kind, mask_name, go_backwards, initial, x, monkeypatch, colmajor_calls
+    kind, mask_name, go_backwards, initial, x, colmajor_calls
 ):
     # torch inference runs the generic loop's products as R^T h^T in column-major
     # layout (rnnkit.ops.recurrent_matmul): the same values as the row-major loop.
@@ -454,10 +454,9 @@ def test_torch_colmajor_inference_matches_generic(
     with no_grad():
         fast = ours(x, **kwargs)
     assert colmajor_calls == ([True] if keras.backend.backend() == "torch" else [])
-    without_colmajor(monkeypatch)
-    with no_grad():
+    with no_grad(), without_colmajor():
         generic = ours(x, **kwargs)
-    assert len(colmajor_calls) <= 1
+    assert colmajor_calls == ([True] if keras.backend.backend() == "torch" else [])
     assert max_diff(fast, generic) < TOL
     # with gradients recorded the row-major loop runs (and agrees as well)
     assert max_diff(ours(x, **kwargs), fast) < TOL
@@ -474,7 +473,7 @@ def assert_stateful_halves_match(full, x):
     assert np.abs(np.concatenate(halves, 1) - to_np(full(x))).max() < TOL
 
 
-def test_torch_colmajor_in_predict_stateful_and_mixed_precision(x, monkeypatch, colmajor_calls):
+def test_torch_colmajor_in_predict_stateful_and_mixed_precision(x, colmajor_calls):
     torch_backend = keras.backend.backend() == "torch"
     layer = variant(
         pair("lstm")[0], return_sequences=True, recurrent_activation="keras2_hard_sigmoid"
@@ -492,24 +491,11 @@ def test_torch_colmajor_in_predict_stateful_and_mixed_precision(x, monkeypatch, 
     with no_grad():
         fast = to_np(mixed(x)).astype("float32")
     assert colmajor_calls == ([True] if torch_backend else [])
-    without_colmajor(monkeypatch)
-    with no_grad():
+    with no_grad(), without_colmajor():
         generic = to_np(mixed(x)).astype("float32")
+    assert colmajor_calls == ([True] if torch_backend else [])
     assert np.abs(fast - generic).max() < 2e-2
     assert np.abs(fast - to_np(layer(x))).max() < 5e-2
-
-
-def spy_calls(monkeypatch, owner, name):
-    """A list that grows by one each time ``owner.name`` is called (it still runs)."""
-    calls = []
-    original = getattr(owner, name)
-
-    def spy(*args, **kwargs):
-        calls.append(True)
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(owner, name, spy)
-    return calls
 
 
 class PathsRun:
@@ -547,7 +533,6 @@ def recorded_plans():
 TORCH_KERNEL_PATHS = (
     "torch.fused",
     "torch.simple_rnn_inference",
-    "torch.lstm_closed_form",
     "torch.fused_right_padded",
 )
 
@@ -647,21 +632,28 @@ def test_lstm_final_states_under_right_padded_mask_without_gradients(
         packed_calls.clear()
 
 
+@pytest.fixture
+def in_place_calls(recorded_plans):
+    """Grows by one each time a layer call runs the SimpleRNN steps in place
+    (torch.simple_rnn_inference, also under a right-padded mask)."""
+    from rnnkit.ops import fused
+
+    return PathsRun(recorded_plans, lambda plan: plan.kernel in fused.IN_PLACE_KINDS)
+
+
 @pytest.mark.parametrize("kind", ["srnn", "srnn_relu"])
 @pytest.mark.parametrize("use_bias", [True, False])
 @pytest.mark.parametrize("mask_name", ["none", "right_padded"])
 @pytest.mark.parametrize("go_backwards", [False, True])
 def test_torch_simple_rnn_inference_matches_generic(
-    kind, use_bias, mask_name, go_backwards, x, monkeypatch
+    kind, use_bias, mask_name, go_backwards, x, in_place_calls
 ):
     # Without gradients (predict), a torch SimpleRNN computes each step in place in its
     # own slice of the projected inputs (rnnkit.ops.fused.torch_simple_rnn_inference):
     # outputs, last output and final state equal the generic loop's, from initial
     # states, unmasked and right-padded (lengths 0..T); with gradients torch.rnn_tanh
     # runs instead and agrees as well.
-    from rnnkit.ops import fused
-
-    calls = spy_calls(monkeypatch, fused, "torch_simple_rnn_inference")
+    calls = in_place_calls
     torch_backend = keras.backend.backend() == "torch"
     ours, theirs = pair(kind, return_sequences=True, return_state=True, go_backwards=go_backwards)
     if not use_bias:  # the pair's kernels without its bias
@@ -688,10 +680,8 @@ def test_torch_simple_rnn_inference_matches_generic(
         assert max_diff(ours(x, **kwargs), generic(x, **kwargs)) < TOL
 
 
-def test_torch_simple_rnn_inference_in_predict_stateful_and_mixed_precision(x, monkeypatch):
-    from rnnkit.ops import fused
-
-    calls = spy_calls(monkeypatch, fused, "torch_simple_rnn_inference")
+def test_torch_simple_rnn_inference_in_predict_stateful_and_mixed_precision(x, in_place_calls):
+    calls = in_place_calls
     torch_backend = keras.backend.backend() == "torch"
     layer, _ = pair("srnn", return_sequences=True)
     inputs = keras.Input((T, D))
@@ -833,17 +823,7 @@ def test_batch_split_auto_only_for_tensorflow_cpu_inference(x, monkeypatch):
     monkeypatch.undo()
 
     # the layer: a predict of 16 rows runs two loops on TensorFlow's CPU, one elsewhere
-    # and one in training
-    from rnnkit.layers import rnn as rnn_module
-
-    calls = []
-    original = rnn_module.recurrence
-
-    def spy(step, inputs, *args, **kwargs):
-        calls.append(inputs.shape[1])  # the time-major inputs' (static) batch
-        return original(step, inputs, *args, **kwargs)
-
-    monkeypatch.setattr(rnn_module, "recurrence", spy)
+    # and one in training (the plans that ran, recorded as the layers were traced)
     x16 = np.concatenate([x] * 4)
     loop = BACKEND_LOOPS[keras.backend.backend()]  # (JAX's "auto" has its own fast path)
     layer = LSTM(U, use_fused=False, loop=loop)
@@ -851,19 +831,21 @@ def test_batch_split_auto_only_for_tensorflow_cpu_inference(x, monkeypatch):
     inputs = keras.Input((T, D))
     model = keras.Model(inputs, [layer(inputs), one(inputs)])
     one.set_weights(layer.get_weights())
-    calls.clear()
-    split_out, one_out = model.predict_on_batch(x16)
+    with planner.recording() as rows:
+        split_out, one_out = model.predict_on_batch(x16)
     assert np.abs(split_out - one_out).max() < TOL
-    assert sorted(calls) == ([8, 8, 16] if tf_cpu else [16, 16])
-    calls.clear()
+    parts = {layer_: plan.batch_parts for layer_, plan in rows}
+    assert parts == {layer: 2 if tf_cpu else 1, one: 1}
     model.compile("sgd", "mse")
-    model.train_on_batch(x16, [np.zeros((16, U), "float32")] * 2)
-    assert set(calls) == {16}  # (traced more than once)
+    with planner.recording() as rows:
+        model.train_on_batch(x16, [np.zeros((16, U), "float32")] * 2)
+    assert rows and {plan.batch_parts for _, plan in rows} == {1}
     # nor the directions of a Bidirectional layer, already two loops side by side
-    calls.clear()
     bidirectional = Bidirectional(LSTM(U, use_fused=False, loop=loop))
-    keras.Model(inputs, bidirectional(inputs)).predict_on_batch(x16)
-    assert calls == [16, 16]
+    with planner.recording() as rows:
+        keras.Model(inputs, bidirectional(inputs)).predict_on_batch(x16)
+    assert len({id(layer_) for layer_, _ in rows}) == 2
+    assert {plan.batch_parts for _, plan in rows} == {1}
     assert batch_split.batch_parts("auto", 64, False, "tf_while", concurrent_loops=2) == 1
 
 
@@ -953,14 +935,8 @@ def test_batched_weight_grads_not_for_hoisted_mixed_precision_or_simple_rnn(x, f
 
 @pytest.fixture
 def closed_form_calls(recorded_plans):
-    """Grows by one each time a layer call runs rnnkit.ops.torch_lstm_grad (as the fused
-    kernel, under a right-padded mask, or in place of the generic loop)."""
-    return PathsRun(
-        recorded_plans,
-        lambda plan: (
-            plan.kernel == "lstm_closed_form" or plan.name == "torch.lstm_closed_form_loop"
-        ),
-    )
+    """Grows by one each time a layer call runs rnnkit.ops.torch_lstm_grad."""
+    return PathsRun(recorded_plans, lambda plan: plan.name == "torch.lstm_closed_form")
 
 
 GATES = ["keras2_hard_sigmoid", "hard_sigmoid", "sigmoid"]
@@ -1010,34 +986,33 @@ def test_torch_closed_form_lstm_matches_generic(gate, go_backwards, x, closed_fo
 @pytest.mark.parametrize("gate", ["keras2_hard_sigmoid", "hard_sigmoid"])
 @pytest.mark.parametrize("go_backwards", [False, True])
 @pytest.mark.parametrize("zero_output", [False, True])
-def test_torch_closed_form_lstm_as_fused_kernel(
+def test_torch_closed_form_lstm_by_default(
     gate, go_backwards, zero_output, x, closed_form_calls, torch_fused_calls
 ):
-    # With use_fused="auto", an LSTM without a torch kernel (gates other than sigmoid)
-    # trains through the closed-form sequence as the fused kernel: over the whole
-    # padded batch for right-padded masks, Keras's masking rebuilt from its outputs
-    # (rnnkit.ops.fused). Outputs and every gradient equal the generic loop's.
+    # With the default settings, an LSTM without a torch kernel (gates other than
+    # sigmoid) trains through the closed-form Function, unmasked, right-padded and with
+    # its final states read under a mask (it is not a fused kernel: torch's kernels never
+    # run). Outputs and every gradient equal the plain loop's.
     ours = lstm_with_gate(gate, return_sequences=True)
     ours.go_backwards = go_backwards
     ours.zero_output_for_mask = zero_output
     generic = variant(ours, use_fused=False, loop="unrolled")
     generic.go_backwards = go_backwards
     generic.zero_output_for_mask = zero_output
-    fused, reference = (_FromInitialState(layer, 2) for layer in (ours, generic))
+    fast, reference = (_FromInitialState(layer, 2) for layer in (ours, generic))
     torch_backend = keras.backend.backend() == "torch"
     with no_grad():  # builds both; inference keeps the generic loop
-        assert max_diff(fused(x), reference(x)) < TOL
+        assert max_diff(fast(x), reference(x)) < TOL
     for mask in (None, right_padded([T, 0, 2, 5])):
-        assert_same_gradients(fused, reference, x, mask=mask)
-    assert torch_fused_calls == ([True, True] if torch_backend else [])
+        assert_same_gradients(fast, reference, x, mask=mask)
+    assert torch_fused_calls == []
     assert closed_form_calls == ([True, True] if torch_backend else [])
-    # the final cell state under a mask needs the loop's form of the same Function
     for layer in (ours, generic):
         layer.return_state = True
     mask = right_padded([T, 0, 2, 5])
-    assert_same_gradients(fused, reference, x, mask=mask)
+    assert_same_gradients(fast, reference, x, mask=mask)
     assert closed_form_calls == ([True] * 3 if torch_backend else [])
-    # mixed precision and explicit loops keep the generic loop
+    # mixed precision, explicit loops and other activations keep the generic loop
     LSTM(U, recurrent_activation=gate, dtype="mixed_bfloat16")(x)
     LSTM(U, recurrent_activation=gate, loop=BACKEND_LOOPS[keras.backend.backend()])(x)
     LSTM(U, recurrent_activation=gate, activation="relu")(x)
@@ -1105,10 +1080,10 @@ def test_use_fused_true_without_kernel_raises(x):
     layer = GRU(U, recurrent_activation="keras2_hard_sigmoid", use_fused=True)
     with pytest.raises(ValueError, match="no fused kernel applies"):
         layer(x)
-    # an LSTM with hard-sigmoid gates: on torch, while training, the closed-form
-    # sequence (rnnkit.ops.torch_lstm_grad) is its fused kernel; not in inference
+    # an LSTM with hard-sigmoid gates: no fused kernel, training or not (on torch its
+    # training runs the closed-form loop, rnnkit.ops.torch_lstm_grad, not a kernel)
     layer = LSTM(U, recurrent_activation="keras2_hard_sigmoid", use_fused=True)
-    if keras.backend.backend() == "torch":
+    with pytest.raises(ValueError, match="no fused kernel applies"):
         layer(x)
     with no_grad(), pytest.raises(ValueError, match="no fused kernel applies"):
         layer(x)
