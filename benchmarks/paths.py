@@ -41,26 +41,38 @@ import numpy as np
 from timing import interleaved_medians  # benchmarks/timing.py
 
 import rnnkit
-from rnnkit import config
+from rnnkit import backend, config
 from rnnkit.layers import planner
-from rnnkit.ops import batch_split, fused, jax_scan_grad, recurrent_matmul, torch_lstm_grad
+from rnnkit.ops import batch_split
 
 B, D, H = 64, 256, 512
 
 #: path -> the code that exists only for it (functions, classes or whole modules)
 CODE = {
-    "torch.fused": [fused.torch_fused, fused._torch_params, fused._gru_to_torch],
-    "torch.simple_rnn_inference": [fused.torch_simple_rnn_inference],
-    "torch.lstm_closed_form": [torch_lstm_grad],
-    "torch.fused_right_padded": [fused.torch_fused_right_padded, fused.right_padded_lengths],
-    "torch.lstm_packed": [fused._torch_lstm_packed],
-    "torch.lstm_closed_form_loop": [torch_lstm_grad],
-    "torch_colmajor": [recurrent_matmul.TorchColumnMajorMatmul],
-    "tf_pretransposed": [recurrent_matmul.TFPretransposedMatmul],
+    "torch.fused": [
+        backend.torch.torch_fused,
+        backend.torch._torch_params,
+        backend.torch._gru_to_torch,
+    ],
+    "torch.simple_rnn_inference": [backend.torch.torch_simple_rnn_inference],
+    "torch.lstm_closed_form": [
+        backend.torch._gate_backward_,
+        backend.torch._activate_,
+        backend.torch.applies,
+        backend.torch.lstm_sequence,
+        backend.torch._function,
+    ],
+    "torch.fused_right_padded": [
+        backend.torch.torch_fused_right_padded,
+        backend.torch.right_padded_lengths,
+    ],
+    "torch.lstm_packed": [backend.torch._torch_lstm_packed],
+    "torch_colmajor": [backend.torch.TorchColumnMajorMatmul],
+    "tf_pretransposed": [backend.tensorflow.TFPretransposedMatmul],
     "batch_split=auto": [batch_split],
     "projection=per_step": [],
-    "jax.scan_batched_grads": [jax_scan_grad],
-    "cudnn": [fused.keras_cudnn],
+    "jax.scan_batched_grads": [backend.jax],
+    "cudnn": [backend.cudnn.keras_cudnn],
 }
 
 #: (path, layer kind, mode, mask, how to turn the path off) per backend. ``off`` is a
@@ -80,34 +92,15 @@ ROWS = {
             "right",
             ("torch.simple_rnn_inference",),
         ),
-        ("torch.lstm_closed_form", "lstm-hsig", "train", None, ("torch.lstm_closed_form",)),
-        (
-            "torch.lstm_closed_form",
-            "lstm-hsig",
-            "train",
-            "right",
-            ("torch.fused_right_padded",),
-        ),
         ("torch.fused_right_padded", "lstm", "infer", "right", ("torch.fused_right_padded",)),
         ("torch.fused_right_padded", "lstm", "train", "right", ("torch.fused_right_padded",)),
         ("torch.fused_right_padded", "gru", "infer", "right", ("torch.fused_right_padded",)),
         ("torch.fused_right_padded", "gru", "train", "right", ("torch.fused_right_padded",)),
         ("torch.fused_right_padded", "srnn", "train", "right", ("torch.fused_right_padded",)),
         ("torch.lstm_packed", "lstm-state", "infer", "right", ("torch.lstm_packed",)),
-        (
-            "torch.lstm_closed_form_loop",
-            "lstm-hsig",
-            "train",
-            None,
-            ("torch.lstm_closed_form", "torch.lstm_closed_form_loop"),
-        ),
-        (
-            "torch.lstm_closed_form_loop",
-            "lstm-hsig",
-            "train",
-            "left",
-            ("torch.lstm_closed_form_loop",),
-        ),
+        ("torch.lstm_closed_form", "lstm-hsig", "train", None, ("torch.lstm_closed_form",)),
+        ("torch.lstm_closed_form", "lstm-hsig", "train", "right", ("torch.lstm_closed_form",)),
+        ("torch.lstm_closed_form", "lstm-hsig", "train", "left", ("torch.lstm_closed_form",)),
         ("torch_colmajor", "lstm-hsig", "infer", None, ("torch_colmajor",)),
         ("torch_colmajor", "gru", "infer", "left", ("torch_colmajor",)),
     ],

@@ -17,8 +17,9 @@ from typing import Any
 import keras
 from keras import constraints, initializers, ops, regularizers
 
+from rnnkit.backend import recurrent_matmul
 from rnnkit.ops.activations import get_activation, serialize_activation
-from rnnkit.ops.recurrent_matmul import Block, RecurrentMatmul, recurrent_matmul
+from rnnkit.ops.recurrent_matmul import Block, RecurrentMatmul
 
 
 class RecurrentCell(keras.Layer):
@@ -226,7 +227,7 @@ class RecurrentCell(keras.Layer):
 
     def loop_matmul(self, fast_path: str | None = None) -> RecurrentMatmul:
         """The state matmul of a loop, with the ``recurrent_blocks`` sliced now:
-        ``fast_path`` (a name of :mod:`rnnkit.ops.recurrent_matmul`, as the plan gives
+        ``fast_path`` (a name of :data:`rnnkit.backend.FAST_PATHS`, as the plan gives
         it; None or ``"generic"``: ``keras.ops.matmul``). Runners call it once, before
         their loop."""
         if fast_path == "generic":
@@ -254,13 +255,13 @@ class RecurrentCell(keras.Layer):
 
     def closed_form_gates(self) -> str | None:
         """The gate activation's name if the torch closed-form backward
-        (:mod:`rnnkit.ops.torch_lstm_grad`) can train this cell, else None (only
+        (:mod:`rnnkit.backend.torch`) can train this cell, else None (only
         :class:`rnnkit.cells.LSTMCell` can)."""
         return None
 
     def accumulates_projection(self) -> bool:
         """Whether ``step`` uses its projected input only through
-        ``matmul.accumulate(projected, h)`` (then :mod:`rnnkit.ops.jax_scan_grad`'s
+        ``matmul.accumulate(projected, h)`` (then :mod:`rnnkit.backend.jax`'s
         forward pass keeps only the sums, not the projected inputs)."""
         return False
 

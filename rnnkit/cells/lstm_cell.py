@@ -7,10 +7,10 @@ from typing import Any
 import keras
 from keras import initializers, ops
 
+from rnnkit.backend.torch import GATES as CLOSED_FORM_GATES
 from rnnkit.cells.base import GatedRecurrentCell
 from rnnkit.ops.activations import serialize_activation
 from rnnkit.ops.recurrent_matmul import RecurrentMatmul
-from rnnkit.ops.torch_lstm_grad import GATES as CLOSED_FORM_GATES
 
 
 @keras.saving.register_keras_serializable(package="rnnkit")
@@ -110,7 +110,7 @@ class LSTMCell(GatedRecurrentCell):
 
     def closed_form_gates(self) -> str | None:
         """The gate activation's name when the torch closed-form backward
-        (:mod:`rnnkit.ops.torch_lstm_grad`) can train this cell: a ``tanh`` activation
+        (:mod:`rnnkit.backend.torch`) can train this cell: a ``tanh`` activation
         and a gate activation it knows the derivative of; else None."""
         gate = serialize_activation(self.recurrent_activation)
         if serialize_activation(self.activation) != "tanh" or gate not in CLOSED_FORM_GATES:

@@ -16,20 +16,20 @@ The paths, fastest first where several apply (each tested against the generic lo
 - ``torch.simple_rnn_inference``: a SimpleRNN with a fused kind, no mask, no gradients
   recorded (each step in place in its slice of the outputs).
 - ``torch.fused_right_padded``: the two above under a right-padded mask, Keras's
-  masking rebuilt from the outputs (:mod:`rnnkit.ops.fused`).
+  masking rebuilt from the outputs (:mod:`rnnkit.backend.torch`).
 - ``torch.lstm_packed``: an LSTM whose final states are read, under a right-padded mask,
   no gradients (a packed sequence).
 - ``cudnn``: Keras's cuDNN LSTM / GRU on TensorFlow or JAX with a GPU, no mask.
 - ``jax.scan_batched_grads``: JAX on a CPU, a gated cell: the generic scan with its
-  weight gradients after the loop (:mod:`rnnkit.ops.jax_scan_grad`).
+  weight gradients after the loop (:mod:`rnnkit.backend.jax`).
 - ``torch.lstm_closed_form``: torch records gradients, an LSTM without a torch kernel
   whose gates have a closed-form derivative (the hard sigmoids; the cell's
   ``closed_form_gates()``), float32 or float64: the loop as one autograd Function with a
-  closed-form backward (:mod:`rnnkit.ops.torch_lstm_grad`), any mask, recurrent dropout.
+  closed-form backward (:mod:`rnnkit.backend.torch`), any mask, recurrent dropout.
 - ``loop.<form>``: the generic loop, ``tf_while`` (TensorFlow), ``scan`` (JAX) or
   ``unrolled`` (torch, and ``unroll=True`` anywhere), with its input projection
   ``hoisted`` (one matmul before the loop) or ``per_step`` (XLA on a CPU), its recurrent
-  matmul form (:mod:`rnnkit.ops.recurrent_matmul`) and its batch parts
+  matmul form (:mod:`rnnkit.backend`) and its batch parts
   (:mod:`rnnkit.ops.batch_split`).
 
 Any fused path needs ``use_fused`` not False, no recurrent dropout in training,
@@ -47,11 +47,11 @@ from typing import Any
 
 import keras
 
+from rnnkit import backend as fast_paths
 from rnnkit import config
-from rnnkit.ops import fused, jax_scan_grad, torch_lstm_grad
+from rnnkit.backend import cudnn
 from rnnkit.ops.batch_split import batch_parts
 from rnnkit.ops.recurrence import resolve_loop
-from rnnkit.ops.recurrent_matmul import matmul_fast_path
 from rnnkit.ops.validation import static_shape
 
 __all__ = ["EXCLUDABLE", "ExecutionPlan", "FUSED_PATHS", "excluding", "explain", "plan_call"]
@@ -65,7 +65,7 @@ FUSED_PATHS = (
     "cudnn",
 )
 #: what :func:`excluding` can turn off: every path but the generic loop, and the loop's
-#: recurrent matmul fast paths (:mod:`rnnkit.ops.recurrent_matmul`)
+#: recurrent matmul fast paths (:func:`rnnkit.backend.recurrent_matmul`)
 EXCLUDABLE = (
     *FUSED_PATHS,
     "jax.scan_batched_grads",
@@ -239,7 +239,7 @@ def plan_call(
                         "an LSTM's final states under a mask while gradients are recorded"
                     )
                 else:
-                    lengths = fused.right_padded_lengths(mask)
+                    lengths = fast_paths.torch.right_padded_lengths(mask)
                     if lengths is None:
                         blockers.append("the mask is not right-padded")
                     else:
@@ -251,7 +251,7 @@ def plan_call(
             blockers.append("a masked sequence (cuDNN zeroes the outputs at masked steps)")
         elif kind not in ("lstm", "gru"):
             blockers.append(f"no cuDNN kernel for {kind}")
-        elif not fused.gpu_available():
+        elif not cudnn.gpu_available():
             blockers.append("no GPU")
         else:
             name = _first_allowed(["cudnn"], blockers)
@@ -283,7 +283,12 @@ def _generic_plan(
     loop = resolve_loop(loop_setting, layer.unroll)
     batch = static_shape(sequences)[0] if sequences is not None else None
     parts = batch_parts(
-        settings["batch_split"], batch, training, loop, layer.concurrent_loops
+        settings["batch_split"],
+        batch,
+        training,
+        loop,
+        layer.concurrent_loops,
+        gpu=cudnn.gpu_available(),
     )
     projection_setting = settings["projection"]
     if projection_setting != "auto":
@@ -293,7 +298,7 @@ def _generic_plan(
     whole_ok = loop_setting == "auto" and not layer.unroll
     excluded = _excluded.get()
     if whole_ok and projection_setting != "hoisted" and xla_cpu(backend) and cell.gates > 1:
-        if jax_scan_grad.applies(cell) and "jax.scan_batched_grads" not in excluded:
+        if fast_paths.jax.applies(cell) and "jax.scan_batched_grads" not in excluded:
             return ExecutionPlan(
                 "jax.scan_batched_grads",
                 backend,
@@ -305,7 +310,7 @@ def _generic_plan(
         whole_ok
         and hoisted
         and backend == "torch"
-        and torch_lstm_grad.applies(cell)
+        and fast_paths.torch.applies(cell)
         and "torch.lstm_closed_form" not in excluded
     ):
         return ExecutionPlan(
@@ -315,7 +320,7 @@ def _generic_plan(
             batch_parts=parts,
             not_taken=not_taken,
         )
-    matmul = matmul_fast_path(loop) or "generic"
+    matmul = fast_paths.matmul_fast_path(loop) or "generic"
     return ExecutionPlan(
         f"loop.{loop}",
         backend,
@@ -410,7 +415,7 @@ def explain(
 
 
 def _device() -> str:
-    return "GPU" if fused.gpu_available() or _torch_cuda() else "CPU"
+    return "GPU" if cudnn.gpu_available() or _torch_cuda() else "CPU"
 
 
 def _torch_cuda() -> bool:

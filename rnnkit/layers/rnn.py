@@ -8,13 +8,11 @@ from typing import Any
 import keras
 from keras import ops
 
-from rnnkit import config
+from rnnkit import backend, config
 from rnnkit.cells.base import RecurrentCell
 from rnnkit.layers import planner
 from rnnkit.layers.planner import ExecutionPlan, plan_call
-from rnnkit.ops import jax_scan_grad, torch_lstm_grad
 from rnnkit.ops.batch_split import check_batch_split, run_split
-from rnnkit.ops.fused import run_fused
 from rnnkit.ops.recurrence import recurrence
 from rnnkit.ops.validation import cast_integer_inputs, check_sequences, static_shape
 
@@ -30,15 +28,15 @@ class RNN(keras.Layer):
     (see ``projection``);
     the recurrence then runs in the backend's best loop (``lax.scan`` on JAX, whose
     backward pass on a CPU computes a gated cell's weight gradients after the loop:
-    :mod:`rnnkit.ops.jax_scan_grad`; a ``tf.while_loop`` on TensorFlow,
+    :mod:`rnnkit.backend.jax`; a ``tf.while_loop`` on TensorFlow,
     whose backward pass multiplies by a recurrent kernel transposed once before the
-    loop: :mod:`rnnkit.ops.recurrent_matmul`; a loop
+    loop: :mod:`rnnkit.backend.tensorflow`; a loop
     over ``torch.unbind`` views on torch), or in a fused kernel (torch's native RNN kernels
     on the torch backend, cuDNN on a GPU) when the cell's configuration allows it and
-    the sequence is unmasked (on torch also right-padded: :mod:`rnnkit.ops.fused`).
+    the sequence is unmasked (on torch also right-padded: :mod:`rnnkit.backend.torch`).
     On torch, while gradients are recorded, an LSTM whose gates torch's kernel lacks
     (the hard sigmoids) runs as one autograd Function with a closed-form backward
-    (:mod:`rnnkit.ops.torch_lstm_grad`), under any mask and recurrent dropout.
+    (:mod:`rnnkit.backend.torch`), under any mask and recurrent dropout.
     Masking follows Keras: states are carried through masked steps and the output
     there is the previous output (zeros with ``zero_output_for_mask=True``); right,
     left and fully masked rows all work.
@@ -269,7 +267,7 @@ class RNN(keras.Layer):
         result = None
         if plan.fused:
             x = sequences if input_mask is None else sequences * ops.expand_dims(input_mask, 1)
-            result = run_fused(
+            result = backend.run_fused(
                 plan,
                 self.cell,
                 x,
@@ -334,13 +332,13 @@ class RNN(keras.Layer):
             if mask is not None:
                 loop_mask = ops.flip(mask, axis=1)
         whole_sequence = {
-            "jax.scan_batched_grads": jax_scan_grad.scan_with_batched_weight_grads,
-            "torch.lstm_closed_form": torch_lstm_grad.lstm_sequence,
+            "jax.scan_batched_grads": backend.jax.scan_with_batched_weight_grads,
+            "torch.lstm_closed_form": backend.torch.lstm_sequence,
         }.get(plan.name)
         if whole_sequence is not None:
             # The loop with its weight gradients after the loop: JAX on a CPU
-            # (rnnkit.ops.jax_scan_grad), torch training of an LSTM
-            # (rnnkit.ops.torch_lstm_grad). Both project the raw inputs themselves.
+            # (rnnkit.backend.jax), torch training of an LSTM
+            # (rnnkit.backend.torch). Both project the raw inputs themselves.
             x = sequences_tm if input_mask is None else sequences_tm * input_mask
             mask_tm = None if loop_mask is None else ops.moveaxis(ops.cast(loop_mask, "bool"), 1, 0)
             last, outputs_tm, new_states = whole_sequence(
@@ -350,7 +348,7 @@ class RNN(keras.Layer):
             return last, outputs, new_states
         # Made once, before the loop (TensorFlow's loop: a pre-transposed kernel for
         # the backward pass; torch inference: column-major products; see
-        # rnnkit.ops.recurrent_matmul).
+        # rnnkit.backend).
         matmul = self.cell.loop_matmul(plan.matmul)
         if plan.projection == "hoisted":
             projected = self.cell.project_inputs(sequences_tm, input_mask, matmul)

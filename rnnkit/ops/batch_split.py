@@ -30,8 +30,6 @@ from typing import Any
 import keras
 from keras import ops
 
-from rnnkit.ops.fused import gpu_available
-
 MIN_AUTO_BATCH = 8
 
 
@@ -54,6 +52,7 @@ def batch_parts(
     training: Any,
     loop: str,
     concurrent_loops: int = 1,
+    gpu: bool = False,
 ) -> int:
     """How many parts a recurrence over ``batch`` rows runs as.
 
@@ -65,6 +64,7 @@ def batch_parts(
         loop: the resolved loop of :func:`rnnkit.ops.recurrence.resolve_loop`.
         concurrent_loops: independent loops that already run beside this one (2 for
             each direction of a Bidirectional layer); ``"auto"`` splits only a lone loop.
+        gpu: whether the backend computes on a GPU (``"auto"`` then never splits).
 
     Returns:
         The number of parts, between 1 and ``batch``.
@@ -80,7 +80,7 @@ def batch_parts(
         and concurrent_loops == 1
         and batch >= MIN_AUTO_BATCH
         and _usable_cpus() >= 2
-        and not gpu_available()
+        and not gpu
     ):
         return 2
     return 1

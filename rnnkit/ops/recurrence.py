@@ -40,7 +40,7 @@ def masked_step(step: StepFn, zero_output_for_mask: bool):
     """``step`` with Keras's masking: ``fn(x_t, m_t, prev_output, states)``; masked
     steps keep the states and emit the previous output (zeros with
     ``zero_output_for_mask``). Shared by every loop here and by
-    :mod:`rnnkit.ops.jax_scan_grad`."""
+    :mod:`rnnkit.backend.jax`."""
 
     def fn(x_t, m_t, prev_output, states):
         output, new_states = step(x_t, list(states))

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 import rnnkit
+from rnnkit.backend import cudnn
 from rnnkit.layers import GRU, LSTM, Bidirectional, MinGRU, SimpleRNN, StackedRNN
-from rnnkit.ops import fused
 
 B, T, D, U = 4, 6, 5, 3
 BACKEND = keras.backend.backend()
@@ -41,7 +41,7 @@ def test_plain_lstm():
     plan = LSTM(U).execution_plan(X)
     if BACKEND == "torch":
         assert plan.name == "torch.fused" and plan.kernel == "lstm" and plan.fused
-    elif fused.gpu_available():
+    elif cudnn.gpu_available():
         assert plan.name == "cudnn"
     else:
         assert plan.name == generic_name()
@@ -153,7 +153,7 @@ def test_strict_switch_names_the_unmet_condition():
     if BACKEND == "torch":
         with pytest.raises(ValueError, match="no fused kernel applies on torch: the mask is not"):
             layer(X, mask=LEFT)
-    elif not fused.gpu_available():
+    elif not cudnn.gpu_available():
         with pytest.raises(ValueError, match=f"no fused kernel applies on {BACKEND}: no GPU"):
             layer(X)
 

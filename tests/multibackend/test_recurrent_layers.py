@@ -313,7 +313,7 @@ class _FromInitialState(keras.Layer):
 @pytest.mark.parametrize("go_backwards", [False, True])
 def test_every_loop_gradients_with_recurrent_dropout_and_initial_state(loop, kind, go_backwards, x):
     # The recurrent matmul's backward differs per loop (TensorFlow's loop multiplies by
-    # a kernel transposed before the loop, rnnkit.ops.recurrent_matmul): gradients
+    # a kernel transposed before the loop, rnnkit.backend.tensorflow): gradients
     # through the recurrent dropout mask, the reset-before GRU's kernel slices and the
     # initial states must equal the unrolled reference's.
     ours, _ = pair(
@@ -343,7 +343,7 @@ def test_every_loop_gradients_with_recurrent_dropout_and_initial_state(loop, kin
 
 
 def test_recurrent_matmul_fast_path_only_in_backend_loop(x, recorded_plans):
-    from rnnkit.ops import recurrent_matmul as module
+    from rnnkit import backend as module
 
     backend = keras.backend.backend()
 
@@ -434,7 +434,7 @@ def test_torch_colmajor_inference_matches_generic(
     kind, mask_name, go_backwards, initial, x, colmajor_calls
 ):
     # torch inference runs the generic loop's products as R^T h^T in column-major
-    # layout (rnnkit.ops.recurrent_matmul): the same values as the row-major loop.
+    # layout (rnnkit.backend.torch): the same values as the row-major loop.
     base, extra = COLMAJOR_KINDS[kind]
     ours = variant(
         pair(base)[0],
@@ -529,7 +529,7 @@ def recorded_plans():
         yield rows
 
 
-#: the plans that run torch's kernels through rnnkit.ops.fused.torch_fused
+#: the plans that run torch's kernels through rnnkit.backend.torch.torch_fused
 TORCH_KERNEL_PATHS = (
     "torch.fused",
     "torch.simple_rnn_inference",
@@ -554,7 +554,7 @@ def test_fused_kernel_under_right_padded_mask(
     kind, go_backwards, zero_output, x, torch_fused_calls
 ):
     # On torch a right-padded mask takes the fused kernel over the whole padded batch,
-    # and Keras's masking semantics are rebuilt from its outputs (rnnkit.ops.fused):
+    # and Keras's masking semantics are rebuilt from its outputs (rnnkit.backend.torch):
     # outputs (previous output or zeros at padded steps), the last output and the final
     # state (the initial one for an empty row) and every gradient equal the generic
     # loop's, from initial states, for lengths 0 to T.
@@ -636,9 +636,9 @@ def test_lstm_final_states_under_right_padded_mask_without_gradients(
 def in_place_calls(recorded_plans):
     """Grows by one each time a layer call runs the SimpleRNN steps in place
     (torch.simple_rnn_inference, also under a right-padded mask)."""
-    from rnnkit.ops import fused
+    from rnnkit.backend import torch as torch_paths
 
-    return PathsRun(recorded_plans, lambda plan: plan.kernel in fused.IN_PLACE_KINDS)
+    return PathsRun(recorded_plans, lambda plan: plan.kernel in torch_paths.IN_PLACE_KINDS)
 
 
 @pytest.mark.parametrize("kind", ["srnn", "srnn_relu"])
@@ -649,7 +649,7 @@ def test_torch_simple_rnn_inference_matches_generic(
     kind, use_bias, mask_name, go_backwards, x, in_place_calls
 ):
     # Without gradients (predict), a torch SimpleRNN computes each step in place in its
-    # own slice of the projected inputs (rnnkit.ops.fused.torch_simple_rnn_inference):
+    # own slice of the projected inputs (rnnkit.backend.torch.torch_simple_rnn_inference):
     # outputs, last output and final state equal the generic loop's, from initial
     # states, unmasked and right-padded (lengths 0..T); with gradients torch.rnn_tanh
     # runs instead and agrees as well.
@@ -708,14 +708,14 @@ def test_torch_simple_rnn_inference_in_predict_stateful_and_mixed_precision(x, i
 def test_keras_kernels_only_with_a_gpu(kind, x):
     # Keras's backend lstm/gru are taken for their cuDNN kernels only: Keras 3.15's JAX
     # gru is a plain lax.scan that also runs on a CPU, where rnnkit's own loop is faster.
-    from rnnkit.ops import fused
+    from rnnkit.backend import cudnn
 
     backend = keras.backend.backend()
     ours, _ = pair(kind, return_sequences=True)
     plan = ours.execution_plan(x)
     if backend == "torch":
         assert plan.name == "torch.fused"  # torch's own fused kernels, on any device
-    elif not fused.gpu_available():
+    elif not cudnn.gpu_available():
         assert not plan.fused and "no GPU" in plan.reasons()["fused kernel"]
         forced = type(ours)(**{**ours.get_config(), "use_fused": True})
         with pytest.raises(ValueError, match="no fused kernel applies"):
@@ -807,19 +807,21 @@ def test_batch_split_stateful_carries_each_row():
 
 
 def test_batch_split_auto_only_for_tensorflow_cpu_inference(x, monkeypatch):
+    from rnnkit.backend import cudnn
     from rnnkit.ops import batch_split
 
-    tf_cpu = keras.backend.backend() == "tensorflow" and not batch_split.gpu_available()
-    assert batch_split.batch_parts("auto", 64, False, "tf_while") == (2 if tf_cpu else 1)
-    assert batch_split.batch_parts("auto", 64, None, "tf_while") == (2 if tf_cpu else 1)
-    assert batch_split.batch_parts("auto", 64, True, "tf_while") == 1  # training
-    assert batch_split.batch_parts("auto", 4, False, "tf_while") == 1  # too few rows
-    assert batch_split.batch_parts("auto", None, False, "tf_while") == 1  # unknown batch
-    assert batch_split.batch_parts("auto", 64, False, "unrolled") == 1
-    assert batch_split.batch_parts(3, 64, True, "scan") == 3  # explicit: always
-    assert batch_split.batch_parts(3, 2, True, "scan") == 2  # at most one row a part
+    gpu = cudnn.gpu_available()
+    tf_cpu = keras.backend.backend() == "tensorflow" and not gpu
+    assert batch_split.batch_parts("auto", 64, False, "tf_while", gpu=gpu) == (2 if tf_cpu else 1)
+    assert batch_split.batch_parts("auto", 64, None, "tf_while", gpu=gpu) == (2 if tf_cpu else 1)
+    assert batch_split.batch_parts("auto", 64, True, "tf_while", gpu=gpu) == 1  # training
+    assert batch_split.batch_parts("auto", 4, False, "tf_while", gpu=gpu) == 1  # too few rows
+    assert batch_split.batch_parts("auto", None, False, "tf_while", gpu=gpu) == 1  # unknown batch
+    assert batch_split.batch_parts("auto", 64, False, "unrolled", gpu=gpu) == 1
+    assert batch_split.batch_parts(3, 64, True, "scan", gpu=gpu) == 3  # explicit: always
+    assert batch_split.batch_parts(3, 2, True, "scan", gpu=gpu) == 2  # at most one row a part
     monkeypatch.setattr(batch_split, "_usable_cpus", lambda: 1)
-    assert batch_split.batch_parts("auto", 64, False, "tf_while") == 1
+    assert batch_split.batch_parts("auto", 64, False, "tf_while", gpu=gpu) == 1
     monkeypatch.undo()
 
     # the layer: a predict of 16 rows runs two loops on TensorFlow's CPU, one elsewhere
@@ -846,7 +848,7 @@ def test_batch_split_auto_only_for_tensorflow_cpu_inference(x, monkeypatch):
         keras.Model(inputs, bidirectional(inputs)).predict_on_batch(x16)
     assert len({id(layer_) for layer_, _ in rows}) == 2
     assert {plan.batch_parts for _, plan in rows} == {1}
-    assert batch_split.batch_parts("auto", 64, False, "tf_while", concurrent_loops=2) == 1
+    assert batch_split.batch_parts("auto", 64, False, "tf_while", concurrent_loops=2, gpu=gpu) == 1
 
 
 def test_batch_split_errors():
@@ -878,14 +880,14 @@ def assert_same_under_every_mask(fast, generic, x):
 
 @pytest.fixture
 def fast_path_calls(recorded_plans):
-    """Grows by one each time a layer call takes rnnkit.ops.jax_scan_grad."""
+    """Grows by one each time a layer call takes rnnkit.backend.jax."""
     return PathsRun(recorded_plans, lambda plan: plan.name == "jax.scan_batched_grads")
 
 
 @pytest.mark.parametrize("kind", ["lstm", "lstm_nobias", "gru", "gru_reset_before"])
 @pytest.mark.parametrize("go_backwards", [False, True])
 def test_batched_weight_grads_match_generic_scan(kind, go_backwards, x, fast_path_calls):
-    # rnnkit.ops.jax_scan_grad, the JAX-CPU fast path of loop="auto" (weight gradients
+    # rnnkit.backend.jax, the JAX-CPU fast path of loop="auto" (weight gradients
     # after the loop): outputs, final states and every gradient equal the generic
     # loop's, from initial states, with input and recurrent dropout in training and
     # under masks. Elsewhere (other backends, explicit loops, mixed precision) not taken.
@@ -935,7 +937,7 @@ def test_batched_weight_grads_not_for_hoisted_mixed_precision_or_simple_rnn(x, f
 
 @pytest.fixture
 def closed_form_calls(recorded_plans):
-    """Grows by one each time a layer call runs rnnkit.ops.torch_lstm_grad."""
+    """Grows by one each time a layer call runs rnnkit.backend.torch."""
     return PathsRun(recorded_plans, lambda plan: plan.name == "torch.lstm_closed_form")
 
 
@@ -954,7 +956,7 @@ def lstm_with_gate(gate, **kwargs):
 @pytest.mark.parametrize("gate", GATES)
 @pytest.mark.parametrize("go_backwards", [False, True])
 def test_torch_closed_form_lstm_matches_generic(gate, go_backwards, x, closed_form_calls):
-    # rnnkit.ops.torch_lstm_grad, the torch training path of an LSTM (one autograd
+    # rnnkit.backend.torch, the torch training path of an LSTM (one autograd
     # Function, closed-form backward): outputs, final states and every gradient equal
     # the generic loop's, from initial states, with input and recurrent dropout in
     # training and under every mask (carried states and outputs; zeros at masked steps
@@ -1081,7 +1083,7 @@ def test_use_fused_true_without_kernel_raises(x):
     with pytest.raises(ValueError, match="no fused kernel applies"):
         layer(x)
     # an LSTM with hard-sigmoid gates: no fused kernel, training or not (on torch its
-    # training runs the closed-form loop, rnnkit.ops.torch_lstm_grad, not a kernel)
+    # training runs the closed-form loop, rnnkit.backend.torch, not a kernel)
     layer = LSTM(U, recurrent_activation="keras2_hard_sigmoid", use_fused=True)
     with pytest.raises(ValueError, match="no fused kernel applies"):
         layer(x)

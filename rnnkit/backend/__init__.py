@@ -1,0 +1,114 @@
+"""Each backend's fast paths, one module per backend: :mod:`rnnkit.backend.torch`
+(torch's kernels, the closed-form LSTM, the column-major matmul),
+:mod:`rnnkit.backend.tensorflow` (the pre-transposed matmul), :mod:`rnnkit.backend.jax`
+(the scan with its weight gradients after the loop) and :mod:`rnnkit.backend.cudnn`
+(Keras's cuDNN kernels on TensorFlow and JAX with a GPU).
+
+:func:`rnnkit.layers.planner.plan_call` is the one place that chooses among them; these
+modules execute what a plan names. The generic loop they replace is in
+:mod:`rnnkit.ops.recurrence`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+
+from rnnkit.backend import cudnn, jax, tensorflow, torch
+from rnnkit.ops.recurrent_matmul import Block, RecurrentMatmul
+
+__all__ = [
+    "FAST_PATHS",
+    "cudnn",
+    "jax",
+    "matmul_fast_path",
+    "recurrent_matmul",
+    "run_fused",
+    "tensorflow",
+    "torch",
+]
+
+#: (backend, loop of :mod:`rnnkit.ops.recurrence`) -> the matmul fast path that loop
+#: uses; every other loop uses the generic matmul
+FAST_PATHS = {
+    ("tensorflow", "tf_while"): "tf_pretransposed",
+    ("torch", "unrolled"): "torch_colmajor",
+}
+
+
+def _torch_records_gradients() -> bool:
+    import torch as torch_
+
+    return torch_.is_grad_enabled()
+
+
+def matmul_fast_path(loop: str) -> str | None:
+    """The fast path for a resolved ``loop`` on the current backend (None: generic).
+    ``torch_colmajor`` only where torch records no gradients (inference)."""
+    fast_path = FAST_PATHS.get((keras.backend.backend(), loop))
+    if fast_path == "torch_colmajor" and _torch_records_gradients():
+        return None
+    return fast_path
+
+
+#: fast path name -> its class (the class's ``backend`` is the one it needs)
+_FAST_PATH_CLASSES = {
+    "tf_pretransposed": tensorflow.TFPretransposedMatmul,
+    "torch_colmajor": torch.TorchColumnMajorMatmul,
+}
+
+
+def recurrent_matmul(
+    kernel: Any, fast_path: str | None = None, blocks: tuple[Block, ...] = ((0, None),)
+) -> RecurrentMatmul:
+    """The matmul for a loop: a fast path of :data:`FAST_PATHS` (on its backend only)
+    or None for the generic one, with the kernel's column ``blocks`` sliced now. Call it
+    before the loop."""
+    if fast_path is None:
+        return RecurrentMatmul(kernel, blocks)
+    cls = _FAST_PATH_CLASSES.get(fast_path)
+    if cls is None:
+        raise ValueError(
+            f"Unknown recurrent matmul fast path {fast_path!r}: expected None or one of "
+            f"{sorted(_FAST_PATH_CLASSES)}."
+        )
+    if keras.backend.backend() != cls.backend:
+        raise ValueError(
+            f"The {fast_path!r} recurrent matmul needs the {cls.backend} backend, "
+            f"got {keras.backend.backend()!r}."
+        )
+    return cls(kernel, blocks)
+
+
+def run_fused(
+    plan: Any,
+    cell: Any,
+    inputs: Any,
+    initial_states: list,
+    go_backwards: bool = False,
+    return_sequences: bool = True,
+    zero_output_for_mask: bool = False,
+) -> tuple[Any, Any, list] | None:
+    """Runs the fused path that ``plan`` (:func:`rnnkit.layers.planner.plan_call`) chose
+    over raw ``inputs`` (B, T, D); None only when Keras's cuDNN kernel declines at run
+    time. States the path does not compute (an LSTM's cell state under a right-padded
+    mask when the caller does not read it) are None."""
+    if plan.name in ("torch.fused", "torch.simple_rnn_inference"):
+        return torch.torch_fused(plan.kernel, cell, inputs, initial_states, go_backwards)
+    if plan.name in ("torch.fused_right_padded", "torch.lstm_packed"):
+        return torch.torch_fused_right_padded(
+            plan.kernel,
+            cell,
+            inputs,
+            initial_states,
+            plan.lengths,
+            go_backwards,
+            zero_output_for_mask,
+            packed=plan.name == "torch.lstm_packed",
+        )
+    if plan.name == "cudnn":
+        return cudnn.keras_cudnn(
+            plan.kernel, cell, inputs, initial_states, None, go_backwards, return_sequences
+        )
+    raise ValueError(f"run_fused: {plan.name!r} is not a fused path.")
