@@ -58,7 +58,6 @@ CODE = {
     "torch.lstm_closed_form": [
         backend.torch._gate_backward_,
         backend.torch._activate_,
-        backend.torch.applies,
         backend.torch.lstm_sequence,
         backend.torch._function,
     ],

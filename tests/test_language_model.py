@@ -201,6 +201,22 @@ def test_save_load_round_trip(tmp_path):
     np.testing.assert_allclose(np.asarray(loaded(ids)), ref, atol=1e-6)
 
 
+def test_use_fused_is_a_runtime_choice_not_saved():
+    model = LanguageModel(30, units=8, num_layers=1, batch_size=3, use_fused=False)
+    config = model.get_config()
+    assert "use_fused" not in config
+    assert all(layer.use_fused is False for layer in model.lstm_layers)
+    # a copy for another batch size keeps this object's choice
+    model.build((3, None))
+    clone = model.with_batch_size(5)
+    assert clone.batch_size == 5 and all(layer.use_fused is False for layer in clone.lstm_layers)
+    # configs saved by rnnkit before 0.2 held it: read, ignored with a warning
+    with pytest.warns(UserWarning, match="use_fused=False, which rnnkit no longer saves"):
+        old = LanguageModel.from_config({**config, "use_fused": False})
+    assert old.use_fused == "auto"
+    assert LanguageModel.from_config({**config, "use_fused": "auto"}).use_fused == "auto"
+
+
 # -- sampling ------------------------------------------------------------------------
 
 

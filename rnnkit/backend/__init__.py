@@ -19,38 +19,13 @@ from rnnkit.backend import cudnn, jax, tensorflow, torch
 from rnnkit.ops.recurrent_matmul import Block, RecurrentMatmul
 
 __all__ = [
-    "FAST_PATHS",
     "cudnn",
     "jax",
-    "matmul_fast_path",
     "recurrent_matmul",
     "run_fused",
     "tensorflow",
     "torch",
 ]
-
-#: (backend, loop of :mod:`rnnkit.ops.recurrence`) -> the matmul fast path that loop
-#: uses; every other loop uses the generic matmul
-FAST_PATHS = {
-    ("tensorflow", "tf_while"): "tf_pretransposed",
-    ("torch", "unrolled"): "torch_colmajor",
-}
-
-
-def _torch_records_gradients() -> bool:
-    import torch as torch_
-
-    return torch_.is_grad_enabled()
-
-
-def matmul_fast_path(loop: str) -> str | None:
-    """The fast path for a resolved ``loop`` on the current backend (None: generic).
-    ``torch_colmajor`` only where torch records no gradients (inference)."""
-    fast_path = FAST_PATHS.get((keras.backend.backend(), loop))
-    if fast_path == "torch_colmajor" and _torch_records_gradients():
-        return None
-    return fast_path
-
 
 #: fast path name -> its class (the class's ``backend`` is the one it needs)
 _FAST_PATH_CLASSES = {
@@ -62,9 +37,9 @@ _FAST_PATH_CLASSES = {
 def recurrent_matmul(
     kernel: Any, fast_path: str | None = None, blocks: tuple[Block, ...] = ((0, None),)
 ) -> RecurrentMatmul:
-    """The matmul for a loop: a fast path of :data:`FAST_PATHS` (on its backend only)
-    or None for the generic one, with the kernel's column ``blocks`` sliced now. Call it
-    before the loop."""
+    """The matmul for a loop: the fast path the plan names (``ExecutionPlan.matmul``; on
+    its backend only) or None for the generic one, with the kernel's column ``blocks``
+    sliced now. Call it before the loop."""
     if fast_path is None:
         return RecurrentMatmul(kernel, blocks)
     cls = _FAST_PATH_CLASSES.get(fast_path)

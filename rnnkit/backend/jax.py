@@ -54,16 +54,6 @@ def _weights(cell: Any) -> list:
     return kernels + [v for v in cell.weights if not any(v is k for k in kernels)]
 
 
-def applies(cell: Any) -> bool:
-    """Whether the fast path can run ``cell`` (float32, the usual weight layout)."""
-    if keras.backend.backend() != "jax":
-        return False
-    if cell.compute_dtype != "float32" or cell.variable_dtype != "float32":
-        return False
-    kernels = (getattr(cell, "kernel", None), getattr(cell, "recurrent_kernel", None))
-    return all(k is not None for k in kernels)
-
-
 class _Recording(RecurrentMatmul):
     """The generic matmul that also records each call: ``(block, h, result)``."""
 
@@ -166,7 +156,7 @@ def scan_with_batched_weight_grads(
     """Runs ``cell`` over time-major raw inputs ``(T, B, D)`` from ``initial_states``.
 
     Args:
-        cell: an rnnkit cell (see :func:`applies`).
+        cell: an rnnkit cell (the planner checks that this path applies to it).
         inputs_tm: ``(T, B, D)`` inputs (dropout already applied).
         initial_states: the ``(B, n)`` states.
         mask_tm: optional boolean ``(T, B)``; masked steps carry the states and the

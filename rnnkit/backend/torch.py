@@ -335,18 +335,6 @@ def _activate_(gate: str, z: Any) -> None:
         raise ValueError(f"Unknown gate activation {gate!r}: expected one of {GATES}.")
 
 
-def applies(cell: Any) -> bool:
-    """Whether this path can run ``cell`` now (torch backend assumed; see the module
-    docstring's conditions)."""
-    import torch
-
-    return (
-        torch.is_grad_enabled()
-        and cell.closed_form_gates() is not None
-        and cell.compute_dtype in ("float32", "float64")
-    )
-
-
 def lstm_sequence(
     cell: Any,
     inputs: Any,

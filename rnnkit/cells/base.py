@@ -227,7 +227,7 @@ class RecurrentCell(keras.Layer):
 
     def loop_matmul(self, fast_path: str | None = None) -> RecurrentMatmul:
         """The state matmul of a loop, with the ``recurrent_blocks`` sliced now:
-        ``fast_path`` (a name of :data:`rnnkit.backend.FAST_PATHS`, as the plan gives
+        ``fast_path`` (a name of :data:`rnnkit.layers.planner.MATMUL_FAST_PATHS`, as the plan gives
         it; None or ``"generic"``: ``keras.ops.matmul``). Runners call it once, before
         their loop."""
         if fast_path == "generic":

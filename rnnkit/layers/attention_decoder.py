@@ -9,9 +9,9 @@ import numpy as np
 from keras import ops
 
 from rnnkit import config
-from rnnkit.backend import matmul_fast_path
 from rnnkit.cells.base import RecurrentCell
 from rnnkit.layers.bahdanau_attention import BahdanauAttention
+from rnnkit.layers.planner import matmul_fast_path
 from rnnkit.ops.recurrence import recurrence, resolve_loop
 from rnnkit.ops.recurrent_matmul import RecurrentMatmul
 from rnnkit.ops.validation import check_rank, static_shape

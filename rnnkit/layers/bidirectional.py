@@ -9,6 +9,7 @@ from keras import ops
 
 from rnnkit.layers.parallel_rnn import ParallelRNN
 from rnnkit.layers.rnn import RNN
+from rnnkit.ops.validation import static_shape
 
 MERGE_MODES = ("concat", "sum", "ave", "mul", None)
 
@@ -190,6 +191,19 @@ class Bidirectional(keras.Layer):
             outputs = output if isinstance(output, list) else [output]
             return outputs + states_f + states_b
         return output
+
+    def execution_plan(
+        self, inputs: Any, mask: Any = None, training: bool = False
+    ) -> dict[str, Any]:
+        """How each direction runs: ``{"forward": plan, "backward": plan}``, the
+        :meth:`rnnkit.layers.RNN.execution_plan` of the two wrapped layers. Builds the
+        layer if needed; computes nothing else."""
+        if not self.built:
+            self.build(tuple(static_shape(inputs)))
+        return {
+            "forward": self.forward_layer.execution_plan(inputs, mask, training),
+            "backward": self.backward_layer.execution_plan(inputs, mask, training),
+        }
 
     @property
     def stateful(self) -> bool:

@@ -36,6 +36,19 @@ class GRU(KerasCudnnNames, CellLayer):
             (and readable as the ``use_cudnn`` attribute), and Keras's legacy
             ``implementation`` argument is accepted and changes nothing.
 
+    Every call runs one path, chosen by :func:`rnnkit.layers.planner.plan_call` (see it
+    with ``layer.execution_plan(x)`` or :func:`rnnkit.explain`); every path gives the same
+    outputs and gradients. A fused kernel needs ``use_fused`` not False, ``unroll=False``,
+    the ``"auto"`` loop, no recurrent dropout while training, and ``activation="tanh"``,
+    ``recurrent_activation="sigmoid"`` and ``reset_after=True``:
+
+    - ``torch.fused``: on torch, unmasked inputs; ``torch.fused_right_padded`` for a
+      right-padded mask;
+    - ``cudnn``: on TensorFlow or JAX with a GPU, unmasked inputs.
+
+    Otherwise the loop runs: ``jax.scan_batched_grads`` on JAX's CPU backend (float32,
+    the ``"auto"`` loop), else ``loop.*`` (see :class:`rnnkit.layers.RNN`).
+
     Call arguments:
         sequences: ``(batch, timesteps, features)`` float tensor.
         initial_state: optional list of initial states.

@@ -36,6 +36,25 @@ class LSTM(KerasCudnnNames, CellLayer):
             (and readable as the ``use_cudnn`` attribute), and Keras's legacy
             ``implementation`` argument is accepted and changes nothing.
 
+    Every call runs one path, chosen by :func:`rnnkit.layers.planner.plan_call` (see it
+    with ``layer.execution_plan(x)`` or :func:`rnnkit.explain`); every path gives the same
+    outputs and gradients. A fused kernel needs ``use_fused`` not False, ``unroll=False``,
+    the ``"auto"`` loop, no recurrent dropout while training, and ``activation="tanh"``
+    with ``recurrent_activation="sigmoid"``:
+
+    - ``torch.fused``: on torch, unmasked inputs; ``torch.fused_right_padded`` for a
+      right-padded mask (the final cell state unread); ``torch.lstm_packed`` for a
+      right-padded mask with the final states read, without gradients;
+    - ``cudnn``: on TensorFlow or JAX with a GPU, unmasked inputs.
+
+    Otherwise the loop runs, with these forms:
+
+    - ``torch.lstm_closed_form``: on torch while gradients are recorded, ``tanh``
+      activation and ``sigmoid``, ``hard_sigmoid`` or ``keras2_hard_sigmoid`` gates,
+      float32 or float64, the ``"auto"`` loop, any mask or dropout;
+    - ``jax.scan_batched_grads``: on JAX's CPU backend, float32, the ``"auto"`` loop;
+    - ``loop.*``: the generic loop (see :class:`rnnkit.layers.RNN` for its forms).
+
     Call arguments:
         sequences: ``(batch, timesteps, features)`` float tensor.
         initial_state: optional list of initial states.

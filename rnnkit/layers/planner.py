@@ -7,7 +7,9 @@ layer or :mod:`rnnkit.config`), the call (mask, training with recurrent dropout,
 the final states are read) and the runtime (backend, whether torch records gradients,
 a GPU) and returns a named :class:`ExecutionPlan`. :meth:`rnnkit.layers.RNN.call` runs
 the plan and decides nothing itself; ``layer.execution_plan(...)`` and
-:func:`rnnkit.explain` show it.
+:func:`rnnkit.explain` show it. Every condition is in this file (the loop's matmul form:
+:func:`matmul_fast_path`; its batch parts: :func:`batch_parts`); the modules of
+:mod:`rnnkit.backend` only run what a plan names.
 
 The paths, fastest first where several apply (each tested against the generic loop):
 
@@ -41,6 +43,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -50,11 +53,20 @@ import keras
 from rnnkit import backend as fast_paths
 from rnnkit import config
 from rnnkit.backend import cudnn
-from rnnkit.ops.batch_split import batch_parts
 from rnnkit.ops.recurrence import resolve_loop
 from rnnkit.ops.validation import static_shape
 
-__all__ = ["EXCLUDABLE", "ExecutionPlan", "FUSED_PATHS", "excluding", "explain", "plan_call"]
+__all__ = [
+    "EXCLUDABLE",
+    "ExecutionPlan",
+    "FUSED_PATHS",
+    "MATMUL_FAST_PATHS",
+    "batch_parts",
+    "excluding",
+    "explain",
+    "matmul_fast_path",
+    "plan_call",
+]
 
 #: plans that run a fused kernel (everything else runs the generic loop)
 FUSED_PATHS = (
@@ -298,7 +310,7 @@ def _generic_plan(
     whole_ok = loop_setting == "auto" and not layer.unroll
     excluded = _excluded.get()
     if whole_ok and projection_setting != "hoisted" and xla_cpu(backend) and cell.gates > 1:
-        if fast_paths.jax.applies(cell) and "jax.scan_batched_grads" not in excluded:
+        if _jax_batched_grads_apply(cell) and "jax.scan_batched_grads" not in excluded:
             return ExecutionPlan(
                 "jax.scan_batched_grads",
                 backend,
@@ -310,7 +322,7 @@ def _generic_plan(
         whole_ok
         and hoisted
         and backend == "torch"
-        and fast_paths.torch.applies(cell)
+        and _closed_form_applies(cell)
         and "torch.lstm_closed_form" not in excluded
     ):
         return ExecutionPlan(
@@ -320,7 +332,7 @@ def _generic_plan(
             batch_parts=parts,
             not_taken=not_taken,
         )
-    matmul = fast_paths.matmul_fast_path(loop) or "generic"
+    matmul = matmul_fast_path(loop) or "generic"
     return ExecutionPlan(
         f"loop.{loop}",
         backend,
@@ -331,6 +343,96 @@ def _generic_plan(
         not_taken=not_taken,
     )
 
+
+
+# -- the conditions of the loop's fast paths ---------------------------------------------
+#: (backend, loop of :mod:`rnnkit.ops.recurrence`) -> the recurrent matmul fast path that
+#: loop uses (:func:`rnnkit.backend.recurrent_matmul` makes it); other loops: generic
+MATMUL_FAST_PATHS = {
+    ("tensorflow", "tf_while"): "tf_pretransposed",
+    ("torch", "unrolled"): "torch_colmajor",
+}
+#: the fewest rows ``batch_split="auto"`` splits
+MIN_AUTO_BATCH = 8
+
+
+def matmul_fast_path(loop: str) -> str | None:
+    """The recurrent matmul fast path of a resolved ``loop`` on the current backend (None:
+    generic): ``tf_pretransposed`` in TensorFlow's loop; ``torch_colmajor`` in torch's,
+    only while torch records no gradients (inference)."""
+    fast_path = MATMUL_FAST_PATHS.get((keras.backend.backend(), loop))
+    if fast_path == "torch_colmajor" and _grad_recorded("torch"):
+        return None
+    return fast_path
+
+
+def _usable_cpus() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def batch_parts(
+    batch_split: int | str,
+    batch: int | None,
+    training: Any,
+    loop: str,
+    concurrent_loops: int = 1,
+    gpu: bool = False,
+) -> int:
+    """How many parts a recurrence over ``batch`` rows runs as (:mod:`rnnkit.ops.batch_split`).
+
+    Args:
+        batch_split: ``"auto"`` or the number of parts (1 never splits). ``"auto"`` splits
+            in two on the TensorFlow backend's ``tf_while`` loop outside training, for a
+            lone loop (``concurrent_loops == 1``) of at least :data:`MIN_AUTO_BATCH` rows,
+            with two usable CPU cores or more and no GPU.
+        batch: the static batch size, or None when unknown (never split).
+        training: the layer's ``training`` flag.
+        loop: the resolved loop of :func:`rnnkit.ops.recurrence.resolve_loop`.
+        concurrent_loops: independent loops that already run beside this one (2 for
+            each direction of a Bidirectional layer).
+        gpu: whether the backend computes on a GPU.
+
+    Returns:
+        The number of parts, between 1 and ``batch``.
+    """
+    if batch is None or batch < 2:
+        return 1
+    if batch_split != "auto":
+        return min(int(batch_split), batch)
+    if (
+        keras.backend.backend() == "tensorflow"
+        and loop == "tf_while"
+        and not training
+        and concurrent_loops == 1
+        and batch >= MIN_AUTO_BATCH
+        and _usable_cpus() >= 2
+        and not gpu
+    ):
+        return 2
+    return 1
+
+
+def _jax_batched_grads_apply(cell: Any) -> bool:
+    """``jax.scan_batched_grads`` can run ``cell``: JAX, float32 compute and variables, a
+    kernel and a recurrent kernel (the usual weight layout)."""
+    if keras.backend.backend() != "jax":
+        return False
+    if cell.compute_dtype != "float32" or cell.variable_dtype != "float32":
+        return False
+    kernels = (getattr(cell, "kernel", None), getattr(cell, "recurrent_kernel", None))
+    return all(k is not None for k in kernels)
+
+
+def _closed_form_applies(cell: Any) -> bool:
+    """``torch.lstm_closed_form`` can run ``cell`` now: torch records gradients, the cell
+    declares closed-form gates (``closed_form_gates()``), float32 or float64."""
+    return (
+        _grad_recorded(keras.backend.backend())
+        and cell.closed_form_gates() is not None
+        and cell.compute_dtype in ("float32", "float64")
+    )
 
 def xla_cpu(backend: str | None = None) -> bool:
     """True on the JAX backend when JAX computes on a CPU."""

@@ -31,6 +31,18 @@ class SimpleRNN(CellLayer):
             :class:`rnnkit.layers.RNN`. Keras's ``use_cudnn`` is also accepted, as
             another name for ``use_fused``.
 
+    Every call runs one path, chosen by :func:`rnnkit.layers.planner.plan_call` (see it
+    with ``layer.execution_plan(x)`` or :func:`rnnkit.explain`); every path gives the same
+    outputs and gradients. A fused kernel needs ``use_fused`` not False, ``unroll=False``,
+    the ``"auto"`` loop, no recurrent dropout while training, and ``activation`` ``"tanh"``
+    or ``"relu"``, on torch (no cuDNN kernel is used on TensorFlow or JAX):
+
+    - ``torch.simple_rnn_inference``: unmasked inputs, no gradients recorded (each step
+      computed in place); ``torch.fused``: unmasked inputs while gradients are recorded;
+      ``torch.fused_right_padded``: a right-padded mask.
+
+    Otherwise the generic loop runs (``loop.*``, see :class:`rnnkit.layers.RNN`).
+
     Call arguments:
         sequences: ``(batch, timesteps, features)`` float tensor.
         initial_state: optional list of initial states.

@@ -10,6 +10,7 @@ from keras import ops
 from rnnkit.layers.bidirectional import MERGE_MODES, Bidirectional, clone_recurrent_layer
 from rnnkit.layers.parallel_rnn import ParallelRNN
 from rnnkit.layers.rnn import RNN
+from rnnkit.ops.validation import static_shape
 
 SKIPS = ("none", "residual", "concat")
 
@@ -162,6 +163,23 @@ class StackedRNN(keras.Layer):
         if self.skip == "concat":
             return ops.concatenate([*reversed(outputs), sequences], axis=-1)
         return x
+
+    def execution_plan(self, inputs: Any, mask: Any = None, training: bool = False) -> list:
+        """How each stacked layer runs, in order: each one's ``execution_plan`` (a plan,
+        or a dict for a Bidirectional layer) for an input of the shape it receives (the
+        batch and length of ``inputs``, the previous layer's features) and the same
+        mask. Builds the layer if needed; runs no recurrence."""
+        shape = tuple(static_shape(inputs))
+        if not self.built:
+            self.build(shape)
+        plans, x = [], inputs
+        for lay in self.rnn_layers:
+            plans.append(lay.execution_plan(x, mask, training))
+            out = tuple(lay.compute_output_shape(tuple(static_shape(x))))
+            if len(out) == 3:  # the next layer's input: only its shape and dtype matter
+                dtype = keras.backend.standardize_dtype(x.dtype)
+                x = ops.zeros((ops.shape(x)[0], ops.shape(x)[1], out[-1]), dtype=dtype)
+        return plans
 
     def get_config(self) -> dict:
         layers = []

@@ -49,7 +49,9 @@ class LanguageModel(keras.Model):
             Keras's default initializers.
         batch_size: The fixed batch size of a stateful model.
         stateful: Carry the LSTM states from one batch to the next (TBPTT).
-        use_fused: Passed to the LSTM layers (fused cuDNN / torch kernels).
+        use_fused: Passed to the LSTM layers (fused cuDNN / torch kernels): a runtime
+            choice of this object, kept by :meth:`with_batch_size`, not saved in the
+            config (as the layers do not save it).
 
     Call arguments:
         inputs: int ``(batch_size, timesteps)`` token ids.
@@ -180,7 +182,9 @@ class LanguageModel(keras.Model):
         config = self.get_config()
         config["batch_size"] = batch_size
         config.pop("name", None)
-        clone = LanguageModel.from_config(config)
+        for key in ("trainable", "dtype"):
+            config.pop(key, None)
+        clone = LanguageModel(**config, use_fused=self.use_fused)
         clone.build((batch_size, None))
         for source, target in zip(self.trainable_weights, clone.trainable_weights):
             target.assign(ops.convert_to_numpy(source))
@@ -197,7 +201,6 @@ class LanguageModel(keras.Model):
             "init_scale": self.init_scale,
             "batch_size": self.batch_size,
             "stateful": self.stateful,
-            "use_fused": self.use_fused,
         }
 
     @classmethod
@@ -205,6 +208,17 @@ class LanguageModel(keras.Model):
         config = dict(config)
         for key in ("trainable", "dtype"):
             config.pop(key, None)
+        if config.get("use_fused", "auto") != "auto":
+            # saved by rnnkit before 0.2; a runtime choice, not part of the model
+            import warnings
+
+            warnings.warn(
+                f"LanguageModel '{config.get('name')}': its saved config holds "
+                f"use_fused={config['use_fused']!r}, which rnnkit no longer saves (a runtime "
+                "choice: it changes speed, not results); ignored.",
+                stacklevel=2,
+            )
+        config.pop("use_fused", None)
         return cls(**config)
 
 

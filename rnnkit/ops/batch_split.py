@@ -5,9 +5,10 @@ that each run their own loop; the results are concatenated back. Each part's per
 matmul is smaller, but the parts' loops are independent ops that TensorFlow's executor
 runs at the same time on different cores.
 
-``"auto"`` takes this fast path on the TensorFlow backend (the ``tf_while`` loop) on a CPU
+The planner (:func:`rnnkit.layers.planner.batch_parts`) decides the parts. ``"auto"``
+takes this fast path on the TensorFlow backend (the ``tf_while`` loop) on a CPU
 with at least two usable cores and no GPU, outside training: a batch of at least
-``MIN_AUTO_BATCH`` rows (static batch size) runs as two halves. Two chains of dependent
+8 rows (static batch size) runs as two halves. Two chains of dependent
 recurrent matmuls over half the rows each run at a higher rate than one chain over the
 whole batch (the cores work on both at once), and SimpleRNN, LSTM and GRU inference
 measured faster split. Measured gains: ``benchmarks/RESULTS.md``.
@@ -23,14 +24,10 @@ Not split:
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import Any
 
-import keras
 from keras import ops
-
-MIN_AUTO_BATCH = 8
 
 
 def check_batch_split(layer_name: str, batch_split: Any) -> None:
@@ -38,52 +35,6 @@ def check_batch_split(layer_name: str, batch_split: Any) -> None:
     from rnnkit.config import check_setting
 
     check_setting("batch_split", batch_split, f"Layer '{layer_name}': `batch_split`")
-
-
-def _usable_cpus() -> int:
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
-
-
-def batch_parts(
-    batch_split: int | str,
-    batch: int | None,
-    training: Any,
-    loop: str,
-    concurrent_loops: int = 1,
-    gpu: bool = False,
-) -> int:
-    """How many parts a recurrence over ``batch`` rows runs as.
-
-    Args:
-        batch_split: ``"auto"`` (the TensorFlow CPU inference fast path, see the module
-            docstring) or the number of parts (1 never splits).
-        batch: the static batch size, or None when unknown (never split).
-        training: the layer's ``training`` flag.
-        loop: the resolved loop of :func:`rnnkit.ops.recurrence.resolve_loop`.
-        concurrent_loops: independent loops that already run beside this one (2 for
-            each direction of a Bidirectional layer); ``"auto"`` splits only a lone loop.
-        gpu: whether the backend computes on a GPU (``"auto"`` then never splits).
-
-    Returns:
-        The number of parts, between 1 and ``batch``.
-    """
-    if batch is None or batch < 2:
-        return 1
-    if batch_split != "auto":
-        return min(int(batch_split), batch)
-    if (
-        keras.backend.backend() == "tensorflow"
-        and loop == "tf_while"
-        and not training
-        and concurrent_loops == 1
-        and batch >= MIN_AUTO_BATCH
-        and _usable_cpus() >= 2
-        and not gpu
-    ):
-        return 2
-    return 1
 
 
 def run_split(

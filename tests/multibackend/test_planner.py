@@ -148,6 +148,24 @@ def test_excluding_a_path_takes_the_next_one():
         assert layer.execution_plan(X) == plan
 
 
+def test_wrappers_show_each_inner_plan():
+    bi = Bidirectional(LSTM(U, return_sequences=True))
+    plans = bi.execution_plan(X, mask=RIGHT)
+    assert set(plans) == {"forward", "backward"}
+    assert plans["forward"] == bi.forward_layer.execution_plan(X, mask=RIGHT)
+    assert plans["backward"].name == bi.backward_layer.execution_plan(X, mask=RIGHT).name
+    stack = StackedRNN([GRU(U), SimpleRNN(U)], bidirectional=True)
+    first, second = stack.execution_plan(X)
+    gru = GRU(U).execution_plan(X).name
+    inner = SimpleRNN(U).execution_plan(np.zeros((B, T, 2 * U), "float32")).name
+    assert first["forward"].name == first["backward"].name == gru
+    assert second["forward"].name == second["backward"].name == inner
+    # the plans are the ones a call runs
+    with rnnkit.layers.planner.recording() as rows:
+        stack(X)
+    assert [plan.name for _, plan in rows] == [gru, gru, inner, inner]
+
+
 def test_strict_switch_names_the_unmet_condition():
     layer = LSTM(U, use_fused=True)
     if BACKEND == "torch":

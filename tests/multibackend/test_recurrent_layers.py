@@ -808,20 +808,19 @@ def test_batch_split_stateful_carries_each_row():
 
 def test_batch_split_auto_only_for_tensorflow_cpu_inference(x, monkeypatch):
     from rnnkit.backend import cudnn
-    from rnnkit.ops import batch_split
 
     gpu = cudnn.gpu_available()
     tf_cpu = keras.backend.backend() == "tensorflow" and not gpu
-    assert batch_split.batch_parts("auto", 64, False, "tf_while", gpu=gpu) == (2 if tf_cpu else 1)
-    assert batch_split.batch_parts("auto", 64, None, "tf_while", gpu=gpu) == (2 if tf_cpu else 1)
-    assert batch_split.batch_parts("auto", 64, True, "tf_while", gpu=gpu) == 1  # training
-    assert batch_split.batch_parts("auto", 4, False, "tf_while", gpu=gpu) == 1  # too few rows
-    assert batch_split.batch_parts("auto", None, False, "tf_while", gpu=gpu) == 1  # unknown batch
-    assert batch_split.batch_parts("auto", 64, False, "unrolled", gpu=gpu) == 1
-    assert batch_split.batch_parts(3, 64, True, "scan", gpu=gpu) == 3  # explicit: always
-    assert batch_split.batch_parts(3, 2, True, "scan", gpu=gpu) == 2  # at most one row a part
-    monkeypatch.setattr(batch_split, "_usable_cpus", lambda: 1)
-    assert batch_split.batch_parts("auto", 64, False, "tf_while", gpu=gpu) == 1
+    assert planner.batch_parts("auto", 64, False, "tf_while", gpu=gpu) == (2 if tf_cpu else 1)
+    assert planner.batch_parts("auto", 64, None, "tf_while", gpu=gpu) == (2 if tf_cpu else 1)
+    assert planner.batch_parts("auto", 64, True, "tf_while", gpu=gpu) == 1  # training
+    assert planner.batch_parts("auto", 4, False, "tf_while", gpu=gpu) == 1  # too few rows
+    assert planner.batch_parts("auto", None, False, "tf_while", gpu=gpu) == 1  # unknown batch
+    assert planner.batch_parts("auto", 64, False, "unrolled", gpu=gpu) == 1
+    assert planner.batch_parts(3, 64, True, "scan", gpu=gpu) == 3  # explicit: always
+    assert planner.batch_parts(3, 2, True, "scan", gpu=gpu) == 2  # at most one row a part
+    monkeypatch.setattr(planner, "_usable_cpus", lambda: 1)
+    assert planner.batch_parts("auto", 64, False, "tf_while", gpu=gpu) == 1
     monkeypatch.undo()
 
     # the layer: a predict of 16 rows runs two loops on TensorFlow's CPU, one elsewhere
@@ -848,7 +847,7 @@ def test_batch_split_auto_only_for_tensorflow_cpu_inference(x, monkeypatch):
         keras.Model(inputs, bidirectional(inputs)).predict_on_batch(x16)
     assert len({id(layer_) for layer_, _ in rows}) == 2
     assert {plan.batch_parts for _, plan in rows} == {1}
-    assert batch_split.batch_parts("auto", 64, False, "tf_while", concurrent_loops=2, gpu=gpu) == 1
+    assert planner.batch_parts("auto", 64, False, "tf_while", concurrent_loops=2, gpu=gpu) == 1
 
 
 def test_batch_split_errors():
