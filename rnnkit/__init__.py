@@ -1,28 +1,51 @@
 """rnnkit: recurrent neural networks for text in Keras 3, on every backend.
 
-The core (``cells``, ``layers``, ``ops``) is imported with the package; the other
-subpackages (``models``, ``text``, ``data``, ``training``, ``sklearn``, ``serving``,
-``cli``) are imported on first use, so ``import rnnkit`` stays light.
+The core (``cells``, ``layers``, ``ops``) is imported with the package, which registers
+rnnkit's Keras serializables (so ``keras.saving.load_model`` finds them after ``import
+rnnkit``); the other subpackages (``models``, ``text``, ``data``, ``training``,
+``sklearn``, ``serving``, ``cli``) are imported on first use. In the ``rnnkit`` command
+itself (the console script or ``python -m rnnkit``) the core is imported on first use
+too: the command imports what a subcommand needs, so ``rnnkit --help`` imports no
+deep-learning framework.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 from typing import Any
-
-from rnnkit import cells, config, layers, ops
-from rnnkit.layers.planner import explain
 
 __version__ = "0.1.0"
 
+_CORE = ("cells", "config", "layers", "ops")
 _LAZY = ("models", "text", "data", "training", "sklearn", "serving", "cli")
 
 __all__ = ["cells", "config", "explain", "layers", "ops", *_LAZY, "__version__"]
 
 
+def _running_the_command() -> bool:
+    """Whether this process is the ``rnnkit`` command: the console script (``argv[0]``
+    named ``rnnkit``) or ``python -m rnnkit``."""
+    if sys.argv and os.path.basename(sys.argv[0]) in ("rnnkit", "rnnkit.exe"):
+        return True
+    orig = list(getattr(sys, "orig_argv", ()))
+    return any(a == "-m" and b == "rnnkit" for a, b in zip(orig, orig[1:]))
+
+
+if not _running_the_command():
+    from rnnkit import cells, config, layers, ops
+    from rnnkit.layers.planner import explain
+
+
 def __getattr__(name: str) -> Any:
-    if name in _LAZY:
+    if name in _LAZY or name in _CORE:
         module = importlib.import_module(f"rnnkit.{name}")
         globals()[name] = module
         return module
+    if name == "explain":
+        from rnnkit.layers.planner import explain
+
+        globals()[name] = explain
+        return explain
     raise AttributeError(f"module 'rnnkit' has no attribute {name!r}")

@@ -40,6 +40,71 @@ def test_subcommand_help(capsys, name):
         assert "--config" in out
 
 
+FRAMEWORKS = {"keras", "tensorflow", "jax", "jaxlib", "torch"}
+
+
+def imported_packages(importtime_stderr: str) -> set[str]:
+    """The top-level packages a ``python -X importtime`` run imported."""
+    names = set()
+    for line in importtime_stderr.splitlines():
+        if line.startswith("import time:") and "|" in line:
+            names.add(line.rsplit("|", 1)[1].strip().split(".")[0])
+    return names
+
+
+def command_lines() -> list[list[str]]:
+    """``rnnkit --help`` and ``rnnkit SUBCOMMAND --help`` for every subcommand."""
+    parser = cli.build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    return [["--help"]] + [[name, "--help"] for name in sub.choices]
+
+
+@pytest.mark.parametrize("argv", command_lines(), ids=lambda argv: " ".join(argv))
+def test_help_imports_no_deep_learning_framework(argv):
+    # `python -m rnnkit ... --help` in a fresh process: the help, and no Keras,
+    # TensorFlow, JAX or torch imported (nor their log lines printed)
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "rnnkit", *argv],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "usage: rnnkit" in done.stdout
+    imported = imported_packages(done.stderr)
+    assert "rnnkit" in imported  # the parse worked
+    assert not imported & FRAMEWORKS, sorted(imported & FRAMEWORKS)
+
+
+def test_console_script_help_is_as_light_and_import_rnnkit_registers_the_layers():
+    import shutil
+
+    script = shutil.which("rnnkit")
+    if script is not None:  # installed with pip (make setup): the console script too
+        done = subprocess.run(
+            [sys.executable, "-X", "importtime", script, "--help"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert not imported_packages(done.stderr) & FRAMEWORKS
+    # outside the command, `import rnnkit` registers the Keras serializables at once, so
+    # keras.saving.load_model finds rnnkit's layers
+    code = (
+        "import rnnkit, keras; "
+        "print(keras.saving.get_registered_object('rnnkit>LSTM') is rnnkit.layers.LSTM)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "True", done.stderr[-2000:]
+
+
 def test_missing_required_options_and_bad_config(tmp_path):
     with pytest.raises(SystemExit, match="missing --data, --output"):
         cli.main(["train"])

@@ -9,6 +9,7 @@ given on the command line win over the file.
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 import tomllib
@@ -536,9 +537,18 @@ def _predict_tagger(args: argparse.Namespace, texts: list[str]) -> int:
     return 0
 
 
+def _import_core() -> None:
+    """Imports rnnkit's layers (and so Keras and its backend) for a command that runs:
+    their Keras serializables must be registered before any model is loaded. ``--help``
+    and command-line errors end before this, without a deep-learning framework."""
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    importlib.import_module("rnnkit.layers")
+
+
 def _main(argv: list[str]) -> int:
     parser = build_parser()
     if argv and argv[0] in RECIPE_COMMANDS and not {"-h", "--help"} & set(argv[1:2]):
+        _import_core()
         return _recipe(argv[0], argparse.Namespace(recipe_args=argv[1:]))
     args = parser.parse_args(argv)
     if args.command is None:
@@ -556,6 +566,7 @@ def _main(argv: list[str]) -> int:
     }
     _require(args, *required.get(args.command, ()))
     validate_args(args)
+    _import_core()
 
     if args.command == "train" and args.task == "tagging":
         return _train_tagger(args)

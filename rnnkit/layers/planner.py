@@ -24,10 +24,11 @@ The paths, fastest first where several apply (each tested against the generic lo
 - ``cudnn``: Keras's cuDNN LSTM / GRU on TensorFlow or JAX with a GPU, no mask.
 - ``jax.scan_batched_grads``: JAX on a CPU, a gated cell: the generic scan with its
   weight gradients after the loop (:mod:`rnnkit.backend.jax`).
-- ``torch.lstm_closed_form``: torch records gradients, an LSTM without a torch kernel
-  whose gates have a closed-form derivative (the hard sigmoids; the cell's
-  ``closed_form_gates()``), float32 or float64: the loop as one autograd Function with a
-  closed-form backward (:mod:`rnnkit.backend.torch`), any mask, recurrent dropout.
+- ``torch.lstm_closed_form``: torch records gradients, no fused path above applies, an
+  LSTM whose gates have a closed-form derivative (sigmoid or the hard sigmoids; the
+  cell's ``closed_form_gates()``), float32 or float64, the ``"auto"`` loop and hoisted
+  projection: the loop as one autograd Function with a closed-form backward
+  (:mod:`rnnkit.backend.torch`), under any mask, with recurrent dropout.
 - ``loop.<form>``: the generic loop, ``tf_while`` (TensorFlow), ``scan`` (JAX) or
   ``unrolled`` (torch, and ``unroll=True`` anywhere), with its input projection
   ``hoisted`` (one matmul before the loop) or ``per_step`` (XLA on a CPU), its recurrent
@@ -35,8 +36,9 @@ The paths, fastest first where several apply (each tested against the generic lo
   (:mod:`rnnkit.ops.batch_split`).
 
 Any fused path needs ``use_fused`` not False, no recurrent dropout in training,
-``unroll=False`` and ``loop="auto"``. The measured gains of each path are in
-``benchmarks/RESULTS.md``.
+``unroll=False`` and ``loop="auto"``. :func:`excluding` turns paths off inside a block
+(to measure a path against the next one, ``benchmarks/paths.py``, and to test it). The
+measured gains of each path are in ``benchmarks/RESULTS.md``.
 """
 
 from __future__ import annotations
@@ -193,8 +195,8 @@ def _grad_recorded(backend: str) -> bool:
     return torch.is_grad_enabled()
 
 
-def _fused_kernel(layer: Any, backend: str) -> tuple[str | None, str]:
-    """The cell's fused kernel kind on this backend now, or None and why not."""
+def _fused_kernel(layer: Any) -> tuple[str | None, str]:
+    """The cell's fused kernel kind, or None and why not."""
     cell = layer.cell
     kind = cell.fused_kind()
     if kind is not None:
@@ -226,7 +228,7 @@ def plan_call(
         blockers.append("unroll=True")
     if loop_setting != "auto":
         blockers.append(f"loop={loop_setting!r} was asked for")
-    kind, why = _fused_kernel(layer, backend)
+    kind, why = _fused_kernel(layer)
     if kind is None:
         blockers.append(why)
     name, lengths = None, None
