@@ -103,6 +103,12 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help, description=description, formatter_class=fmt)
         if name not in RECIPE_COMMANDS:
             p.add_argument("--config", default=None, help="TOML file with options (flags win)")
+            p.add_argument(
+                "--verbose",
+                action="store_true",
+                help="show the frameworks' log lines (TensorFlow, absl) and retracing "
+                "warnings, which the command hides by default",
+            )
         return p
 
     p = add(
@@ -436,10 +442,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     exit status 2 for a wrong command line (:class:`UsageError`, argparse's own errors),
     1 for wrong data (:class:`DataError` and any other ``ValueError`` or
     ``FileNotFoundError``). The raised ``SystemExit`` carries the line as its text."""
+    own_process = argv is None  # the rnnkit command itself, not a caller of main(argv)
     argv = list(sys.argv[1:] if argv is None else argv)
     command = argv[0] if argv and not argv[0].startswith("-") else ""
     try:
-        return _main(argv)
+        return _main(argv, own_process)
     except UsageError as e:
         raise fail(command, str(e), USAGE_EXIT) from None
     except (ValueError, FileNotFoundError) as e:
@@ -537,18 +544,46 @@ def _predict_tagger(args: argparse.Namespace, texts: list[str]) -> int:
     return 0
 
 
-def _import_core() -> None:
+def _import_core(quiet: bool = False) -> None:
     """Imports rnnkit's layers (and so Keras and its backend) for a command that runs:
     their Keras serializables must be registered before any model is loaded. ``--help``
-    and command-line errors end before this, without a deep-learning framework."""
+    and command-line errors end before this, without a deep-learning framework. With
+    ``quiet``, the frameworks' log lines are hidden first (:func:`_hide_framework_logs`)."""
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    if quiet:
+        _hide_framework_logs()
     importlib.import_module("rnnkit.layers")
+    if quiet and "tensorflow" in sys.modules:
+        sys.modules["tensorflow"].get_logger().setLevel("ERROR")  # retracing warnings
 
 
-def _main(argv: list[str]) -> int:
+def _hide_framework_logs() -> None:
+    """Points file descriptor 2 of this process at the null device and Python's
+    ``sys.stderr`` at a copy of the real one: what the frameworks' C++ code writes to
+    stderr (TensorFlow's and absl's log lines, printed before absl is initialised, so
+    ``TF_CPP_MIN_LOG_LEVEL`` cannot hide them) is dropped, while rnnkit's own errors,
+    warnings and progress bars (written through ``sys.stderr``) still show. Child
+    processes that inherit stderr inherit the null device: the command's ``--verbose``
+    keeps everything. Only for the command's own process (``main()`` without
+    arguments), never for a caller of ``main(argv)``."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    try:
+        sys.stderr.flush()
+        kept = os.dup(2)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+    except OSError:  # no file descriptor 2 (an embedded interpreter): leave it
+        return
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    sys.stderr = os.fdopen(
+        kept, "w", buffering=1, encoding=sys.stderr.encoding or "utf-8", errors="backslashreplace"
+    )
+
+
+def _main(argv: list[str], own_process: bool = False) -> int:
     parser = build_parser()
     if argv and argv[0] in RECIPE_COMMANDS and not {"-h", "--help"} & set(argv[1:2]):
-        _import_core()
+        _import_core(quiet=own_process and "--verbose" not in argv[1:])
         return _recipe(argv[0], argparse.Namespace(recipe_args=argv[1:]))
     args = parser.parse_args(argv)
     if args.command is None:
@@ -566,7 +601,7 @@ def _main(argv: list[str]) -> int:
     }
     _require(args, *required.get(args.command, ()))
     validate_args(args)
-    _import_core()
+    _import_core(quiet=own_process and not args.verbose)
 
     if args.command == "train" and args.task == "tagging":
         return _train_tagger(args)
