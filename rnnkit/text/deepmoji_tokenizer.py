@@ -28,18 +28,25 @@ Documented edge cases: a text that is empty or only whitespace has no words (the
 rejects it); :meth:`DeepMojiTokenizer.encode` gives it an all-padding row, or raises with
 ``on_empty="raise"``. Emoji-only texts give one token per emoji; URL-only texts give
 ``["CUSTOM_URL"]``. Non-string entries raise ``ValueError``.
+
+The vocabulary file (DeepMoji's ``vocabulary.json``: the special tokens at ids 0-9, then
+the words with no gaps) is read and written here (:func:`load_vocabulary`,
+:func:`save_vocabulary`); building and extending vocabularies from a corpus is in
+:mod:`rnnkit.text.vocabulary`.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 
 import numpy as np
 
-__all__ = ["DeepMojiTokenizer", "SPECIAL_TOKENS"]
+__all__ = ["DeepMojiTokenizer", "SPECIAL_TOKENS", "load_vocabulary", "save_vocabulary"]
 
 SPECIAL_TOKENS: tuple[str, ...] = (
     "CUSTOM_MASK",
@@ -63,6 +70,78 @@ _BREAK = " " + SPECIAL_TOKENS[5] + " "
 # Token patterns. Order is priority: at each position the first alternative that matches
 # wins (Python's leftmost-first alternation), exactly as in the original tokenizer.
 # --------------------------------------------------------------------------------------
+
+
+# -- the vocabulary file (DeepMoji's vocabulary.json) ------------------------------------
+def _check_vocabulary(vocab: object, source: str) -> dict[str, int]:
+    if not isinstance(vocab, Mapping):
+        raise ValueError(
+            f"{source} is not a DeepMoji vocabulary: expected a JSON object mapping word -> "
+            f"int id, got a JSON {type(vocab).__name__}."
+        )
+    for word, idx in vocab.items():
+        if not isinstance(word, str) or isinstance(idx, bool) or not isinstance(idx, int):
+            raise ValueError(
+                f"{source} is not a DeepMoji vocabulary: every entry must be word (str) -> "
+                f"id (int); got {word!r} -> {idx!r}."
+            )
+    for expected_id, token in enumerate(SPECIAL_TOKENS):
+        if vocab.get(token) != expected_id:
+            raise ValueError(
+                f"{source} is not a DeepMoji vocabulary: expected the special token {token!r} "
+                f"at id {expected_id}, got {vocab.get(token)!r}. DeepMoji vocabularies start "
+                f"with {', '.join(SPECIAL_TOKENS)} at ids 0-9."
+            )
+    ids = sorted(vocab.values())
+    if ids != list(range(len(ids))):
+        missing = sorted(set(range(len(ids))) - set(ids))[:5]
+        raise ValueError(
+            f"{source} is not a DeepMoji vocabulary: ids must be 0..{len(ids) - 1} with no gaps "
+            f"or repeats (one embedding row each); missing for example {missing}."
+        )
+    return dict(vocab)
+
+
+def load_vocabulary(path: str | os.PathLike) -> dict[str, int]:
+    """Read a DeepMoji ``vocabulary.json`` (a JSON object word -> id).
+
+    Args:
+        path: the JSON file, e.g. ``../shared/data/deepmoji/vocabulary.json``.
+
+    Returns:
+        ``dict`` word -> id.
+
+    Raises:
+        ValueError: when the file is not JSON, not an object of word -> int, lacks the
+            special tokens at ids 0-9, or has gaps/repeats in its ids.
+
+    Example:
+
+    >>> vocab = load_vocabulary("../shared/data/deepmoji/vocabulary.json")  # doctest: +SKIP
+    >>> vocab["CUSTOM_URL"], len(vocab)  # doctest: +SKIP
+    (3, 50000)
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"Vocabulary file not found: {path}")
+    try:
+        with open(path, encoding="utf-8") as f:
+            vocab = json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(
+            f"{path} is not a DeepMoji vocabulary: expected a UTF-8 JSON object mapping word "
+            f"-> int id ({err})."
+        ) from None
+    return _check_vocabulary(vocab, str(path))
+
+
+def save_vocabulary(vocabulary: Mapping[str, int], path: str | os.PathLike) -> None:
+    """Write ``vocabulary`` in DeepMoji's ``vocabulary.json`` format (ordered by id)."""
+    vocab = _check_vocabulary(vocabulary, "vocabulary")
+    ordered = dict(sorted(vocab.items(), key=lambda kv: kv[1]))
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(ordered, f, ensure_ascii=False, indent=4)
+
 
 
 def _ci(literal: str) -> str:
@@ -366,8 +445,6 @@ class DeepMojiTokenizer:
 
     def __init__(self, vocabulary: Mapping[str, int] | str | os.PathLike | None = None):
         if isinstance(vocabulary, str | os.PathLike):
-            from rnnkit.text.vocabulary import load_vocabulary
-
             vocabulary = load_vocabulary(vocabulary)
         if vocabulary is not None and not isinstance(vocabulary, Mapping):
             raise ValueError(

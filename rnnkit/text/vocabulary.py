@@ -1,4 +1,6 @@
-"""DeepMoji-style vocabularies: load, save, build from a corpus, extend for fine-tuning.
+"""DeepMoji-style vocabularies: build from a corpus, extend for fine-tuning (and load /
+save, defined with the tokenizer in :mod:`rnnkit.text.deepmoji_tokenizer`, which this
+module imports; the tokenizer imports nothing from here).
 
 A vocabulary is a ``dict`` word -> id with the ten special tokens of DeepMoji at ids 0-9
 (``CUSTOM_MASK`` 0, ``CUSTOM_UNKNOWN`` 1, ``CUSTOM_AT`` 2, ``CUSTOM_URL`` 3,
@@ -8,13 +10,16 @@ other words at ids 10, 11, ... with no gaps.
 
 from __future__ import annotations
 
-import json
-import os
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 
-from rnnkit.text.deepmoji_tokenizer import SPECIAL_TOKENS, DeepMojiTokenizer
+from rnnkit.text.deepmoji_tokenizer import (
+    SPECIAL_TOKENS,
+    DeepMojiTokenizer,
+    _check_vocabulary,
+    load_vocabulary,
+    save_vocabulary,
+)
 
 __all__ = [
     "load_vocabulary",
@@ -23,76 +28,6 @@ __all__ = [
     "build_vocabulary",
     "extend_vocabulary",
 ]
-
-
-def _check_vocabulary(vocab: object, source: str) -> dict[str, int]:
-    if not isinstance(vocab, Mapping):
-        raise ValueError(
-            f"{source} is not a DeepMoji vocabulary: expected a JSON object mapping word -> "
-            f"int id, got a JSON {type(vocab).__name__}."
-        )
-    for word, idx in vocab.items():
-        if not isinstance(word, str) or isinstance(idx, bool) or not isinstance(idx, int):
-            raise ValueError(
-                f"{source} is not a DeepMoji vocabulary: every entry must be word (str) -> "
-                f"id (int); got {word!r} -> {idx!r}."
-            )
-    for expected_id, token in enumerate(SPECIAL_TOKENS):
-        if vocab.get(token) != expected_id:
-            raise ValueError(
-                f"{source} is not a DeepMoji vocabulary: expected the special token {token!r} "
-                f"at id {expected_id}, got {vocab.get(token)!r}. DeepMoji vocabularies start "
-                f"with {', '.join(SPECIAL_TOKENS)} at ids 0-9."
-            )
-    ids = sorted(vocab.values())
-    if ids != list(range(len(ids))):
-        missing = sorted(set(range(len(ids))) - set(ids))[:5]
-        raise ValueError(
-            f"{source} is not a DeepMoji vocabulary: ids must be 0..{len(ids) - 1} with no gaps "
-            f"or repeats (one embedding row each); missing for example {missing}."
-        )
-    return dict(vocab)
-
-
-def load_vocabulary(path: str | os.PathLike) -> dict[str, int]:
-    """Read a DeepMoji ``vocabulary.json`` (a JSON object word -> id).
-
-    Args:
-        path: the JSON file, e.g. ``../shared/data/deepmoji/vocabulary.json``.
-
-    Returns:
-        ``dict`` word -> id.
-
-    Raises:
-        ValueError: when the file is not JSON, not an object of word -> int, lacks the
-            special tokens at ids 0-9, or has gaps/repeats in its ids.
-
-    Example:
-
-    >>> vocab = load_vocabulary("../shared/data/deepmoji/vocabulary.json")  # doctest: +SKIP
-    >>> vocab["CUSTOM_URL"], len(vocab)  # doctest: +SKIP
-    (3, 50000)
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"Vocabulary file not found: {path}")
-    try:
-        with open(path, encoding="utf-8") as f:
-            vocab = json.load(f)
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ValueError(
-            f"{path} is not a DeepMoji vocabulary: expected a UTF-8 JSON object mapping word "
-            f"-> int id ({err})."
-        ) from None
-    return _check_vocabulary(vocab, str(path))
-
-
-def save_vocabulary(vocabulary: Mapping[str, int], path: str | os.PathLike) -> None:
-    """Write ``vocabulary`` in DeepMoji's ``vocabulary.json`` format (ordered by id)."""
-    vocab = _check_vocabulary(vocabulary, "vocabulary")
-    ordered = dict(sorted(vocab.items(), key=lambda kv: kv[1]))
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(ordered, f, ensure_ascii=False, indent=4)
 
 
 def count_words(texts: Iterable[str], tokenizer: DeepMojiTokenizer | None = None) -> Counter[str]:
