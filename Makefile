@@ -9,7 +9,7 @@ setup:
 	# seqeval's sdist needs setuptools_scm < 9 in the build environment
 	$(PIP) install -q "setuptools_scm<9" wheel
 	$(PIP) install -q --no-build-isolation "seqeval>=1.2"
-	$(PIP) install -q -e ".[jax,torch,dev]"
+	$(PIP) install -q -e ".[jax,torch,dev,serve,recipes]"
 
 demo: setup
 	$(PYTHON) recipes/main_job.py

@@ -488,3 +488,32 @@ def test_python_m_rnnkit_errors_have_no_traceback(tmp_path):
         "object with 'text' and 'label' keys"
     ], proc.stderr[-2000:]
     assert not (tmp_path / "o").exists()
+
+
+def test_a_missing_extra_is_named(monkeypatch):
+    # a package of an extra that is not installed: the error says which extra brings it
+    from rnnkit import extras
+
+    monkeypatch.setitem(sys.modules, "uvicorn", None)  # import uvicorn -> ImportError
+    with pytest.raises(ImportError, match=r"rnnkit serve needs the 'uvicorn' package, which "
+                       r"is not installed: pip install \"rnnkit\[serve\]\""):  # fmt: skip
+        extras.require("uvicorn", "rnnkit serve")
+    monkeypatch.setitem(sys.modules, "fastapi", None)
+    from rnnkit.serving.server import create_app
+
+    with pytest.raises(ImportError, match=r"rnnkit\[serve\]"):
+        create_app("m", "/nonexistent")
+
+
+def test_train_without_matplotlib_saves_the_model_and_says_why_no_curves(
+    tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    data = tmp_path / "d.csv"
+    data.write_text("text,label\n" + "".join(f"good {i},pos\nbad {i},neg\n" for i in range(12)))
+    out = tmp_path / "m"
+    result = tasks.train(str(data), str(out), epochs=1, **TINY)
+    assert result["plot"] is None and (out / "textmodel.json").is_file()
+    assert not (out / "training_curves.png").exists()
+    err = capsys.readouterr().err
+    assert 'pip install "rnnkit[plot]"' in err and "The curves were not saved." in err

@@ -15,6 +15,7 @@ ROOT = Path(rnnkit.__file__).resolve().parent
 LAYERS = {
     "config": 0,
     "atomic": 0,
+    "extras": 0,
     "ops": 1,
     "text": 1,
     "backend": 2,

@@ -646,7 +646,8 @@ def _main(argv: list[str], own_process: bool = False) -> int:
         if result["validation"]:
             print()
             _print_table([{"split": "validation", **result["validation"]}])
-        print(f"\nSaved model to {result['output']} (curves: {result['plot']})")
+        curves = f"curves: {result['plot']}" if result["plot"] else "no curves: see the warning"
+        print(f"\nSaved model to {result['output']} ({curves})")
         return 0
 
     if args.command == "evaluate" and is_tagger_folder(args.model):

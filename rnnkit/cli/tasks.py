@@ -342,9 +342,11 @@ def format_table(rows: Sequence[dict[str, Any]], floatfmt: str = ".4f") -> str:
 
 
 def plot_history(history: dict[str, list[float]], path: str | os.PathLike) -> Path:
-    """Training curves (one panel per metric, train and validation) as a PNG."""
-    import matplotlib
+    """Training curves (one panel per metric, train and validation) as a PNG (needs
+    matplotlib, the ``plot`` extra)."""
+    from rnnkit.extras import require
 
+    matplotlib = require("matplotlib", "The training curves (training_curves.png)")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -554,11 +556,17 @@ def train(
         "validation": metrics,
     }
     out = Path(output)
+    plot: str | None = str(out / "training_curves.png")
     with atomic_path(out, directory=True, replace=True) as tmp:
         tm.save(tmp)
-        plot_history(history, tmp / "training_curves.png")
-    plot = out / "training_curves.png"
-    return {"output": str(out), "history": history, "validation": metrics, "plot": str(plot)}
+        try:
+            plot_history(history, tmp / "training_curves.png")
+        except ImportError as err:  # the model is saved all the same
+            from rnnkit.cli.validation import warn
+
+            warn("train", f"{err} The curves were not saved.")
+            plot = None
+    return {"output": str(out), "history": history, "validation": metrics, "plot": plot}
 
 
 def evaluate(

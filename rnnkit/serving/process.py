@@ -84,7 +84,9 @@ class ServerProcess:
 
     def start(self) -> ServerProcess:
         """Starts the server and blocks until it is healthy (RuntimeError otherwise)."""
-        import httpx
+        from rnnkit.extras import require
+
+        httpx = require("httpx", "ServerProcess (it checks the server's health over HTTP)")
 
         command = [
             sys.executable, "-m", "rnnkit", "serve",

@@ -32,6 +32,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from rnnkit.extras import require
 from rnnkit.serving.export import is_version_name
 
 logger = logging.getLogger("rnnkit.serving")
@@ -526,6 +527,7 @@ def create_app(
     """
     import asyncio
 
+    require("fastapi", "The rnnkit REST server")
     from fastapi import FastAPI, Request
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse
@@ -735,7 +737,7 @@ def serve(
             permanent generation (``gc.freeze()``), so that full collections during
             serving skip the model's objects instead of pausing all requests.
     """
-    import uvicorn
+    uvicorn = require("uvicorn", "rnnkit serve")
 
     if not logger.handlers:
         handler = logging.StreamHandler()
