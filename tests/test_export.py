@@ -507,6 +507,15 @@ def test_deepmoji_classifier_estimator_export(tmp_path):
     ).fit(texts, np.array(["neg", "pos"])[np.array(labels, dtype=int)])
     tm = as_text_model(est)
     assert tm.labels == ["neg", "pos"] and tm.pipeline.max_length == 20
+    # export reads the estimator through its public text_model() (the export protocol)
+    assert tm.model is est.model_ and tm.pipeline == est.text_model().pipeline
+
+    class Broken:
+        def text_model(self, max_length=None):
+            return est.model_
+
+    with pytest.raises(ValueError, match=r"Broken.text_model\(\) returned a .*expected an rnnkit"):
+        as_text_model(Broken())
     target = export(est, tmp_path / "dm")
     fn = tf.saved_model.load(str(target)).signatures["serving_default"]
     probe = texts + DEEPMOJI_TRICKY

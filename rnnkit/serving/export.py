@@ -34,7 +34,7 @@ import json
 import os
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +42,7 @@ import keras
 import numpy as np
 
 from rnnkit.atomic import atomic_path
-from rnnkit.serving.preprocessing import PAD, UNK, TextPipeline, TokenFeatures
+from rnnkit.serving.preprocessing import TextPipeline, TokenFeatures
 
 TASKS = ("classifier", "tagger", "seq2seq")
 
@@ -305,14 +305,11 @@ def as_text_model(
 ) -> TextModel:
     """Wrap what :func:`export` accepts into a :class:`TextModel`.
 
-    Accepts a :class:`TextModel`; a Keras model plus ``pipeline`` and ``labels``; or a
-    fitted rnnkit scikit-learn estimator: ``RNNClassifier`` (its ``TextVectorizer`` rules
-    in-graph), ``DeepMojiClassifier`` (:func:`deepmoji_pipeline`: DeepMoji's tokenizer
-    in-graph, exact, so the SavedModel gives the estimator's predictions),
-    ``RNNSequenceTagger`` (input: the tokens joined by spaces, split on ASCII
-    whitespace; at most ``max_length`` tokens; its word, word-shape and character ids are
-    built in-graph by :class:`TokenFeatures`, exactly as the estimator builds them), or
-    any estimator with ``model_``, ``classes_`` and a :class:`TextPipeline` as
+    Accepts a :class:`TextModel`; a Keras model plus ``pipeline`` and ``labels``; or
+    anything with the export protocol, a ``text_model(max_length=None)`` method that
+    returns a :class:`TextModel` (every fitted rnnkit estimator: ``RNNClassifier``,
+    ``DeepMojiClassifier``, ``RNNSequenceTagger``; ``task`` then overrides its task); or
+    an estimator with ``model_``, ``classes_`` and a :class:`TextPipeline` as
     ``pipeline_`` (or a :class:`TextModel` as ``text_model_``).
     """
     if isinstance(obj, TextModel):
@@ -325,30 +322,18 @@ def as_text_model(
                 f"pipeline={pipeline!r}, labels={labels!r}."
             )
         return TextModel(obj, pipeline, list(labels), task or "classifier")
+    method = getattr(obj, "text_model", None)
+    if callable(method):  # the export protocol (every rnnkit estimator)
+        tm = method(max_length=max_length)
+        if not isinstance(tm, TextModel):
+            raise ValueError(
+                f"export: {type(obj).__name__}.text_model() returned a "
+                f"{type(tm).__name__}, expected an rnnkit.serving.TextModel."
+            )
+        return tm if task is None else replace(tm, task=task)
     tm = getattr(obj, "text_model_", None)
     if isinstance(tm, TextModel):
         return tm
-    if type(obj).__name__ == "DeepMojiClassifier" and getattr(obj, "model_", None) is not None:
-        from rnnkit.serving.preprocessing import deepmoji_pipeline
-
-        if getattr(obj, "_kind_", None) == "multilabel-indicator" or np.ndim(obj.classes_) > 1:
-            raise ValueError("export: multi-label DeepMojiClassifier is not supported yet.")
-        pipe = deepmoji_pipeline(dict(obj.vocabulary_), int(obj.maxlen))
-        return TextModel(obj.model_, pipe, [str(c) for c in obj.classes_], task or "classifier")
-    if type(obj).__name__ == "RNNSequenceTagger" and getattr(obj, "model_", None) is not None:
-        vocab = [PAD, UNK, *obj.vocabulary_[2:]]
-        pipe = TextPipeline(vocab, max_length, lowercase=False, replacements=[])
-        features = TokenFeatures(
-            list(obj.vocabulary_),
-            lowercase=bool(obj.lowercase),
-            chars=list(obj.chars_) if obj.chars else None,
-            char_width=int(getattr(obj, "char_width_", 20)),
-            case_features=bool(obj.case_features),
-        )
-        return TextModel(obj.model_, pipe, [str(t) for t in obj.tags_], "tagger", features=features)
-    vectorizer = getattr(obj, "vectorizer_", None)
-    if vectorizer is not None and getattr(obj, "model_", None) is not None:
-        return _from_vectorizer_estimator(obj, vectorizer, task)
     model = getattr(obj, "model_", None)
     pipe = getattr(obj, "pipeline_", None) or pipeline
     if model is not None and isinstance(pipe, TextPipeline):
@@ -359,32 +344,6 @@ def as_text_model(
         "rnnkit.serving.TextModel, a keras.Model with pipeline= and labels=, or a fitted "
         "estimator with model_ and pipeline_ (a TextPipeline)."
     )
-
-
-def _from_vectorizer_estimator(obj: Any, vectorizer: Any, task: str | None) -> TextModel:
-    """An ``rnnkit.sklearn`` estimator fitted with ``rnnkit.text.TextVectorizer``."""
-    from rnnkit.text import vectorizer as vec_module
-
-    kind = getattr(obj, "_kind_", "multiclass")
-    if kind == "multilabel-indicator":
-        raise ValueError(
-            "export: multi-label estimators are not supported yet (the signature returns one "
-            "label per text); export a single-label RNNClassifier."
-        )
-    vocab = list(vectorizer.vocabulary_)
-    pipe = TextPipeline(
-        vocabulary=[PAD, UNK, *vocab[2:]],
-        max_length=int(vectorizer.max_length),
-        lowercase=True,
-        replacements=[
-            (vec_module.URL_PATTERN, " xxurl "),
-            (vec_module.USER_PATTERN, " xxuser "),
-            (vec_module.SYMBOL_PATTERN, r" \1 "),
-        ],
-        split="tf_whitespace",
-        engine="tensorflow",
-    )
-    return TextModel(obj.model_, pipe, [str(c) for c in obj.classes_], task or "classifier")
 
 
 def _greedy_text(tf: Any, model: Any, ids: Any, vocab: Any, max_steps: int) -> Any:

@@ -453,6 +453,37 @@ class RNNClassifier(ClassifierMixin, KerasEstimatorMixin, BaseEstimator):
         return model
 
     # -------------------------------------------------------------- predict
+    def text_model(self, max_length: int | None = None) -> Any:
+        """The export protocol: this fitted classifier as a
+        :class:`rnnkit.serving.TextModel` (its Keras model, its ``TextVectorizer``'s rules
+        as an in-graph :class:`rnnkit.serving.TextPipeline`, its classes), what
+        :func:`rnnkit.serving.export` writes. ``max_length`` is ignored: the vectorizer's
+        own length is used."""
+        check_is_fitted(self, "model_")
+        if self._kind_ == "multilabel-indicator":
+            raise ValueError(
+                "export: multi-label estimators are not supported yet (the signature returns "
+                "one label per text); export a single-label RNNClassifier."
+            )
+        from rnnkit.serving.export import TextModel
+        from rnnkit.serving.preprocessing import PAD, UNK, TextPipeline
+        from rnnkit.text import vectorizer as rules
+
+        vocab = list(self.vectorizer_.vocabulary_)
+        pipe = TextPipeline(
+            vocabulary=[PAD, UNK, *vocab[2:]],
+            max_length=int(self.vectorizer_.max_length),
+            lowercase=True,
+            replacements=[
+                (rules.URL_PATTERN, " xxurl "),
+                (rules.USER_PATTERN, " xxuser "),
+                (rules.SYMBOL_PATTERN, r" \1 "),
+            ],
+            split="tf_whitespace",
+            engine="tensorflow",
+        )
+        return TextModel(self.model_, pipe, [str(c) for c in self.classes_], "classifier")
+
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities, ``(n_samples, n_classes)`` in the order of ``classes_``
         (for multi-label: the probability of each label)."""

@@ -557,6 +557,29 @@ class RNNSequenceTagger(KerasEstimatorMixin, BaseEstimator):
         self.best_epoch_ = callbacks[-1].best_epoch if callbacks else len(self.history_["loss"]) - 1
         return self
 
+    def text_model(self, max_length: int | None = None) -> Any:
+        """The export protocol: this fitted tagger as a :class:`rnnkit.serving.TextModel`
+        (task ``"tagger"``): the input text is split on ASCII whitespace into at most
+        ``max_length`` tokens (default 64), and the word, word-shape and character ids
+        are built in-graph by :class:`rnnkit.serving.preprocessing.TokenFeatures` exactly
+        as :meth:`fit` and :meth:`predict` build them."""
+        check_is_fitted(self, "model_")
+        from rnnkit.serving.export import TextModel
+        from rnnkit.serving.preprocessing import PAD, UNK, TextPipeline, TokenFeatures
+
+        length = 64 if max_length is None else int(max_length)
+        vocab = [PAD, UNK, *self.vocabulary_[2:]]
+        pipe = TextPipeline(vocab, length, lowercase=False, replacements=[])
+        features = TokenFeatures(
+            list(self.vocabulary_),
+            lowercase=bool(self.lowercase),
+            chars=list(self.chars_) if self.chars else None,
+            char_width=int(getattr(self, "char_width_", 20)),
+            case_features=bool(self.case_features),
+        )
+        tags = [str(t) for t in self.tags_]
+        return TextModel(self.model_, pipe, tags, "tagger", features=features)
+
     def predict(self, X: Any) -> list[list[str]]:
         """A list of tag lists, one tag per input token."""
         check_is_fitted(self, "model_")
