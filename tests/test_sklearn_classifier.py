@@ -508,3 +508,39 @@ def test_parallel_scan_cells_learn_and_round_trip(cell):
     assert clf.score(TEXTS, LABELS) >= 0.9
     restored = pickle.loads(pickle.dumps(clf))
     np.testing.assert_array_equal(restored.predict_proba(TEXTS), clf.predict_proba(TEXTS))
+
+
+def test_quiet_by_default_no_framework_warnings():
+    # the estimators run fit and predict inside framework_logs(verbose): TensorFlow's
+    # Python warnings (tf.function retracing, when batches of new sizes arrive) are
+    # dropped unless verbose, and the logger's level is restored after
+    import logging
+
+    import tensorflow as tf
+
+    from rnnkit.sklearn.base import framework_logs
+
+    messages = []
+
+    class Collect(logging.Handler):
+        def emit(self, record):
+            messages.append(record.getMessage())
+
+    logger = tf.get_logger()
+    level = logger.level
+    handler = Collect()
+    logger.addHandler(handler)
+    try:
+        with framework_logs(0):
+            logger.warning("hidden")
+        with framework_logs(1):
+            logger.warning("shown")
+        assert logger.level == level
+        texts = [f"good movie {i}" for i in range(40)] + [f"bad film {i}" for i in range(40)]
+        est = RNNClassifier(units=4, embedding_dim=4, epochs=1, bidirectional=False)
+        est.fit(texts, [1] * 40 + [0] * 40)
+        for n in (1, 2, 3, 5, 7, 9, 11, 13):  # a retrace each
+            est.predict(texts[:n])
+    finally:
+        logger.removeHandler(handler)
+    assert messages == ["shown"]

@@ -9,12 +9,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import math
 import numbers
 import os
+import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import keras
@@ -164,6 +166,24 @@ def model_from_bytes(data: bytes, compile: bool = True) -> keras.Model:
         return keras.saving.load_model(path, safe_mode=True, compile=compile)
 
 
+@contextlib.contextmanager
+def framework_logs(verbose: Any) -> Iterator[None]:
+    """Inside, TensorFlow's Python log messages below ERROR (its tf.function retracing
+    warnings, printed when batches of new shapes arrive) are hidden unless ``verbose``;
+    the estimators run fit and predict in it."""
+    tf = sys.modules.get("tensorflow")
+    if verbose or tf is None:
+        yield
+        return
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel("ERROR")
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 class KerasEstimatorMixin:
     """Pickle support and the training loop for estimators holding a Keras ``model_``.
 
@@ -236,15 +256,16 @@ class KerasEstimatorMixin:
                         restore_best_weights=True,
                     )
                 )
-        history = model.fit(
-            x,
-            y,
+        with framework_logs(verbose):
+            history = model.fit(
+                x,
+                y,
             epochs=int(epochs),
             batch_size=int(batch_size),
-            validation_data=validation_data,
-            callbacks=callbacks,
-            class_weight=class_weight,
-            verbose=verbose,
-            shuffle=True,
-        )
+                validation_data=validation_data,
+                callbacks=callbacks,
+                class_weight=class_weight,
+                verbose=verbose,
+                shuffle=True,
+            )
         return {k: [float(v) for v in values] for k, values in history.history.items()}

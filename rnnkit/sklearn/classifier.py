@@ -16,6 +16,7 @@ from rnnkit.sklearn.base import (
     KerasEstimatorMixin,
     _is_missing,
     check_same_length,
+    framework_logs,
     seed_everything,
     validate_texts,
 )
@@ -490,7 +491,8 @@ class RNNClassifier(ClassifierMixin, KerasEstimatorMixin, BaseEstimator):
         check_is_fitted(self, "model_")
         texts = validate_texts(X)
         ids = self.vectorizer_.transform(texts)
-        proba = self.model_.predict(ids, batch_size=256, verbose=0)
+        with framework_logs(self.verbose):
+            proba = self.model_.predict(ids, batch_size=256, verbose=0)
         return np.asarray(proba, dtype="float64")
 
     def predict(self, X: Any) -> np.ndarray:

@@ -12,6 +12,7 @@ from sklearn.utils.validation import check_is_fitted
 from rnnkit.sklearn.base import (
     KerasEstimatorMixin,
     check_same_length,
+    framework_logs,
     seed_everything,
     validate_texts,
 )
@@ -190,19 +191,20 @@ class DeepMojiClassifier(ClassifierMixin, KerasEstimatorMixin, BaseEstimator):
         )
         if self.weights is not None:
             self._load_weights(model)
-        result = finetune(
-            model,
-            (x_tr, y_tr),
-            (x_val, y_val),
-            method=method,
-            new_layers=["softmax"],
-            initial_lr=float(self.learning_rate),
-            next_lr=float(self.next_learning_rate),
-            epochs=int(self.epochs),
-            patience=int(self.patience),
-            batch_size=int(self.batch_size),
-            verbose=self.verbose,
-        )
+        with framework_logs(self.verbose):
+            result = finetune(
+                model,
+                (x_tr, y_tr),
+                (x_val, y_val),
+                method=method,
+                new_layers=["softmax"],
+                initial_lr=float(self.learning_rate),
+                next_lr=float(self.next_learning_rate),
+                epochs=int(self.epochs),
+                patience=int(self.patience),
+                batch_size=int(self.batch_size),
+                verbose=self.verbose,
+            )
         self.model_ = model
         self.history_ = [
             {
@@ -236,7 +238,9 @@ class DeepMojiClassifier(ClassifierMixin, KerasEstimatorMixin, BaseEstimator):
         check_is_fitted(self, "model_")
         texts = validate_texts(X)
         ids = self._tokenizer().encode(texts, maxlen=int(self.maxlen))
-        proba = np.asarray(self.model_.predict(ids, batch_size=256, verbose=0), dtype="float64")
+        with framework_logs(self.verbose):
+            proba = self.model_.predict(ids, batch_size=256, verbose=0)
+        proba = np.asarray(proba, dtype="float64")
         if proba.shape[1] == 1:  # DeepMoji's binary head: one sigmoid unit
             proba = np.concatenate([1.0 - proba, proba], axis=1)
         return proba

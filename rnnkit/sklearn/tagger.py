@@ -20,6 +20,7 @@ from rnnkit.ops.crf import scheme_violations
 from rnnkit.sklearn.base import (
     KerasEstimatorMixin,
     check_same_length,
+    framework_logs,
     seed_everything,
     validate_token_lists,
 )
@@ -442,7 +443,8 @@ class RNNSequenceTagger(KerasEstimatorMixin, BaseEstimator):
             rows = order[start : start + step]
             batch = [sentences[i] for i in rows]
             x = self._encode(batch)
-            scores = model.predict_on_batch(x)
+            with framework_logs(self.verbose):
+                scores = model.predict_on_batch(x)
             if marginals:
                 best = model.marginals(scores, x["words"])
             else:
@@ -550,9 +552,10 @@ class RNNSequenceTagger(KerasEstimatorMixin, BaseEstimator):
                 # The averaged weights are in the model while the epoch is scored.
                 callbacks.append(keras.callbacks.SwapEMAWeights(swap_on_epoch=True))
             callbacks.append(_BestOnValidation(self, *given_val, patience))
-        history = self.model_.fit(
-            data, epochs=int(self.epochs), callbacks=callbacks, verbose=self.verbose
-        )
+        with framework_logs(self.verbose):
+            history = self.model_.fit(
+                data, epochs=int(self.epochs), callbacks=callbacks, verbose=self.verbose
+            )
         self.history_ = {k: [float(v) for v in values] for k, values in history.history.items()}
         self.best_epoch_ = callbacks[-1].best_epoch if callbacks else len(self.history_["loss"]) - 1
         return self
