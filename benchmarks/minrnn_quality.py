@@ -1,0 +1,93 @@
+"""Quality of the parallel-scan cells in the sentiment classifier: ``RNNClassifier()`` with
+its default settings and ``cell`` in {gru, mingru, lstm, minlstm}, side by side in one run.
+
+Data as ``benchmarks/sklearn_baseline.py``: 4,000 CrowdFlower tweets (3 classes,
+stratified 80/20 splits, ``--seeds`` seeds) and the DeepMoji benchmarks SS-Twitter and
+SS-Youtube (the paper's splits, train+val for training, one seed). Prints a table (score,
+fit seconds) and writes it as CSV with ``--out``.
+
+Usage::
+
+    python benchmarks/minrnn_quality.py --seeds 0 1 2 --out runs/minrnn_quality.csv
+
+Results are recorded in ``benchmarks/RESULTS.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+from datetime import date
+
+import keras
+import numpy as np
+import pandas as pd
+from sklearn.metrics import accuracy_score
+from sklearn.model_selection import train_test_split
+
+from rnnkit.data.deepmoji_benchmarks import load_deepmoji_benchmark
+from rnnkit.data.tweets_sentiment import load_tweets_sentiment
+from rnnkit.sklearn import RNNClassifier
+
+CELLS = ("gru", "mingru", "lstm", "minlstm")
+
+
+def splits(seeds: list[int]):
+    """(dataset, seed, x_train, y_train, x_test, y_test) for every run."""
+    frame = load_tweets_sentiment(sample=4000, random_state=0)
+    for seed in seeds:
+        x_tr, x_te, y_tr, y_te = train_test_split(
+            frame.text.tolist(),
+            frame.sentiment.to_numpy(),
+            test_size=0.2,
+            random_state=seed,
+            stratify=frame.sentiment,
+        )
+        yield "tweets-sentiment 4000", seed, x_tr, y_tr, x_te, y_te
+    for name in ("SS-Twitter", "SS-Youtube"):
+        data = load_deepmoji_benchmark(name)
+        x_tr, y_tr = data.split("train")
+        x_va, y_va = data.split("val")
+        x_te, y_te = data.split("test")
+        yield name, 0, list(x_tr) + list(x_va), np.concatenate([y_tr, y_va]), list(x_te), y_te
+
+
+def main(argv: list[str] | None = None) -> pd.DataFrame:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--cells", nargs="+", default=list(CELLS), choices=CELLS)
+    parser.add_argument("--out", default=None, help="also write the rows as CSV")
+    args = parser.parse_args(argv)
+    print(
+        f"{date.today()} {platform.node()} {os.cpu_count()} CPUs, keras {keras.__version__}, "
+        f"backend {keras.backend.backend()}",
+        flush=True,
+    )
+    rows = []
+    for dataset, seed, x_tr, y_tr, x_te, y_te in splits(args.seeds):
+        for cell in args.cells:
+            start = time.perf_counter()
+            model = RNNClassifier(cell=cell, random_state=seed).fit(x_tr, y_tr)
+            fit_s = time.perf_counter() - start
+            score = accuracy_score(y_te, model.predict(x_te))
+            rows.append(
+                {"dataset": dataset, "seed": seed, "cell": cell, "accuracy": score, "fit_s": fit_s}
+            )
+            print(f"  {dataset} seed {seed} {cell}: {score:.4f} ({fit_s:.0f} s)", flush=True)
+    frame = pd.DataFrame(rows)
+    table = frame.groupby(["dataset", "cell"], sort=False).agg(
+        accuracy=("accuracy", "mean"),
+        std=("accuracy", "std"),
+        fit_s=("fit_s", "median"),
+        runs=("seed", "count"),
+    )
+    print(table.to_markdown(floatfmt=".4f"))
+    if args.out:
+        frame.to_csv(args.out, index=False)
+    return frame
+
+
+if __name__ == "__main__":
+    main()
