@@ -25,10 +25,9 @@ import keras
 import numpy as np
 import pandas as pd
 from sklearn.metrics import accuracy_score
-from sklearn.model_selection import train_test_split
+from sklearn_baseline import tweet_splits  # benchmarks/sklearn_baseline.py
 
 from rnnkit.data.deepmoji_benchmarks import load_deepmoji_benchmark
-from rnnkit.data.tweets_sentiment import load_tweets_sentiment
 from rnnkit.sklearn import RNNClassifier
 
 CELLS = ("gru", "mingru", "lstm", "minlstm")
@@ -36,15 +35,7 @@ CELLS = ("gru", "mingru", "lstm", "minlstm")
 
 def splits(seeds: list[int]):
     """(dataset, seed, x_train, y_train, x_test, y_test) for every run."""
-    frame = load_tweets_sentiment(sample=4000, random_state=0)
-    for seed in seeds:
-        x_tr, x_te, y_tr, y_te = train_test_split(
-            frame.text.tolist(),
-            frame.sentiment.to_numpy(),
-            test_size=0.2,
-            random_state=seed,
-            stratify=frame.sentiment,
-        )
+    for seed, x_tr, y_tr, x_te, y_te in tweet_splits(4000, seeds):
         yield "tweets-sentiment 4000", seed, x_tr, y_tr, x_te, y_te
     for name in ("SS-Twitter", "SS-Youtube"):
         data = load_deepmoji_benchmark(name)

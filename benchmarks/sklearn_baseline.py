@@ -92,10 +92,11 @@ def run_pair(dataset, metric_name, x_train, y_train, x_test, y_test, seed, multi
     return rows
 
 
-def tweets(sample: int, repeats: int) -> list[dict]:
+def tweet_splits(sample: int, seeds: list[int]):
+    """(seed, x_train, y_train, x_test, y_test): stratified 80/20 splits of ``sample``
+    CrowdFlower tweets, one per seed (also used by ``benchmarks/minrnn_quality.py``)."""
     frame = load_tweets_sentiment(sample=sample, random_state=0)
-    rows = []
-    for seed in range(repeats):
+    for seed in seeds:
         x_tr, x_te, y_tr, y_te = train_test_split(
             frame.text.tolist(),
             frame.sentiment.to_numpy(),
@@ -103,6 +104,12 @@ def tweets(sample: int, repeats: int) -> list[dict]:
             random_state=seed,
             stratify=frame.sentiment,
         )
+        yield seed, x_tr, y_tr, x_te, y_te
+
+
+def tweets(sample: int, repeats: int) -> list[dict]:
+    rows = []
+    for seed, x_tr, y_tr, x_te, y_te in tweet_splits(sample, list(range(repeats))):
         rows += run_pair(f"tweets-sentiment {sample}", "accuracy", x_tr, y_tr, x_te, y_te, seed)
     return rows
 
