@@ -444,3 +444,27 @@ def test_kept_weights_are_the_moving_average_of_the_trained_weights(monkeypatch)
     for bad in (1.0, 0, "0.9", True):
         with pytest.raises(ValueError, match=r"ema_momentum must be a number in \(0, 1\)"):
             tiny(ema_momentum=bad).fit(X, Y)
+
+
+def test_batches_of_many_widths_fit_whatever_the_first_two_batches_are():
+    """Keras's PyDataset adapter (TensorFlow) reads the tf.data signature off the first two
+    batches; when they shared a width, a wider batch later failed with "generator yielded
+    an element of shape ... where ... was expected". Most batches here are 8 wide and one
+    is 32 wide, so most shuffles put two 8-wide batches first."""
+    from rnnkit.sklearn.tagger import _Batches
+
+    short = [["w"] * 5] * 40
+    long = [["w"] * 30] * 4
+    sentences = short + long
+    y_ids = [np.zeros(len(s), "int32") for s in sentences]
+    for seed in range(20):
+        data = _Batches(lambda s, width: s, sentences, y_ids, 4, seed)
+        widths = [data._width(rows) for rows in data.batches]
+        assert sorted(set(widths)) == [8, 32]
+        assert widths[0] != widths[1], seed
+        data.on_epoch_end()
+        assert sorted(data._width(rows) for rows in data.batches) == sorted(widths)
+    tags = [["A", "B", "A", "B", "A"]] * 40 + [["A", "B"] * 15] * 4
+    for seed in (0, 1, 2):
+        tagger = tiny(random_state=seed, batch_size=4, epochs=1).fit(sentences, tags)
+        assert [len(p) for p in tagger.predict(sentences)] == [len(s) for s in sentences]

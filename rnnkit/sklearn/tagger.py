@@ -93,14 +93,25 @@ class _Batches(keras.utils.PyDataset):
             ]
         if self.shuffle:
             batches = [batches[i] for i in self.rng.permutation(len(batches))]
+        # On TensorFlow, Keras's PyDataset adapter reads the tf.data signature off the
+        # first two batches: a width they share would become a fixed dimension and a
+        # wider batch later would fail. Put a batch of another width second.
+        widths = [self._width(rows) for rows in batches]
+        other = next((j for j in range(2, len(batches)) if widths[j] != widths[0]), None)
+        if len(batches) > 2 and widths[1] == widths[0] and other is not None:
+            batches[1], batches[other] = batches[other], batches[1]
         self.batches = batches
+
+    def _width(self, rows) -> int:
+        """The padded length of a batch: its longest sentence, rounded up to 4."""
+        return int(math.ceil(max(len(self.sentences[i]) for i in rows) / 4) * 4)
 
     def __len__(self) -> int:
         return len(self.batches)
 
     def __getitem__(self, index: int):
         rows = self.batches[index]
-        width = int(math.ceil(max(len(self.sentences[i]) for i in rows) / 4) * 4)
+        width = self._width(rows)
         x = self.encode([self.sentences[i] for i in rows], width)
         y = np.full((len(rows), width), -1, "int32")
         for r, i in enumerate(rows):
