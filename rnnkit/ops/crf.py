@@ -48,7 +48,8 @@ On the torch backend, :func:`crf_log_partition` (hence :func:`crf_log_likelihood
 (:mod:`rnnkit.ops.crf_torch`: raw torch recursions, a closed-form backward for ``log Z``
 and a batch-vectorised Viterbi backtrack). On JAX, :func:`crf_log_partition` (hence
 :func:`crf_log_likelihood`) takes :mod:`rnnkit.ops.crf_jax` (the same closed-form
-backward as a ``jax.custom_vjp``). ``fast_path=False`` runs the generic ``keras.ops``
+backward as a ``jax.custom_vjp``), and on TensorFlow :mod:`rnnkit.ops.crf_tf` (the same
+again as a ``tf.custom_gradient``). ``fast_path=False`` runs the generic ``keras.ops``
 code, which the tests compare them with. ``_log_partition`` is the one place that
 chooses.
 
@@ -70,7 +71,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from rnnkit.ops import crf_jax, crf_torch
+from rnnkit.ops import crf_jax, crf_tf, crf_torch
 from rnnkit.ops.recurrence import recurrence
 from rnnkit.ops.validation import static_shape
 
@@ -627,14 +628,16 @@ def _forward_scores(potentials, transitions, start_transitions, mask, return_seq
 
 def _log_partition(potentials, weights, mask, cons, fast_path):
     """``log Z`` of compacted (right-padded) inputs with penalised ``weights``: the
-    backend's fast path (torch, JAX) when ``fast_path``, else the generic forward
-    algorithm."""
+    backend's fast path (torch, JAX, TensorFlow) when ``fast_path``, else the generic
+    forward algorithm."""
     if _torch_fast(fast_path):
         return crf_torch.torch_log_partition(
             potentials, *weights, mask, allowed=_exp_allowed(cons, potentials)
         )
     if fast_path and keras.backend.backend() == "jax":
         return crf_jax.jax_log_partition(potentials, *weights, mask)
+    if fast_path and keras.backend.backend() == "tensorflow":
+        return crf_tf.tf_log_partition(potentials, *weights, mask)
     potentials, mask = _prepare(potentials, mask)
     alpha, _ = _forward_scores(potentials, weights[0], weights[1], mask)
     return ops.logsumexp(alpha + ops.expand_dims(weights[2], 0), axis=1)
@@ -653,7 +656,7 @@ def crf_log_partition(
 ) -> Any:
     """``log Z`` per sequence by the forward algorithm in log space, shape ``(batch,)``.
 
-    ``fast_path``: use the torch or JAX fast path on those backends (module notes).
+    ``fast_path``: use the torch, JAX or TensorFlow fast path on those backends (module notes).
     The ``allowed_*`` constraints are described in the module notes.
     """
     cons = _constraints(transitions, (allowed_transitions, allowed_start, allowed_end), False)
@@ -730,7 +733,7 @@ def crf_log_likelihood(
         mask: optional ``(batch, timesteps)`` mask, any layout (module notes).
         validate: run :func:`validate_crf_inputs` and check that the constraints allow
             some path.
-        fast_path: use the backend's fast path where one exists (torch, JAX);
+        fast_path: use the backend's fast path where one exists (torch, JAX, TensorFlow);
             ``False`` runs the generic ``keras.ops`` code.
         allowed_transitions: optional boolean ``(K, K)`` allowed moves.
         allowed_start: optional boolean ``(K,)`` allowed first tags.
