@@ -31,23 +31,11 @@ import json
 import os
 import resource
 import shutil
-import sys
 import time
 from pathlib import Path
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 REPO = Path(__file__).resolve().parents[1]
-DEEPMOJI = REPO / "recipes" / "deepmoji"
-
-
-def _recipe(name: str):
-    if not (DEEPMOJI / f"{name}.py").is_file():
-        sys.exit(f"main_job: recipes/deepmoji/{name}.py is missing; the DeepMoji recipe is needed.")
-    if str(DEEPMOJI) not in sys.path:
-        sys.path.insert(0, str(DEEPMOJI))
-    import importlib
-
-    return importlib.import_module(name)
 
 
 def cpu_seconds() -> float:
@@ -71,7 +59,22 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--text", default="I love this so much, best day ever!")
     parser.add_argument("--verbose", action="store_true", help="framework logs, progress bars")
     args = parser.parse_args(argv)
-    _recipe("quiet").quiet_tensorflow(args.verbose)
+    if not args.verbose:
+        # this script owns its process, as the rnnkit command does: the package drops
+        # the frameworks' log lines before it imports one (rnnkit.logs), and so do the
+        # fine-tuning workers and the server, which inherit the setting
+        os.environ["RNNKIT_QUIET"] = "1"
+    from rnnkit.sklearn.base import framework_logs
+
+    with framework_logs(args.verbose):  # TensorFlow's retracing warnings
+        return run(args)
+
+
+def run(args: argparse.Namespace) -> dict:
+    """The five steps (see the module docstring) with the parsed arguments of :func:`main`."""
+    from rnnkit.models.deepmoji.transfer import build, get_config, save_pretrained
+    from rnnkit.recipes import deepmoji_benchmark
+
     out = Path(args.out)
     timings: dict[str, tuple[float, float]] = {}
     start, start_cpu = time.time(), cpu_seconds()
@@ -79,9 +82,7 @@ def main(argv: list[str] | None = None) -> dict:
     def done(name: str, t: tuple[float, float]) -> None:
         timings[name] = (time.time() - t[0], cpu_seconds() - t[1])
 
-    common = _recipe("common")
-    benchmark = _recipe("benchmark")
-    config = common.get_config(args.config)
+    config = get_config(args.config)
     artifacts = out / "deepmoji"  # own folder: never touches runs/deepmoji/ of other runs
     verbose = 2 if args.verbose else 0
 
@@ -126,7 +127,7 @@ def main(argv: list[str] | None = None) -> dict:
             print(f"{checkpoints}: from an earlier run on other data; pretraining afresh.")
             shutil.rmtree(checkpoints)
         result = pretrain(
-            lambda: common.build(config, corpus.vocabulary_size, len(corpus.labels)),
+            lambda: build(config, corpus.vocabulary_size, len(corpus.labels)),
             corpus.directory,
             checkpoint_dir=checkpoints,
             epochs=config.pretrain_epochs,
@@ -145,7 +146,7 @@ def main(argv: list[str] | None = None) -> dict:
             "history": result.history,
             "seconds": round(time.time() - t[0], 1),
         }
-        common.save_pretrained(result.model, corpus.vocabulary(), config, artifacts, info)
+        save_pretrained(result.model, corpus.vocabulary(), config, artifacts, info)
         print("| epoch | loss | top-1 | val loss | val top-1 |\n|---|---|---|---|---|")
         for i, h in enumerate(result.history, 1):
             print(
@@ -155,7 +156,7 @@ def main(argv: list[str] | None = None) -> dict:
         done("pretrain", t)
 
     t = step("3. SS-Twitter: chain-thaw vs training from scratch (new), attention")
-    bench = benchmark.run(
+    bench = deepmoji_benchmark.run(
         [
             "--config",
             config.name,

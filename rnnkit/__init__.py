@@ -3,10 +3,10 @@
 The core (``cells``, ``layers``, ``ops``) is imported with the package, which registers
 rnnkit's Keras serializables (so ``keras.saving.load_model`` finds them after ``import
 rnnkit``); the other subpackages (``models``, ``text``, ``data``, ``training``,
-``sklearn``, ``serving``, ``cli``) are imported on first use. In the ``rnnkit`` command
-itself (the console script or ``python -m rnnkit``) the core is imported on first use
-too: the command imports what a subcommand needs, so ``rnnkit --help`` imports no
-deep-learning framework.
+``sklearn``, ``serving``, ``recipes``, ``cli``) are imported on first use. In the
+``rnnkit`` command itself (the console script or ``python -m rnnkit``) the core is
+imported on first use too: the command imports what a subcommand needs, so ``rnnkit
+--help`` imports no deep-learning framework.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 __version__ = "0.1.0"
 
 _CORE = ("cells", "config", "layers", "ops")
-_LAZY = ("models", "text", "data", "training", "sklearn", "serving", "cli")
+_LAZY = ("models", "text", "data", "training", "sklearn", "serving", "recipes", "cli")
 
 __all__ = ["cells", "config", "explain", "layers", "ops", *_LAZY, "__version__"]
 
@@ -32,6 +32,12 @@ def _running_the_command() -> bool:
     orig = list(getattr(sys, "orig_argv", ()))
     return any(a == "-m" and b == "rnnkit" for a, b in zip(orig, orig[1:]))
 
+
+if os.environ.get("RNNKIT_QUIET") == "1":
+    # a script that owns its process asked for quiet before importing any framework
+    from rnnkit.logs import hide_framework_logs
+
+    hide_framework_logs()
 
 if not _running_the_command():
     from rnnkit import cells, config, layers, ops

@@ -3,7 +3,9 @@ clear error naming the extra when one is missing.
 
 - ``serve``: fastapi, uvicorn and httpx (``rnnkit serve``, :mod:`rnnkit.serving.server`,
   :class:`rnnkit.serving.process.ServerProcess`);
-- ``plot``: matplotlib (the training curves PNG of ``rnnkit train``, the recipes' plots);
+- ``plot``: matplotlib (the training curves PNG of ``rnnkit train``, the DeepMoji
+  attention heatmap of ``rnnkit bench`` and :mod:`rnnkit.recipes.deepmoji_attention`,
+  the recipes' plots);
 - ``recipes``: sacrebleu and matplotlib (the recipes under ``recipes/``).
 
 Everything else (Keras, TensorFlow for tf.data and export, scikit-learn, seqeval, which the

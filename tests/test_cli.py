@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+import types
 
 import numpy as np
 import pytest
@@ -33,9 +34,10 @@ def test_subcommand_help(capsys, name):
     assert e.value.code == 0
     out = capsys.readouterr().out
     assert f"usage: rnnkit {name}" in out
-    if name in cli.RECIPE_COMMANDS:  # options belong to recipes/deepmoji, passed through
+    if name in cli.RECIPE_COMMANDS:  # options belong to rnnkit.recipes, passed through
         flat = " ".join(out.split())  # argparse wraps the description at the terminal width
-        assert "recipes/deepmoji" in flat and "-- --help" in flat
+        assert cli.RECIPE_MODULES[name] in flat and "-- --help" in flat
+        assert "recipes/deepmoji" not in flat  # no file of a source checkout
     else:
         assert "--config" in out and "--verbose" in out
 
@@ -105,6 +107,32 @@ def test_console_script_help_is_as_light_and_import_rnnkit_registers_the_layers(
     assert done.returncode == 0 and done.stdout.strip() == "True", done.stderr[-2000:]
 
 
+def test_a_script_asking_for_quiet_sees_no_framework_log_lines():
+    """``RNNKIT_QUIET=1`` before ``import rnnkit`` (what ``recipes/main_job.py`` does
+    without ``--verbose``): the frameworks' start-up lines never reach stderr, while the
+    script's own ``sys.stderr`` still does."""
+    code = (
+        "import sys, rnnkit, keras, tensorflow as tf; "
+        "tf.constant(1.0) + 1.0; print('own line', file=sys.stderr)"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    loud = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=180, env=env
+    )
+    assert loud.returncode == 0, loud.stderr[-2000:]
+    quiet = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=dict(env, RNNKIT_QUIET="1"),
+    )
+    assert quiet.returncode == 0
+    assert quiet.stderr == "own line\n"
+    # the lines it hides exist in this environment (else the check above proves nothing)
+    assert loud.stderr != "own line\n", loud.stderr
+
+
 def test_missing_required_options_and_bad_config(tmp_path):
     with pytest.raises(SystemExit, match="missing --data, --output"):
         cli.main(["train"])
@@ -120,18 +148,64 @@ def test_missing_required_options_and_bad_config(tmp_path):
         cli.main(["train", "--config", str(broken)])
 
 
-def test_recipe_commands_fail_clearly_without_the_recipe(monkeypatch):
+def test_recipe_commands_fail_clearly_without_the_recipe(monkeypatch, capsys):
     real = importlib.import_module
 
     def fake(name, *a, **k):
-        if name.startswith("recipes.deepmoji"):
+        if name.startswith("rnnkit.recipes.deepmoji"):
             raise ImportError(f"No module named {name!r}")
         return real(name, *a, **k)
 
     monkeypatch.setattr(importlib, "import_module", fake)
     for name in ("pretrain", "finetune", "bench"):
-        with pytest.raises(SystemExit, match="DeepMoji recipe is not available"):
+        with pytest.raises(SystemExit, match="DeepMoji recipe is not available") as e:
             cli.main([name])
+        assert e.value.code == 1
+        line = capsys.readouterr().err.strip()
+        assert line.startswith(f"rnnkit {name}: error: ") and cli.RECIPE_MODULES[name] in line
+
+
+def test_recipe_commands_run_the_package_workflows(monkeypatch):
+    # each recipe command imports its workflow from the installed package (no sys.path
+    # change, no repository lookup) and passes the arguments after the subcommand
+    real = importlib.import_module
+    calls = []
+
+    def fake(name, *a, **k):
+        module = real(name, *a, **k)  # the real workflow module imports
+        if not name.startswith("rnnkit.recipes."):
+            return module
+        assert callable(module.main)
+
+        def record(argv, prog):
+            calls.append((module.__name__, list(argv), prog))
+
+        return types.SimpleNamespace(main=record)
+
+    monkeypatch.setattr(importlib, "import_module", fake)
+    path_before = list(sys.path)
+    assert cli.main(["pretrain", "--quick", "--samples", "50"]) == 0
+    assert cli.main(["bench", "--", "--quick"]) == 0
+    assert cli.main(["finetune", "--quick"]) == 0
+    assert calls == [
+        ("rnnkit.recipes.deepmoji_pretrain", ["--quick", "--samples", "50"], "rnnkit pretrain"),
+        ("rnnkit.recipes.deepmoji_benchmark", ["--quick"], "rnnkit bench"),
+        (
+            "rnnkit.recipes.deepmoji_benchmark",
+            ["--quick", "--methods", "chain_thaw"],
+            "rnnkit finetune",
+        ),
+    ]
+    assert sys.path == path_before
+
+
+def test_recipe_verbose_flag():
+    # --verbose N > 0 keeps the frameworks' log lines of `rnnkit pretrain/finetune/bench`
+    assert cli._verbose_requested(["--verbose", "2"])
+    assert cli._verbose_requested(["--x", "--verbose=1"])
+    assert not cli._verbose_requested(["--verbose", "0"])
+    assert not cli._verbose_requested(["--verbose"])
+    assert not cli._verbose_requested([])
 
 
 def test_read_labelled_errors(tmp_path):

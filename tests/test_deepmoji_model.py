@@ -119,3 +119,89 @@ def test_bad_arguments():
         small(embed_dropout=1.5)
     with pytest.raises(ValueError, match="layer named 'embedding'"):
         extend_embedding(keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)]), 3)
+
+
+def test_the_family_folder_exports_the_old_module_names():
+    import importlib
+
+    import rnnkit.models
+    from rnnkit.models.deepmoji import backbone, weights
+
+    package = importlib.import_module("rnnkit.models.deepmoji")
+    for name in ("GATES", "LAYER_NAMES", "deepmoji", "extend_embedding"):
+        assert getattr(package, name) is getattr(backbone, name)
+    for name in (
+        "read_keras2_weights",
+        "load_keras2_weights",
+        "convert_torchmoji_state_dict",
+        "load_torchmoji_weights",
+    ):
+        assert getattr(package, name) is getattr(weights, name)
+    assert rnnkit.models.deepmoji is deepmoji  # `from rnnkit.models import deepmoji`
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module("rnnkit.models.deepmoji_weights")
+
+
+def test_transfer_copies_the_pretrained_layers_and_grows_the_embedding():
+    import dataclasses
+
+    from rnnkit.models.deepmoji.transfer import TRANSFERRED_LAYERS, build, get_config, transfer
+
+    config = dataclasses.replace(get_config("quick"), embedding_dim=6, lstm_units=5, maxlen=7)
+    pretrained = build(config, nb_tokens=13, nb_classes=4)
+    set_weights(pretrained, random_weights(np.random.default_rng(5), 13, 4))
+    model = transfer(pretrained, config, nb_tokens=16, nb_added=3, nb_classes=2, seed=0)
+    assert model.output_shape == (None, 1)  # binary target: DeepMoji's one sigmoid unit
+    emb = keras.ops.convert_to_numpy(model.get_layer("embedding").embeddings)
+    old = keras.ops.convert_to_numpy(pretrained.get_layer("embedding").embeddings)
+    assert emb.shape == (16, 6)
+    np.testing.assert_array_equal(emb[:13], old)
+    for name in TRANSFERRED_LAYERS[1:]:
+        ours, theirs = model.get_layer(name), pretrained.get_layer(name)
+        for a, b in zip(ours.get_weights(), theirs.get_weights()):
+            np.testing.assert_array_equal(a, b)
+    fresh = transfer(None, config, nb_tokens=16, nb_added=3, nb_classes=2, seed=0)
+    vector = fresh.get_layer("attlayer").get_weights()[0]
+    assert not np.allclose(vector, pretrained.get_layer("attlayer").get_weights()[0])
+    with pytest.raises(ValueError, match="unknown DeepMoji configuration 'tiny'"):
+        get_config("tiny")
+
+
+def test_pretrained_folder_round_trip(tmp_path):
+    import json
+
+    from rnnkit.models.deepmoji.transfer import (
+        get_config,
+        load_pretrained,
+        save_pretrained,
+        target_vocabulary,
+    )
+
+    model = small()
+    set_weights(model, random_weights(np.random.default_rng(6), 13, 4))
+    from rnnkit.text import SPECIAL_TOKENS
+
+    vocab = {w: i for i, w in enumerate([*SPECIAL_TOKENS, "good", "day", "sun"])}
+    folder = save_pretrained(model, vocab, get_config("quick"), tmp_path / "p", {"n_train": 9})
+    loaded, loaded_vocab = load_pretrained(folder)
+    assert loaded_vocab == vocab
+    np.testing.assert_allclose(loaded.predict(IDS, verbose=0), model.predict(IDS, verbose=0))
+    info = json.loads((folder / "pretrain.json").read_text())
+    assert info["n_train"] == 9 and info["config"]["name"] == "quick"
+    with pytest.raises(FileNotFoundError, match="no pretrained DeepMoji model"):
+        load_pretrained(tmp_path / "missing")
+    extended, added = target_vocabulary(vocab, ["day brandnew brandnew other"], get_config("quick"))
+    assert added == 2 and extended["brandnew"] == 13 and extended["day"] == 11
+
+
+def test_attention_model_shares_the_weights_and_weighs_only_words():
+    from rnnkit.models.deepmoji.attention import attention_model
+
+    model = small()
+    set_weights(model, random_weights(np.random.default_rng(7), 13, 4))
+    both = attention_model(model)
+    probabilities, attention = both.predict(IDS, verbose=0)
+    np.testing.assert_allclose(probabilities, model.predict(IDS, verbose=0), atol=1e-6)
+    np.testing.assert_allclose(attention.sum(axis=1), 1.0, atol=1e-5)
+    assert np.all(attention[IDS == 0] < 1e-6)  # padding gets no weight
+    assert attention_model(both) is both

@@ -6,8 +6,12 @@ import pytest
 import torch
 from deepmoji_numpy import deepmoji_forward, random_weights, write_keras2_file
 
-from rnnkit.models.deepmoji import deepmoji, extend_embedding
-from rnnkit.models.deepmoji_weights import load_keras2_weights, load_torchmoji_weights
+from rnnkit.models.deepmoji import (
+    deepmoji,
+    extend_embedding,
+    load_keras2_weights,
+    load_torchmoji_weights,
+)
 
 IDS = np.array([[5, 9, 3, 11, 0, 0], [1, 2, 3, 4, 5, 6], [12, 0, 0, 0, 0, 0]], dtype="int32")
 

@@ -16,6 +16,7 @@ LAYERS = {
     "config": 0,
     "atomic": 0,
     "extras": 0,
+    "logs": 0,
     "ops": 1,
     "text": 1,
     "backend": 2,
@@ -27,6 +28,7 @@ LAYERS = {
     "sklearn": 7,
     "serving": 7,
     "cli": 8,
+    "recipes": 8,  # end-to-end workflows: the command line may import them, never the reverse
     "__main__": 9,
     "": 4,  # the package itself: it imports its core (cells, config, layers, ops)
 }
@@ -117,3 +119,18 @@ def test_no_import_cycle():
         if node not in state:
             visit(node, [])
     assert cycles == []
+
+
+def test_recipes_never_import_the_command_line():
+    # same rank as cli: the command line runs the workflows of rnnkit.recipes, and the
+    # workflows, which are called as Python functions too, never import the command line
+    graph = import_graph()
+    assert any(layer_of(m) == "recipes" for m in graph)
+    backwards = [
+        f"{module} -> {target}"
+        for module, targets in graph.items()
+        if layer_of(module) == "recipes"
+        for target in targets
+        if layer_of(target) == "cli"
+    ]
+    assert backwards == []

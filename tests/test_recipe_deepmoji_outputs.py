@@ -1,52 +1,43 @@
-"""The DeepMoji recipe's reporting helpers: attention ratios against a brute-force
-reference, and result tables written only to the folder given (``make demo`` must leave
-the tracked recipes/results/ untouched)."""
+"""The DeepMoji workflows' reporting (rnnkit.recipes): attention ratios against a
+brute-force reference, result tables written only to the folder given (``make demo`` must
+leave the tracked recipes/results/ untouched), and default locations relative to the
+current folder, never to the repository."""
 
 from __future__ import annotations
 
-import sys
+import dataclasses
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "deepmoji"
+from rnnkit.models.deepmoji.attention import attention_ratios
+from rnnkit.recipes import deepmoji_attention, deepmoji_benchmark
+
+REPO_RESULTS = Path(__file__).resolve().parents[1] / "recipes" / "results"
 
 
-@pytest.fixture(scope="module")
-def recipe():
-    sys.path.insert(0, str(RECIPE))
-    try:
-        import attention_view
-        import benchmark
-
-        yield attention_view, benchmark
-    finally:
-        sys.path.remove(str(RECIPE))
-
-
-def test_attention_ratios_match_brute_force(recipe):
-    attention_view, _ = recipe
+def test_attention_ratios_match_brute_force():
     rng = np.random.default_rng(0)
     rows = []
     for n in (1, 3, 7, 30):
         w = rng.random(n)
         w /= w.sum()
         rows.append([(f"w{i}", float(x)) for i, x in enumerate(w)])
-    got = attention_view.attention_ratios(rows)
+    got = attention_ratios(rows)
     for row, ratio in zip(rows, got):
         weights = [x for _, x in row]
         assert ratio == pytest.approx(max(weights) / (1 / len(weights)))
     flat = [[("a", 0.25)] * 4]
-    assert attention_view.attention_ratios(flat)[0] == pytest.approx(1.0)
-    assert np.isnan(attention_view.attention_ratios([[]])[0])
-    table = attention_view.attention_table(["a b", "flat|text"], [rows[1], flat[0]])
+    assert attention_ratios(flat)[0] == pytest.approx(1.0)
+    assert np.isnan(attention_ratios([[]])[0])
+    table = deepmoji_attention.attention_table(["a b", "flat|text"], [rows[1], flat[0]])
     assert table.count("\n") == 3 and "| NO |" in table and "flat/text" in table
 
 
-def test_write_tables_goes_to_the_given_folder(recipe, tmp_path):
-    _, benchmark = recipe
-    before = {p: p.stat().st_mtime_ns for p in benchmark.RESULTS.glob("*")}
+def test_write_tables_goes_to_the_given_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    before = {p: p.stat().st_mtime_ns for p in REPO_RESULTS.glob("*")}
     rows = [
         {
             "dataset": "SS-Twitter",
@@ -62,17 +53,41 @@ def test_write_tables_goes_to_the_given_folder(recipe, tmp_path):
         }
         for m, mean in (("new", 0.6), ("chain_thaw", 0.7))
     ]
-    csv_path, md_path = benchmark.write_tables(rows, "demo", {}, "t", tmp_path / "out")
+    csv_path, md_path = deepmoji_benchmark.write_tables(rows, "demo", {}, "t", tmp_path / "out")
     assert csv_path.parent == md_path.parent == tmp_path / "out"
     assert "chain-thaw 0.700 ± 0.010 vs new 0.600 ± 0.010: chain-thaw beats" in md_path.read_text()
-    after = {p: p.stat().st_mtime_ns for p in benchmark.RESULTS.glob("*")}
+    after = {p: p.stat().st_mtime_ns for p in REPO_RESULTS.glob("*")}
     assert after == before
+    assert not (tmp_path / "runs").exists()  # nor the default folder
 
 
-def test_verbose_flag_is_read_before_tensorflow(recipe):
-    _, benchmark = recipe
-    assert benchmark._verbose_requested(["--verbose", "2"])
-    assert benchmark._verbose_requested(["--x", "--verbose=1"])
-    assert not benchmark._verbose_requested(["--verbose", "0"])
-    assert not benchmark._verbose_requested(["--verbose"])
-    assert not benchmark._verbose_requested([])
+def test_attention_view_defaults_are_relative_to_the_current_folder(tmp_path, monkeypatch):
+    from rnnkit.models.deepmoji.transfer import build, get_config, save_pretrained
+    from rnnkit.text import SPECIAL_TOKENS
+
+    monkeypatch.chdir(tmp_path)
+    # a small model saved where `rnnkit pretrain --quick` puts it: ./runs/deepmoji/quick
+    config = dataclasses.replace(get_config("quick"), embedding_dim=8, lstm_units=4)
+    words = [*SPECIAL_TOKENS, "i", "love", "this", "worst", "day"]
+    vocab = {w: i for i, w in enumerate(words)}
+    model = build(config, nb_tokens=len(vocab), nb_classes=3)
+    save_pretrained(model, vocab, config, Path("runs/deepmoji/quick"), {})
+    texts = ["I love this", "worst day ever !!"]
+    result = deepmoji_attention.main(["--quick", *texts])
+    words = [[w for w, _ in row] for row in result["attention"]]
+    assert words == [["i", "love", "this"], ["worst", "day", "ever", "!!"]]
+    for row in result["attention"]:
+        assert sum(w for _, w in row) == pytest.approx(1.0, abs=1e-5)
+    assert result["heatmap"] == Path("runs/deepmoji/results/deepmoji_attention_quick.png")
+    assert (tmp_path / result["heatmap"]).stat().st_size > 1000
+    assert "| I love this | 3 |" in result["table"]
+    with pytest.raises(FileNotFoundError, match="rnnkit pretrain --config medium"):
+        deepmoji_attention.main(["some text"])  # medium: nothing pretrained here
+
+
+def test_benchmark_without_a_pretrained_model_says_what_to_run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileNotFoundError, match=r"runs/deepmoji/quick .*rnnkit pretrain"):
+        deepmoji_benchmark.main(["--quick"])
+    with pytest.raises(SystemExit):  # argparse: an unknown data set is a usage error
+        deepmoji_benchmark.main(["--quick", "--datasets", "SS-Nowhere"])

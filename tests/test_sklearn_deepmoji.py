@@ -18,8 +18,7 @@ from sklearn.base import clone, is_classifier
 from sklearn.exceptions import NotFittedError
 from sklearn.utils import estimator_checks as ec
 
-from rnnkit.models.deepmoji import deepmoji
-from rnnkit.models.deepmoji_weights import load_keras2_weights
+from rnnkit.models.deepmoji import deepmoji, load_keras2_weights
 from rnnkit.sklearn import DeepMojiClassifier
 
 TEXTS = [

@@ -1,9 +1,12 @@
 """The package as a user installs it: the wheel built from this checkout, installed into a
 fresh virtual environment in a temporary folder outside the checkout, runs every CLI
-subcommand's ``--help`` and a short real command (train, then predict)."""
+subcommand's ``--help`` and short real commands (train, then predict; a DeepMoji
+pretraining, whose workflow is part of the package)."""
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import subprocess
 import sys
@@ -12,13 +15,16 @@ from pathlib import Path
 import pytest
 
 from rnnkit.cli import main as cli
+from rnnkit.data.paths import default_data_dir
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def run(argv: list, cwd: Path, timeout: int = 300) -> subprocess.CompletedProcess:
+def run(
+    argv: list, cwd: Path, timeout: int = 300, env: dict | None = None
+) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [str(a) for a in argv], cwd=cwd, capture_output=True, text=True, timeout=timeout
+        [str(a) for a in argv], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env
     )
 
 
@@ -80,3 +86,36 @@ def test_train_and_predict_from_the_installed_wheel(installed):
     assert predicted.returncode == 0, predicted.stderr[-2000:]
     assert "a good film" in predicted.stdout and "p(pos)" in predicted.stdout
     assert predicted.stderr == ""  # quiet: no framework log line
+
+
+def test_deepmoji_pretrain_from_the_installed_wheel(installed):
+    # `rnnkit pretrain` runs the workflow of the installed package (no checkout needed)
+    # and writes relative to the current folder: ./runs/deepmoji/<config>
+    command, work = installed
+    venv = command.parents[1]
+    code = (
+        "import rnnkit.recipes.deepmoji_pretrain as p, rnnkit.recipes.deepmoji_benchmark as b; "
+        "print(p.__file__); print(b.__file__)"
+    )
+    where = run([venv / "bin" / "python", "-c", code], work)
+    assert where.returncode == 0, where.stderr[-2000:]
+    files = [Path(line) for line in where.stdout.split()]
+    assert len(files) == 2 and all(f.is_relative_to(venv) for f in files), files
+    checkout_run = REPO / "runs" / "deepmoji" / "quick" / "pretrain.json"
+    before = checkout_run.stat().st_mtime_ns if checkout_run.exists() else None
+    env = dict(os.environ, RNNKIT_DATA=str(default_data_dir()))  # the data, not the code
+    done = run(
+        [command, "pretrain", "--quick", "--samples", "300", "--epochs", "1", "--verbose", "0"],
+        work,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    folder = work / "runs" / "deepmoji" / "quick"
+    info = json.loads((folder / "pretrain.json").read_text())
+    assert info["config"]["name"] == "quick" and len(info["history"]) == 1
+    assert 250 < info["n_train"] + info["n_val"] <= 300  # texts without a word are dropped
+    assert (folder / "pretrained.keras").is_file() and (folder / "vocabulary.json").is_file()
+    assert "| epoch | loss |" in done.stdout and f"Saved {folder.relative_to(work)}" in done.stdout
+    assert done.stderr == ""  # quiet: no framework log line
+    after = checkout_run.stat().st_mtime_ns if checkout_run.exists() else None
+    assert after == before  # nothing written into the checkout

@@ -26,6 +26,7 @@ from rnnkit.cli.validation import (
     validate_args,
     warn,
 )
+from rnnkit.logs import hide_framework_logs
 
 EPILOG = """\
 Typical session:
@@ -44,6 +45,12 @@ Run `rnnkit SUBCOMMAND --help` for each subcommand's options.
 
 
 RECIPE_COMMANDS = ("pretrain", "finetune", "bench")
+#: the workflow (a module of rnnkit.recipes with ``main(argv)``) each recipe command runs
+RECIPE_MODULES = {
+    "pretrain": "rnnkit.recipes.deepmoji_pretrain",
+    "finetune": "rnnkit.recipes.deepmoji_benchmark",
+    "bench": "rnnkit.recipes.deepmoji_benchmark",
+}
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -321,9 +328,10 @@ def build_parser() -> argparse.ArgumentParser:
         (
             "pretrain",
             "DeepMoji pretraining (emoji distant supervision or a stand-in corpus)",
-            "Pretrain the DeepMoji model (recipes/deepmoji/pretrain.py). All arguments go to "
-            "the recipe (e.g. --quick, --config medium, --corpus DIR for a corpus prepared by "
-            "`rnnkit prepare-corpus`, --emoji-corpus GLOB); `rnnkit pretrain -- --help` shows "
+            "Pretrain the DeepMoji model (rnnkit.recipes.deepmoji_pretrain). All arguments go "
+            "to the recipe (e.g. --quick, --config medium, --corpus DIR for a corpus prepared "
+            "by `rnnkit prepare-corpus`, --emoji-corpus GLOB, --out DIR; default "
+            "runs/deepmoji/<config> in the current folder); `rnnkit pretrain -- --help` shows "
             "them. See docs/pretraining.md.",
         ),
         (
@@ -331,15 +339,17 @@ def build_parser() -> argparse.ArgumentParser:
             "DeepMoji chain-thaw fine-tuning on a benchmark",
             "Fine-tune a pretrained DeepMoji model on the DeepMoji benchmarks with chain-thaw "
             "(default; --methods new last full chain_thaw to compare) through "
-            "recipes/deepmoji/benchmark.py. All arguments go to the recipe (e.g. --quick, "
-            "--datasets SS-Twitter); `rnnkit finetune -- --help` shows them.",
+            "rnnkit.recipes.deepmoji_benchmark. All arguments go to the recipe (e.g. --quick, "
+            "--datasets SS-Twitter, --pretrained DIR, --out DIR); `rnnkit finetune -- --help` "
+            "shows them.",
         ),
         (
             "bench",
             "the DeepMoji benchmark table",
             "Run the DeepMoji transfer benchmarks and print the results table "
-            "(recipes/deepmoji/benchmark.py). All arguments go to the recipe (e.g. --quick, "
-            "--config medium); `rnnkit bench -- --help` shows them.",
+            "(rnnkit.recipes.deepmoji_benchmark; tables and the attention view go to --out, "
+            "default runs/deepmoji/results in the current folder). All arguments go to the "
+            "recipe (e.g. --quick, --config medium); `rnnkit bench -- --help` shows them.",
         ),
     ):
         p = add(name, help_, desc)
@@ -411,28 +421,23 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
 
 
 def _recipe(name: str, args: argparse.Namespace) -> int:
-    """Hand over to recipes/deepmoji (pretrain, finetune, bench)."""
-    repo = Path(__file__).resolve().parents[2]
-    recipe_dir = repo / "recipes" / "deepmoji"
-    entry = {"pretrain": "pretrain", "finetune": "benchmark", "bench": "benchmark"}[name]
-    sys.path.insert(0, str(repo))
+    """Hand over to the DeepMoji workflow of :data:`RECIPE_MODULES` (pretrain, finetune,
+    bench): its ``main(argv, prog=...)`` gets the arguments after the subcommand."""
+    module_name = RECIPE_MODULES[name]
     try:
-        import importlib
-
-        module = importlib.import_module(f"recipes.deepmoji.{entry}")
+        module = importlib.import_module(module_name)
     except ImportError as e:
-        raise SystemExit(
-            f"rnnkit {name}: the DeepMoji recipe is not available ({e}). It lives in "
-            f"{recipe_dir} (recipes/deepmoji/{entry}.py with a main(argv) function) in a "
-            "source checkout of rnnkit."
+        raise fail(
+            name,
+            f"the DeepMoji recipe is not available: importing {module_name} failed ({e}), "
+            "expected an rnnkit installation with its dependencies (pip install rnnkit)",
+            DATA_EXIT,
         ) from None
-    main_fn = getattr(module, "main", None)
-    if main_fn is None:
-        raise SystemExit(f"rnnkit {name}: recipes/deepmoji/{entry}.py has no main(argv).")
+    main_fn = module.main
     recipe_args = [a for a in args.recipe_args if a != "--"]
     if name == "finetune" and "--methods" not in recipe_args:
         recipe_args += ["--methods", "chain_thaw"]  # fine-tuning = the chain-thaw runs
-    result = main_fn(recipe_args)
+    result = main_fn(recipe_args, prog=f"rnnkit {name}")
     return int(result) if isinstance(result, int) else 0
 
 
@@ -548,42 +553,35 @@ def _import_core(quiet: bool = False) -> None:
     """Imports rnnkit's layers (and so Keras and its backend) for a command that runs:
     their Keras serializables must be registered before any model is loaded. ``--help``
     and command-line errors end before this, without a deep-learning framework. With
-    ``quiet``, the frameworks' log lines are hidden first (:func:`_hide_framework_logs`)."""
+    ``quiet``, the frameworks' log lines are hidden first
+    (:func:`rnnkit.logs.hide_framework_logs`)."""
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     if quiet:
-        _hide_framework_logs()
+        hide_framework_logs()
     importlib.import_module("rnnkit.layers")
     if quiet and "tensorflow" in sys.modules:
         sys.modules["tensorflow"].get_logger().setLevel("ERROR")  # retracing warnings
 
 
-def _hide_framework_logs() -> None:
-    """Points file descriptor 2 of this process at the null device and Python's
-    ``sys.stderr`` at a copy of the real one: what the frameworks' C++ code writes to
-    stderr (TensorFlow's and absl's log lines, printed before absl is initialised, so
-    ``TF_CPP_MIN_LOG_LEVEL`` cannot hide them) is dropped, while rnnkit's own errors,
-    warnings and progress bars (written through ``sys.stderr``) still show. Child
-    processes that inherit stderr inherit the null device: the command's ``--verbose``
-    keeps everything. Only for the command's own process (``main()`` without
-    arguments), never for a caller of ``main(argv)``."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    try:
-        sys.stderr.flush()
-        kept = os.dup(2)
-        devnull = os.open(os.devnull, os.O_WRONLY)
-    except OSError:  # no file descriptor 2 (an embedded interpreter): leave it
-        return
-    os.dup2(devnull, 2)
-    os.close(devnull)
-    sys.stderr = os.fdopen(
-        kept, "w", buffering=1, encoding=sys.stderr.encoding or "utf-8", errors="backslashreplace"
-    )
+def _verbose_requested(argv: Sequence[str]) -> bool:
+    """Whether a recipe's arguments ask for verbose output, ``--verbose N`` or
+    ``--verbose=N`` with N > 0 (a recipe's ``--verbose`` takes a number; anything
+    unparsable counts as not verbose): then its process keeps the frameworks' log lines."""
+    for k, arg in enumerate(argv):
+        value = None
+        if arg == "--verbose" and k + 1 < len(argv):
+            value = argv[k + 1]
+        elif arg.startswith("--verbose="):
+            value = arg.split("=", 1)[1]
+        if value is not None:
+            return value.isdigit() and int(value) > 0
+    return False
 
 
 def _main(argv: list[str], own_process: bool = False) -> int:
     parser = build_parser()
     if argv and argv[0] in RECIPE_COMMANDS and not {"-h", "--help"} & set(argv[1:2]):
-        _import_core(quiet=own_process and "--verbose" not in argv[1:])
+        _import_core(quiet=own_process and not _verbose_requested(argv[1:]))
         return _recipe(argv[0], argparse.Namespace(recipe_args=argv[1:]))
     args = parser.parse_args(argv)
     if args.command is None:

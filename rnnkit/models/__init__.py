@@ -1,8 +1,12 @@
 """Models for the usage patterns of recurrent networks."""
 
 from rnnkit.models.acceptor import build_acceptor
-from rnnkit.models.deepmoji import deepmoji, extend_embedding
-from rnnkit.models.deepmoji_weights import load_keras2_weights, load_torchmoji_weights
+from rnnkit.models.deepmoji import (
+    deepmoji,
+    extend_embedding,
+    load_keras2_weights,
+    load_torchmoji_weights,
+)
 from rnnkit.models.hierarchical import HierarchicalClassifier, encode_documents
 from rnnkit.models.language_model import LanguageModel, generate, perplexity, sample_logits
 from rnnkit.models.seq2seq import Seq2Seq

@@ -122,15 +122,15 @@ class DeepMojiClassifier(ClassifierMixin, KerasEstimatorMixin, BaseEstimator):
         return DeepMojiTokenizer(self.vocabulary_)
 
     def _load_weights(self, model) -> None:
-        from rnnkit.models import deepmoji_weights
+        from rnnkit.models.deepmoji import load_keras2_weights, load_torchmoji_weights
 
         path = str(self.weights)
         if not os.path.exists(path):
             raise ValueError(f"weights file not found: {path!r}.")
         if path.endswith((".hdf5", ".h5")):
-            deepmoji_weights.load_keras2_weights(model, path, exclude=("softmax",))
+            load_keras2_weights(model, path, exclude=("softmax",))
         else:
-            deepmoji_weights.load_torchmoji_weights(model, path, exclude=("softmax",))
+            load_torchmoji_weights(model, path, exclude=("softmax",))
 
     def fit(self, X: Any, y: Any) -> DeepMojiClassifier:
         """Fine-tune on raw texts ``X`` and labels ``y``; returns ``self`` (from scratch)."""

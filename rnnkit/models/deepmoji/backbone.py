@@ -1,11 +1,13 @@
-"""DeepMoji (Felbo et al. 2017) rebuilt on rnnkit layers.
+"""The DeepMoji backbone (Felbo et al. 2017) rebuilt on rnnkit layers.
 
 The architecture of the original ``deepmoji_architecture``: a 256-d embedding (L2
 1e-6) squashed by tanh, spatial dropout, two bidirectional LSTMs of 512 units per
 direction, the skip concatenation ``[lstm_1, lstm_0, embedding]`` (2304 features),
 attention pooling and a softmax (a one-unit sigmoid when binary). Layer names are
 the original's (``embedding``, ``bi_lstm_0``, ``bi_lstm_1``, ``attlayer``,
-``softmax``), so weights import by name (see :mod:`rnnkit.models.deepmoji_weights`).
+``softmax``), so weights import by name (see :mod:`rnnkit.models.deepmoji.weights`).
+:func:`extend_embedding` appends embedding rows for words a target task adds to the
+vocabulary (see :mod:`rnnkit.models.deepmoji.transfer`).
 """
 
 from __future__ import annotations

@@ -1,26 +1,55 @@
-"""Shared pieces of the DeepMoji recipe: configurations, artifacts, model transfer."""
+"""DeepMoji transfer learning at the model level: sizes, pretrained artifacts, new tasks.
+
+- :class:`Config` holds the sizes and schedules of one run, and :data:`CONFIGS` the named
+  ones (``quick``, ``demo``, ``medium``, ``full``; :func:`get_config` looks one up);
+  :func:`build` makes the backbone (:func:`rnnkit.models.deepmoji.deepmoji`) of a
+  configuration.
+- A pretrained model is a folder written by :func:`save_pretrained` and read by
+  :func:`load_pretrained`: ``pretrained.keras``, ``vocabulary.json`` and
+  ``pretrain.json`` (the configuration and what the pretraining reports).
+- For a target task, :func:`target_vocabulary` extends the pretraining vocabulary with the
+  target data's most frequent new words, :func:`transfer` builds the task's model (a new
+  output layer; the embedding, both BiLSTMs and the attention copied from the pretrained
+  model, the embedding grown by the new words' rows) and :func:`encode` gives the ids.
+
+The workflows that run these end to end (pretraining, the transfer benchmarks) are
+:mod:`rnnkit.recipes.deepmoji_pretrain` and :mod:`rnnkit.recipes.deepmoji_benchmark`.
+"""
 
 from __future__ import annotations
 
 import json
 import os
-import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import keras
 import numpy as np
 
-from rnnkit.models.deepmoji import deepmoji, extend_embedding
+from rnnkit.models.deepmoji.backbone import deepmoji, extend_embedding
 from rnnkit.text import DeepMojiTokenizer, extend_vocabulary, load_vocabulary, save_vocabulary
 
-REPO = Path(__file__).resolve().parents[2]
-RESULTS = REPO / "recipes" / "results"
+__all__ = [
+    "CONFIGS",
+    "Config",
+    "TRANSFERRED_LAYERS",
+    "build",
+    "encode",
+    "get_config",
+    "load_pretrained",
+    "save_pretrained",
+    "target_vocabulary",
+    "transfer",
+]
+
+#: the layers :func:`transfer` copies from the pretrained model (all but the output layer)
+TRANSFERRED_LAYERS = ("embedding", "bi_lstm_0", "bi_lstm_1", "attlayer")
 
 
 @dataclass
 class Config:
-    """Sizes and schedules of one recipe configuration."""
+    """Sizes and schedules of one DeepMoji configuration (pretraining and fine-tuning)."""
 
     name: str
     embedding_dim: int = 256
@@ -103,17 +132,33 @@ CONFIGS = {
 
 
 def get_config(name: str) -> Config:
+    """The named configuration of :data:`CONFIGS`.
+
+    Raises:
+        ValueError: for an unknown name (the message lists the known ones).
+
+    Example:
+
+    >>> get_config("quick").lstm_units
+    32
+    """
     if name not in CONFIGS:
-        sys.exit(f"Unknown configuration {name!r}; expected one of {sorted(CONFIGS)}.")
+        raise ValueError(
+            f"unknown DeepMoji configuration {name!r}, expected one of {sorted(CONFIGS)}"
+        )
     return CONFIGS[name]
 
 
-def artifacts_dir(config: Config, root: str | os.PathLike | None = None) -> Path:
-    """Where models and vocabularies of a configuration go (``runs/`` is git-ignored)."""
-    return Path(root) if root else REPO / "runs" / "deepmoji" / config.name
+def build(
+    config: Config, nb_tokens: int, nb_classes: int, return_attention: bool = False
+) -> keras.Model:
+    """The backbone at ``config``'s sizes, gate and dropout rates for ``nb_tokens`` ids and
+    ``nb_classes`` classes (see :func:`rnnkit.models.deepmoji.deepmoji`).
 
+    Example:
 
-def build(config: Config, nb_tokens: int, nb_classes: int, return_attention: bool = False):
+    >>> model = build(get_config("quick"), nb_tokens=1000, nb_classes=3)  # doctest: +SKIP
+    """
     return deepmoji(
         nb_tokens,
         nb_classes,
@@ -128,26 +173,44 @@ def build(config: Config, nb_tokens: int, nb_classes: int, return_attention: boo
 
 
 def save_pretrained(
-    model: keras.Model, vocab: dict, config: Config, directory: Path, info: dict
-) -> None:
+    model: keras.Model,
+    vocab: dict[str, int],
+    config: Config,
+    directory: str | os.PathLike,
+    info: dict[str, Any],
+) -> Path:
+    """Writes a pretrained model's folder: ``pretrained.keras``, ``vocabulary.json`` and
+    ``pretrain.json`` (``{"config": <config as a dict>, **info}``); returns the folder."""
+    directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     model.save(directory / "pretrained.keras")
     save_vocabulary(vocab, directory / "vocabulary.json")
     with open(directory / "pretrain.json", "w") as f:
         json.dump({"config": asdict(config), **info}, f, indent=1)
+    return directory
 
 
-def load_pretrained(directory: Path) -> tuple[keras.Model, dict]:
-    path = directory / "pretrained.keras"
+def load_pretrained(directory: str | os.PathLike) -> tuple[keras.Model, dict[str, int]]:
+    """The model and vocabulary of a folder written by :func:`save_pretrained`.
+
+    Raises:
+        FileNotFoundError: when the folder has no ``pretrained.keras``.
+    """
+    path = Path(directory) / "pretrained.keras"
     if not path.exists():
-        sys.exit(f"No pretrained model at {path}: run recipes/deepmoji/pretrain.py first.")
-    return keras.models.load_model(path, safe_mode=True), load_vocabulary(
-        directory / "vocabulary.json"
-    )
+        raise FileNotFoundError(
+            f"no pretrained DeepMoji model at {path}, expected a folder written by "
+            "save_pretrained (e.g. by `rnnkit pretrain`)"
+        )
+    model = keras.models.load_model(path, safe_mode=True)
+    return model, load_vocabulary(Path(directory) / "vocabulary.json")
 
 
-def target_vocabulary(vocab: dict, train_texts: list[str], config: Config) -> tuple[dict, int]:
-    """The pretraining vocabulary extended with the target data's most frequent new words."""
+def target_vocabulary(
+    vocab: dict[str, int], train_texts: list[str], config: Config
+) -> tuple[dict[str, int], int]:
+    """The pretraining vocabulary extended with the target data's most frequent new words
+    (at most ``config.extend_vocab``), and the number of words added."""
     extended, added = extend_vocabulary(vocab, train_texts, config.extend_vocab, min_count=1)
     return extended, len(added)
 
@@ -161,16 +224,19 @@ def transfer(
     seed: int,
     return_attention: bool = False,
 ) -> keras.Model:
-    """A model for the target task: new output layer; the other layers from ``pretrained``
-    (embedding extended by ``nb_added`` rows), or all fresh when ``pretrained`` is None."""
+    """A model for the target task: a new output layer; the other layers
+    (:data:`TRANSFERRED_LAYERS`) from ``pretrained``, its embedding extended by
+    ``nb_added`` rows (:func:`rnnkit.models.deepmoji.extend_embedding`), or all fresh when
+    ``pretrained`` is None. ``seed`` seeds the new weights."""
     keras.utils.set_random_seed(seed)
     model = build(config, nb_tokens, nb_classes, return_attention)
     if pretrained is not None:
         source = extend_embedding(pretrained, nb_added, seed=seed)
-        for name in ("embedding", "bi_lstm_0", "bi_lstm_1", "attlayer"):
+        for name in TRANSFERRED_LAYERS:
             model.get_layer(name).set_weights(source.get_layer(name).get_weights())
     return model
 
 
-def encode(vocab: dict, texts: list[str], maxlen: int) -> np.ndarray:
+def encode(vocab: dict[str, int], texts: list[str], maxlen: int) -> np.ndarray:
+    """Ids ``(len(texts), maxlen)`` of ``texts`` with DeepMoji's tokenizer."""
     return DeepMojiTokenizer(vocab).encode(texts, maxlen)

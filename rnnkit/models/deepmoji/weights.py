@@ -1,4 +1,5 @@
-"""Weight import for :func:`rnnkit.models.deepmoji.deepmoji` from the original releases.
+"""Weight import for the DeepMoji backbone (:func:`rnnkit.models.deepmoji.deepmoji`) from
+the original releases.
 
 Two formats are read:
 
