@@ -44,7 +44,7 @@ def load_texts(n: int = 20000) -> list[str]:
 def export_model(base: Path, texts: list[str]) -> Path:
     from rnnkit.cli.tasks import build_classifier
     from rnnkit.serving.export import TextModel, export
-    from rnnkit.serving.preprocessing import TextPipeline
+    from rnnkit.text.pipeline import TextPipeline
 
     pipe = TextPipeline.fit(texts, max_length=40, max_vocabulary=20000)
     model = build_classifier(len(pipe.vocabulary), 3, 40, "lstm", 64, 1, True, 64)

@@ -15,7 +15,7 @@
    uniform weight, and the heatmap PNG.
 4. Export the chain-thaw SS-Twitter model as a raw-text TF SavedModel
    (``runs/main_job/models/deepmoji/<version>/``) with DeepMoji's preprocessing
-   in-graph (:func:`rnnkit.serving.preprocessing.deepmoji_pipeline`, exact); check that its
+   in-graph (:func:`rnnkit.text.pipeline.deepmoji_pipeline`, exact); check that its
    ids equal the Python tokenizer's on the benchmark's test texts.
 5. Start ``rnnkit serve`` on 127.0.0.1, answer one request through TF Serving's REST API,
    print it, stop the server.
@@ -188,8 +188,8 @@ def run(args: argparse.Namespace) -> dict:
 
     from rnnkit.data import load_deepmoji_benchmark
     from rnnkit.serving.export import TextModel, export
-    from rnnkit.serving.preprocessing import deepmoji_pipeline
     from rnnkit.text import DeepMojiTokenizer, load_vocabulary
+    from rnnkit.text.pipeline import deepmoji_pipeline
 
     folder = out / "finetuned"
     model = keras.models.load_model(folder / "finetuned.keras", safe_mode=True)

@@ -15,7 +15,7 @@ import tensorflow as tf
 from rnnkit.data.paths import resolve
 from rnnkit.layers import LSTM, Bidirectional
 from rnnkit.serving.export import TextModel, export, next_version
-from rnnkit.serving.preprocessing import TextPipeline
+from rnnkit.text.pipeline import TextPipeline
 
 TRICKY = [
     "Hello, World!!! :) http://t.co/abc @user_1 #tag",
@@ -357,8 +357,8 @@ def fuzz_texts(n, seed):
 
 @pytest.fixture(scope="module")
 def deepmoji_pipe():
-    from rnnkit.serving.preprocessing import deepmoji_pipeline
     from rnnkit.text import DeepMojiTokenizer, load_vocabulary
+    from rnnkit.text.pipeline import deepmoji_pipeline
 
     vocab = load_vocabulary(resolve(None, "deepmoji/vocabulary.json"))
     return deepmoji_pipeline(vocab, max_length=30), DeepMojiTokenizer(vocab)
@@ -383,7 +383,7 @@ def assert_deepmoji_exact(pipe, tok, texts, maxlen):
 
 
 def test_deepmoji_pipeline_exact_on_real_texts(deepmoji_pipe):
-    from rnnkit.serving.preprocessing import deepmoji_pipeline
+    from rnnkit.text.pipeline import deepmoji_pipeline
 
     pipe, tok = deepmoji_pipe
     texts = deepmoji_sample()

@@ -14,8 +14,8 @@ from fastapi.testclient import TestClient
 
 from rnnkit.layers import GRU
 from rnnkit.serving.export import TextModel, export
-from rnnkit.serving.preprocessing import TextPipeline
 from rnnkit.serving.server import LoadedModel, create_app
+from rnnkit.text.pipeline import TextPipeline
 
 TEXTS = ["I love this video", "terrible, just awful!!", "meh @someone http://x.y", "ok 😂"]
 

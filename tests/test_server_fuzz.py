@@ -19,7 +19,7 @@ import pytest
 from rnnkit.layers import GRU
 from rnnkit.serving import ServerProcess
 from rnnkit.serving.export import TextModel, export
-from rnnkit.serving.preprocessing import TextPipeline
+from rnnkit.text.pipeline import TextPipeline
 
 TEXTS = ["I love this video", "terrible, just awful!!", "meh @someone http://x.y", "ok 😂"]
 GOOD = {"instances": TEXTS}

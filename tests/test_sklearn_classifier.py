@@ -84,7 +84,7 @@ def test_init_stores_parameters_only():
 
 def test_learns_and_exposes_fitted_attributes(fitted):
     assert list(fitted.classes_) == ["neg", "pos"]
-    assert fitted.vocabulary_[:2] == ["", "[UNK]"] and "love" in fitted.vocabulary_
+    assert fitted.vocabulary_[:2] == ["<pad>", "<unk>"] and "love" in fitted.vocabulary_
     assert set(fitted.history_) >= {"loss", "accuracy"} and len(fitted.history_["loss"]) == 25
     assert fitted.history_["loss"][-1] < fitted.history_["loss"][0]
     assert fitted.score(TEXTS, LABELS) >= 0.9
@@ -354,14 +354,46 @@ def test_vectorizer_in_graph_matches_python(fitted):
     assert tokenize(["I don't LOVE it!! :) http://t.co/x @Bob #sxsw"]) == [
         ["i", "don't", "love", "it", "!", "!", ":", ")", "xxurl", "xxuser", "#sxsw"]
     ]
-    layer = fitted.vectorizer_.keras_layer()
-    graph_fn = tf.function(lambda s: layer(s), input_signature=[tf.TensorSpec([None], tf.string)])
+    pipe = fitted.vectorizer_.pipeline_
+    table = pipe.tf_table()
+    graph_fn = tf.function(
+        lambda s: pipe.tf_encode(s, table), input_signature=[tf.TensorSpec([None], tf.string)]
+    )
     texts = ["I LOVE this phone!!", "worst coffee, ever", "unknownword"]
     np.testing.assert_array_equal(
         graph_fn(tf.constant(texts)).numpy(), fitted.vectorizer_.transform(texts)
     )
     ids = fitted.vectorizer_.transform(["love zzzunseen"])
     assert ids[0, 0] == fitted.vocabulary_.index("love") and ids[0, 1] == 1 and ids[0, 2] == 0
+    # the export takes this text stage object as it is (no rules copied)
+    assert fitted.text_model().pipeline is pipe and fitted.vocabulary_ == pipe.vocabulary
+
+
+def test_a_classifier_pickled_before_the_one_text_stage_loads_with_the_same_ids(fitted):
+    """An earlier version pickled ``vectorizer_`` as its vocabulary list with "" and
+    "[UNK]" at ids 0 and 1, and ``vocabulary_`` the same: both load as the one text
+    stage, with the same ids and predictions."""
+    from rnnkit.text.vectorizer import TextVectorizer
+
+    state = fitted.__getstate__()
+    vec = fitted.vectorizer_
+    old_words = ["", "[UNK]", *fitted.vocabulary_[2:]]
+    state["vocabulary_"] = list(old_words)
+    state["vectorizer_"] = TextVectorizer.__new__(TextVectorizer)
+    state["vectorizer_"].__setstate__(
+        {
+            "max_length": vec.max_length,
+            "max_vocabulary": vec.max_vocabulary,
+            "min_count": vec.min_count,
+            "vocabulary_": list(old_words),
+            "_layer": None,
+        }
+    )
+    old = RNNClassifier.__new__(RNNClassifier)
+    old.__setstate__(state)
+    assert old.vocabulary_ == fitted.vocabulary_ and old.vocabulary_[:2] == ["<pad>", "<unk>"]
+    np.testing.assert_array_equal(old.vectorizer_.transform(TEXTS), vec.transform(TEXTS))
+    np.testing.assert_allclose(old.predict_proba(TEXTS), fitted.predict_proba(TEXTS), atol=1e-6)
 
 
 # ------------------------------------------------ small-data defaults (issue #6)

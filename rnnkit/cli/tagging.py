@@ -54,7 +54,7 @@ MODEL_FILE = "model.keras"
 Warn = Callable[[str], None]
 
 #: ASCII whitespace: how ``rnnkit predict`` splits a sentence into tokens, the same rule
-#: as the exported SavedModel's pipeline (:class:`rnnkit.serving.TextPipeline`)
+#: as the exported SavedModel's pipeline (:class:`rnnkit.text.TextPipeline`)
 _WHITESPACE = re.compile(r"[ \t\n\r\f\v]+")
 
 

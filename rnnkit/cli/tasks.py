@@ -475,7 +475,7 @@ def train(
     import keras
 
     from rnnkit.serving.export import TextModel
-    from rnnkit.serving.preprocessing import TextPipeline
+    from rnnkit.text.pipeline import TextPipeline
 
     read = dict(limit=limit, encoding=encoding, strict=strict, warn=warn)
     texts, labels = read_labelled(data, text_column, label_column, split, **read)

@@ -29,9 +29,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rnnkit.data.paths import resolve
+from rnnkit.text.special_tokens import PAD, PAD_ID, UNK, UNK_ID
 
-PAD, UNK, START, END = "<pad>", "<unk>", "<s>", "</s>"
-PAD_ID, UNK_ID, START_ID, END_ID = 0, 1, 2, 3
+START, END = "<s>", "</s>"
+START_ID, END_ID = 2, 3
 RESERVED = (PAD, UNK, START, END)
 
 TOKEN_PATTERN = re.compile(

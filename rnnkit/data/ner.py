@@ -15,8 +15,9 @@ import numpy as np
 
 from rnnkit.data.conll import TaggedSentence, load_conll
 from rnnkit.data.paths import resolve
+from rnnkit.text.special_tokens import PAD, UNK
 
-PAD_TAG = "<pad>"
+PAD_TAG = PAD  # kept for code that imported it: the one padding marker
 
 
 def load_bio(path: str | os.PathLike | None = None) -> list[TaggedSentence]:
@@ -78,11 +79,11 @@ def build_tagging_vocabulary(
             words[token.lower() if lowercase else token] += 1
             chars.update(token)
         tags.update(s.tags)
-    word_index = {"<pad>": 0, "<unk>": 1}
+    word_index = {PAD: 0, UNK: 1}
     for w, c in sorted(words.items(), key=lambda kv: (-kv[1], kv[0])):
-        if c >= min_count:
+        if c >= min_count and w not in word_index:  # a literal "<unk>" token is UNK
             word_index[w] = len(word_index)
-    char_index = {"<pad>": 0, "<unk>": 1}
+    char_index = {PAD: 0, UNK: 1}
     for ch, _ in sorted(chars.items(), key=lambda kv: (-kv[1], kv[0])):
         char_index[ch] = len(char_index)
     tag_list = ["O"] + sorted(t for t in tags if t != "O")

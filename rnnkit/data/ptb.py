@@ -22,9 +22,13 @@ from pathlib import Path
 import numpy as np
 
 from rnnkit.data.paths import resolve
+from rnnkit.text.special_tokens import UNK
 
 EOS = "<eos>"
-UNK = "<unk>"
+# UNK is rnnkit's one unknown marker, and it must stay "<unk>" here whatever that constant
+# says: Mikolov's PTB text already holds the literal word "<unk>" for its rare words, so the
+# corpus fixes this spelling (a different marker would make "<unk>" an ordinary word).
+assert UNK == "<unk>", "PTB's text spells its unknown word '<unk>'"
 SPLITS = ("train", "valid", "test")
 
 

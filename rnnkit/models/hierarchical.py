@@ -29,8 +29,8 @@ from rnnkit.layers.attention_pooling import AttentionPooling
 from rnnkit.layers.bidirectional import Bidirectional
 from rnnkit.layers.factory import recurrent_layer
 from rnnkit.ops.validation import static_shape
+from rnnkit.text.special_tokens import PAD, UNK
 
-PAD, UNK = "<pad>", "<unk>"
 SPLIT_MODES = ("sentence", "punctuation")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 _PUNCTUATION = re.compile(r"(?<=[.!?,;:])\s+|\n+")

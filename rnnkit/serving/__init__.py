@@ -1,8 +1,8 @@
 """rnnkit.serving: raw-text SavedModel export and a TF-Serving-compatible REST server."""
 
 from rnnkit.serving.export import TextModel, export
-from rnnkit.serving.preprocessing import TextPipeline, deepmoji_pipeline
 from rnnkit.serving.process import ServerProcess, free_port
+from rnnkit.text.pipeline import TextPipeline, deepmoji_pipeline  # re-exported
 
 __all__ = [
     "ServerProcess",

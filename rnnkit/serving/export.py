@@ -1,7 +1,7 @@
 """Export rnnkit models as TensorFlow SavedModels that take raw strings.
 
 The exported ``serving_default`` signature takes one input, ``text``: a 1-D batch of
-raw UTF-8 strings. The text preprocessing (:class:`rnnkit.serving.TextPipeline`) runs
+raw UTF-8 strings. The text preprocessing (:class:`rnnkit.text.TextPipeline`, the text stage) runs
 inside the graph with core TensorFlow ops only (``tf.strings`` and a
 ``tf.lookup.StaticHashTable``), and rnnkit's layers trace to core ops on the TensorFlow
 backend, so the SavedModel loads in a stock ``tensorflow_model_server`` (no rnnkit,
@@ -42,7 +42,8 @@ import keras
 import numpy as np
 
 from rnnkit.atomic import atomic_path
-from rnnkit.serving.preprocessing import TextPipeline, TokenFeatures
+from rnnkit.serving.preprocessing import TokenFeatures
+from rnnkit.text.pipeline import TextPipeline
 
 TASKS = ("classifier", "tagger", "seq2seq")
 

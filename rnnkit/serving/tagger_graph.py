@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from rnnkit.serving.deepmoji_graph import _expand, _map_values, _seq_table
+from rnnkit.text.deepmoji_graph import _expand, _map_values, _seq_table
 
 __all__ = ["tagger_tables", "tf_lower", "tf_case_classes", "tf_token_features"]
 

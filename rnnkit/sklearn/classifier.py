@@ -20,7 +20,7 @@ from rnnkit.sklearn.base import (
     seed_everything,
     validate_texts,
 )
-from rnnkit.text.vectorizer import TextVectorizer
+from rnnkit.text.vectorizer import LEGACY_SPECIALS, TextVectorizer
 
 __all__ = ["RNNClassifier"]
 
@@ -98,7 +98,8 @@ class RNNClassifier(ClassifierMixin, KerasEstimatorMixin, BaseEstimator):
     """Recurrent neural network text classifier on raw strings.
 
     Raw texts are tokenized and mapped to ids by :class:`rnnkit.text.vectorizer.TextVectorizer`
-    (core TF string ops, so the same preprocessing can be exported in-graph), then
+    (a :class:`rnnkit.text.TextPipeline` of core TF string ops, which the SavedModel
+    export runs in-graph as it is), then
     classified by the model of :func:`rnnkit.models.acceptor.build_acceptor`
     (embedding -> stacked (bidirectional) RNN -> pooling / attention -> softmax).
     Binary, multiclass (labels of any hashable type) and multi-label (2-D 0/1
@@ -110,7 +111,7 @@ class RNNClassifier(ClassifierMixin, KerasEstimatorMixin, BaseEstimator):
     average of 3 bidirectional GRUs (``ensemble_size=3``, each with its own
     initialization, validation split and early stopping), whose output sequences
     are max- and mean-pooled (``pooling="max_mean"``), tokens seen once in training
-    mapped to ``[UNK]`` (``min_count=2``), the text length taken from the data
+    mapped to ``<unk>`` (``min_count=2``), the text length taken from the data
     (``max_length=None``), Adam 1e-3 with early stopping (patience 3, at most 20
     epochs). Before 2026-11-30 the defaults were one model, last-state pooling,
     ``max_length=40``, ``min_count=1``, Adam 3e-3, patience 2, 8 epochs; set those
@@ -139,9 +140,9 @@ class RNNClassifier(ClassifierMixin, KerasEstimatorMixin, BaseEstimator):
             counts, rounded up, clipped to [8, 150] (``LENGTH_PERCENTILE``,
             ``LENGTH_MIN``, ``LENGTH_CAP`` in this module); the value used is
             ``max_length_``.
-        max_vocabulary: most word ids, including padding and ``[UNK]``.
+        max_vocabulary: most word ids, including padding and ``<unk>``.
         min_count: tokens seen fewer times than this in the training texts are not
-            in the vocabulary (they read as ``[UNK]``, which the model then learns
+            in the vocabulary (they read as ``<unk>``, which the model then learns
             from instead of from one-off word vectors).
         embedding_dropout: SpatialDropout1D rate on the word vectors (whole
             embedding channels dropped per text).
@@ -173,7 +174,9 @@ class RNNClassifier(ClassifierMixin, KerasEstimatorMixin, BaseEstimator):
 
     Fitted attributes:
         classes_: the class labels (for multi-label, ``arange(n_labels)``).
-        vocabulary_: the token list (index = id; 0 padding, 1 ``[UNK]``).
+        vocabulary_: the token list (index = id; 0 ``<pad>``, 1 ``<unk>``: the markers of
+            :mod:`rnnkit.text.special_tokens`; a classifier pickled by an earlier
+            version, whose list started ``"", "[UNK]"``, is given these on load).
         vectorizer_: the fitted :class:`~rnnkit.text.vectorizer.TextVectorizer`.
         max_length_: the tokens kept per text (``max_length`` or the one chosen
             from the data).
@@ -243,6 +246,13 @@ class RNNClassifier(ClassifierMixin, KerasEstimatorMixin, BaseEstimator):
         self.warm_start = warm_start
         self.random_state = random_state
         self.verbose = verbose
+
+    def __setstate__(self, state: dict) -> None:
+        super().__setstate__(state)
+        vocabulary = self.__dict__.get("vocabulary_")
+        if vocabulary is not None and list(vocabulary[:2]) == LEGACY_SPECIALS:
+            # pickled before the one text stage: same ids, the markers renamed
+            self.vocabulary_ = list(self.vectorizer_.vocabulary_)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -456,9 +466,9 @@ class RNNClassifier(ClassifierMixin, KerasEstimatorMixin, BaseEstimator):
     # -------------------------------------------------------------- predict
     def text_model(self, max_length: int | None = None) -> Any:
         """The export protocol: this fitted classifier as a
-        :class:`rnnkit.serving.TextModel` (its Keras model, its ``TextVectorizer``'s rules
-        as an in-graph :class:`rnnkit.serving.TextPipeline`, its classes), what
-        :func:`rnnkit.serving.export` writes. ``max_length`` is ignored: the vectorizer's
+        :class:`rnnkit.serving.TextModel` (its Keras model, its text stage
+        ``vectorizer_.pipeline_`` as it is, its classes), what
+        :func:`rnnkit.serving.export` writes. ``max_length`` is ignored: the pipeline's
         own length is used."""
         check_is_fitted(self, "model_")
         if self._kind_ == "multilabel-indicator":
@@ -467,22 +477,8 @@ class RNNClassifier(ClassifierMixin, KerasEstimatorMixin, BaseEstimator):
                 "one label per text); export a single-label RNNClassifier."
             )
         from rnnkit.serving.export import TextModel
-        from rnnkit.serving.preprocessing import PAD, UNK, TextPipeline
-        from rnnkit.text import vectorizer as rules
 
-        vocab = list(self.vectorizer_.vocabulary_)
-        pipe = TextPipeline(
-            vocabulary=[PAD, UNK, *vocab[2:]],
-            max_length=int(self.vectorizer_.max_length),
-            lowercase=True,
-            replacements=[
-                (rules.URL_PATTERN, " xxurl "),
-                (rules.USER_PATTERN, " xxuser "),
-                (rules.SYMBOL_PATTERN, r" \1 "),
-            ],
-            split="tf_whitespace",
-            engine="tensorflow",
-        )
+        pipe = self.vectorizer_.pipeline_
         return TextModel(self.model_, pipe, [str(c) for c in self.classes_], "classifier")
 
     def predict_proba(self, X: Any) -> np.ndarray:

@@ -221,14 +221,14 @@ class DeepMojiClassifier(ClassifierMixin, KerasEstimatorMixin, BaseEstimator):
     def text_model(self, max_length: int | None = None) -> Any:
         """The export protocol: this fitted classifier as a
         :class:`rnnkit.serving.TextModel` whose pipeline is DeepMoji's tokenizer in-graph
-        (:func:`rnnkit.serving.preprocessing.deepmoji_pipeline`, exact, so the SavedModel
+        (:func:`rnnkit.text.pipeline.deepmoji_pipeline`, exact, so the SavedModel
         gives this estimator's predictions). ``max_length`` is ignored: ``maxlen`` is
         used."""
         check_is_fitted(self, "model_")
         if getattr(self, "_kind_", None) == "multilabel-indicator" or np.ndim(self.classes_) > 1:
             raise ValueError("export: multi-label DeepMojiClassifier is not supported yet.")
         from rnnkit.serving.export import TextModel
-        from rnnkit.serving.preprocessing import deepmoji_pipeline
+        from rnnkit.text.pipeline import deepmoji_pipeline
 
         pipe = deepmoji_pipeline(dict(self.vocabulary_), int(self.maxlen))
         return TextModel(self.model_, pipe, [str(c) for c in self.classes_], "classifier")

@@ -1,7 +1,22 @@
-"""rnnkit.text."""
+"""rnnkit.text: the text stage (raw strings to ids), at the bottom of the package.
+
+:class:`TextPipeline` (:mod:`rnnkit.text.pipeline`) is the one implementation of
+"raw text -> ids", with a Python form and an exact in-graph TensorFlow form; DeepMoji's
+tokenizer (:class:`DeepMojiTokenizer`, in-graph :mod:`rnnkit.text.deepmoji_graph`) is a
+tokenizer inside it; :data:`PAD` / :data:`UNK` are the special tokens of every word
+vocabulary but DeepMoji's.
+"""
 
 from rnnkit.text.deepmoji_tokenizer import SPECIAL_TOKENS, DeepMojiTokenizer
 from rnnkit.text.embeddings import EmbeddingMatrix, embedding_matrix, read_embeddings
+from rnnkit.text.pipeline import (
+    DEFAULT_REPLACEMENTS,
+    UNICODE_REPLACEMENTS,
+    TextPipeline,
+    deepmoji_pipeline,
+)
+from rnnkit.text.special_tokens import PAD, UNK
+from rnnkit.text.vectorizer import TextVectorizer
 from rnnkit.text.vocabulary import (
     build_vocabulary,
     count_words,
@@ -16,6 +31,13 @@ __all__ = [
     "read_embeddings",
     "SPECIAL_TOKENS",
     "DeepMojiTokenizer",
+    "DEFAULT_REPLACEMENTS",
+    "UNICODE_REPLACEMENTS",
+    "TextPipeline",
+    "TextVectorizer",
+    "deepmoji_pipeline",
+    "PAD",
+    "UNK",
     "build_vocabulary",
     "count_words",
     "extend_vocabulary",

@@ -1,80 +1,77 @@
-"""Raw text to padded token ids, with core TensorFlow string ops only.
+"""``RNNClassifier``'s text stage: a fitted :class:`~rnnkit.text.pipeline.TextPipeline`
+with the classifier's rules.
 
-The same three steps run in Python (scikit-learn estimators) and can run inside a
-graph (a raw-string SavedModel signature):
+:class:`TextVectorizer` is a thin wrapper, not a second implementation: it fits and runs
+a :class:`~rnnkit.text.pipeline.TextPipeline` (``pipeline_``) whose rules are
+:data:`~rnnkit.text.pipeline.UNICODE_REPLACEMENTS` with ``split="tf_whitespace"`` and
+``engine="tensorflow"``:
 
-1. :func:`standardize_tf`: ``tf.strings.lower`` (UTF-8) and a few
-   ``tf.strings.regex_replace`` calls: URLs become ``xxurl``, ``@user`` mentions
-   become ``xxuser``, and every character that is not a letter, digit, apostrophe,
-   ``#`` or ``_`` (punctuation, emoji, symbols) is set apart with spaces so that it
-   becomes a token of its own.
-2. Whitespace split (``tf.strings.split``).
-3. Lookup in a fixed vocabulary with ``keras.layers.TextVectorization``
-   (``0`` = padding, ``1`` = ``[UNK]``), padded or truncated to ``max_length``
-   (the first ``max_length`` tokens are kept).
+1. ``tf.strings.lower`` (UTF-8), then URLs (``http(s)://``, ``www.``) become ``xxurl``,
+   ``@user`` mentions become ``xxuser``, and every character that is not a letter, digit,
+   apostrophe, ``#`` or ``_`` (punctuation, emoji, symbols) becomes a token of its own
+   (RE2 patterns with Unicode classes, so the Python side runs the TF ops eagerly);
+2. ``tf.strings.split`` on whitespace;
+3. vocabulary lookup (0 padding, 1 unknown), the first ``max_length`` tokens kept and
+   right-padded with 0.
 
-To rebuild the preprocessing in a graph, use :meth:`TextVectorizer.keras_layer`
-(a ``keras.layers.TextVectorization`` whose ``standardize`` is
-:func:`standardize_tf`) or call :func:`standardize_tf` yourself and look the tokens
-up in ``vocabulary_`` (a ``tf.lookup.StaticHashTable`` with default 1 gives the same ids).
+These are the ids of the earlier implementation (its own regex calls and a
+``keras.layers.TextVectorization`` lookup), tested on varied texts in
+``tests/test_text_pipeline.py``. The SavedModel export takes ``pipeline_`` as it is.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
-from typing import Any
 
-import keras
 import numpy as np
 
-PAD = ""
-UNK = "[UNK]"
+from rnnkit.text.pipeline import UNICODE_REPLACEMENTS, TextPipeline
+from rnnkit.text.special_tokens import PAD, UNK
 
-# RE2 patterns (the regex engine of tf.strings.regex_replace).
-URL_PATTERN = r"(?:https?://|www\.)\S+"
-USER_PATTERN = r"@\w+"
-SYMBOL_PATTERN = r"([^\pL\pN\s'#_])"
+__all__ = ["TextVectorizer", "tokenize"]
+
+#: the padding and unknown markers that versions before the one text stage saved
+LEGACY_SPECIALS = ["", "[UNK]"]
 
 
-def standardize_tf(texts: Any) -> Any:
-    """Lower-case and separate symbols, with core TF string ops (graph-safe).
-
-    Args:
-        texts: string tensor of any shape.
-
-    Returns:
-        A string tensor of the same shape, whose whitespace-separated pieces are
-        the tokens.
-    """
-    import tensorflow as tf
-
-    texts = tf.strings.lower(texts, encoding="utf-8")
-    texts = tf.strings.regex_replace(texts, URL_PATTERN, " xxurl ")
-    texts = tf.strings.regex_replace(texts, USER_PATTERN, " xxuser ")
-    texts = tf.strings.regex_replace(texts, SYMBOL_PATTERN, r" \1 ")
-    return texts
+def _pipeline(vocabulary: Sequence[str], max_length: int) -> TextPipeline:
+    """A pipeline with the classifier's rules and this vocabulary."""
+    return TextPipeline(
+        list(vocabulary),
+        max_length,
+        lowercase=True,
+        replacements=[tuple(r) for r in UNICODE_REPLACEMENTS],
+        split="tf_whitespace",
+        engine="tensorflow",
+    )
 
 
 def tokenize(texts: Sequence[str]) -> list[list[str]]:
-    """Tokens of each text, exactly as :func:`standardize_tf` + whitespace split give them."""
-    import tensorflow as tf
+    """The tokens of each text under the classifier's rules (before vocabulary lookup).
 
-    if len(texts) == 0:
-        return []
-    ragged = tf.strings.split(standardize_tf(tf.constant(list(texts), dtype=tf.string)))
-    return [[t.decode("utf-8") for t in row] for row in ragged.to_list()]
+    Args:
+        texts: raw strings.
+
+    Returns:
+        One token list per text.
+
+    Example:
+
+    >>> tokenize(["I love it! @bob"])
+    [['i', 'love', 'it', '!', 'xxuser']]
+    """
+    return _pipeline([PAD, UNK], 1).tokenize_batch(texts)
 
 
 class TextVectorizer:
     """Learns a vocabulary from raw texts and maps texts to padded id matrices.
 
-    A plain Python object (picklable: it holds only the vocabulary list and its
-    parameters; the TensorFlow lookup layer is rebuilt on demand).
+    A plain Python object (picklable: it holds its parameters and the fitted
+    :class:`~rnnkit.text.pipeline.TextPipeline`; TensorFlow objects are built on demand).
 
     Args:
         max_length: length of the output rows (pad with 0 / truncate at the end).
-        max_vocabulary: most ids, including padding (0) and ``[UNK]`` (1).
+        max_vocabulary: most ids, including padding (0) and unknown (1).
         min_count: ignore tokens seen fewer times than this in ``fit``.
 
     Example:
@@ -89,51 +86,70 @@ class TextVectorizer:
             raise ValueError(f"max_length must be a positive integer, got {max_length!r}.")
         if int(max_vocabulary) < 3:
             raise ValueError(
-                "max_vocabulary must be at least 3 (padding, [UNK] and one word), "
+                "max_vocabulary must be at least 3 (padding, unknown and one word), "
                 f"got {max_vocabulary!r}."
             )
         self.max_length = int(max_length)
         self.max_vocabulary = int(max_vocabulary)
         self.min_count = int(min_count)
-        self.vocabulary_: list[str] | None = None
-        self._layer = None
+        self.pipeline_: TextPipeline | None = None
+
+    @property
+    def vocabulary_(self) -> list[str] | None:
+        """Words by id (``[PAD, UNK, ...]``), or None before ``fit``."""
+        return None if self.pipeline_ is None else self.pipeline_.vocabulary
 
     def fit(self, texts: Sequence[str]) -> TextVectorizer:
-        """Vocabulary: most frequent tokens first, ties broken alphabetically (deterministic)."""
-        counts = Counter(token for row in tokenize(texts) for token in row)
-        ranked = sorted(
-            (item for item in counts.items() if item[1] >= self.min_count),
-            key=lambda item: (-item[1], item[0]),
+        """Fit the vocabulary: most frequent tokens first, ties broken alphabetically.
+
+        Args:
+            texts: the training texts (at least one).
+
+        Returns:
+            This vectorizer.
+        """
+        probe = _pipeline([PAD, UNK], self.max_length)
+        self.pipeline_ = TextPipeline.fit(
+            list(texts),
+            max_length=self.max_length,
+            max_vocabulary=self.max_vocabulary,
+            min_count=self.min_count,
+            lowercase=probe.lowercase,
+            replacements=probe.replacements,
+            split=probe.split,
+            engine=probe.engine,
         )
-        words = [word for word, _ in ranked[: self.max_vocabulary - 2]]
-        self.vocabulary_ = [PAD, UNK, *words]
-        self._layer = None
         return self
 
-    def keras_layer(self) -> keras.layers.TextVectorization:
-        """A ``keras.layers.TextVectorization`` with this vocabulary (TF ops only)."""
-        if self.vocabulary_ is None:
-            raise ValueError("This TextVectorizer is not fitted yet: call fit(texts) first.")
-        return keras.layers.TextVectorization(
-            standardize=standardize_tf,
-            split="whitespace",
-            output_mode="int",
-            output_sequence_length=self.max_length,
-            vocabulary=self.vocabulary_[2:],
-        )
-
     def transform(self, texts: Sequence[str]) -> np.ndarray:
-        """``(len(texts), max_length)`` int32 ids."""
-        if self._layer is None:
-            self._layer = self.keras_layer()
-        if len(texts) == 0:
-            return np.zeros((0, self.max_length), dtype="int32")
-        import tensorflow as tf
+        """Ids of ``texts``.
 
-        ids = self._layer.call(tf.constant(list(texts), dtype=tf.string))
-        return np.asarray(ids, dtype="int32")
+        Args:
+            texts: raw strings.
 
-    def __getstate__(self) -> dict:
-        state = dict(self.__dict__)
-        state["_layer"] = None
-        return state
+        Returns:
+            ``(len(texts), max_length)`` int32 ids.
+        """
+        if self.pipeline_ is None:
+            raise ValueError("This TextVectorizer is not fitted yet: call fit(texts) first.")
+        return self.pipeline_.encode(texts)
+
+    def __setstate__(self, state: dict) -> None:
+        state = dict(state)
+        if "pipeline_" not in state:
+            # Pickled before the one text stage: the vocabulary list with "" and "[UNK]"
+            # at ids 0 and 1 (never tokens under these rules), same rules, same ids.
+            vocabulary = state.pop("vocabulary_", None)
+            state.pop("_layer", None)
+            if vocabulary is not None and list(vocabulary[:2]) != LEGACY_SPECIALS:
+                raise ValueError(
+                    "TextVectorizer: cannot load this pickle: its vocabulary starts with "
+                    f"{list(vocabulary[:2])!r}, expected {LEGACY_SPECIALS!r} (an earlier "
+                    f"rnnkit) or a pipeline_ (this version)."
+                )
+            state["pipeline_"] = (
+                None
+                if vocabulary is None
+                else _pipeline([PAD, UNK, *vocabulary[2:]], int(state["max_length"]))
+            )
+        self.__dict__.update(state)

@@ -20,7 +20,7 @@ What DeepMoji needs elsewhere in the package: its tokenizer
 (:mod:`rnnkit.text.deepmoji_tokenizer`), the emoji distant-supervision data
 (:mod:`rnnkit.data.emoji_corpus`), pretraining (:mod:`rnnkit.training.pretrain`), the
 scikit-learn estimator (:mod:`rnnkit.sklearn.deepmoji`), the in-graph preprocessing of an
-exported SavedModel (:mod:`rnnkit.serving.deepmoji_graph`) and the end-to-end workflows
+exported SavedModel (:mod:`rnnkit.text.deepmoji_graph`) and the end-to-end workflows
 (:mod:`rnnkit.recipes`).
 """
 

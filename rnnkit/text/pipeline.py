@@ -1,0 +1,406 @@
+"""The text stage: raw strings to ids, one pipeline with a Python and an in-graph form.
+
+This is the one implementation of "raw text -> token ids" in rnnkit: the scikit-learn
+estimators train with it (``RNNClassifier`` through :class:`rnnkit.text.TextVectorizer`,
+a thin wrapper), the command line builds it, and :mod:`rnnkit.serving` only turns a
+pipeline object into a SavedModel signature (it holds no tokenization rule of its own).
+
+:class:`TextPipeline` turns raw strings into fixed-length int32 id rows. Its Python
+implementation (:meth:`TextPipeline.tokenize`, :meth:`TextPipeline.encode`) is what
+training uses; its TensorFlow implementation (:meth:`TextPipeline.tf_encode`) uses core
+TensorFlow ops only (``tf.strings.lower``, ``tf.strings.regex_replace``,
+``tf.strings.split``, ``tf.lookup.StaticHashTable``) so an exported SavedModel runs in a
+stock TF Serving binary. With ``engine="python"`` the two agree because every rule is
+restricted to what Python's ``re`` (with ``re.ASCII``) and RE2 do identically; with
+``engine="tensorflow"`` (for RE2-only patterns such as ``\\pL``, e.g.
+:data:`UNICODE_REPLACEMENTS`) the Python-side methods run the same TF ops eagerly:
+
+1. optional lowercasing (``str.lower`` / ``tf.strings.lower(encoding="utf-8")``),
+2. an ordered list of regex replacements (pattern, replacement), ``\\1``-style groups,
+3. splitting on runs of ASCII whitespace, dropping empty tokens (or, with
+   ``split="tf_whitespace"``, ``tf.strings.split``'s own whitespace rule),
+4. vocabulary lookup (0 = padding, 1 = unknown, words from id 2), truncation to
+   ``max_length`` tokens and right padding with 0.
+
+Ids 0 and 1 are reserved: ``vocabulary[0]`` and ``vocabulary[1]`` are the padding and
+unknown markers (:data:`rnnkit.text.special_tokens.PAD` and ``UNK``) and are never
+matched as words.
+
+With ``tokenizer="deepmoji"`` the steps above are replaced by DeepMoji's tokenizer: the
+Python side is :class:`rnnkit.text.DeepMojiTokenizer` itself and the TensorFlow side is
+:func:`rnnkit.text.deepmoji_graph.tf_deepmoji_words`, an exact in-graph
+reimplementation (same words, hence same ids, for every text); the vocabulary is then
+DeepMoji's, by id, and every entry is looked up as :meth:`DeepMojiTokenizer.encode` does
+(unknown words -> 1). :func:`deepmoji_pipeline` builds it. DeepMoji's tokenizer is a
+separate tokenizer inside the pipeline, not a set of replacements, because its rules
+(Unicode word boundaries, NFKC, look-arounds, repeated-character shortening) are not
+expressible as ``re``/RE2 replacements, and its words and special tokens are fixed by the
+pretrained model.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rnnkit.text.special_tokens import PAD, UNK
+
+__all__ = [
+    "PAD",
+    "UNK",
+    "DEFAULT_REPLACEMENTS",
+    "UNICODE_REPLACEMENTS",
+    "TextPipeline",
+    "deepmoji_pipeline",
+]
+
+# Splits punctuation and symbols off words: every character that is neither an ASCII
+# word character nor ASCII whitespace becomes its own token (emoji included).
+DEFAULT_REPLACEMENTS: tuple[tuple[str, str], ...] = (
+    (r"https?://[^ \t\n\r\f\v]+", " xxurl "),
+    (r"@[A-Za-z0-9_]+", " xxat "),
+    (r"([^A-Za-z0-9_ \t\n\r\f\v'])", r" \1 "),
+)
+
+#: ``RNNClassifier``'s rules (RE2 only: ``\pL``/``\pN`` are Unicode letters and digits,
+#: so run them with ``engine="tensorflow"`` and ``split="tf_whitespace"``): URLs (also
+#: ``www.``) become ``xxurl``, ``@user`` mentions ``xxuser``, and every character that is
+#: not a letter, digit, whitespace, apostrophe, ``#`` or ``_`` (punctuation, emoji,
+#: symbols) becomes its own token.
+UNICODE_REPLACEMENTS: tuple[tuple[str, str], ...] = (
+    (r"(?:https?://|www\.)\S+", " xxurl "),
+    (r"@\w+", " xxuser "),
+    (r"([^\pL\pN\s'#_])", r" \1 "),
+)
+_WHITESPACE = r"[ \t\n\r\f\v]+"
+#: texts per eager TensorFlow call when an ``engine="tensorflow"`` pipeline tokenizes a list
+_TF_CHUNK = 4096
+
+
+def _python_replacement(repl: str) -> str:
+    """RE2 replacements use ``\\1``; Python's ``re.sub`` accepts the same form."""
+    return repl
+
+
+@dataclass
+class TextPipeline:
+    """Raw text to ids, identically in Python and in a TensorFlow graph.
+
+    Args:
+        vocabulary: words by id; entries 0 and 1 must be the padding and unknown markers.
+        max_length: number of ids per row (truncated / right-padded with 0).
+        lowercase: lowercase the text first.
+        replacements: ordered ``(pattern, replacement)`` pairs applied after lowercasing.
+        split: ``"ascii_whitespace"`` (runs of ASCII whitespace, the default) or
+            ``"tf_whitespace"`` (``tf.strings.split``'s own whitespace rule).
+        engine: ``"python"`` (``re`` with ``re.ASCII``; the patterns must mean the same in
+            Python and RE2) or ``"tensorflow"`` (the Python-side methods run the TF ops
+            eagerly: exact by construction, for RE2-only patterns such as ``\\pL``).
+        tokenizer: ``"regex"`` (the default: ``lowercase``, ``replacements`` and
+            ``split``) or ``"deepmoji"`` (DeepMoji's own tokenizer, exact on both sides;
+            ``replacements`` must then be empty and ``vocabulary`` is DeepMoji's words by
+            id, with any words at ids 0 and 1, see :func:`deepmoji_pipeline`).
+
+    Example:
+
+    >>> pipe = TextPipeline.fit(["Good movie!", "bad movie"], max_length=4)
+    >>> pipe.encode(["good movie"]).tolist()
+    [[5, 2, 0, 0]]
+    """
+
+    vocabulary: list[str]
+    max_length: int = 40
+    lowercase: bool = True
+    replacements: list[tuple[str, str]] = field(
+        default_factory=lambda: [tuple(r) for r in DEFAULT_REPLACEMENTS]
+    )
+    split: str = "ascii_whitespace"
+    engine: str = "python"
+    tokenizer: str = "regex"
+
+    def __post_init__(self) -> None:
+        self.vocabulary = [str(w) for w in self.vocabulary]
+        self.replacements = [(str(p), str(r)) for p, r in self.replacements]
+        if self.tokenizer not in ("regex", "deepmoji"):
+            raise ValueError(
+                f"TextPipeline: tokenizer must be 'regex' or 'deepmoji', got {self.tokenizer!r}."
+            )
+        if self.tokenizer == "deepmoji":
+            self._init_deepmoji()
+            return
+        if len(self.vocabulary) < 2 or self.vocabulary[:2] != [PAD, UNK]:
+            raise ValueError(
+                f"TextPipeline: vocabulary must start with [{PAD!r}, {UNK!r}] (ids 0 and 1); "
+                f"got {self.vocabulary[:2]!r}."
+            )
+        if len(set(self.vocabulary)) != len(self.vocabulary):
+            raise ValueError("TextPipeline: vocabulary entries must be unique.")
+        if not isinstance(self.max_length, int) or self.max_length < 1:
+            raise ValueError(
+                f"TextPipeline: max_length must be a positive int, got {self.max_length!r}."
+            )
+        if self.split not in ("ascii_whitespace", "tf_whitespace"):
+            raise ValueError(
+                "TextPipeline: split must be 'ascii_whitespace' or 'tf_whitespace', "
+                f"got {self.split!r}."
+            )
+        if self.engine not in ("python", "tensorflow"):
+            raise ValueError(
+                f"TextPipeline: engine must be 'python' or 'tensorflow', got {self.engine!r}."
+            )
+        if self.split == "tf_whitespace" and self.engine == "python":
+            raise ValueError("TextPipeline: split='tf_whitespace' needs engine='tensorflow'.")
+        if self.engine == "tensorflow":
+            self._compiled = []
+            self._index = {w: i for i, w in enumerate(self.vocabulary) if i >= 2}
+            return
+        self._compiled = [
+            (re.compile(p, re.ASCII), _python_replacement(r)) for p, r in self.replacements
+        ]
+        self._index = {w: i for i, w in enumerate(self.vocabulary) if i >= 2}
+
+    def _init_deepmoji(self) -> None:
+        from rnnkit.text.deepmoji_tokenizer import DeepMojiTokenizer
+
+        if len(self.vocabulary) < 2:
+            raise ValueError("TextPipeline: a DeepMoji vocabulary needs at least ids 0 and 1.")
+        if len(set(self.vocabulary)) != len(self.vocabulary):
+            raise ValueError("TextPipeline: vocabulary entries must be unique.")
+        if not isinstance(self.max_length, int) or self.max_length < 1:
+            raise ValueError(
+                f"TextPipeline: max_length must be a positive int, got {self.max_length!r}."
+            )
+        if self.replacements:
+            raise ValueError("TextPipeline: tokenizer='deepmoji' takes no replacements.")
+        if self.engine not in ("python", "tensorflow"):
+            raise ValueError(
+                f"TextPipeline: engine must be 'python' or 'tensorflow', got {self.engine!r}."
+            )
+        self._compiled = []
+        self._index = {w: i for i, w in enumerate(self.vocabulary)}
+        self._deepmoji = DeepMojiTokenizer(self._index)
+
+    # ------------------------------------------------------------------ Python side
+    def tokenize(self, text: str) -> list[str]:
+        """The tokens of one text (before vocabulary lookup)."""
+        if not isinstance(text, str):
+            raise ValueError(f"TextPipeline: expected a str, got {type(text).__name__}: {text!r}.")
+        if self.engine == "tensorflow":
+            return [t.decode("utf-8") for t in self.tf_tokens([text])[0].numpy().tolist()]
+        if self.tokenizer == "deepmoji":
+            return self._deepmoji.words(text)
+        if self.lowercase:
+            text = text.lower()
+        for pattern, repl in self._compiled:
+            text = pattern.sub(repl, text)
+        return [t for t in re.split(_WHITESPACE, text) if t]
+
+    def tokenize_batch(self, texts: Iterable[str]) -> list[list[str]]:
+        """The tokens of each text, as :meth:`tokenize` gives them (one TF call per
+        4096 texts with ``engine="tensorflow"``).
+
+        Args:
+            texts: the raw strings.
+
+        Returns:
+            One token list per text.
+
+        Example:
+
+        >>> TextPipeline([PAD, UNK]).tokenize_batch(["Hi, you!"])
+        [['hi', ',', 'you', '!']]
+        """
+        texts = list(texts)
+        for i, t in enumerate(texts):
+            if not isinstance(t, str):
+                raise ValueError(
+                    f"TextPipeline: expected str entries; entry {i} is {type(t).__name__}."
+                )
+        if self.engine != "tensorflow":
+            return [self.tokenize(t) for t in texts]
+        out: list[list[str]] = []
+        for start in range(0, len(texts), _TF_CHUNK):
+            rows = self.tf_tokens(texts[start : start + _TF_CHUNK]).to_list()
+            out.extend([t.decode("utf-8") for t in row] for row in rows)
+        return out
+
+    def encode(self, texts: Iterable[str]) -> np.ndarray:
+        """``(len(texts), max_length)`` int32 ids."""
+        texts = list(texts)
+        if self.engine == "tensorflow":
+            for i, t in enumerate(texts):
+                if not isinstance(t, str):
+                    raise ValueError(
+                        f"TextPipeline: expected str entries; entry {i} is {type(t).__name__}."
+                    )
+            if not texts:
+                return np.zeros((0, self.max_length), dtype="int32")
+            return np.asarray(self.tf_encode(texts), dtype="int32")
+        if self.tokenizer == "deepmoji":
+            for i, t in enumerate(texts):
+                if not isinstance(t, str):
+                    raise ValueError(
+                        f"TextPipeline: expected str entries; entry {i} is {type(t).__name__}."
+                    )
+            return self._deepmoji.encode(texts, self.max_length)
+        out = np.zeros((len(texts), self.max_length), dtype="int32")
+        for row, text in enumerate(texts):
+            ids = [self._index.get(t, 1) for t in self.tokenize(text)][: self.max_length]
+            out[row, : len(ids)] = ids
+        return out
+
+    @classmethod
+    def fit(
+        cls,
+        texts: Iterable[str],
+        max_length: int = 40,
+        max_vocabulary: int = 20000,
+        min_count: int = 1,
+        lowercase: bool = True,
+        replacements: Sequence[tuple[str, str]] | None = None,
+        split: str = "ascii_whitespace",
+        engine: str = "python",
+    ) -> TextPipeline:
+        """Build the vocabulary from ``texts``: the tokens seen at least ``min_count``
+        times, most frequent first, ties in alphabetical order (deterministic).
+
+        Args:
+            texts: the training texts (streamed with ``engine="python"``).
+            max_length: ids per row of the fitted pipeline.
+            max_vocabulary: most ids, padding and unknown included.
+            min_count: tokens seen fewer times are left out (they map to id 1).
+            lowercase, replacements, split, engine: as in :class:`TextPipeline`
+                (``replacements=None``: :data:`DEFAULT_REPLACEMENTS`).
+
+        Returns:
+            The fitted pipeline.
+
+        Example:
+
+        >>> TextPipeline.fit(["a b", "b"], max_length=3).vocabulary
+        ['<pad>', '<unk>', 'b', 'a']
+        """
+        if replacements is None:
+            replacements = [tuple(r) for r in DEFAULT_REPLACEMENTS]
+        probe = cls([PAD, UNK], max_length, lowercase, list(replacements), split, engine)
+        counts: collections.Counter[str] = collections.Counter()
+        n = 0
+        chunk: list[str] = []
+        for text in texts:
+            n += 1
+            if engine == "tensorflow":
+                chunk.append(text)
+                if len(chunk) == _TF_CHUNK:
+                    counts.update(t for row in probe.tokenize_batch(chunk) for t in row)
+                    chunk = []
+            else:
+                counts.update(probe.tokenize(text))
+        if chunk:
+            counts.update(t for row in probe.tokenize_batch(chunk) for t in row)
+        if n == 0:
+            raise ValueError("TextPipeline.fit: no texts given.")
+        words = sorted(
+            (w for w, c in counts.items() if c >= min_count and w not in (PAD, UNK)),
+            key=lambda w: (-counts[w], w),
+        )[: max(0, max_vocabulary - 2)]
+        return cls([PAD, UNK, *words], max_length, lowercase, list(replacements), split, engine)
+
+    # -------------------------------------------------------------- TensorFlow side
+    def tf_tokens(self, texts: Any) -> Any:
+        """``tf.RaggedTensor`` of tokens for a 1-D string tensor (core TF ops only)."""
+        import tensorflow as tf
+
+        x = tf.convert_to_tensor(texts, dtype=tf.string)
+        if self.tokenizer == "deepmoji":
+            from rnnkit.text.deepmoji_graph import tf_deepmoji_words
+
+            return tf_deepmoji_words(x)
+        if self.lowercase:
+            x = tf.strings.lower(x, encoding="utf-8")
+        for pattern, repl in self.replacements:
+            x = tf.strings.regex_replace(x, pattern, repl)
+        if self.split == "tf_whitespace":
+            return tf.strings.split(x)
+        x = tf.strings.regex_replace(x, _WHITESPACE, " ")
+        tokens = tf.strings.split(x, sep=" ")
+        return tf.ragged.boolean_mask(tokens, tf.strings.length(tokens) > 0)
+
+    def tf_table(self) -> Any:
+        """The vocabulary as a ``tf.lookup.StaticHashTable`` (unknown words -> 1)."""
+        import tensorflow as tf
+
+        first = 0 if self.tokenizer == "deepmoji" else 2  # DeepMoji looks up every entry
+        keys = tf.constant(self.vocabulary[first:], dtype=tf.string)
+        values = tf.range(first, len(self.vocabulary), dtype=tf.int64)
+        return tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(keys, values), 1)
+
+    def tf_encode(self, texts: Any, table: Any = None) -> Any:
+        """``(batch, max_length)`` int32 ids, equal to :meth:`encode` (core TF ops only)."""
+        import tensorflow as tf
+
+        table = self.tf_table() if table is None else table
+        tokens = self.tf_tokens(texts)
+        ids = tf.ragged.map_flat_values(table.lookup, tokens)
+        ids = ids[:, : self.max_length]
+        dense = ids.to_tensor(default_value=0, shape=[None, self.max_length])
+        return tf.cast(dense, tf.int32)
+
+    # ------------------------------------------------------------------ persistence
+    def get_config(self) -> dict[str, Any]:
+        """A JSON-serialisable description (round-trips through :meth:`from_config`)."""
+        cfg = asdict(self)
+        cfg["replacements"] = [list(r) for r in self.replacements]
+        return cfg
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> TextPipeline:
+        return cls(
+            vocabulary=list(config["vocabulary"]),
+            max_length=int(config["max_length"]),
+            lowercase=bool(config.get("lowercase", True)),
+            replacements=[tuple(r) for r in config.get("replacements", DEFAULT_REPLACEMENTS)],
+            split=config.get("split", "ascii_whitespace"),
+            engine=config.get("engine", "python"),
+            tokenizer=config.get("tokenizer", "regex"),
+        )
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.get_config(), ensure_ascii=False), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: str | Path) -> TextPipeline:
+        return cls.from_config(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+def deepmoji_pipeline(vocabulary: dict[str, int], max_length: int = 30) -> TextPipeline:
+    """DeepMoji's preprocessing as a :class:`TextPipeline` (for exporting DeepMoji models).
+
+    Python side: :class:`rnnkit.text.DeepMojiTokenizer`; TensorFlow side: its exact
+    in-graph reimplementation with core TF ops only
+    (:func:`rnnkit.text.deepmoji_graph.tf_deepmoji_words`), so an exported model gives
+    the ids, hence the predictions, of ``DeepMojiTokenizer(vocabulary).encode(texts,
+    max_length)`` for every text. The code point tables (lowercase, NFKC, punctuation
+    transliteration, word characters) come from the running Python's ``unicodedata`` and
+    are constants of the exported graph.
+
+    Args:
+        vocabulary: DeepMoji's ``word -> id`` map (ids 0..N-1; 0 padding, 1 unknown).
+        max_length: ids per text (DeepMoji's ``maxlen``).
+    """
+    by_id = sorted(vocabulary.items(), key=lambda kv: kv[1])
+    ids = [i for _, i in by_id]
+    if ids != list(range(len(ids))):
+        raise ValueError(
+            "deepmoji_pipeline: vocabulary ids must be 0..N-1 without gaps; got "
+            f"{len(ids)} words with ids from {min(ids)} to {max(ids)}."
+        )
+    return TextPipeline(
+        [w for w, _ in by_id], max_length, lowercase=True, replacements=[], tokenizer="deepmoji"
+    )
