@@ -600,13 +600,20 @@ TAGGER_TRICKY = [
 
 
 def test_tagger_features_python_equal_tf():
-    """TokenFeatures: the in-graph word, word-shape and character ids equal
-    encode_tokens' (the estimator's own encoder) on real tweets, tricky tokens and
-    random Unicode strings."""
+    """TokenFeatures (rnnkit/text/token_features.py): the in-graph word, word-shape and
+    character ids equal encode_tokens' (the estimator's own encoder) on real tweets,
+    tricky tokens and random Unicode strings."""
     import random
 
+    import rnnkit.models.taggers as taggers
+    import rnnkit.serving.preprocessing as preprocessing
     from rnnkit.data.ner import load_bio
-    from rnnkit.serving.preprocessing import TokenFeatures
+    from rnnkit.text import PAD, UNK
+    from rnnkit.text.token_features import TokenFeatures, encode_tokens
+
+    # the former import paths name the one implementation
+    assert preprocessing.TokenFeatures is TokenFeatures
+    assert taggers.encode_tokens is encode_tokens
 
     sentences = [s.tokens for s in load_bio()[:300]]
     rng = random.Random(0)
@@ -622,13 +629,18 @@ def test_tagger_features_python_equal_tf():
     width = max(len(s) for s in sentences)
     for lowercase in (True, False):
         feats = TokenFeatures(
-            ["", "[UNK]", *words],
+            [PAD, UNK, *words],
             lowercase=lowercase,
-            chars=["", "[UNK]", *chars],
+            chars=[PAD, UNK, *chars],
             char_width=20,
             case_features=True,
         )
         expected = feats.encode(sentences, width=width)
+        index = {w: i for i, w in enumerate(feats.vocabulary) if i >= 2}
+        char_index = {c: i for i, c in enumerate(feats.chars) if i >= 2}
+        direct = encode_tokens(sentences, index, char_index, lowercase, width=width, char_width=20)
+        for key in expected:
+            np.testing.assert_array_equal(expected[key], direct[key], err_msg=key)
         got = feats.tf_encode(tf.ragged.constant(sentences), width)
         assert set(got) == {"words", "case", "chars"}
         for key in expected:

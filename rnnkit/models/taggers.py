@@ -5,7 +5,8 @@
   [+ character CNN (Ma and Hovy 2016) or character BiLSTM (Lample et al. 2016) over the
   word's original spelling] -> stacked (Bi)RNN -> CRF (Huang et al. 2015) or softmax.
   ``rnnkit.sklearn.RNNSequenceTagger`` and ``recipes/tagging_ner.py`` both use it;
-  :func:`encode_tokens` turns token lists into its inputs.
+  :func:`encode_tokens` (defined with the word shapes :func:`case_class` in
+  :mod:`rnnkit.text.token_features`, re-exported here) turns token lists into its inputs.
 * :class:`BiLSTMCRFTagger`: a :class:`SequenceTagger` with a CRF and a character BiLSTM.
 
 Word id 0 is padding; gold tags use ``-1`` at padded steps for the CRF tagger (the
@@ -14,7 +15,6 @@ softmax tagger masks padded steps through Keras's mask, any label value works th
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 import keras
@@ -26,6 +26,16 @@ from rnnkit.layers.crf import CRF
 from rnnkit.layers.factory import recurrent_layer
 from rnnkit.layers.lstm import LSTM
 from rnnkit.layers.stacked_rnn import StackedRNN
+from rnnkit.text.token_features import CASE_CLASSES, case_class, encode_tokens
+
+__all__ = [
+    "CASE_CLASSES",
+    "case_class",
+    "encode_tokens",
+    "build_transducer_tagger",
+    "SequenceTagger",
+    "BiLSTMCRFTagger",
+]
 
 
 def _embedding(vocab_size, dim, embeddings, trainable, name):
@@ -93,103 +103,6 @@ def build_transducer_tagger(
         h = keras.layers.Dropout(dropout)(h)
     outputs = keras.layers.Dense(num_tags, activation="softmax", name="tags")(h)
     return keras.Model(inputs, outputs, name=name)
-
-
-#: word shapes of :func:`case_class` (index = class id; 0 is padding)
-CASE_CLASSES = (
-    "<pad>",
-    "other",
-    "lower",
-    "title",
-    "upper",
-    "mixed",
-    "numeric",
-    "has_digit",
-    "mention",
-    "hashtag",
-    "url",
-    "punct",
-)
-
-
-def case_class(token: str) -> int:
-    """The word-shape class of ``token`` (an index into :data:`CASE_CLASSES`, never 0).
-
-    Keeps what lower-casing the word ids throws away: capitalisation, digits, and the
-    tweet markers ``@``, ``#`` and URLs.
-
-    Example:
-
-    >>> [CASE_CLASSES[case_class(t)] for t in ["Paris", "NASA", "eBay", "@bob", "42"]]
-    ['title', 'upper', 'mixed', 'mention', 'numeric']
-    """
-    if token.startswith("@") and len(token) > 1:
-        return 8
-    if token.startswith("#") and len(token) > 1:
-        return 9
-    low = token.lower()
-    if low.startswith(("http:", "https:", "www.")):
-        return 10
-    if token.isdigit():
-        return 6
-    if any(c.isdigit() for c in token):
-        return 7
-    letters = [c for c in token if c.isalpha()]
-    if not letters:
-        return 11 if all(not c.isalnum() for c in token) else 1
-    if all(c.islower() for c in letters):
-        return 2
-    if all(c.isupper() for c in letters):
-        return 4 if len(letters) > 1 else 3
-    if letters[0].isupper() and all(c.islower() for c in letters[1:]):
-        return 3
-    return 5
-
-
-def encode_tokens(
-    sentences: Sequence[Sequence[str]],
-    word_index: Mapping[str, int],
-    char_index: Mapping[str, int] | None = None,
-    lowercase: bool = True,
-    max_word_len: int = 20,
-    width: int | None = None,
-    char_width: int | None = None,
-) -> dict[str, np.ndarray]:
-    """Token lists -> the inputs of :class:`SequenceTagger` (right-padded).
-
-    Args:
-        sentences: token lists.
-        word_index: word -> id (ids 0 and 1 reserved: padding, unknown); words are
-            looked up lower-cased with ``lowercase``.
-        char_index: character -> id (0 padding, 1 unknown); None: no ``"chars"``.
-        lowercase: lower-case words before the lookup (characters keep their case).
-        max_word_len: characters kept per word (the first ones).
-        width: padded length (default: the longest sentence, at least 1).
-        char_width: characters axis length ``L`` (default: the longest word, at most
-            ``max_word_len``); a fixed value keeps batch shapes stable.
-
-    Returns:
-        ``{"words": (N, T) int32, "case": (N, T) int32[, "chars": (N, T, L) int32]}``
-        (see ``char_width`` for ``L``).
-    """
-    width = width or max([len(s) for s in sentences] + [1])
-    n = len(sentences)
-    words = np.zeros((n, width), "int32")
-    case = np.zeros((n, width), "int32")
-    for i, sentence in enumerate(sentences):
-        for t, token in enumerate(sentence[:width]):
-            words[i, t] = word_index.get(token.lower() if lowercase else token, 1)
-            case[i, t] = case_class(token)
-    out = {"words": words, "case": case}
-    if char_index is not None:
-        longest = max([len(t) for s in sentences for t in s[:width]] + [1])
-        chars = np.zeros((n, width, char_width or min(longest, max_word_len)), "int32")
-        for i, sentence in enumerate(sentences):
-            for t, token in enumerate(sentence[:width]):
-                for c, ch in enumerate(token[: chars.shape[-1]]):
-                    chars[i, t, c] = char_index.get(ch, 1)
-        out["chars"] = chars
-    return out
 
 
 @keras.saving.register_keras_serializable(package="rnnkit")

@@ -42,8 +42,8 @@ import keras
 import numpy as np
 
 from rnnkit.atomic import atomic_path
-from rnnkit.serving.preprocessing import TokenFeatures
 from rnnkit.text.pipeline import TextPipeline
+from rnnkit.text.token_features import TokenFeatures
 
 TASKS = ("classifier", "tagger", "seq2seq")
 

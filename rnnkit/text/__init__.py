@@ -4,7 +4,10 @@
 "raw text -> ids", with a Python form and an exact in-graph TensorFlow form; DeepMoji's
 tokenizer (:class:`DeepMojiTokenizer`, in-graph :mod:`rnnkit.text.deepmoji_graph`) is a
 tokenizer inside it; :data:`PAD` / :data:`UNK` are the special tokens of every word
-vocabulary but DeepMoji's.
+vocabulary but DeepMoji's. The tagger's token
+features (:class:`TokenFeatures`, :func:`encode_tokens`, :func:`case_class`; in-graph
+:mod:`rnnkit.text.token_features_graph`) turn tokens into word, word-shape and
+character ids.
 """
 
 from rnnkit.text.deepmoji_tokenizer import SPECIAL_TOKENS, DeepMojiTokenizer
@@ -16,6 +19,7 @@ from rnnkit.text.pipeline import (
     deepmoji_pipeline,
 )
 from rnnkit.text.special_tokens import PAD, UNK
+from rnnkit.text.token_features import CASE_CLASSES, TokenFeatures, case_class, encode_tokens
 from rnnkit.text.vectorizer import TextVectorizer
 from rnnkit.text.vocabulary import (
     build_vocabulary,
@@ -38,6 +42,10 @@ __all__ = [
     "deepmoji_pipeline",
     "PAD",
     "UNK",
+    "CASE_CLASSES",
+    "TokenFeatures",
+    "case_class",
+    "encode_tokens",
     "build_vocabulary",
     "count_words",
     "extend_vocabulary",

@@ -1,7 +1,7 @@
 """The inputs of rnnkit's taggers as a TensorFlow graph of core ops (no Keras, no tensorflow_text).
 
 :func:`tf_token_features` gives, for a ragged batch of tokens, the same arrays as
-:func:`rnnkit.models.taggers.encode_tokens` (word ids, word-shape classes, character
+:func:`rnnkit.text.token_features.encode_tokens` (word ids, word-shape classes, character
 ids), so that an exported :class:`rnnkit.sklearn.RNNSequenceTagger` with character and
 word-shape features tags raw sentences in a stock TF Serving binary exactly as the
 estimator does. It uses only ``tf.strings`` (UTF-8 decode/encode, RE2 full matches),
@@ -16,7 +16,7 @@ the Python rule by construction:
   when a cased character precedes it and none follows, skipping case-ignorable
   characters). Which characters are cased and which are case-ignorable is read off
   ``str.lower`` itself on probe strings.
-- Word shapes (:func:`rnnkit.models.taggers.case_class`): a per-code-point table of
+- Word shapes (:func:`rnnkit.text.token_features.case_class`): a per-code-point table of
   ``isalpha`` / ``isupper`` / ``islower`` / ``isdigit`` / ``isalnum``, and per-token
   counts over it; the URL prefix test is an RE2 match over ASCII letters (no other code
   point lowercases to ``h``, ``t``, ``p``, ``s``, ``w``, ``:`` or ``.``).
@@ -121,7 +121,7 @@ def tf_lower(cps: Any) -> Any:
 
 
 def tf_case_classes(tokens: Any) -> Any:
-    """:func:`rnnkit.models.taggers.case_class` of each string of a 1-D string tensor
+    """:func:`rnnkit.text.token_features.case_class` of each string of a 1-D string tensor
     (int32, same length)."""
     import tensorflow as tf
 
@@ -188,7 +188,7 @@ def tf_token_features(
         chars: the fitted character list (index = id; entries 0 and 1 are padding and
             unknown and never matched), or None for no ``"chars"``.
         char_width: characters kept per token (the first ones).
-        case_features: add ``"case"`` (:func:`rnnkit.models.taggers.case_class`).
+        case_features: add ``"case"`` (:func:`rnnkit.text.token_features.case_class`).
 
     Returns:
         ``{"words": (batch, width) int32[, "case": (batch, width) int32][, "chars":
