@@ -22,14 +22,15 @@ import csv
 import os
 import random
 import re
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from rnnkit.data.paths import resolve
-from rnnkit.text.special_tokens import PAD, PAD_ID, UNK, UNK_ID
+from rnnkit.text.special_tokens import PAD, PAD_ID, UNK
+from rnnkit.text.special_tokens import UNK_ID as UNK_ID  # the ids of the module docstring
+from rnnkit.text.vocabulary import Vocabulary as _Vocabulary
 
 START, END = "<s>", "</s>"
 START_ID, END_ID = 2, 3
@@ -51,44 +52,36 @@ def detokenize(tokens: Iterable[str]) -> str:
     return " ".join(tokens)
 
 
-class Vocabulary:
-    """Token <-> id map with the reserved ids of the module docstring.
+class Vocabulary(_Vocabulary):
+    """The translation vocabulary: rnnkit's :class:`rnnkit.text.vocabulary.Vocabulary` with
+    the start and end markers reserved after padding and unknown (the ids of the module
+    docstring), and a :meth:`decode` that reads a decoder's output.
 
     Args:
-        tokens: the tokens after the four reserved ones, most frequent first.
+        tokens: the tokens after the four reserved ones, most frequent first (reserved
+            tokens among them are skipped).
 
     Example:
 
     >>> vocab = Vocabulary.from_texts([["Hello", "world"]], max_size=10)
-    >>> vocab.encode(["Hello", "there"])  # array([4, 1])
+    >>> vocab.encode(["Hello", "there"]).tolist()
+    [4, 1]
     """
 
-    def __init__(self, tokens: Sequence[str]) -> None:
-        tokens = [t for t in tokens if t not in RESERVED]
-        self.itos = list(RESERVED) + tokens
-        self.stoi = {t: i for i, t in enumerate(self.itos)}
+    RESERVED = RESERVED
 
     @classmethod
     def from_texts(
         cls, tokenized: Iterable[Sequence[str]], max_size: int | None = None, min_count: int = 1
     ) -> Vocabulary:
         """The ``max_size`` most frequent tokens (reserved ids included), ``min_count``+ times."""
-        counts = Counter(t for tokens in tokenized for t in tokens)
-        ranked = sorted(
-            (t for t, c in counts.items() if c >= min_count), key=lambda t: (-counts[t], t)
+        return cls.from_tokens(
+            (t for tokens in tokenized for t in tokens), min_count=min_count, max_size=max_size
         )
-        if max_size is not None:
-            ranked = ranked[: max(0, max_size - len(RESERVED))]
-        return cls(ranked)
-
-    def __len__(self) -> int:
-        return len(self.itos)
-
-    def encode(self, tokens: Sequence[str]) -> np.ndarray:
-        return np.array([self.stoi.get(t, UNK_ID) for t in tokens], dtype="int32")
 
     def decode(self, ids: Iterable[int]) -> list[str]:
-        """Tokens of ``ids`` up to the first end id, without padding or start ids."""
+        """Tokens of ``ids`` up to the first end id, without padding or start ids (an id
+        outside the vocabulary reads as ``<unk>``: a decoder's output is not checked)."""
         out = []
         for i in ids:
             i = int(i)
@@ -96,12 +89,8 @@ class Vocabulary:
                 break
             if i in (PAD_ID, START_ID):
                 continue
-            out.append(self.itos[i] if 0 <= i < len(self.itos) else UNK)
+            out.append(self.words[i] if 0 <= i < len(self.words) else UNK)
         return out
-
-    def to_list(self) -> list[str]:
-        """The tokens (for saving as JSON); ``Vocabulary(tokens)`` rebuilds it."""
-        return list(self.itos)
 
 
 @dataclass

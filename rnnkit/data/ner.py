@@ -15,7 +15,8 @@ import numpy as np
 
 from rnnkit.data.conll import TaggedSentence, load_conll
 from rnnkit.data.paths import resolve
-from rnnkit.text.special_tokens import PAD, UNK
+from rnnkit.text.special_tokens import PAD
+from rnnkit.text.vocabulary import Vocabulary
 
 PAD_TAG = PAD  # kept for code that imported it: the one padding marker
 
@@ -79,13 +80,9 @@ def build_tagging_vocabulary(
             words[token.lower() if lowercase else token] += 1
             chars.update(token)
         tags.update(s.tags)
-    word_index = {PAD: 0, UNK: 1}
-    for w, c in sorted(words.items(), key=lambda kv: (-kv[1], kv[0])):
-        if c >= min_count and w not in word_index:  # a literal "<unk>" token is UNK
-            word_index[w] = len(word_index)
-    char_index = {PAD: 0, UNK: 1}
-    for ch, _ in sorted(chars.items(), key=lambda kv: (-kv[1], kv[0])):
-        char_index[ch] = len(char_index)
+    # a literal "<unk>" / "<pad>" token is the unknown word / padding, not a new word
+    word_index = dict(Vocabulary.from_counts(words, min_count=min_count).index)
+    char_index = dict(Vocabulary.from_counts(chars).index)
     tag_list = ["O"] + sorted(t for t in tags if t != "O")
     return TaggingVocabulary(word_index, char_index, tag_list)
 

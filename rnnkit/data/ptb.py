@@ -23,6 +23,7 @@ import numpy as np
 
 from rnnkit.data.paths import resolve
 from rnnkit.text.special_tokens import UNK
+from rnnkit.text.vocabulary import Vocabulary as _Vocabulary
 
 EOS = "<eos>"
 # UNK is rnnkit's one unknown marker, and it must stay "<unk>" here whatever that constant
@@ -45,61 +46,34 @@ def read_words(path: str | os.PathLike) -> list[str]:
     return words
 
 
-class Vocabulary:
-    """A word <-> id mapping with an unknown-word id.
+class Vocabulary(_Vocabulary):
+    """The Penn Treebank vocabulary: rnnkit's :class:`rnnkit.text.vocabulary.Vocabulary`
+    with no reserved tokens (``RESERVED = ()``), so every id is a word of the corpus and the
+    10,000 ids of PTB are its 10,000 words, most frequent first (as the TF PTB code);
+    ``<unk>`` is one of them (``unk_id``, wherever its count puts it).
 
     Args:
         words: The words in id order (id ``i`` is ``words[i]``); must be unique and
-            contain ``unk``.
-        unk: The unknown-word token; words not in the vocabulary map to its id.
+            contain ``<unk>``.
 
     Example:
 
     >>> vocab = Vocabulary.from_corpus("a b a <eos>".split() + ["<unk>"])
+    >>> vocab.words  # "<" sorts before letters: ties are broken by word
+    ['a', '<eos>', '<unk>', 'b']
     >>> vocab.encode(["a", "zebra"]).tolist()  # zebra -> <unk>
-    [0, 3]
+    [0, 2]
     """
 
-    def __init__(self, words: Iterable[str], unk: str = UNK) -> None:
-        self.words = list(words)
-        self.index = {w: i for i, w in enumerate(self.words)}
-        if len(self.index) != len(self.words):
-            raise ValueError("Vocabulary words must be unique; got duplicates.")
-        if unk not in self.index:
-            raise ValueError(
-                f"The vocabulary must contain the unknown token {unk!r}; got "
-                f"{len(self.words)} words without it."
-            )
-        self.unk = unk
-        self.unk_id = self.index[unk]
+    RESERVED = ()
 
     @classmethod
-    def from_corpus(cls, words: Iterable[str], unk: str = UNK) -> Vocabulary:
-        """Ids by decreasing frequency, ties broken alphabetically (as the TF PTB code)."""
+    def from_corpus(cls, words: Iterable[str]) -> Vocabulary:
+        """Ids by decreasing frequency, ties broken alphabetically (as the TF PTB code);
+        ``<unk>`` is added with count 0 when the corpus lacks it."""
         counts = collections.Counter(words)
-        counts.setdefault(unk, 0)
-        ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
-        return cls([w for w, _ in ordered], unk=unk)
-
-    def __len__(self) -> int:
-        return len(self.words)
-
-    def __contains__(self, word: str) -> bool:
-        return word in self.index
-
-    def encode(self, words: Iterable[str]) -> np.ndarray:
-        """Ids (int32) of ``words``; unknown words get ``unk_id``."""
-        return np.asarray([self.index.get(w, self.unk_id) for w in words], dtype=np.int32)
-
-    def decode(self, ids: Iterable[int]) -> list[str]:
-        """Words of ``ids``; raises ValueError for ids outside ``[0, len(self))``."""
-        ids = [int(i) for i in ids]
-        bad = [i for i in ids if not 0 <= i < len(self.words)]
-        if bad:
-            raise ValueError(
-                f"Ids must lie in [0, {len(self.words)}) for this vocabulary, got {bad[:5]}."
-            )
-        return [self.words[i] for i in ids]
+        counts.setdefault(UNK, 0)
+        return cls.from_counts(counts, min_count=0)
 
 
 @dataclass

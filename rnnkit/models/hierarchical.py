@@ -16,7 +16,6 @@ vector (the classifier's bias alone decides).
 
 from __future__ import annotations
 
-import collections
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -30,6 +29,7 @@ from rnnkit.layers.bidirectional import Bidirectional
 from rnnkit.layers.factory import recurrent_layer
 from rnnkit.ops.validation import static_shape
 from rnnkit.text.special_tokens import PAD, UNK
+from rnnkit.text.vocabulary import Vocabulary
 
 SPLIT_MODES = ("sentence", "punctuation")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
@@ -65,18 +65,25 @@ def build_vocabulary(
     texts: Iterable[str], max_words: int | None = 20000, min_count: int = 1
 ) -> dict[str, int]:
     """A word -> id mapping for :func:`encode_documents`: 0 ``<pad>``, 1 ``<unk>``, then
-    the words by decreasing frequency (ties alphabetical), at most ``max_words`` in all."""
-    counts = collections.Counter(
-        token for text in texts for token in tokenize(_check_text(text, "texts"))
-    )
-    ordered = sorted(
-        (item for item in counts.items() if item[1] >= min_count),
-        key=lambda item: (-item[1], item[0]),
-    )
-    words = [PAD, UNK] + [w for w, _ in ordered]
-    if max_words is not None:
-        words = words[:max_words]
-    return {w: i for i, w in enumerate(words)}
+    the words by decreasing frequency (ties alphabetical), at most ``max_words`` in all
+    (the index of a :class:`rnnkit.text.vocabulary.Vocabulary`).
+
+    Args:
+        texts: the documents.
+        max_words: the most ids, padding and unknown included (None: no limit).
+        min_count: keep words seen at least this often.
+
+    Returns:
+        ``dict`` word -> id.
+
+    Example:
+
+    >>> build_vocabulary(["A cat. A dog."])
+    {'<pad>': 0, '<unk>': 1, '.': 2, 'a': 3, 'cat': 4, 'dog': 5}
+    """
+    tokens = (token for text in texts for token in tokenize(_check_text(text, "texts")))
+    vocab = Vocabulary.from_tokens(tokens, min_count=min_count, max_size=max_words)
+    return dict(vocab.index)
 
 
 def _check_text(text: Any, what: str) -> str:

@@ -51,6 +51,7 @@ from typing import Any
 import numpy as np
 
 from rnnkit.text.special_tokens import PAD, UNK
+from rnnkit.text.vocabulary import Vocabulary
 
 __all__ = [
     "PAD",
@@ -269,7 +270,8 @@ class TextPipeline:
         engine: str = "python",
     ) -> TextPipeline:
         """Build the vocabulary from ``texts``: the tokens seen at least ``min_count``
-        times, most frequent first, ties in alphabetical order (deterministic).
+        times, most frequent first, ties in alphabetical order (deterministic; a
+        :class:`rnnkit.text.vocabulary.Vocabulary` built from the token counts).
 
         Args:
             texts: the training texts (streamed with ``engine="python"``).
@@ -306,11 +308,8 @@ class TextPipeline:
             counts.update(t for row in probe.tokenize_batch(chunk) for t in row)
         if n == 0:
             raise ValueError("TextPipeline.fit: no texts given.")
-        words = sorted(
-            (w for w, c in counts.items() if c >= min_count and w not in (PAD, UNK)),
-            key=lambda w: (-counts[w], w),
-        )[: max(0, max_vocabulary - 2)]
-        return cls([PAD, UNK, *words], max_length, lowercase, list(replacements), split, engine)
+        words = Vocabulary.from_counts(counts, min_count, max_vocabulary).words
+        return cls(words, max_length, lowercase, list(replacements), split, engine)
 
     # -------------------------------------------------------------- TensorFlow side
     def tf_tokens(self, texts: Any) -> Any:
