@@ -146,7 +146,7 @@ def test_train_writes_the_folder_and_the_tagger_json(word_tagger):
     meta = json.loads((word_tagger / "tagger.json").read_text(encoding="utf-8"))
     assert meta["format"] == "rnnkit.SequenceTagger/1"
     assert meta["tags"] == ["B-LOC", "B-PER", "I-LOC", "I-PER", "O"]
-    assert meta["scheme"] == "BIO" and meta["vocabulary"][:2] == ["", "[UNK]"]
+    assert meta["scheme"] == "BIO" and meta["vocabulary"][:2] == ["<pad>", "<unk>"]
     assert meta["params"]["chars"] is None and meta["params"]["case_features"] is False
     assert meta["params"]["epochs"] == 6 and meta["params"]["units"] == 16
     assert meta["params"]["crf"] is True and meta["constraints"] is not None

@@ -73,6 +73,28 @@ def test_contract_and_learning(fitted):
     assert fitted.predict([[]]) == [[]]
 
 
+def test_vocabularies_are_the_one_vocabulary_type_and_old_pickles_load(fitted_crf):
+    from rnnkit.text.special_tokens import PAD, UNK
+    from rnnkit.text.vocabulary import Vocabulary
+
+    words = Vocabulary.from_tokens(w for s in X for w in s)
+    assert fitted_crf.vocabulary_ == words.words and fitted_crf.vocabulary_[:2] == [PAD, UNK]
+    assert fitted_crf.chars_ == Vocabulary.from_tokens(c for s in X for w in s for c in w).words
+    # A tagger pickled before the one Vocabulary type held "" and "[UNK]" at ids 0 and 1.
+    state = fitted_crf.__getstate__()
+    state["vocabulary_"] = ["", "[UNK]", *state["vocabulary_"][2:]]
+    state["chars_"] = ["", "[UNK]", *state["chars_"][2:]]
+    old = RNNSequenceTagger.__new__(RNNSequenceTagger)
+    old.__setstate__(state)
+    assert old.vocabulary_ == fitted_crf.vocabulary_ and old.chars_ == fitted_crf.chars_
+    probe = [["alice", "visited", "<pad>", "Zürich"], ["[UNK]", "bob"]]
+    assert old.predict(probe) == fitted_crf.predict(probe)
+    np.testing.assert_array_equal(old._ids(probe), fitted_crf._ids(probe))
+    assert fitted_crf._ids(probe)[0, 2] == 1  # a literal "<pad>" token is an unknown word
+    with pytest.raises(ValueError, match="max_vocabulary >= 3"):
+        tiny(max_vocabulary=2).fit(X, Y)
+
+
 def test_score_is_token_accuracy(fitted):
     pred = fitted.predict(SENTENCES)
     flat_true = [t for row in TAGS for t in row]
@@ -236,7 +258,7 @@ def test_unknown_characters_map_to_the_unknown_id(fitted_crf):
     assert x["chars"].shape[-1] == 20
     assert list(x["chars"][0, 0, :3]) == [1, 1, 0]
     assert (x["chars"][0, 1, :5] > 1).all()
-    assert fitted_crf.chars_[:2] == ["", "[UNK]"]
+    assert fitted_crf.chars_[:2] == ["<pad>", "<unk>"]
     assert len(fitted_crf.predict([["\u20ac\u00df"]])[0]) == 1
 
 
@@ -357,6 +379,43 @@ def test_patience_starts_once_the_validation_score_is_above_zero():
     # Zero F1 for 4 epochs (only "O" predicted): no stop; then patience 2 after the best.
     assert run([0.0, 0.0, 0.0, 0.0, 0.3, 0.2, 0.25, 0.1]) == (7, 4)
     assert run([0.5, 0.4, 0.3, 0.9]) == (3, 0)
+
+
+def test_learning_rate_decay_multiplies_the_rate_after_each_epoch_without_improvement():
+    import keras
+
+    from rnnkit.sklearn.tagger import _BestOnValidation
+
+    class Fake:
+        def __init__(self, scores):
+            self.scores = iter(scores)
+
+        def _validation_score(self, model, sentences, tags):
+            return next(self.scores)
+
+    class Model:
+        stop_training = False
+
+        def __init__(self):
+            self.optimizer = keras.optimizers.Adam(0.01)
+
+        def get_weights(self):
+            return []
+
+    callback = _BestOnValidation(Fake([0.5, 0.4, 0.6, 0.5, 0.4, 0.3]), [], [], 3, decay=0.5)
+    callback.set_model(Model())
+    rates = []
+    for epoch in range(6):
+        callback.on_epoch_end(epoch, {})
+        rates.append(float(keras.ops.convert_to_numpy(callback.model.optimizer.learning_rate)))
+        if callback.model.stop_training:
+            break
+    # halved after epochs 1, 3 and 4 (no improvement); epoch 5 is the third in a row: stop
+    np.testing.assert_allclose(rates, [0.01, 0.005, 0.005, 0.0025, 0.00125, 0.00125], rtol=1e-6)
+    assert callback.model.stop_training and callback.best_epoch == 2
+    for bad in (0.0, 1.5, -0.5, "half"):
+        with pytest.raises(ValueError, match="learning_rate_decay must be a number in"):
+            tiny(learning_rate_decay=bad).fit(X, Y)
 
 
 def test_validation_data_drives_early_stopping_and_the_kept_epoch():

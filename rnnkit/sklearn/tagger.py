@@ -24,6 +24,8 @@ from rnnkit.sklearn.base import (
     seed_everything,
     validate_token_lists,
 )
+from rnnkit.text.special_tokens import PAD, UNK
+from rnnkit.text.vocabulary import Vocabulary
 
 __all__ = ["RNNSequenceTagger", "repair_bio"]
 
@@ -129,10 +131,10 @@ class _BestOnValidation(keras.callbacks.Callback):
     improvement (counted from the first score above 0) and restores the best weights at
     the end."""
 
-    def __init__(self, tagger, sentences, tags, patience):
+    def __init__(self, tagger, sentences, tags, patience, decay=None):
         super().__init__()
         self.tagger, self.sentences, self.tags = tagger, sentences, tags
-        self.patience = patience
+        self.patience, self.decay = patience, decay
         self.best, self.best_weights, self.wait, self.best_epoch = -1.0, None, 0, 0
 
     def on_epoch_end(self, epoch, logs=None):
@@ -148,6 +150,9 @@ class _BestOnValidation(keras.callbacks.Callback):
             self.wait += 1
             if self.wait >= self.patience:
                 self.model.stop_training = True
+            elif self.decay is not None:
+                rate = self.model.optimizer.learning_rate
+                rate.assign(float(keras.ops.convert_to_numpy(rate)) * self.decay)
 
     def on_train_end(self, logs=None):
         if self.best_weights is not None:
@@ -161,7 +166,7 @@ class RNNSequenceTagger(KerasEstimatorMixin, BaseEstimator):
     (variable lengths; batches group sentences of similar length, nothing is
     truncated). The model is :class:`rnnkit.models.taggers.SequenceTagger` (the same
     builder as ``recipes/tagging_ner.py``): each token is a word embedding (of the
-    lower-cased word with ``lowercase``; ids 0 padding, 1 ``[UNK]``), a word-shape
+    lower-cased word with ``lowercase``; ids 0 padding, 1 ``<unk>``), a word-shape
     embedding (``case_features``: capitalisation, digits, ``@``/``#``/URL, which the
     lower-cased word ids lose) and a character CNN or BiLSTM over the word's original
     spelling (``chars``; characters unseen in fit map to an unknown-character id), then
@@ -193,14 +198,17 @@ class RNNSequenceTagger(KerasEstimatorMixin, BaseEstimator):
         embeddings: optional pretrained word vectors: a ``{word: vector}`` mapping or a
             GloVe/word2vec text or ``.npy`` file (:mod:`rnnkit.text.embeddings`); words
             without a vector get random ones.
-        max_vocabulary: most word ids, including padding and ``[UNK]``.
-        min_count: words seen fewer times in ``fit`` map to ``[UNK]``.
+        max_vocabulary: most word ids, including padding and ``<unk>``.
+        min_count: words seen fewer times in ``fit`` map to ``<unk>``.
         dropout: dropout on the character embeddings, token features and RNN output.
-        word_dropout: probability of replacing a known word by ``[UNK]`` in training.
+        word_dropout: probability of replacing a known word by ``<unk>`` in training.
         epochs, batch_size, learning_rate: training (Adam, gradient norm clipped to 5).
         ema_momentum: the weights kept and scored are an exponential moving average of
             the trained weights (Polyak averaging, Keras's ``use_ema``) with this
             momentum; None trains and keeps the raw weights.
+        learning_rate_decay: with validation, multiply the learning rate by this
+            factor after every epoch that does not improve the validation score (and
+            does not stop training); None keeps it constant.
         validation_fraction: held-out fraction for early stopping (None disables).
         n_iter_no_change: early-stopping patience in epochs.
         bio_errors: ``"raise"`` or ``"repair"`` (see above).
@@ -251,6 +259,7 @@ class RNNSequenceTagger(KerasEstimatorMixin, BaseEstimator):
         epochs: int = 40,
         batch_size: int = 16,
         learning_rate: float = 5e-3,
+        learning_rate_decay: float | None = None,
         ema_momentum: float | None = 0.99,
         validation_fraction: float | None = 0.1,
         n_iter_no_change: int = 5,
@@ -277,6 +286,7 @@ class RNNSequenceTagger(KerasEstimatorMixin, BaseEstimator):
         self.epochs = epochs
         self.batch_size = batch_size
         self.learning_rate = learning_rate
+        self.learning_rate_decay = learning_rate_decay
         self.ema_momentum = ema_momentum
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
@@ -293,13 +303,23 @@ class RNNSequenceTagger(KerasEstimatorMixin, BaseEstimator):
         tags.non_deterministic = self.random_state is None
         return tags
 
+    def __setstate__(self, state: dict) -> None:
+        super().__setstate__(state)
+        if "vocabulary_" in self.__dict__:
+            # pickled before the one Vocabulary type: "" and "[UNK]" at ids 0 and 1
+            width = self.__dict__.get("char_width_", CHAR_WIDTH)
+            self._set_vocabularies(self.vocabulary_, self.chars_)
+            self.char_width_ = width
+
     # ----------------------------------------------------------- helpers
     def _set_vocabularies(self, vocabulary: list[str], chars: list[str]) -> None:
         """``vocabulary_`` and ``chars_`` (ids 0 and 1: padding, unknown) and the lookup
         tables derived from them; used by ``fit`` and by loaders of a saved tagger."""
-        self.vocabulary_ = list(vocabulary)
+        # Taggers saved before the one Vocabulary type hold "" and "[UNK]" at ids 0 and
+        # 1: only the markers' names change, never an id.
+        self.vocabulary_ = [PAD, UNK, *list(vocabulary)[2:]]
         self._token_index_ = {w: i for i, w in enumerate(self.vocabulary_) if i >= 2}
-        self.chars_ = list(chars)
+        self.chars_ = [PAD, UNK, *list(chars)[2:]]
         self.char_width_ = CHAR_WIDTH
         self._char_index_ = {c: i for i, c in enumerate(self.chars_) if i >= 2}
 
@@ -323,7 +343,7 @@ class RNNSequenceTagger(KerasEstimatorMixin, BaseEstimator):
         return x
 
     def _ids(self, sentences: list[list[str]]) -> np.ndarray:
-        """Word ids ``(n, longest)`` (0 padding, 1 ``[UNK]``)."""
+        """Word ids ``(n, longest)`` (0 padding, 1 ``<unk>``)."""
         return self._encode(sentences)["words"]
 
     def _check_tags(self, X: list, y: Any, allow_unseen: bool) -> list[list[str]]:
@@ -431,6 +451,12 @@ class RNNSequenceTagger(KerasEstimatorMixin, BaseEstimator):
         number = isinstance(ema, (int, float)) and not isinstance(ema, bool)
         if ema is not None and not (number and 0.0 < ema < 1.0):
             raise ValueError(f"ema_momentum must be a number in (0, 1) or None, got {ema!r}.")
+        decay = self.learning_rate_decay
+        number = isinstance(decay, (int, float)) and not isinstance(decay, bool)
+        if decay is not None and not (number and 0.0 < decay < 1.0):
+            raise ValueError(
+                f"learning_rate_decay must be a number in (0, 1) or None, got {decay!r}."
+            )
         model.compile(
             optimizer=keras.optimizers.Adam(
                 float(self.learning_rate),
@@ -539,16 +565,19 @@ class RNNSequenceTagger(KerasEstimatorMixin, BaseEstimator):
         train_s = [sentences[i] for i in train_idx]
         train_t = [tags[i] for i in train_idx]
         # Vocabularies from the training part only (validation words stay unknown).
-        counts = Counter(self._norm(t) for s in train_s for t in s)
-        ranked = sorted(
-            (kv for kv in counts.items() if kv[1] >= int(self.min_count)),
-            key=lambda kv: (-kv[1], kv[0]),
+        if not 1 <= int(self.min_count) or int(self.max_vocabulary) < 3:
+            raise ValueError(
+                "min_count must be >= 1 and max_vocabulary >= 3 (padding, unknown and a "
+                f"word); got min_count={self.min_count!r}, "
+                f"max_vocabulary={self.max_vocabulary!r}."
+            )
+        words = Vocabulary.from_counts(
+            Counter(self._norm(t) for s in train_s for t in s),
+            min_count=int(self.min_count),
+            max_size=int(self.max_vocabulary),
         )
-        char_counts = Counter(c for s in train_s for t in s for c in t)
-        self._set_vocabularies(
-            ["", "[UNK]"] + [w for w, _ in ranked[: int(self.max_vocabulary) - 2]],
-            ["", "[UNK]"] + sorted(char_counts, key=lambda c: (-char_counts[c], c)),
-        )
+        chars = Vocabulary.from_counts(Counter(c for s in train_s for t in s for c in t))
+        self._set_vocabularies(words.words, chars.words)
         tag_index = {t: i for i, t in enumerate(tag_set)}
         y_ids = [np.array([tag_index[t] for t in row], "int32") for row in train_t]
         self.model_ = self._build_model(self._pretrained())
@@ -562,7 +591,8 @@ class RNNSequenceTagger(KerasEstimatorMixin, BaseEstimator):
             if self.ema_momentum is not None:
                 # The averaged weights are in the model while the epoch is scored.
                 callbacks.append(keras.callbacks.SwapEMAWeights(swap_on_epoch=True))
-            callbacks.append(_BestOnValidation(self, *given_val, patience))
+            decay = self.learning_rate_decay
+            callbacks.append(_BestOnValidation(self, *given_val, patience, decay))
         with framework_logs(self.verbose):
             history = self.model_.fit(
                 data, epochs=int(self.epochs), callbacks=callbacks, verbose=self.verbose
@@ -575,11 +605,12 @@ class RNNSequenceTagger(KerasEstimatorMixin, BaseEstimator):
         """The export protocol: this fitted tagger as a :class:`rnnkit.serving.TextModel`
         (task ``"tagger"``): the input text is split on ASCII whitespace into at most
         ``max_length`` tokens (default 64), and the word, word-shape and character ids
-        are built in-graph by :class:`rnnkit.serving.preprocessing.TokenFeatures` exactly
+        are built in-graph by :class:`rnnkit.text.token_features.TokenFeatures` exactly
         as :meth:`fit` and :meth:`predict` build them."""
         check_is_fitted(self, "model_")
         from rnnkit.serving.export import TextModel
-        from rnnkit.serving.preprocessing import PAD, UNK, TextPipeline, TokenFeatures
+        from rnnkit.text.pipeline import TextPipeline
+        from rnnkit.text.token_features import TokenFeatures
 
         length = 64 if max_length is None else int(max_length)
         vocab = [PAD, UNK, *self.vocabulary_[2:]]
