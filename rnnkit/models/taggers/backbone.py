@@ -1,12 +1,13 @@
-"""Sequence taggers (transducers): one output per input token.
+"""The taggers' backbones (transducers): one output per input token.
 
 * :func:`build_transducer_tagger`: embedding -> stacked (Bi)RNN -> per-token softmax.
 * :class:`SequenceTagger`: word embedding (optionally pretrained) [+ word-shape embedding]
   [+ character CNN (Ma and Hovy 2016) or character BiLSTM (Lample et al. 2016) over the
   word's original spelling] -> stacked (Bi)RNN -> CRF (Huang et al. 2015) or softmax.
-  ``rnnkit.sklearn.RNNSequenceTagger`` and ``recipes/tagging_ner.py`` both use it;
-  :func:`encode_tokens` (defined with the word shapes :func:`case_class` in
-  :mod:`rnnkit.text.token_features`, re-exported here) turns token lists into its inputs.
+  ``rnnkit.sklearn.RNNSequenceTagger`` and ``recipes/tagging_ner.py`` both use it; its
+  training loss and decoding (Viterbi or argmax, marginals) are its own methods, part of
+  the saved model. :func:`~rnnkit.models.taggers.preprocessor.encode_tokens` turns token
+  lists into its inputs.
 * :class:`BiLSTMCRFTagger`: a :class:`SequenceTagger` with a CRF and a character BiLSTM.
 
 Word id 0 is padding; gold tags use ``-1`` at padded steps for the CRF tagger (the
@@ -26,12 +27,9 @@ from rnnkit.layers.crf import CRF
 from rnnkit.layers.factory import recurrent_layer
 from rnnkit.layers.lstm import LSTM
 from rnnkit.layers.stacked_rnn import StackedRNN
-from rnnkit.text.token_features import CASE_CLASSES, case_class, encode_tokens
+from rnnkit.text.token_features import CASE_CLASSES
 
 __all__ = [
-    "CASE_CLASSES",
-    "case_class",
-    "encode_tokens",
     "build_transducer_tagger",
     "SequenceTagger",
     "BiLSTMCRFTagger",

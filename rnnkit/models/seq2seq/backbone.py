@@ -1,17 +1,22 @@
-"""Encoder-decoder (sequence-to-sequence) model with or without attention."""
+"""The seq2seq backbone: an encoder-decoder model with or without attention.
+
+:class:`Seq2Seq` is the Keras model (teacher-forced logits, :meth:`Seq2Seq.encode`,
+:meth:`Seq2Seq.alignments`); :meth:`Seq2Seq.translate` runs the search of
+:mod:`rnnkit.models.seq2seq.search` (greedy or beam).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 import keras
-import numpy as np
 from keras import ops
 
 from rnnkit.cells import GRUCell, LSTMCell, SimpleRNNCell
 from rnnkit.layers.attention_decoder import AttentionDecoder, Decoded
 from rnnkit.layers.factory import recurrent_layer
 from rnnkit.layers.stacked_rnn import StackedRNN
+from rnnkit.models.seq2seq.search import translate
 
 CELLS = {"lstm": LSTMCell, "gru": GRUCell, "srnn": SimpleRNNCell}
 
@@ -182,32 +187,15 @@ class Seq2Seq(keras.Model):
         max_length: int = 50,
         length_penalty: float = 1.0,
     ) -> Decoded:
-        """Decodes a batch of source id rows: greedy (``beam_width=1``) or beam search.
+        """Decodes a batch of source id rows: greedy (``beam_width=1``) or beam search
+        (:func:`rnnkit.models.seq2seq.search.translate`).
 
         Raises:
             ValueError: for a row with no source token (all padding).
         """
-        source_ids = np.asarray(source_ids)
-        if source_ids.ndim != 2:
-            raise ValueError(
-                f"Seq2Seq.translate expected source ids of shape (batch, S), got "
-                f"{source_ids.shape}."
-            )
-        empty = ~np.any(source_ids != 0, axis=1)
-        if empty.any():
-            raise ValueError(
-                f"Cannot translate an empty source: rows {np.flatnonzero(empty).tolist()} "
-                "have only padding (id 0); expected at least one token per row."
-            )
-        memory, memory_mask, states = self.encode(source_ids.astype("int32"))
-        if beam_width == 1:
-            return self.decoder.greedy_decode(
-                memory, memory_mask, states, max_length=max_length, length_penalty=length_penalty
-            )
-        return self.decoder.beam_search(
-            memory,
-            memory_mask,
-            states,
+        return translate(
+            self,
+            source_ids,
             beam_width=beam_width,
             max_length=max_length,
             length_penalty=length_penalty,
