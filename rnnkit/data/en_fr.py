@@ -6,6 +6,8 @@ The file is tab-separated with a header ``source, target, catalog`` and no quoti
 Tokenization keeps case and keeps printf-style placeholders (``%s``, ``%.*s``,
 ``%1$s``, ``%lu``) as single tokens, since they must be copied to the translation;
 words are ``\\w+`` runs and every other non-space character is a token of its own.
+The placeholder rule is this module's; the rest is the shared text pipeline's
+(:class:`rnnkit.text.TextPipeline` with :data:`rnnkit.text.pipeline.WORD_REPLACEMENTS`).
 
 Ids: ``0`` padding, ``1`` unknown, ``2`` start, ``3`` end; tokens outside the
 vocabulary map to the unknown id.
@@ -28,6 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rnnkit.data.paths import resolve
+from rnnkit.text.pipeline import WORD_REPLACEMENTS, TextPipeline
 from rnnkit.text.special_tokens import PAD, PAD_ID, UNK
 from rnnkit.text.special_tokens import UNK_ID as UNK_ID  # the ids of the module docstring
 from rnnkit.text.vocabulary import Vocabulary as _Vocabulary
@@ -36,15 +39,39 @@ START, END = "<s>", "</s>"
 START_ID, END_ID = 2, 3
 RESERVED = (PAD, UNK, START, END)
 
-TOKEN_PATTERN = re.compile(
+# The printf placeholder rule stays here: a placeholder may hold a space (the ``' '`` flag:
+# ``"% d"``, and so ``"100% sure"`` gives ``"% s"``), and the shared pipeline's tokens are
+# what its whitespace split leaves, so no replacement can keep such a token whole. Every
+# other token comes from the shared pipeline (see ``tokenize``).
+PLACEHOLDER_PATTERN = re.compile(
     r"%(?:\d+\$)?[-#0 +']*(?:\d+|\*)?(?:\.(?:\d+|\*))?(?:hh|h|ll|l|L|q|j|z|t)?[a-zA-Z%]"
-    r"|\w+|[^\w\s]"
+)
+# Words and single other characters between placeholders: the shared pipeline with
+# Python's Unicode ``re`` semantics, case kept (the tokens of the former
+# ``re.findall(r"\w+|[^\w\s]", ...)``, pinned by tests/test_text_module_tokenizers.py).
+_WORDS = TextPipeline(
+    [PAD, UNK],
+    lowercase=False,
+    replacements=WORD_REPLACEMENTS,
+    split="unicode_whitespace",
+    engine="unicode",
 )
 
 
 def tokenize(text: str) -> list[str]:
-    """Tokens of one message (see module docstring)."""
-    return TOKEN_PATTERN.findall(text)
+    """Tokens of one message (see module docstring): placeholders found left to right,
+    the text between them tokenized by the shared :class:`rnnkit.text.TextPipeline`
+    (:data:`rnnkit.text.pipeline.WORD_REPLACEMENTS`). A ``%`` can only be taken by a
+    placeholder starting at it or before it (neither a word nor a single mark spans a
+    ``%``), so this gives the tokens of one left-to-right scan over all three rules."""
+    tokens: list[str] = []
+    start = 0
+    for match in PLACEHOLDER_PATTERN.finditer(text):
+        tokens.extend(_WORDS.tokenize(text[start : match.start()]))
+        tokens.append(match.group())
+        start = match.end()
+    tokens.extend(_WORDS.tokenize(text[start:]))
+    return tokens
 
 
 def detokenize(tokens: Iterable[str]) -> str:

@@ -28,13 +28,31 @@ from rnnkit.layers.attention_pooling import AttentionPooling
 from rnnkit.layers.bidirectional import Bidirectional
 from rnnkit.layers.factory import recurrent_layer
 from rnnkit.ops.validation import static_shape
+from rnnkit.text.pipeline import WORD_APOSTROPHE_REPLACEMENTS, TextPipeline
 from rnnkit.text.special_tokens import PAD, UNK
 from rnnkit.text.vocabulary import Vocabulary
 
 SPLIT_MODES = ("sentence", "punctuation")
+# Span splitting stays here: the shared pipeline (rnnkit/text/pipeline.py) turns a text
+# into one flat token list and has no notion of spans, so "split after . ! ? (and , ; :)
+# and at line breaks" cannot be one of its replacements. Only this rule is local; the
+# words of each span come from the pipeline (see ``tokenize``).
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 _PUNCTUATION = re.compile(r"(?<=[.!?,;:])\s+|\n+")
-_TOKEN = re.compile(r"\w+(?:'\w+)?|[^\w\s]")
+# The word tokenization is the shared pipeline's, with Python's Unicode ``re`` semantics
+# (the classifier has no exported in-graph form): the tokens of the former
+# ``re.findall(r"\w+(?:'\w+)?|[^\w\s]", text)``, pinned by
+# tests/test_text_module_tokenizers.py.
+_PIPELINES = {
+    lowercase: TextPipeline(
+        [PAD, UNK],
+        lowercase=lowercase,
+        replacements=WORD_APOSTROPHE_REPLACEMENTS,
+        split="unicode_whitespace",
+        engine="unicode",
+    )
+    for lowercase in (True, False)
+}
 
 
 def split_spans(text: str, mode: str = "sentence") -> list[str]:
@@ -57,8 +75,9 @@ def split_spans(text: str, mode: str = "sentence") -> list[str]:
 
 
 def tokenize(span: str, lowercase: bool = True) -> list[str]:
-    """Words (with inner apostrophes) and single punctuation marks of ``span``."""
-    return _TOKEN.findall(span.lower() if lowercase else span)
+    """Words (with inner apostrophes) and single punctuation marks of ``span``: the
+    shared :class:`rnnkit.text.TextPipeline` with :data:`WORD_APOSTROPHE_REPLACEMENTS`."""
+    return _PIPELINES[bool(lowercase)].tokenize(span)
 
 
 def build_vocabulary(

@@ -17,6 +17,8 @@ from rnnkit.text.embeddings import EmbeddingMatrix, embedding_matrix, read_embed
 from rnnkit.text.pipeline import (
     DEFAULT_REPLACEMENTS,
     UNICODE_REPLACEMENTS,
+    WORD_APOSTROPHE_REPLACEMENTS,
+    WORD_REPLACEMENTS,
     TextPipeline,
     deepmoji_pipeline,
 )
@@ -40,6 +42,8 @@ __all__ = [
     "DeepMojiTokenizer",
     "DEFAULT_REPLACEMENTS",
     "UNICODE_REPLACEMENTS",
+    "WORD_APOSTROPHE_REPLACEMENTS",
+    "WORD_REPLACEMENTS",
     "TextPipeline",
     "TextVectorizer",
     "deepmoji_pipeline",

@@ -36,6 +36,13 @@ separate tokenizer inside the pipeline, not a set of replacements, because its r
 (Unicode word boundaries, NFKC, look-arounds, repeated-character shortening) are not
 expressible as ``re``/RE2 replacements, and its words and special tokens are fixed by the
 pretrained model.
+
+With ``engine="unicode"`` (and ``split="unicode_whitespace"``) the rules run with Python's
+own Unicode ``re`` semantics (``\\w`` is ``str.isalnum()`` or ``_``, ``\\s`` and the split
+are Python's Unicode whitespace) and there is no in-graph form (:meth:`TextPipeline.tf_tokens`
+refuses): this is the Python-only tokenization of the hierarchical classifier
+(:data:`WORD_APOSTROPHE_REPLACEMENTS`) and of the translation loader
+(:data:`WORD_REPLACEMENTS`), which never run in an exported graph.
 """
 
 from __future__ import annotations
@@ -58,6 +65,8 @@ __all__ = [
     "UNK",
     "DEFAULT_REPLACEMENTS",
     "UNICODE_REPLACEMENTS",
+    "WORD_APOSTROPHE_REPLACEMENTS",
+    "WORD_REPLACEMENTS",
     "TextPipeline",
     "deepmoji_pipeline",
 ]
@@ -80,7 +89,21 @@ UNICODE_REPLACEMENTS: tuple[tuple[str, str], ...] = (
     (r"@\w+", " xxuser "),
     (r"([^\pL\pN\s'#_])", r" \1 "),
 )
+
+#: ``engine="unicode"`` rules (Python ``re`` Unicode semantics, no in-graph form): every
+#: word (a ``\w`` run, with at most one inner apostrophe followed by more word characters:
+#: ``l'homme``, ``don't``) and every other non-space character becomes a token; the same
+#: tokens as ``re.findall(r"\w+(?:'\w+)?|[^\w\s]", text)``. The hierarchical classifier's.
+WORD_APOSTROPHE_REPLACEMENTS: tuple[tuple[str, str], ...] = ((r"(\w+(?:'\w+)?|[^\w\s])", r" \1 "),)
+#: ``engine="unicode"`` rules: every ``\w`` run and every other non-space character is a
+#: token (``re.findall(r"\w+|[^\w\s]", text)``). The translation loader's, between its
+#: printf placeholders.
+WORD_REPLACEMENTS: tuple[tuple[str, str], ...] = ((r"(\w+|[^\w\s])", r" \1 "),)
 _WHITESPACE = r"[ \t\n\r\f\v]+"
+_SPLITTERS = {
+    "ascii_whitespace": re.compile(_WHITESPACE),
+    "unicode_whitespace": re.compile(r"\s+"),  # Python's Unicode whitespace (str.isspace)
+}
 #: texts per eager TensorFlow call when an ``engine="tensorflow"`` pipeline tokenizes a list
 _TF_CHUNK = 4096
 
@@ -99,11 +122,15 @@ class TextPipeline:
         max_length: number of ids per row (truncated / right-padded with 0).
         lowercase: lowercase the text first.
         replacements: ordered ``(pattern, replacement)`` pairs applied after lowercasing.
-        split: ``"ascii_whitespace"`` (runs of ASCII whitespace, the default) or
-            ``"tf_whitespace"`` (``tf.strings.split``'s own whitespace rule).
+        split: ``"ascii_whitespace"`` (runs of ASCII whitespace, the default),
+            ``"tf_whitespace"`` (``tf.strings.split``'s own whitespace rule) or
+            ``"unicode_whitespace"`` (runs of Python's Unicode whitespace; only with
+            ``engine="unicode"``, which needs it).
         engine: ``"python"`` (``re`` with ``re.ASCII``; the patterns must mean the same in
-            Python and RE2) or ``"tensorflow"`` (the Python-side methods run the TF ops
-            eagerly: exact by construction, for RE2-only patterns such as ``\\pL``).
+            Python and RE2), ``"tensorflow"`` (the Python-side methods run the TF ops
+            eagerly: exact by construction, for RE2-only patterns such as ``\\pL``) or
+            ``"unicode"`` (Python's ``re`` with its Unicode semantics; Python side only,
+            no in-graph form).
         tokenizer: ``"regex"`` (the default: ``lowercase``, ``replacements`` and
             ``split``) or ``"deepmoji"`` (DeepMoji's own tokenizer, exact on both sides;
             ``replacements`` must then be empty and ``vocabulary`` is DeepMoji's words by
@@ -147,23 +174,30 @@ class TextPipeline:
             raise ValueError(
                 f"TextPipeline: max_length must be a positive int, got {self.max_length!r}."
             )
-        if self.split not in ("ascii_whitespace", "tf_whitespace"):
+        if self.split not in ("ascii_whitespace", "tf_whitespace", "unicode_whitespace"):
             raise ValueError(
-                "TextPipeline: split must be 'ascii_whitespace' or 'tf_whitespace', "
-                f"got {self.split!r}."
+                "TextPipeline: split must be 'ascii_whitespace', 'tf_whitespace' or "
+                f"'unicode_whitespace', got {self.split!r}."
             )
-        if self.engine not in ("python", "tensorflow"):
+        if self.engine not in ("python", "tensorflow", "unicode"):
             raise ValueError(
-                f"TextPipeline: engine must be 'python' or 'tensorflow', got {self.engine!r}."
+                "TextPipeline: engine must be 'python', 'tensorflow' or 'unicode', "
+                f"got {self.engine!r}."
             )
-        if self.split == "tf_whitespace" and self.engine == "python":
+        if self.split == "tf_whitespace" and self.engine != "tensorflow":
             raise ValueError("TextPipeline: split='tf_whitespace' needs engine='tensorflow'.")
+        if (self.split == "unicode_whitespace") != (self.engine == "unicode"):
+            raise ValueError(
+                "TextPipeline: engine='unicode' goes with split='unicode_whitespace' "
+                f"(both or neither); got engine={self.engine!r}, split={self.split!r}."
+            )
         if self.engine == "tensorflow":
             self._compiled = []
             self._index = {w: i for i, w in enumerate(self.vocabulary) if i >= 2}
             return
+        flags = 0 if self.engine == "unicode" else re.ASCII
         self._compiled = [
-            (re.compile(p, re.ASCII), _python_replacement(r)) for p, r in self.replacements
+            (re.compile(p, flags), _python_replacement(r)) for p, r in self.replacements
         ]
         self._index = {w: i for i, w in enumerate(self.vocabulary) if i >= 2}
 
@@ -201,7 +235,7 @@ class TextPipeline:
             text = text.lower()
         for pattern, repl in self._compiled:
             text = pattern.sub(repl, text)
-        return [t for t in re.split(_WHITESPACE, text) if t]
+        return [t for t in _SPLITTERS[self.split].split(text) if t]
 
     def tokenize_batch(self, texts: Iterable[str]) -> list[list[str]]:
         """The tokens of each text, as :meth:`tokenize` gives them (one TF call per
@@ -316,6 +350,11 @@ class TextPipeline:
         """``tf.RaggedTensor`` of tokens for a 1-D string tensor (core TF ops only)."""
         import tensorflow as tf
 
+        if self.engine == "unicode":
+            raise ValueError(
+                "TextPipeline: engine='unicode' (Python's Unicode re semantics) has no "
+                "in-graph form; use engine='python' or 'tensorflow' for an exported pipeline."
+            )
         x = tf.convert_to_tensor(texts, dtype=tf.string)
         if self.tokenizer == "deepmoji":
             from rnnkit.text.deepmoji_graph import tf_deepmoji_words
