@@ -535,3 +535,21 @@ def test_export_and_serve_a_tagger_match_cli_predict(which, request, tmp_path, c
     response = format_response("row", served.predict({"text": texts}))
     rows = response["predictions"]
     assert [row["tags"][: row["length"]] for row in rows] == expected
+
+
+def test_cli_tagging_defaults_are_the_estimators_defaults():
+    """`rnnkit train --task tagging` and `tagging.train_tagger` train what a default
+    RNNSequenceTagger trains (the CLI keeps its own copy so that `--help` imports no
+    framework; this pins the two together)."""
+    import inspect
+
+    from rnnkit.cli.validation import TRAIN_DEFAULTS
+    from rnnkit.sklearn import RNNSequenceTagger
+
+    estimator = RNNSequenceTagger().get_params()
+    signature = inspect.signature(tagging.train_tagger).parameters
+    for name, value in TRAIN_DEFAULTS["tagging"].items():
+        if name in estimator:
+            assert value == estimator[name], name
+            assert signature[name].default == value, name
+    assert signature["validation_fraction"].default == estimator["validation_fraction"]

@@ -351,25 +351,34 @@ def test_predict_marginals(fitted_crf, fitted):
     np.testing.assert_allclose(soft[0].sum(-1), 1.0, atol=1e-4)
 
 
+class _ScriptedTagger:
+    """Stands in for the tagger in ``_BestOnValidation``: the given validation scores."""
+
+    def __init__(self, scores):
+        self.scores = iter(scores)
+
+    def _validation_score(self, model, sentences, tags):
+        return next(self.scores)
+
+
+class _Model:
+    stop_training = False
+
+    def __init__(self):
+        import keras
+
+        self.optimizer = keras.optimizers.Adam(0.01)
+
+    def get_weights(self):
+        return []
+
+
 def test_patience_starts_once_the_validation_score_is_above_zero():
     from rnnkit.sklearn.tagger import _BestOnValidation
 
-    class Fake:
-        def __init__(self, scores):
-            self.scores = iter(scores)
-
-        def _validation_score(self, model, sentences, tags):
-            return next(self.scores)
-
-    class Model:
-        stop_training = False
-
-        def get_weights(self):
-            return []
-
     def run(scores):
-        callback = _BestOnValidation(Fake(scores), [], [], patience=2)
-        callback.set_model(Model())
+        callback = _BestOnValidation(_ScriptedTagger(scores), [], [], patience=2)
+        callback.set_model(_Model())
         for epoch in range(len(scores)):
             callback.on_epoch_end(epoch, {})
             if callback.model.stop_training:
@@ -386,24 +395,9 @@ def test_learning_rate_decay_multiplies_the_rate_after_each_epoch_without_improv
 
     from rnnkit.sklearn.tagger import _BestOnValidation
 
-    class Fake:
-        def __init__(self, scores):
-            self.scores = iter(scores)
-
-        def _validation_score(self, model, sentences, tags):
-            return next(self.scores)
-
-    class Model:
-        stop_training = False
-
-        def __init__(self):
-            self.optimizer = keras.optimizers.Adam(0.01)
-
-        def get_weights(self):
-            return []
-
-    callback = _BestOnValidation(Fake([0.5, 0.4, 0.6, 0.5, 0.4, 0.3]), [], [], 3, decay=0.5)
-    callback.set_model(Model())
+    scores = [0.5, 0.4, 0.6, 0.5, 0.4, 0.3]
+    callback = _BestOnValidation(_ScriptedTagger(scores), [], [], 3, decay=0.5)
+    callback.set_model(_Model())
     rates = []
     for epoch in range(6):
         callback.on_epoch_end(epoch, {})
