@@ -157,7 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--cell", choices=["lstm", "gru", "srnn", "mingru", "minlstm"], default="lstm"
     )
-    p.add_argument("--units", type=int, default=None, help="default: 64; tagging: 100")
+    p.add_argument("--units", type=int, default=None, help="default: 64; tagging: 200")
     p.add_argument("--num_layers", type=int, default=1)
     p.add_argument("--bidirectional", action=argparse.BooleanOptionalAction, default=True)
     p.add_argument(
@@ -179,7 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--max_vocabulary", type=int, default=None, help="default: 20000; tagging: 50000"
     )
     p.add_argument("--epochs", type=int, default=None, help="default: 3; tagging: 40")
-    p.add_argument("--batch_size", type=int, default=None, help="default: 32; tagging: 16")
+    p.add_argument("--batch_size", type=int, default=None, help="default: 32")
     p.add_argument(
         "--learning_rate", type=float, default=None, help="default: 0.001; tagging: 0.005"
     )

@@ -235,8 +235,8 @@ TRAIN_DEFAULTS: dict[str, dict[str, Any]] = {
     },
     "tagging": {
         "epochs": 40,
-        "batch_size": 16,
-        "units": 100,
+        "batch_size": 32,
+        "units": 200,
         "embedding_dim": 100,
         "dropout": 0.5,
         "learning_rate": 5e-3,
