@@ -442,7 +442,7 @@ def test_tagging_options_are_checked_before_any_work(data, default_tagger, tmp_p
     validate_args(args)
     assert (args.epochs, args.units, args.dropout, args.chars, args.crf) == (
         40,
-        100,
+        200,
         0.5,
         "cnn",
         True,
