@@ -91,8 +91,9 @@ def test_vocabularies_are_the_one_vocabulary_type_and_old_pickles_load(fitted_cr
     assert old.predict(probe) == fitted_crf.predict(probe)
     np.testing.assert_array_equal(old._ids(probe), fitted_crf._ids(probe))
     assert fitted_crf._ids(probe)[0, 2] == 1  # a literal "<pad>" token is an unknown word
-    with pytest.raises(ValueError, match="max_vocabulary >= 3"):
-        tiny(max_vocabulary=2).fit(X, Y)
+    for bad in (dict(max_vocabulary=2), dict(min_count=0), dict(min_count="2")):
+        with pytest.raises(ValueError, match="max_vocabulary an int >= 3"):
+            tiny(**bad).fit(X, Y)
 
 
 def test_score_is_token_accuracy(fitted):

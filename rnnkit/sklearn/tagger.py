@@ -565,10 +565,15 @@ class RNNSequenceTagger(KerasEstimatorMixin, BaseEstimator):
         train_s = [sentences[i] for i in train_idx]
         train_t = [tags[i] for i in train_idx]
         # Vocabularies from the training part only (validation words stay unknown).
-        if not 1 <= int(self.min_count) or int(self.max_vocabulary) < 3:
+        def whole(value: Any) -> bool:
+            return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+        if not (whole(self.min_count) and self.min_count >= 1) or not (
+            whole(self.max_vocabulary) and self.max_vocabulary >= 3
+        ):
             raise ValueError(
-                "min_count must be >= 1 and max_vocabulary >= 3 (padding, unknown and a "
-                f"word); got min_count={self.min_count!r}, "
+                "min_count must be an int >= 1 and max_vocabulary an int >= 3 (padding, "
+                f"unknown and a word); got min_count={self.min_count!r}, "
                 f"max_vocabulary={self.max_vocabulary!r}."
             )
         words = Vocabulary.from_counts(
