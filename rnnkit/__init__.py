@@ -33,11 +33,14 @@ def _running_the_command() -> bool:
     return any(a == "-m" and b == "rnnkit" for a, b in zip(orig, orig[1:]))
 
 
-if os.environ.get("RNNKIT_QUIET") == "1":
+_QUIET = os.environ.get("RNNKIT_QUIET")
+if _QUIET in ("1", "auto"):
     # a script that owns its process asked for quiet before importing any framework
-    from rnnkit.logs import hide_framework_logs
+    # ("auto": unless its own arguments say --verbose N with N > 0)
+    from rnnkit.logs import hide_framework_logs, verbose_requested
 
-    hide_framework_logs()
+    if _QUIET == "1" or not verbose_requested(sys.argv[1:]):
+        hide_framework_logs()
 
 if not _running_the_command():
     from rnnkit import cells, config, layers, ops

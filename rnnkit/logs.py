@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Sequence
 
-__all__ = ["hide_framework_logs"]
+__all__ = ["hide_framework_logs", "verbose_requested"]
 
 
 def hide_framework_logs() -> None:
@@ -23,7 +24,8 @@ def hide_framework_logs() -> None:
     keeps everything. For a process that rnnkit owns: the ``rnnkit`` command's own
     process (``main()`` without arguments, never a caller of ``main(argv)``), or a
     script that sets ``RNNKIT_QUIET=1`` before its first ``import rnnkit`` (the package
-    then calls this before it imports any framework)."""
+    then calls this before it imports any framework), or ``RNNKIT_QUIET=auto``: the same
+    unless the script's own arguments ask for verbose output (:func:`verbose_requested`)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     try:
         sys.stderr.flush()
@@ -36,3 +38,30 @@ def hide_framework_logs() -> None:
     sys.stderr = os.fdopen(
         kept, "w", buffering=1, encoding=sys.stderr.encoding or "utf-8", errors="backslashreplace"
     )
+
+
+def verbose_requested(argv: Sequence[str]) -> bool:
+    """Whether a recipe's arguments ask for verbose output, ``--verbose N`` or
+    ``--verbose=N`` with N > 0 (a recipe's ``--verbose`` takes a number; anything
+    unparsable counts as not verbose): then its process keeps the frameworks' log lines.
+
+    Args:
+        argv: the arguments after the program or subcommand name.
+
+    Returns:
+        True when the last word on ``--verbose`` is a number above 0.
+
+    Example:
+
+    >>> verbose_requested(["--config", "quick", "--verbose", "2"])
+    True
+    """
+    for k, arg in enumerate(argv):
+        value = None
+        if arg == "--verbose" and k + 1 < len(argv):
+            value = argv[k + 1]
+        elif arg.startswith("--verbose="):
+            value = arg.split("=", 1)[1]
+        if value is not None:
+            return value.isdigit() and int(value) > 0
+    return False

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import types
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ import pytest
 from rnnkit.cli import main as cli
 from rnnkit.cli import tasks
 from rnnkit.data.paths import resolve
+from rnnkit.logs import verbose_requested
 
 SUBCOMMANDS = ["train", "evaluate", "predict", "export", "serve", "pretrain", "finetune", "bench"]
 
@@ -131,6 +133,37 @@ def test_a_script_asking_for_quiet_sees_no_framework_log_lines():
     assert quiet.stderr == "own line\n"
     # the lines it hides exist in this environment (else the check above proves nothing)
     assert loud.stderr != "own line\n", loud.stderr
+    # RNNKIT_QUIET=auto (the thin recipe scripts): quiet unless the script's own
+    # arguments say --verbose N with N > 0
+    for args, hidden in ((["--config", "quick"], True), (["--verbose", "1"], False)):
+        auto = subprocess.run(
+            [sys.executable, "-c", code, *args],
+            capture_output=True,
+            text=True,
+            timeout=180,
+            env=dict(env, RNNKIT_QUIET="auto"),
+        )
+        assert auto.returncode == 0, auto.stderr[-2000:]
+        assert (auto.stderr == "own line\n") == hidden, (args, auto.stderr[-2000:])
+
+
+def test_thin_recipe_scripts_are_quiet_by_default():
+    """``recipes/deepmoji/*.py`` set ``RNNKIT_QUIET=auto`` before importing rnnkit: their
+    ``--help`` (which imports the package, Keras and TensorFlow) writes nothing to stderr."""
+    repo = Path(__file__).resolve().parents[1]
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "RNNKIT_QUIET")}
+    for script in sorted((repo / "recipes" / "deepmoji").glob("*.py")):
+        done = subprocess.run(
+            [sys.executable, str(script), "--help"],
+            capture_output=True,
+            text=True,
+            timeout=180,
+            env=env,
+            cwd=repo,
+        )
+        assert done.returncode == 0, (script.name, done.stderr[-2000:])
+        assert "usage" in done.stdout, script.name
+        assert done.stderr == "", (script.name, done.stderr[-2000:])
 
 
 def test_missing_required_options_and_bad_config(tmp_path):
@@ -201,11 +234,11 @@ def test_recipe_commands_run_the_package_workflows(monkeypatch):
 
 def test_recipe_verbose_flag():
     # --verbose N > 0 keeps the frameworks' log lines of `rnnkit pretrain/finetune/bench`
-    assert cli._verbose_requested(["--verbose", "2"])
-    assert cli._verbose_requested(["--x", "--verbose=1"])
-    assert not cli._verbose_requested(["--verbose", "0"])
-    assert not cli._verbose_requested(["--verbose"])
-    assert not cli._verbose_requested([])
+    assert verbose_requested(["--verbose", "2"])
+    assert verbose_requested(["--x", "--verbose=1"])
+    assert not verbose_requested(["--verbose", "0"])
+    assert not verbose_requested(["--verbose"])
+    assert not verbose_requested([])
 
 
 def test_read_labelled_errors(tmp_path):
@@ -301,3 +334,36 @@ def test_bad_data_is_a_one_line_error_not_a_traceback(tmp_path):
         cli.main(["train", "--data", str(data), "--output", str(tmp_path / "out")])
     with pytest.raises(SystemExit, match=r"rnnkit predict: error: .*not an rnnkit model"):
         cli.main(["predict", "--model", str(tmp_path), "hello"])
+
+
+def test_cell_names_are_written_once(tmp_path):
+    """``--cell`` offers exactly :data:`rnnkit.names.CELL_NAMES`, each a layer of the factory,
+    and the validation message lists the same names."""
+    from rnnkit.layers.factory import RECURRENT_LAYERS, recurrent_layer
+    from rnnkit.names import CELL_NAMES
+
+    parser = cli.build_parser()
+    train = next(
+        a
+        for a in parser._subparsers._group_actions[0].choices["train"]._actions
+        if "--cell" in a.option_strings
+    )
+    assert tuple(train.choices) == CELL_NAMES
+    for name in CELL_NAMES:
+        assert isinstance(recurrent_layer(name, 3), RECURRENT_LAYERS[name])
+    # a config file's value skips argparse's choices: the validation names the same list
+    config = tmp_path / "train.toml"
+    config.write_text('[train]\ncell = "cnn"\n')
+    (tmp_path / "x.csv").write_text("text,label\ngood,1\nbad,0\n")
+    with pytest.raises(SystemExit, match="expected lstm, gru, srnn, mingru or minlstm"):
+        cli.main(
+            [
+                "train",
+                "--config",
+                str(config),
+                "--data",
+                str(tmp_path / "x.csv"),
+                "--output",
+                str(tmp_path / "m.keras"),
+            ]
+        )

@@ -17,6 +17,7 @@ LAYERS = {
     "atomic": 0,
     "extras": 0,
     "logs": 0,
+    "names": 0,
     "ops": 1,
     "text": 1,
     "backend": 2,

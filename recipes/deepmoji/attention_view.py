@@ -6,8 +6,12 @@
     python recipes/deepmoji/attention_view.py --quick "I love this so much!!" "worst day ever"
 """
 
+import os
 import sys
 from pathlib import Path
+
+# the frameworks' start-up lines only with --verbose N > 0 (read by `import rnnkit`)
+os.environ.setdefault("RNNKIT_QUIET", "auto")
 
 from rnnkit.recipes.deepmoji_attention import main
 

@@ -9,8 +9,12 @@ tables and the attention view to ``recipes/results/`` (the recorded results) unl
     python recipes/deepmoji/benchmark.py --config demo --datasets SS-Twitter --jobs 2
 """
 
+import os
 import sys
 from pathlib import Path
+
+# the frameworks' start-up lines only with --verbose N > 0 (read by `import rnnkit`)
+os.environ.setdefault("RNNKIT_QUIET", "auto")
 
 from rnnkit.recipes.deepmoji_benchmark import main
 

@@ -7,8 +7,12 @@
     python recipes/deepmoji/pretrain.py --config full --emoji-corpus 'tweets/*.jsonl.gz'
 """
 
+import os
 import sys
 from pathlib import Path
+
+# the frameworks' start-up lines only with --verbose N > 0 (read by `import rnnkit`)
+os.environ.setdefault("RNNKIT_QUIET", "auto")
 
 from rnnkit.recipes.deepmoji_pretrain import main
 

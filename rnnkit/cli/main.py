@@ -26,7 +26,8 @@ from rnnkit.cli.validation import (
     validate_args,
     warn,
 )
-from rnnkit.logs import hide_framework_logs
+from rnnkit.logs import hide_framework_logs, verbose_requested
+from rnnkit.names import CELL_NAMES
 
 EPILOG = """\
 Typical session:
@@ -154,9 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="held-out fraction when no validation data is given (tagging: for early "
         "stopping): in (0, 1), or 0 for none",
     )
-    p.add_argument(
-        "--cell", choices=["lstm", "gru", "srnn", "mingru", "minlstm"], default="lstm"
-    )
+    p.add_argument("--cell", choices=list(CELL_NAMES), default="lstm")
     p.add_argument("--units", type=int, default=None, help="default: 64; tagging: 200")
     p.add_argument("--num_layers", type=int, default=1)
     p.add_argument("--bidirectional", action=argparse.BooleanOptionalAction, default=True)
@@ -563,25 +562,10 @@ def _import_core(quiet: bool = False) -> None:
         sys.modules["tensorflow"].get_logger().setLevel("ERROR")  # retracing warnings
 
 
-def _verbose_requested(argv: Sequence[str]) -> bool:
-    """Whether a recipe's arguments ask for verbose output, ``--verbose N`` or
-    ``--verbose=N`` with N > 0 (a recipe's ``--verbose`` takes a number; anything
-    unparsable counts as not verbose): then its process keeps the frameworks' log lines."""
-    for k, arg in enumerate(argv):
-        value = None
-        if arg == "--verbose" and k + 1 < len(argv):
-            value = argv[k + 1]
-        elif arg.startswith("--verbose="):
-            value = arg.split("=", 1)[1]
-        if value is not None:
-            return value.isdigit() and int(value) > 0
-    return False
-
-
 def _main(argv: list[str], own_process: bool = False) -> int:
     parser = build_parser()
     if argv and argv[0] in RECIPE_COMMANDS and not {"-h", "--help"} & set(argv[1:2]):
-        _import_core(quiet=own_process and not _verbose_requested(argv[1:]))
+        _import_core(quiet=own_process and not verbose_requested(argv[1:]))
         return _recipe(argv[0], argparse.Namespace(recipe_args=argv[1:]))
     args = parser.parse_args(argv)
     if args.command is None:

@@ -25,6 +25,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from rnnkit.names import CELL_NAMES
+
 __all__ = [
     "CommandError",
     "DataError",
@@ -360,9 +362,10 @@ def validate_args(args: argparse.Namespace) -> None:
             expected="a positive number",
         )  # fmt: skip
         check_int("seed", args.seed, 0, 2**32 - 1)
-        if args.cell not in ("lstm", "gru", "srnn", "mingru", "minlstm"):
+        if args.cell not in CELL_NAMES:
             raise UsageError(
-                f"--cell is {_describe(args.cell)}, expected lstm, gru, srnn, mingru or minlstm"
+                f"--cell is {_describe(args.cell)}, expected "
+                f"{', '.join(CELL_NAMES[:-1])} or {CELL_NAMES[-1]}"
             )
         if args.task == "tagging":
             if args.chars not in ("cnn", "lstm", "none"):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+__all__ = ["CELL_NAMES", "RECURRENT_LAYERS", "recurrent_layer"]
+
 from rnnkit.layers.gru import GRU
 from rnnkit.layers.lstm import LSTM
 from rnnkit.layers.min_gru import MinGRU
@@ -11,6 +13,7 @@ from rnnkit.layers.min_lstm import MinLSTM
 from rnnkit.layers.parallel_rnn import ParallelRNN
 from rnnkit.layers.rnn import RNN
 from rnnkit.layers.simple_rnn import SimpleRNN
+from rnnkit.names import CELL_NAMES  # the canonical keys below (no framework import)
 
 RECURRENT_LAYERS: dict[str, type[RNN] | type[ParallelRNN]] = {
     "lstm": LSTM,
@@ -21,10 +24,6 @@ RECURRENT_LAYERS: dict[str, type[RNN] | type[ParallelRNN]] = {
     "mingru": MinGRU,
     "minlstm": MinLSTM,
 }
-
-
-#: the canonical names of :data:`RECURRENT_LAYERS` (what estimators and the CLI accept)
-CELL_NAMES = ("lstm", "gru", "srnn", "mingru", "minlstm")
 
 
 def recurrent_layer(kind: str, units: int, **kwargs: Any) -> RNN | ParallelRNN:
