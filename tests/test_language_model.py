@@ -116,8 +116,9 @@ def test_load_ptb_missing_files(tmp_path):
 # -- the model -----------------------------------------------------------------------
 
 
-def test_stateful_states_carried_between_batches_and_reset():
-    model = small_model()
+@pytest.mark.parametrize("cell", ["lstm", "gru", "mingru", "minlstm"])
+def test_stateful_states_carried_between_batches_and_reset(cell):
+    model = small_model(cell=cell)
     ids = np.random.default_rng(0).integers(0, 30, size=(3, 12)).astype("int32")
     model.reset_states()
     full = np.asarray(model(ids))
@@ -175,6 +176,8 @@ def test_with_batch_size_keeps_weights():
 
 
 def test_model_bad_input():
+    with pytest.raises(ValueError, match="`cell` must be one of lstm, gru, srnn, mingru"):
+        LanguageModel(30, cell="transformer")
     model = small_model(batch=3)
     with pytest.raises(ValueError, match="batch_size=3"):
         model(np.zeros((2, 4), "int32"))
@@ -188,8 +191,9 @@ def test_model_bad_input():
         LanguageModel(10, dropout=1.5)
 
 
-def test_save_load_round_trip(tmp_path):
-    model = small_model(dropout=0.2)
+@pytest.mark.parametrize("cell", ["lstm", "mingru"])
+def test_save_load_round_trip(tmp_path, cell):
+    model = small_model(dropout=0.2, cell=cell)
     ids = np.random.default_rng(3).integers(0, 30, size=(3, 7)).astype("int32")
     model.reset_states()
     ref = np.asarray(model(ids))
@@ -197,6 +201,7 @@ def test_save_load_round_trip(tmp_path):
     model.save(path)
     loaded = keras.saving.load_model(path, safe_mode=True)
     assert isinstance(loaded, LanguageModel) and loaded.get_config()["dropout"] == 0.2
+    assert loaded.cell == cell and type(loaded.lstm_layers[0]) is type(model.lstm_layers[0])
     loaded.reset_states()
     np.testing.assert_allclose(np.asarray(loaded(ids)), ref, atol=1e-6)
 
@@ -255,8 +260,9 @@ def test_sampling_bad_input():
         sample_logits(np.zeros((2, 2, 2)))
 
 
-def test_greedy_generation_matches_full_recompute():
-    model = small_model(vocab=20, batch=2)
+@pytest.mark.parametrize("cell", ["lstm", "minlstm"])
+def test_greedy_generation_matches_full_recompute(cell):
+    model = small_model(vocab=20, batch=2, cell=cell)
     prompt = [3, 7, 1]
     out = generate(model, prompt, 6, temperature=0.0)
     assert len(out) == 6

@@ -40,6 +40,9 @@ class ParallelRNN(keras.Layer):
         go_backwards: process the sequence in reverse (outputs in processing order, as
             Keras's layers return them).
         zero_output_for_mask: emit zeros at masked steps instead of the carried state.
+        stateful: keep the final state of a batch as the initial state of the next
+            (truncated backpropagation through time; needs a fixed batch size);
+            ``reset_states()`` zeroes it.
         recurrent_dropout: accepted for the interface of the other recurrent layers; it
             must be 0 (no state enters the gates).
     """
@@ -63,6 +66,7 @@ class ParallelRNN(keras.Layer):
         go_backwards: bool = False,
         zero_output_for_mask: bool = False,
         recurrent_dropout: float = 0.0,
+        stateful: bool = False,
         **kwargs: Any,
     ) -> None:
         if recurrent_dropout:
@@ -93,6 +97,8 @@ class ParallelRNN(keras.Layer):
         self.return_state = return_state
         self.go_backwards = go_backwards
         self.zero_output_for_mask = zero_output_for_mask
+        self.stateful = bool(stateful)
+        self.states: list | None = None
         self.supports_masking = True
 
     @property
@@ -123,6 +129,28 @@ class ParallelRNN(keras.Layer):
                 regularizer=self.bias_regularizer,
                 constraint=self.bias_constraint,
             )
+        if self.stateful:
+            if sequences_shape[0] is None:
+                raise ValueError(
+                    f"Layer '{self.name}' is stateful and needs a fixed batch size: give "
+                    "the Input a batch_shape / batch_size."
+                )
+            self.states = [
+                self.add_weight(
+                    shape=(int(sequences_shape[0]), self.units),
+                    initializer="zeros",
+                    trainable=False,
+                    name="state_0",
+                )
+            ]
+
+    def reset_states(self) -> None:
+        """Zeroes the state of a stateful layer."""
+        if self.states is not None:
+            for state in self.states:
+                state.assign(ops.zeros(state.shape, dtype=state.dtype))
+
+    reset_state = reset_states
 
     def compute_output_shape(self, sequences_shape: tuple, initial_state_shape: Any = None) -> Any:
         batch, steps = sequences_shape[0], sequences_shape[1]
@@ -218,6 +246,10 @@ class ParallelRNN(keras.Layer):
     ) -> Any:
         sequences = cast_integer_inputs(sequences, self.compute_dtype)
         h0 = self._check_call_inputs(sequences, initial_state, mask)
+        if h0 is None and self.stateful:
+            # a copy, not the variable's storage: the assignment below must not
+            # overwrite a tensor the backward pass still needs (torch)
+            h0 = ops.copy(ops.convert_to_tensor(self.states[0]))
         planner.record(self, self.execution_plan(sequences, mask, training))
         if self.go_backwards:
             sequences = ops.flip(sequences, axis=1)
@@ -233,6 +265,8 @@ class ParallelRNN(keras.Layer):
             outputs, (ops.shape(sequences)[0], ops.shape(sequences)[1], self.units)
         )
         last = outputs[:, -1]
+        if self.stateful:
+            self.states[0].assign(ops.cast(last, self.states[0].dtype))
         if self.return_sequences and self.zero_output_for_mask and mask is not None:
             outputs = ops.where(ops.expand_dims(ops.cast(mask, "bool"), -1), outputs, 0.0)
         output = outputs if self.return_sequences else last
@@ -256,5 +290,6 @@ class ParallelRNN(keras.Layer):
             "return_state": self.return_state,
             "go_backwards": self.go_backwards,
             "zero_output_for_mask": self.zero_output_for_mask,
+            "stateful": self.stateful,
         }
         return {**super().get_config(), **config}

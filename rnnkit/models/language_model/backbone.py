@@ -1,8 +1,9 @@
-"""The language model's backbone: embedding -> stacked LSTM -> softmax over the vocabulary.
+"""The language model's backbone: embedding -> stacked recurrent layers (LSTM by default)
+-> softmax over the vocabulary.
 
 The model is a transducer: it predicts token ``t+1`` from tokens ``<= t`` at every
-position. For truncated backpropagation through time its LSTM layers are stateful
-(rnnkit's :class:`rnnkit.layers.LSTM` with ``stateful=True``): the final states of a
+position. For truncated backpropagation through time its recurrent layers are stateful
+(rnnkit's layers with ``stateful=True``): the final states of a
 batch are the initial states of the next, so a model fed consecutive windows of
 :func:`rnnkit.data.ptb.tbptt_windows` sees unbroken streams. ``reset_states()``
 zeroes them (at the start of each epoch and of each evaluation).
@@ -21,7 +22,8 @@ import keras
 import numpy as np
 from keras import ops
 
-from rnnkit.layers.lstm import LSTM
+from rnnkit.layers.factory import recurrent_layer
+from rnnkit.names import CELL_NAMES
 from rnnkit.ops.validation import static_shape
 
 
@@ -33,24 +35,29 @@ def _positive_int(name: str, value: Any) -> int:
 
 @keras.saving.register_keras_serializable(package="rnnkit")
 class LanguageModel(keras.Model):
-    """Word-level LSTM language model (Zaremba et al. 2014).
+    """Word-level recurrent language model (Zaremba et al. 2014: LSTM by default).
 
     Args:
         vocab_size: Number of words (ids ``0 .. vocab_size-1``).
-        units: LSTM units per layer (also the embedding size unless
+        units: Units per recurrent layer (also the embedding size unless
             ``embedding_dim`` is given).
-        num_layers: Number of stacked LSTM layers.
+        num_layers: Number of stacked recurrent layers.
         embedding_dim: Embedding size (default ``units``).
         dropout: Dropout rate on the embeddings, between layers and before the
             softmax (Zaremba's regularized configurations; 0 for the non-regularized).
-        init_scale: Every weight (embedding, LSTM kernels and biases, softmax) is
+        init_scale: Every weight (embedding, recurrent kernels and biases, softmax) is
             initialised uniform in ``[-init_scale, init_scale]``; ``None`` keeps
             Keras's default initializers.
         batch_size: The fixed batch size of a stateful model.
-        stateful: Carry the LSTM states from one batch to the next (TBPTT).
-        use_fused: Passed to the LSTM layers (fused cuDNN / torch kernels): a runtime
-            choice of this object, kept by :meth:`with_batch_size`, not saved in the
-            config (as the layers do not save it).
+        stateful: Carry the recurrent states from one batch to the next (TBPTT).
+        cell: The recurrent layer, one of :data:`rnnkit.names.CELL_NAMES`: ``"lstm"``
+            (default), ``"gru"``, ``"srnn"``, or the parallel-scan ``"mingru"`` /
+            ``"minlstm"`` (trained over each window with one scan, stateful across
+            windows like the others).
+        use_fused: Passed to the classic recurrent layers (fused cuDNN / torch kernels):
+            a runtime choice of this object, kept by :meth:`with_batch_size`, not saved
+            in the config (as the layers do not save it). The parallel-scan layers
+            have no fused kernel and ignore it.
 
     Call arguments:
         inputs: int ``(batch_size, timesteps)`` token ids.
@@ -76,6 +83,7 @@ class LanguageModel(keras.Model):
         init_scale: float | None = 0.1,
         batch_size: int = 20,
         stateful: bool = True,
+        cell: str = "lstm",
         use_fused: bool | str = "auto",
         **kwargs: Any,
     ) -> None:
@@ -94,6 +102,9 @@ class LanguageModel(keras.Model):
         self.init_scale = None if init_scale is None else float(init_scale)
         self.batch_size = _positive_int("batch_size", batch_size)
         self.stateful = bool(stateful)
+        if cell not in CELL_NAMES:
+            raise ValueError(f"`cell` must be one of {', '.join(CELL_NAMES)}, got {cell!r}.")
+        self.cell = cell
         self.use_fused = use_fused
 
         def init(default: str) -> Any:
@@ -107,18 +118,20 @@ class LanguageModel(keras.Model):
             embeddings_initializer=init("uniform"),
             name="embedding",
         )
+        options: dict[str, Any] = dict(
+            return_sequences=True,
+            stateful=self.stateful,
+            kernel_initializer=init("glorot_uniform"),
+            bias_initializer=init("zeros"),
+        )
+        if cell in ("lstm", "gru", "srnn"):
+            options.update(recurrent_initializer=init("orthogonal"), use_fused=use_fused)
+        if cell == "lstm":
+            options.update(unit_forget_bias=self.init_scale is None)
+        #: the stacked recurrent layers (named ``lstm_layers`` since the model was
+        #: LSTM-only; they are of the kind ``cell`` says)
         self.lstm_layers = [
-            LSTM(
-                self.units,
-                return_sequences=True,
-                stateful=self.stateful,
-                kernel_initializer=init("glorot_uniform"),
-                recurrent_initializer=init("orthogonal"),
-                bias_initializer=init("zeros"),
-                unit_forget_bias=self.init_scale is None,
-                use_fused=use_fused,
-                name=f"lstm_{i}",
-            )
+            recurrent_layer(cell, self.units, name=f"{cell}_{i}", **options)
             for i in range(self.num_layers)
         ]
         self.dropout_layers = [
@@ -170,7 +183,7 @@ class LanguageModel(keras.Model):
         return (*tuple(input_shape), self.vocab_size)
 
     def reset_states(self) -> None:
-        """Zeroes the LSTM states (start of an epoch, an evaluation or a generation)."""
+        """Zeroes the recurrent states (start of an epoch, an evaluation or a generation)."""
         for layer in self.lstm_layers:
             layer.reset_states()
 
@@ -200,6 +213,7 @@ class LanguageModel(keras.Model):
             "init_scale": self.init_scale,
             "batch_size": self.batch_size,
             "stateful": self.stateful,
+            "cell": self.cell,
         }
 
     @classmethod
