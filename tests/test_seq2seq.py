@@ -17,12 +17,14 @@ def tiny_data():
     return src, tin, tout
 
 
-@pytest.mark.parametrize("attention", [True, False])
-def test_seq2seq_trains_saves_and_loads(tmp_path, attention):
+@pytest.mark.parametrize(
+    "attention, cell", [(True, "gru"), (False, "gru"), (True, "mingru"), (True, "minlstm")]
+)
+def test_seq2seq_trains_saves_and_loads(tmp_path, attention, cell):
     keras.utils.set_random_seed(0)
     layers = 2 if attention else 1  # keeps the test short; both paths share the encoder
     model = Seq2Seq(
-        12, 11, embedding_dim=8, units=10, encoder_layers=layers, cell="gru", attention=attention
+        12, 11, embedding_dim=8, units=10, encoder_layers=layers, cell=cell, attention=attention
     )
     src, tin, tout = tiny_data()
     model.compile(
@@ -46,6 +48,7 @@ def test_seq2seq_trains_saves_and_loads(tmp_path, attention):
     r1, r2 = model.translate(src, beam_width=3), loaded.translate(src, beam_width=3)
     np.testing.assert_array_equal(r1.tokens, r2.tokens)
     assert loaded.get_config()["attention"] is attention
+    assert loaded.get_config()["cell"] == cell
 
 
 def test_bad_input():

@@ -19,6 +19,7 @@ from keras import constraints, initializers, ops, regularizers
 
 from rnnkit.backend import recurrent_matmul
 from rnnkit.ops.activations import get_activation, serialize_activation
+from rnnkit.ops.min_rnn import linear_step
 from rnnkit.ops.recurrent_matmul import Block, RecurrentMatmul
 
 
@@ -303,3 +304,107 @@ class GatedRecurrentCell(RecurrentCell):
         return serialize_activation(self.activation) == "tanh" and (
             serialize_activation(self.recurrent_activation) == "sigmoid"
         )
+
+
+class LinearRecurrenceCell(RecurrentCell):
+    """Base of the step cells of the parallel-scan layers (:class:`rnnkit.cells.MinGRUCell`,
+    :class:`rnnkit.cells.MinLSTMCell`): a ``kernel`` and a ``bias``, no recurrent
+    weights, and a step ``h = a * h_prev + b`` whose ``(log a, log b)`` a subclass's
+    :meth:`coefficients` computes from the projected input (:mod:`rnnkit.ops.min_rnn`).
+    Weights are laid out as the layers' of the same kind, so a layer's weights load
+    into its cell."""
+
+    def __init__(
+        self,
+        units: int,
+        use_bias: bool = True,
+        kernel_initializer: Any = "glorot_uniform",
+        bias_initializer: Any = "zeros",
+        kernel_regularizer: Any = None,
+        bias_regularizer: Any = None,
+        kernel_constraint: Any = None,
+        bias_constraint: Any = None,
+        dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+        seed: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if recurrent_dropout:
+            raise ValueError(
+                f"{type(self).__name__} has no recurrent weights, so recurrent_dropout must "
+                f"be 0, got {recurrent_dropout!r} (use dropout on the inputs)."
+            )
+        super().__init__(
+            units,
+            use_bias=use_bias,
+            kernel_initializer=kernel_initializer,
+            bias_initializer=bias_initializer,
+            kernel_regularizer=kernel_regularizer,
+            bias_regularizer=bias_regularizer,
+            kernel_constraint=kernel_constraint,
+            bias_constraint=bias_constraint,
+            dropout=dropout,
+            seed=seed,
+            **kwargs,
+        )
+
+    def build(self, input_shape: tuple) -> None:
+        input_dim = input_shape[-1]
+        if input_dim is None:
+            raise ValueError(
+                f"Cell '{self.name}' needs a defined last (feature) dimension, "
+                f"got input shape {tuple(input_shape)}."
+            )
+        self.input_dim = int(input_dim)
+        self.kernel = self.add_weight(
+            shape=(self.input_dim, self.gates * self.units),
+            name="kernel",
+            initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
+        )
+        self.recurrent_kernel = None
+        self.bias = None
+        if self.use_bias:
+            self.bias = self.add_weight(
+                shape=(self.gates * self.units,),
+                name="bias",
+                initializer=self.bias_initializer,
+                regularizer=self.bias_regularizer,
+                constraint=self.bias_constraint,
+            )
+
+    def coefficients(self, projected: Any) -> tuple[Any, Any]:
+        raise NotImplementedError
+
+    def step(
+        self,
+        projected: Any,
+        states: list,
+        recurrent_mask: Any = None,
+        matmul: RecurrentMatmul | None = None,
+    ) -> tuple[Any, list]:
+        log_a, log_b = self.coefficients(projected)
+        h = linear_step(log_a, log_b, states[0])
+        return h, [h]
+
+    def loop_matmul(self, fast_path: str | None = None) -> RecurrentMatmul:
+        """The generic matmul whatever ``fast_path`` names: no state is multiplied by a
+        weight, so the loop's matmul only projects the inputs (``keras.ops.matmul``)
+        and keeps the states as they are."""
+        return RecurrentMatmul(None, blocks=())
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        for key in ("activation", "recurrent_initializer", "recurrent_regularizer",
+                    "recurrent_constraint"):  # fmt: skip
+            config.pop(key)
+        config.update(
+            kernel_initializer=initializers.serialize(self.kernel_initializer),
+            bias_initializer=initializers.serialize(self.bias_initializer),
+            kernel_regularizer=regularizers.serialize(self.kernel_regularizer),
+            bias_regularizer=regularizers.serialize(self.bias_regularizer),
+            kernel_constraint=constraints.serialize(self.kernel_constraint),
+            bias_constraint=constraints.serialize(self.bias_constraint),
+        )
+        return config

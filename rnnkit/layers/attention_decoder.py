@@ -47,8 +47,9 @@ class AttentionDecoder(keras.Layer):
     ``[E y_{i-1}, c_i]`` and the output distribution is
     ``softmax(W_o [s_i, c_i, E y_{i-1}] + b_o)``.
 
-    The cell can be any rnnkit cell (``SimpleRNNCell``, ``LSTMCell``, ``GRUCell`` or
-    another :class:`rnnkit.cells.RecurrentCell`); its first state is the query.
+    The cell can be any rnnkit cell (``SimpleRNNCell``, ``LSTMCell``, ``GRUCell``, the
+    parallel-scan models' step cells ``MinGRUCell`` and ``MinLSTMCell``, or another
+    :class:`rnnkit.cells.RecurrentCell`); its first state is the query.
 
     * Training: ``decoder(target_in, values, values_mask=...)`` runs the whole
       teacher-forced target sequence in one call, with the shared recurrence loop

@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import keras
-from keras import ops
 
 from rnnkit.layers.parallel_rnn import ParallelRNN
-from rnnkit.ops.parallel_scan import log_g
+from rnnkit.ops.min_rnn import min_gru_coefficients
 
 
 @keras.saving.register_keras_serializable(package="rnnkit")
@@ -55,8 +54,4 @@ class MinGRU(ParallelRNN):
     gates = 2
 
     def coefficients(self, projected: Any) -> tuple[Any, Any]:
-        k = self.units
-        gate, candidate = projected[..., :k], projected[..., k:]
-        log_z = -ops.softplus(-gate)
-        log_keep = -ops.softplus(gate)  # log(1 - z)
-        return log_keep, log_z + log_g(candidate)
+        return min_gru_coefficients(projected, self.units)

@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import keras
-from keras import ops
 
 from rnnkit.layers.parallel_rnn import ParallelRNN
-from rnnkit.ops.parallel_scan import log_g
+from rnnkit.ops.min_rnn import min_lstm_coefficients
 
 
 @keras.saving.register_keras_serializable(package="rnnkit")
@@ -52,13 +51,4 @@ class MinLSTM(ParallelRNN):
     gates = 3
 
     def coefficients(self, projected: Any) -> tuple[Any, Any]:
-        k = self.units
-        forget, inp, candidate = (
-            projected[..., :k],
-            projected[..., k : 2 * k],
-            projected[..., 2 * k :],
-        )
-        diff = ops.softplus(-forget) - ops.softplus(-inp)  # log i - log f
-        log_f = -ops.softplus(diff)
-        log_i = -ops.softplus(-diff)
-        return log_f, log_i + log_g(candidate)
+        return min_lstm_coefficients(projected, self.units)

@@ -16,6 +16,7 @@ from keras import constraints, initializers, ops, regularizers
 
 from rnnkit.layers import planner
 from rnnkit.layers.planner import ExecutionPlan
+from rnnkit.ops.min_rnn import linear_step
 from rnnkit.ops.parallel_scan import linear_recurrence
 from rnnkit.ops.validation import cast_integer_inputs, check_sequences, static_shape
 
@@ -202,7 +203,7 @@ class ParallelRNN(keras.Layer):
         log_a, log_b = self.coefficients(
             self._project(inputs, self._dropout_mask(ops.shape(inputs)[0], training))
         )
-        h = ops.exp(log_a) * h + ops.exp(log_b)
+        h = linear_step(log_a, log_b, h)
         return h, [h]
 
     def get_initial_state(self, batch_size: Any) -> list:

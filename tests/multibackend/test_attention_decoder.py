@@ -8,7 +8,7 @@ import pytest
 from helpers import gradients, no_grad
 from keras import ops
 
-from rnnkit.cells import GRUCell, LSTMCell
+from rnnkit.cells import GRUCell, LSTMCell, MinGRUCell, MinLSTMCell
 from rnnkit.layers import AttentionDecoder
 
 VALUES_MASK = np.array([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0], [0, 1, 1, 1, 0]], bool)
@@ -28,7 +28,11 @@ def make_decoder(cell=None, vocab=9, seed=0, scale=1.0, **kwargs):
     return decoder, values
 
 
-@pytest.mark.parametrize("cell", [LSTMCell(6), GRUCell(6)], ids=["lstm", "gru"])
+@pytest.mark.parametrize(
+    "cell",
+    [LSTMCell(6), GRUCell(6), MinGRUCell(6), MinLSTMCell(6)],
+    ids=["lstm", "gru", "mingru", "minlstm"],
+)
 def test_teacher_forcing_matches_stepwise_decoding(cell):
     decoder, values = make_decoder(cell)
     target_in = np.array([[2, 4, 5, 6], [2, 7, 8, 0], [2, 1, 0, 0]], "int32")

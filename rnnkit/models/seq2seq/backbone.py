@@ -12,13 +12,20 @@ from typing import Any
 import keras
 from keras import ops
 
-from rnnkit.cells import GRUCell, LSTMCell, SimpleRNNCell
+from rnnkit.cells import GRUCell, LSTMCell, MinGRUCell, MinLSTMCell, SimpleRNNCell
 from rnnkit.layers.attention_decoder import AttentionDecoder, Decoded
 from rnnkit.layers.factory import recurrent_layer
 from rnnkit.layers.stacked_rnn import StackedRNN
 from rnnkit.models.seq2seq.search import translate
 
-CELLS = {"lstm": LSTMCell, "gru": GRUCell, "srnn": SimpleRNNCell}
+#: the decoder cell of each of :data:`rnnkit.names.CELL_NAMES` (the encoder takes the layer)
+CELLS = {
+    "lstm": LSTMCell,
+    "gru": GRUCell,
+    "srnn": SimpleRNNCell,
+    "mingru": MinGRUCell,
+    "minlstm": MinLSTMCell,
+}
 
 
 @keras.saving.register_keras_serializable(package="rnnkit")
@@ -40,7 +47,9 @@ class Seq2Seq(keras.Model):
         embedding_dim: size of the source and target embeddings.
         units: units of every encoder direction and of the decoder cell.
         encoder_layers: number of stacked bidirectional encoder layers.
-        cell: ``"lstm"``, ``"gru"`` or ``"srnn"`` (encoder and decoder).
+        cell: ``"lstm"``, ``"gru"``, ``"srnn"``, or the parallel-scan ``"mingru"`` /
+            ``"minlstm"`` (encoder and decoder: the encoder scans each source in
+            parallel, the decoder steps through the target with the same equations).
         attention: attend over the source (True) or use the encoder summary only.
         attention_units: hidden size of the attention scorer (default ``units``).
         dropout: dropout between encoder layers and on the decoder readout.

@@ -1,0 +1,46 @@
+"""The step equations of minGRU and minLSTM (Feng et al. 2024, "Were RNNs All We Needed?")
+as the logs of the coefficients of a linear recurrence ``h_t = a_t * h_{t-1} + b_t``.
+
+One definition for both forms: the layers (:class:`rnnkit.layers.MinGRU`,
+:class:`rnnkit.layers.MinLSTM`) scan these coefficients over a whole sequence
+(:func:`rnnkit.ops.parallel_scan.linear_recurrence`); the cells
+(:class:`rnnkit.cells.MinGRUCell`, :class:`rnnkit.cells.MinLSTMCell`) apply them one
+step at a time (:func:`linear_step`), for decoders that run token by token.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from keras import ops
+
+from rnnkit.ops.parallel_scan import log_g
+
+__all__ = ["linear_step", "min_gru_coefficients", "min_lstm_coefficients"]
+
+
+def min_gru_coefficients(projected: Any, units: int) -> tuple[Any, Any]:
+    """minGRU's ``(log(1 - z), log(z) + log(g(h~)))`` from the projected input
+    ``(..., 2 * units)`` (gate, then candidate); each ``(..., units)``."""
+    gate, candidate = projected[..., :units], projected[..., units:]
+    log_z = -ops.softplus(-gate)
+    log_keep = -ops.softplus(gate)  # log(1 - z)
+    return log_keep, log_z + log_g(candidate)
+
+
+def min_lstm_coefficients(projected: Any, units: int) -> tuple[Any, Any]:
+    """minLSTM's ``(log f', log i' + log(g(h~)))`` with the normalised gates
+    ``f' = f / (f + i)``, ``i' = i / (f + i)``, from the projected input
+    ``(..., 3 * units)`` (forget, input, candidate); each ``(..., units)``."""
+    forget = projected[..., :units]
+    inp = projected[..., units : 2 * units]
+    candidate = projected[..., 2 * units :]
+    diff = ops.softplus(-forget) - ops.softplus(-inp)  # log i - log f
+    log_f = -ops.softplus(diff)
+    log_i = -ops.softplus(-diff)
+    return log_f, log_i + log_g(candidate)
+
+
+def linear_step(log_a: Any, log_b: Any, state: Any) -> Any:
+    """One step of the recurrence: ``exp(log_a) * state + exp(log_b)``."""
+    return ops.exp(log_a) * state + ops.exp(log_b)
