@@ -9,6 +9,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
+from rnnkit.names import CELL_NAMES
 from rnnkit.sklearn.base import (
     KerasEstimatorMixin,
     check_same_length,
@@ -60,6 +61,10 @@ class DeepMojiClassifier(ClassifierMixin, KerasEstimatorMixin, BaseEstimator):
             (fine-tuning needs it).
         random_state: seed for reproducible results on CPU.
         verbose: Keras verbosity.
+        cell: the recurrent layer of both bidirectional layers, one of
+            :data:`rnnkit.names.CELL_NAMES`: ``"lstm"`` (the original) or an
+            alternative such as the parallel-scan ``"mingru"`` / ``"minlstm"``; the
+            released ``weights`` fit only ``"lstm"``.
 
     Fitted attributes:
         classes_, vocabulary_ (word -> id), model_, history_ (one entry per fine-tuning
@@ -90,6 +95,7 @@ class DeepMojiClassifier(ClassifierMixin, KerasEstimatorMixin, BaseEstimator):
         validation_fraction: float = 0.1,
         random_state: Any = None,
         verbose: int = 0,
+        cell: str = "lstm",
     ) -> None:
         self.finetune = finetune
         self.weights = weights
@@ -108,6 +114,7 @@ class DeepMojiClassifier(ClassifierMixin, KerasEstimatorMixin, BaseEstimator):
         self.validation_fraction = validation_fraction
         self.random_state = random_state
         self.verbose = verbose
+        self.cell = cell
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -163,6 +170,14 @@ class DeepMojiClassifier(ClassifierMixin, KerasEstimatorMixin, BaseEstimator):
             raise ValueError(
                 f"y has a single class ({classes[0]!r}): a classifier needs at least 2 classes."
             )
+        if self.cell not in CELL_NAMES:
+            raise ValueError(f"cell must be one of {', '.join(CELL_NAMES)}, got {self.cell!r}.")
+        if self.weights is not None and self.cell != "lstm":
+            raise ValueError(
+                f"weights={self.weights!r} are the original DeepMoji's, whose recurrent layers "
+                f"are LSTMs; they cannot load into cell={self.cell!r}. Use cell='lstm' with "
+                "them, or weights=None to train this cell from scratch."
+            )
         seed_everything(self.random_state)
         self.classes_ = classes
         self.vocabulary_ = load_vocabulary(resolve(self.vocabulary, "deepmoji/vocabulary.json"))
@@ -188,6 +203,7 @@ class DeepMojiClassifier(ClassifierMixin, KerasEstimatorMixin, BaseEstimator):
             embedding_dim=int(self.embedding_dim),
             lstm_units=int(self.lstm_units),
             name="deepmoji_classifier",
+            cell=self.cell,
         )
         if self.weights is not None:
             self._load_weights(model)

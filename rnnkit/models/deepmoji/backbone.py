@@ -19,7 +19,9 @@ import numpy as np
 
 from rnnkit.layers.attention_pooling import AttentionPooling
 from rnnkit.layers.bidirectional import Bidirectional
+from rnnkit.layers.factory import recurrent_layer
 from rnnkit.layers.lstm import LSTM
+from rnnkit.names import CELL_NAMES
 
 GATES = {"hard_sigmoid": "keras2_hard_sigmoid", "sigmoid": "sigmoid"}
 
@@ -50,6 +52,7 @@ def deepmoji(
     embed_l2: float = 1e-6,
     feature_output: bool = False,
     name: str = "deepmoji",
+    cell: str = "lstm",
 ) -> keras.Model:
     """Builds the DeepMoji model.
 
@@ -70,6 +73,12 @@ def deepmoji(
         feature_output: Output the pooled 2304-d features instead of class scores
             (the original's ``feature_output``).
         name: Model name.
+        cell: The recurrent layer of both bidirectional layers, one of
+            :data:`rnnkit.names.CELL_NAMES`: ``"lstm"`` (the original; the only one the
+            released weights fit), or an alternative such as the parallel-scan
+            ``"mingru"`` / ``"minlstm"``. ``gate`` applies to ``"lstm"`` and ``"gru"``;
+            ``lstm_units`` is the units of whichever layer. The layer names stay the
+            original's (``bi_lstm_0``, ``bi_lstm_1``).
 
     Returns:
         A functional ``keras.Model`` from int ids ``(batch, maxlen)`` to class
@@ -93,6 +102,8 @@ def deepmoji(
         raise ValueError(f"`gate` must be one of {tuple(GATES)}, got {gate!r}.")
     if embed_l2 < 0:
         raise ValueError(f"`embed_l2` must be >= 0, got {embed_l2!r}.")
+    if cell not in CELL_NAMES:
+        raise ValueError(f"`cell` must be one of {', '.join(CELL_NAMES)}, got {cell!r}.")
 
     inputs = keras.Input(shape=(maxlen,), dtype="int32", name="input")
     regularizer = keras.regularizers.L2(embed_l2) if embed_l2 else None
@@ -107,24 +118,22 @@ def deepmoji(
     if embed_dropout:
         x = keras.layers.SpatialDropout1D(embed_dropout, name="embed_drop")(x)
     recurrent_activation = GATES[gate]
-    lstm_0 = Bidirectional(
-        LSTM(
-            lstm_units,
-            recurrent_activation=recurrent_activation,
-            return_sequences=True,
-            name="lstm_0",
-        ),
-        name="bi_lstm_0",
-    )(x)
-    lstm_1 = Bidirectional(
-        LSTM(
-            lstm_units,
-            recurrent_activation=recurrent_activation,
-            return_sequences=True,
-            name="lstm_1",
-        ),
-        name="bi_lstm_1",
-    )(lstm_0)
+
+    def recurrent(index: int) -> keras.Layer:
+        if cell == "lstm":
+            return LSTM(
+                lstm_units,
+                recurrent_activation=recurrent_activation,
+                return_sequences=True,
+                name=f"lstm_{index}",
+            )
+        options = {"recurrent_activation": recurrent_activation} if cell == "gru" else {}
+        return recurrent_layer(
+            cell, lstm_units, return_sequences=True, name=f"lstm_{index}", **options
+        )
+
+    lstm_0 = Bidirectional(recurrent(0), name="bi_lstm_0")(x)
+    lstm_1 = Bidirectional(recurrent(1), name="bi_lstm_1")(lstm_0)
     x = keras.layers.Concatenate(name="skip_concat")([lstm_1, lstm_0, x])
     pooled = AttentionPooling(score="deepmoji", return_attention=return_attention, name="attlayer")(
         x

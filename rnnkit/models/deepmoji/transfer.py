@@ -55,6 +55,7 @@ class Config:
     embedding_dim: int = 256
     lstm_units: int = 512
     gate: str = "hard_sigmoid"
+    cell: str = "lstm"
     maxlen: int = 30
     vocab_size: int = 50000
     pretrain_samples: int | None = None  # None: the whole stand-in corpus
@@ -169,6 +170,7 @@ def build(
         return_attention=return_attention,
         embedding_dim=config.embedding_dim,
         lstm_units=config.lstm_units,
+        cell=config.cell,
     )
 
 
