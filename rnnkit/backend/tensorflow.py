@@ -11,6 +11,11 @@ recurrent matmul of the ``tf_while`` loop (:mod:`rnnkit.ops.recurrent_matmul`):
   so the transpose must happen before the loop. The kernel gradient stays the
   per-step ``h^T dz``, which runs at full speed.
 
+The parallel-scan layers' native path (``parallel_scan.cumlogsumexp``, chosen by the
+planner, run by :func:`rnnkit.ops.parallel_scan.chunked_linear_recurrence`):
+:func:`cumulative_logsumexp` is ``tf.math.cumulative_logsumexp`` and its registered
+gradient.
+
 Batch splitting (:mod:`rnnkit.ops.batch_split`) runs on any backend when asked for; its
 ``"auto"`` setting splits on TensorFlow only. Tests check the fast path against the
 generic matmul. Measured gains: ``benchmarks/RESULTS.md``.
@@ -53,3 +58,11 @@ class TFPretransposedMatmul(RecurrentMatmul):
             return tf.matmul(h, kernel), grad
 
         return product(h, kernel)
+
+
+def cumulative_logsumexp(x: Any, axis: int) -> Any:
+    """Inclusive cumulative log-sum-exp of ``x`` along ``axis``
+    (``tf.math.cumulative_logsumexp``)."""
+    import tensorflow as tf
+
+    return tf.math.cumulative_logsumexp(x, axis=axis)
