@@ -26,13 +26,14 @@ class MinGRU(ParallelRNN):
     (``layer.execution_plan(x)``, :func:`rnnkit.explain`), with the same outputs and
     gradients up to float rounding:
 
-    - ``parallel_scan.cumlogsumexp``: on JAX computing on a CPU, under any mask,
+    - ``parallel_scan.cumlogsumexp``: in training on JAX computing on a CPU, any mask,
       length, dtype, initial state and direction: ``jax.lax.cumlogsumexp`` over
       fixed-length chunks of the time axis
       (:func:`rnnkit.ops.parallel_scan.chunked_linear_recurrence`; float16 and bfloat16
       computed in float32);
     - ``parallel_scan`` / ``parallel_scan.dynamic_length`` otherwise (TensorFlow and
-      torch, whose native forms measured no faster; a GPU; or the path
+      torch, whose native forms measured no faster; inference, where JAX's measured
+      slower; a GPU; or the path
       turned off with ``rnnkit.layers.planner.excluding``): the generic associative scan
       (:func:`rnnkit.ops.parallel_scan.linear_recurrence`), its ``while_loop`` form for a
       time length known only at run time.

@@ -31,7 +31,8 @@ class ParallelRNN(keras.Layer):
     (see it with ``layer.execution_plan(x)`` or :func:`rnnkit.explain`); both give the
     same outputs and gradients up to float rounding:
 
-    - ``parallel_scan.cumlogsumexp``: on JAX computing on a CPU (the planner's
+    - ``parallel_scan.cumlogsumexp``: in training (``training=True``) on JAX computing
+      on a CPU (the planner's
       ``CUMLOGSUMEXP_BACKENDS``; TensorFlow's and torch's native forms measured no faster
       than the generic scan), any mask, length, dtype, initial state and direction: the
       one-pass form with the backend's native cumulative log-sum-exp
@@ -39,7 +40,7 @@ class ParallelRNN(keras.Layer):
       joined by a scan over one step per chunk
       (:func:`rnnkit.ops.parallel_scan.chunked_linear_recurrence`); float16 and bfloat16
       are computed in float32;
-    - otherwise (TensorFlow, torch, a GPU, or the path turned off with
+    - otherwise (inference, TensorFlow, torch, a GPU, or the path turned off with
       ``rnnkit.layers.planner.excluding("parallel_scan.cumlogsumexp")``) the generic
       associative scan (:func:`rnnkit.ops.parallel_scan.linear_recurrence`):
       ``parallel_scan``, or ``parallel_scan.dynamic_length`` for a time length known

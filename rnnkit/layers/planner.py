@@ -43,8 +43,9 @@ The parallel-scan layers (:class:`rnnkit.layers.MinGRU`, :class:`rnnkit.layers.M
   log-sum-exp over chunks of :data:`CUMLOGSUMEXP_CHUNK` steps
   (:func:`rnnkit.ops.parallel_scan.chunked_linear_recurrence`), on a backend of
   :data:`CUMLOGSUMEXP_BACKENDS` (JAX: the others measured no faster than the generic
-  scan) computing on a CPU; any mask, length, dtype (float16 and
-  bfloat16 are computed in float32), initial state and direction. Its chunks' states
+  scan) computing on a CPU, in training (``training=True``; inference measured slower),
+  under any mask, length, dtype (float16 and bfloat16 are computed in float32), initial
+  state and direction. Its chunks' states
   are joined by the generic scan over one step per chunk, or by its ``while_loop`` when
   the length is known only at run time (``loop=while_loop`` in the plan's details).
 - ``parallel_scan``: the generic associative scan over the whole sequence
@@ -325,8 +326,9 @@ def plan_parallel_scan(
     """The plan of a parallel-scan layer's call (``layer(sequences, mask=mask)``) on this
     backend and device now: ``parallel_scan.cumlogsumexp`` where it applies, else the
     generic scan, ``parallel_scan`` or, for a time length unknown when tracing,
-    ``parallel_scan.dynamic_length``. Neither the mask's pattern, the dtype, the initial
-    state nor ``training`` changes the choice."""
+    ``parallel_scan.dynamic_length``. The native path needs ``training`` (JAX's
+    ``cumlogsumexp`` outside a gradient measured slower than the generic scan); neither
+    the mask's pattern, the dtype nor the initial state changes the choice."""
     backend = keras.backend.backend()
     shape = static_shape(sequences)
     dynamic = len(shape) < 2 or shape[1] is None
@@ -335,6 +337,8 @@ def plan_parallel_scan(
         blockers.append(f"not measured faster than the generic scan on {backend}")
     elif _device() != "CPU":
         blockers.append("a GPU (measured on a CPU only)")
+    elif not training:
+        blockers.append("inference (measured slower than the generic scan)")
     name = None if blockers else _first_allowed(["parallel_scan.cumlogsumexp"], blockers)
     if name is not None:
         return ExecutionPlan(

@@ -151,11 +151,9 @@ def chunked_linear_recurrence(
         steps = ops.shape(log_a)[1]
         chunks = (steps + chunk - 1) // chunk
         pad = chunks * chunk - steps
-        widths = ops.stack(
-            [ops.zeros((2,), "int32"), ops.stack([0, pad]), ops.zeros((2,), "int32")]
-        )
-        log_a = ops.pad(log_a, widths)
-        log_b = ops.pad(log_b, widths, constant_values=LOG_ZERO)
+        fill = ops.zeros((batch, pad, units), compute)
+        log_a = ops.concatenate([log_a, fill], axis=1)
+        log_b = ops.concatenate([log_b, fill + LOG_ZERO], axis=1)
     log_a = ops.reshape(log_a, (batch, chunks, chunk, units))
     log_b = ops.reshape(log_b, (batch, chunks, chunk, units))
     log_decay = ops.cumsum(log_a, axis=2)
