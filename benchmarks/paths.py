@@ -43,7 +43,7 @@ from timing import interleaved_medians  # benchmarks/timing.py
 import rnnkit
 from rnnkit import backend, config
 from rnnkit.layers import planner
-from rnnkit.ops import batch_split
+from rnnkit.ops import batch_split, parallel_scan
 
 B, D, H = 64, 256, 512
 
@@ -74,7 +74,23 @@ CODE = {
     "projection=per_step": [],
     "jax.scan_batched_grads": [backend.jax],
     "cudnn": [backend.cudnn.keras_cudnn],
+    "parallel_scan.cumlogsumexp": [
+        parallel_scan.chunked_linear_recurrence,
+        parallel_scan.masked_coefficients,
+        backend.run_linear_recurrence,
+        backend.tensorflow.cumulative_logsumexp,
+        backend.jax.cumulative_logsumexp,
+        backend.torch.cumulative_logsumexp,
+        planner.plan_parallel_scan,
+    ],
 }
+#: the native scan's rows, on every backend that has it
+SCAN_ROWS = [
+    ("parallel_scan.cumlogsumexp", kind, mode, mask, ("parallel_scan.cumlogsumexp",))
+    for kind in ("mingru", "minlstm")
+    for mode in ("infer", "train")
+    for mask in (None, "left")
+]
 
 #: (path, layer kind, mode, mask, how to turn the path off) per backend. ``off`` is a
 #: tuple of planner paths to exclude, or a dict of rnnkit.config settings.
@@ -143,6 +159,10 @@ def make_layer(kind: str) -> keras.Layer:
         return rnnkit.layers.LSTM(H, return_sequences=True)
     if kind == "lstm-state":  # its final states are read: the packed path's case
         return rnnkit.layers.LSTM(H, return_sequences=True, return_state=True)
+    if kind == "mingru":
+        return rnnkit.layers.MinGRU(H, return_sequences=True)
+    if kind == "minlstm":
+        return rnnkit.layers.MinLSTM(H, return_sequences=True)
     if kind == "lstm-hsig":
         return rnnkit.layers.LSTM(
             H, recurrent_activation="keras2_hard_sigmoid", return_sequences=True
@@ -264,7 +284,10 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--markdown", action="store_true")
     args = parser.parse_args(argv)
     backend = keras.backend.backend()
-    rows_spec = [r for r in ROWS.get(backend, []) if not args.only or r[0] in args.only]
+    candidates = ROWS.get(backend, []) + (
+        SCAN_ROWS if backend in planner.CUMLOGSUMEXP_BACKENDS else []
+    )
+    rows_spec = [r for r in candidates if not args.only or r[0] in args.only]
     print(
         f"{date.today()} {platform.node()} {os.cpu_count()} CPUs, keras {keras.__version__}, "
         f"backend {backend}, B={B} D={D} H={H}, median of {args.repeats}",

@@ -17,6 +17,12 @@ Rows ``mingru`` and ``minlstm`` time the parallel-scan layers (``rnnkit.layers.M
 ``MinLSTM``) against rnnkit's own GRU / LSTM of the same size (other weights, so no
 output check); their FLOPs are the input projection's alone.
 
+``--also-excluding PATH ...`` adds, under each row, the same rnnkit layer (same weights,
+outputs checked against the row's) run with those paths turned off
+(``rnnkit.layers.planner.excluding``), timed in the same rotation: e.g.
+``--also-excluding parallel_scan.cumlogsumexp`` times the generic associative scan beside
+the native one. Every row shows the plans its rnnkit layer ran (``planner.recording``).
+
 One extra row, ``lstm-hsig``, is DeepMoji's LSTM (Keras 2 hard-sigmoid gates, which no
 fused kernel has): rnnkit's LSTM against ``keras.layers.RNN(rnnkit.cells.LSTMCell(...))``,
 the plain per-step loop that projects the inputs at every step.
@@ -37,6 +43,7 @@ Usage::
     KERAS_BACKEND=torch python benchmarks/rnn.py --markdown
     python benchmarks/rnn.py --isolate --markdown  # each row in a fresh process
     python benchmarks/rnn.py --padded --configs short  # right-padded, masked batches
+    python benchmarks/rnn.py --kinds mingru --also-excluding parallel_scan.cumlogsumexp
 
 Results are recorded in ``benchmarks/RESULTS.md``.
 """
@@ -56,6 +63,7 @@ import numpy as np
 from timing import interleaved_medians, median_seconds  # benchmarks/timing.py
 
 import rnnkit
+from rnnkit.layers import planner
 
 CONFIGS = {
     "short": dict(B=64, T=50, D=256, H=512),
@@ -124,7 +132,33 @@ def build_model(layer: keras.Layer, T: int, D: int, padded: bool = False) -> ker
     return model
 
 
-def bench_row(kind: str, cfg: dict, repeats: int, padded: bool = False) -> dict:
+def excluding_every_call(fn, paths: tuple[str, ...]):
+    """``fn`` run inside ``planner.excluding(*paths)`` at every call (TensorFlow and JAX
+    plan when they trace, the first call; torch plans at every call)."""
+    if not paths:
+        return fn
+
+    def run():
+        with planner.excluding(*paths):
+            return fn()
+
+    return run
+
+
+def plans_of(fn) -> str:
+    """The plans of the rnnkit layers one call of ``fn`` records (a tracing call on
+    TensorFlow and JAX, any call on torch)."""
+    with planner.recording() as rows:
+        fn()
+    names = sorted({f"{p.name} ({p.details()})" if p.details() else p.name for _, p in rows})
+    return ", ".join(names) or "(traced before)"
+
+
+def bench_row(
+    kind: str, cfg: dict, repeats: int, padded: bool = False, also_excluding: tuple = ()
+) -> dict:
+    """One row (and, with ``also_excluding``, its sibling row ``row["without"]``: the
+    rnnkit layer with those paths turned off, timed in the same rotation)."""
     B, T, D, H = cfg["B"], cfg["T"], cfg["D"], cfg["H"]
     rng = np.random.default_rng(0)
     x = rng.standard_normal((B, T, D), dtype=np.float32)
@@ -134,6 +168,11 @@ def bench_row(kind: str, cfg: dict, repeats: int, padded: bool = False) -> dict:
     anchor_layer, ours_layer = layers_for(kind, H)
     anchor = build_model(anchor_layer, T, D, padded)
     ours = build_model(ours_layer, T, D, padded)
+    without = None
+    if also_excluding:
+        without = build_model(layers_for(kind, H)[1], T, D, padded)
+        without.set_weights(ours.get_weights())
+    plans = {"infer": plans_of(lambda: ours.predict_on_batch(x))}
     y_ours = ours.predict_on_batch(x)
     err = float("nan")  # a parallel-scan layer has other weights than its anchor
     if kind not in PARALLEL:
@@ -142,50 +181,95 @@ def bench_row(kind: str, cfg: dict, repeats: int, padded: bool = False) -> dict:
         err = float(np.abs(np.asarray(anchor.predict_on_batch(x)) - np.asarray(y_ours)).max())
         if err > 1e-3:
             raise AssertionError(f"{kind}: rnnkit and keras outputs differ by {err:.2e}")
+    without_diff, without_plans = float("nan"), {}
+    if without is not None:
+        if kind not in PARALLEL:  # set to the anchor's weights above
+            without.set_weights(ours.get_weights())
+        infer_without = excluding_every_call(lambda: without.predict_on_batch(x), also_excluding)
+        without_plans["infer"] = plans_of(infer_without)
+        y_without = np.asarray(infer_without())
+        without_diff = float(np.abs(y_without - np.asarray(y_ours)).max())
+        if without_diff > 1e-3:
+            raise AssertionError(
+                f"{kind}: the rnnkit layer with and without {also_excluding} differs by "
+                f"{without_diff:.2e}"
+            )
     target = rng.standard_normal(np.asarray(y_ours).shape, dtype=np.float32)
     directions = 2 if kind == "bilstm" else 1
     # the matmuls of the layer's equations (no state enters a parallel-scan layer's gates)
     state_dim = 0 if kind in PARALLEL else H
     forward_flops = 2 * B * T * (D + state_dim) * GATES[kind] * H * directions
-    row = {"kind": kind, "T": T, "max_abs_diff": err, "padded": padded}
+    row = {"kind": kind, "T": T, "max_abs_diff": err, "padded": padded, "plans": plans}
+    sibling = None
+    if without is not None:
+        sibling = {
+            "kind": kind,
+            "T": T,
+            "max_abs_diff": without_diff,
+            "padded": padded,
+            "excluding": list(also_excluding),
+            "plans": without_plans,
+        }
+        row["without"] = sibling
     peak_fn = peak_matmul(B * T, D + H, 4 * H)
     peak_flops = 2 * B * T * (D + H) * 4 * H
     for mode in ("infer", "train"):
         if mode == "infer":
             fa = lambda: anchor.predict_on_batch(x)
             fo = lambda: ours.predict_on_batch(x)
+            fw = lambda: without.predict_on_batch(x)
             flops = forward_flops
         else:
             fa = lambda: anchor.train_on_batch(x, target)
             fo = lambda: ours.train_on_batch(x, target)
+            fw = lambda: without.train_on_batch(x, target)
             flops = 3 * forward_flops
+            plans["train"] = plans_of(fo)
+        fns = [fa, fo, peak_fn]
+        if sibling is not None:
+            fw = excluding_every_call(fw, also_excluding)
+            if mode == "train":
+                without_plans["train"] = plans_of(fw)
+            fns.append(fw)
         # the peak matmul is timed in the same rotation, so that the floor is measured
         # in the same phase of the machine as the row (single runs move by 10-30%)
-        t_anchor, t_ours, t_peak = interleaved_medians([fa, fo, peak_fn], repeats)
+        t_anchor, t_ours, t_peak, *t_without = interleaved_medians(fns, repeats)
         row_peak = peak_flops / t_peak / 1e9
-        row[mode] = {
-            "keras_ms": t_anchor * 1e3,
-            "rnnkit_ms": t_ours * 1e3,
-            "speedup": t_anchor / t_ours,
-            "gflops": flops / t_ours / 1e9,
-            "peak_gflops": row_peak,
-            "x_floor": t_ours / (flops / (row_peak * 1e9)),
-        }
+        for target_row, t in ((row, t_ours), (sibling, t_without[0] if t_without else None)):
+            if target_row is None:
+                continue
+            target_row[mode] = {
+                "keras_ms": t_anchor * 1e3,
+                "rnnkit_ms": t * 1e3,
+                "speedup": t_anchor / t,
+                "gflops": flops / t / 1e9,
+                "peak_gflops": row_peak,
+                "x_floor": t / (flops / (row_peak * 1e9)),
+            }
     return row
 
 
-def table(rows: list[dict], markdown: bool) -> str:
+def label(r: dict) -> str:
+    return (
+        r["kind"]
+        + (" (vs per-step RNN(cell))" if r["kind"] == "lstm-hsig" else "")
+        + (f" (vs rnnkit {PARALLEL[r['kind']][0]})" if r["kind"] in PARALLEL else "")
+        + (" (right-padded)" if r.get("padded") else "")
+        + (f" without {', '.join(r['excluding'])}" if r.get("excluding") else "")
+    )
+
+
+def table(rows: list[dict], markdown: bool, plans: bool = False) -> str:
     head = ["layer", "T", "mode", "keras ms", "rnnkit ms", "speedup", "GFLOP/s", "peak", "x floor"]
+    head += ["plan"] if plans else []
     lines = []
+    rows = [s for r in rows for s in (r, r.get("without")) if s is not None]
     for r in rows:
         for mode in ("infer", "train"):
             m = r[mode]
             lines.append(
                 [
-                    r["kind"]
-                    + (" (vs per-step RNN(cell))" if r["kind"] == "lstm-hsig" else "")
-                    + (f" (vs rnnkit {PARALLEL[r['kind']][0]})" if r["kind"] in PARALLEL else "")
-                    + (" (right-padded)" if r.get("padded") else ""),
+                    label(r),
                     str(r["T"]),
                     mode,
                     f"{m['keras_ms']:.1f}",
@@ -195,6 +279,7 @@ def table(rows: list[dict], markdown: bool) -> str:
                     f"{m['peak_gflops']:.0f}",
                     f"{m['x_floor']:.2f}",
                 ]
+                + ([r.get("plans", {}).get(mode, "?")] if plans else [])
             )
     if markdown:
         out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -218,6 +303,8 @@ def isolated_rows(args: argparse.Namespace) -> list[dict]:
             command = [sys.executable, os.path.abspath(__file__), "--configs", name]
             command += ["--kinds", kind, "--repeats", str(args.repeats), "--json", out]
             command += ["--padded"] if args.padded else []
+            if args.also_excluding:
+                command += ["--also-excluding", *args.also_excluding]
             start = time.time()
             done = subprocess.run(command, capture_output=True, text=True)
             if done.returncode != 0:
@@ -246,7 +333,7 @@ def in_process_rows(args: argparse.Namespace, backend: str) -> list[dict]:
         print(f"[{name}] {cfg}: matmul peak {peak:.1f} GFLOP/s", flush=True)
         for i, kind in enumerate(args.kinds, 1):
             start = time.time()
-            row = bench_row(kind, cfg, args.repeats, args.padded)
+            row = bench_row(kind, cfg, args.repeats, args.padded, tuple(args.also_excluding))
             row["config"], row["peak_gflops"], row["backend"] = name, peak, backend
             rows.append(row)
             print(
@@ -254,6 +341,13 @@ def in_process_rows(args: argparse.Namespace, backend: str) -> list[dict]:
                 f"train {row['train']['speedup']:.2f}x ({time.time() - start:.0f} s)",
                 flush=True,
             )
+            if "without" in row:
+                w = row["without"]
+                print(
+                    f"        without {', '.join(w['excluding'])}: infer "
+                    f"{w['infer']['speedup']:.2f}x, train {w['train']['speedup']:.2f}x",
+                    flush=True,
+                )
     return rows
 
 
@@ -277,6 +371,18 @@ def main(argv: list[str] | None = None) -> list[dict]:
         "can depend on what ran before it: BiLSTM inference at T=500 on TensorFlow took "
         "1165-1176 ms alone and 1321-1325 ms after the LSTM rows)",
     )
+    parser.add_argument(
+        "--also-excluding",
+        nargs="+",
+        default=[],
+        choices=list(planner.EXCLUDABLE),
+        metavar="PATH",
+        help="also time each rnnkit layer with these execution paths turned off "
+        "(rnnkit.layers.planner.excluding), in the same rotation, as a row below it",
+    )
+    parser.add_argument(
+        "--plans", action="store_true", help="add the plans each rnnkit layer ran to the table"
+    )
     args = parser.parse_args(argv)
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
@@ -290,7 +396,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     )
     rows = isolated_rows(args) if args.isolate else in_process_rows(args, backend)
     print()
-    print(table(rows, args.markdown))
+    print(table(rows, args.markdown, args.plans))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1)

@@ -29,8 +29,12 @@ Masks follow :func:`rnnkit.ops.recurrence` (the step runs under the same ``maske
 wrapper; the carried previous output is the output before, so it is rebuilt rather than
 kept). Recurrent dropout passes its (B, units) mask to every step.
 
-Used by :class:`rnnkit.layers.RNN` on JAX's CPU backend for float32 sequences of a gated
-cell, with ``loop="auto"`` and the per-step projection (the plan
+The parallel-scan layers' native path (``parallel_scan.cumlogsumexp``, chosen by the
+planner, run by :func:`rnnkit.ops.parallel_scan.chunked_linear_recurrence`) takes
+:func:`cumulative_logsumexp` from this module: ``jax.lax.cumlogsumexp``.
+
+The batched-gradient scan is used by :class:`rnnkit.layers.RNN` on JAX's CPU backend
+for float32 sequences of a gated cell, with ``loop="auto"`` and the per-step projection (the plan
 ``jax.scan_batched_grads`` of :mod:`rnnkit.layers.planner`); tests check it against the
 generic ``scan`` loop (outputs, states and gradients, every cell, both directions, every
 mask, initial states, input and recurrent dropout). Measured gains:
@@ -326,3 +330,10 @@ def scan_with_batched_weight_grads(
         tuple(initial_states),
     )
     return outs[-1], outs, list(final)
+
+
+def cumulative_logsumexp(x: Any, axis: int) -> Any:
+    """Inclusive cumulative log-sum-exp of ``x`` along ``axis`` (``jax.lax.cumlogsumexp``)."""
+    import jax
+
+    return jax.lax.cumlogsumexp(x, axis=axis)

@@ -17,10 +17,25 @@ class MinGRU(ParallelRNN):
     ``z_t = sigmoid(x_t W_z + b_z)``, ``h~_t = g(x_t W_h + b_h)``,
     ``h_t = (1 - z_t) * h_{t-1} + z_t * h~_t``, with ``g(v) = v + 0.5`` for ``v >= 0`` and
     ``sigmoid(v)`` below (the paper's log-space form: candidates stay positive). No state
-    enters the gates, so the whole sequence is one projection and one associative scan in
-    log space (:func:`rnnkit.ops.parallel_scan.linear_recurrence`); :meth:`step` runs the
-    same recurrence one step at a time. The scan runs on every backend; there is no
-    linear-space variant (its products overflow in low precision).
+    enters the gates, so the whole sequence is one projection and one solve of the linear
+    recurrence in log space; :meth:`step` runs the same recurrence one step at a time.
+    There is no linear-space variant (its products overflow in low precision).
+
+    Every call runs one path, chosen by :func:`rnnkit.layers.planner.plan_parallel_scan`
+    (``layer.execution_plan(x)``, :func:`rnnkit.explain`), with the same outputs and
+    gradients up to float rounding:
+
+    - ``parallel_scan.cumlogsumexp``: in training on JAX computing on a CPU, any mask,
+      length, dtype, initial state and direction: ``jax.lax.cumlogsumexp`` over
+      fixed-length chunks of the time axis
+      (:func:`rnnkit.ops.parallel_scan.chunked_linear_recurrence`; float16 and bfloat16
+      computed in float32);
+    - ``parallel_scan`` / ``parallel_scan.dynamic_length`` otherwise (TensorFlow and
+      torch, whose native forms measured no faster; inference, where JAX's measured
+      slower; a GPU; or the path
+      turned off with ``rnnkit.layers.planner.excluding``): the generic associative scan
+      (:func:`rnnkit.ops.parallel_scan.linear_recurrence`), its ``while_loop`` form for a
+      time length known only at run time.
 
     Masks of any pattern (right- or left-padded, holes) carry the state through masked
     steps, so the outputs at real positions equal those of the unpadded sequence and the

@@ -18,10 +18,25 @@ class MinLSTM(ParallelRNN):
     ``h~_t = g(x_t W_h + b_h)``, normalized gates ``f'_t = f_t / (f_t + i_t)`` and
     ``i'_t = i_t / (f_t + i_t)``, ``h_t = f'_t * h_{t-1} + i'_t * h~_t`` (the paper's
     length-independent form, computed in log space; ``g`` as in :class:`MinGRU`). The
-    sequence runs as one projection and one associative scan
-    (:func:`rnnkit.ops.parallel_scan.linear_recurrence`); :meth:`step` runs the same
-    recurrence one step at a time. Masks of any pattern carry the state through masked
-    steps.
+    sequence runs as one projection and one solve of the linear recurrence; :meth:`step`
+    runs the same recurrence one step at a time. Masks of any pattern carry the state
+    through masked steps.
+
+    Every call runs one path, chosen by :func:`rnnkit.layers.planner.plan_parallel_scan`
+    (``layer.execution_plan(x)``, :func:`rnnkit.explain`), with the same outputs and
+    gradients up to float rounding:
+
+    - ``parallel_scan.cumlogsumexp``: in training on JAX computing on a CPU, any mask,
+      length, dtype, initial state and direction: ``jax.lax.cumlogsumexp`` over
+      fixed-length chunks of the time axis
+      (:func:`rnnkit.ops.parallel_scan.chunked_linear_recurrence`; float16 and bfloat16
+      computed in float32);
+    - ``parallel_scan`` / ``parallel_scan.dynamic_length`` otherwise (TensorFlow and
+      torch, whose native forms measured no faster; inference, where JAX's measured
+      slower; a GPU; or the path
+      turned off with ``rnnkit.layers.planner.excluding``): the generic associative scan
+      (:func:`rnnkit.ops.parallel_scan.linear_recurrence`), its ``while_loop`` form for a
+      time length known only at run time.
 
     Args:
         units: positive integer, dimensionality of the state and output.

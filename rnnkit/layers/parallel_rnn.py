@@ -2,9 +2,10 @@
 
 Their gates depend on the input alone, so the state follows a linear recurrence
 ``h_t = a_t * h_{t-1} + b_t`` whose coefficients come from one projection of the whole
-sequence, and :func:`rnnkit.ops.parallel_scan.linear_recurrence` solves it with an
-associative scan. :meth:`ParallelRNN.step` is the same function one step at a time, for
-generation token by token.
+sequence, and one call solves it over the whole sequence at once, the way
+:func:`rnnkit.layers.planner.plan_parallel_scan` decides (:meth:`ParallelRNN.execution_plan`).
+:meth:`ParallelRNN.step` is the same function one step at a time, for generation token by
+token.
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ from typing import Any
 import keras
 from keras import constraints, initializers, ops, regularizers
 
+from rnnkit.backend import run_linear_recurrence
 from rnnkit.layers import planner
 from rnnkit.layers.planner import ExecutionPlan
 from rnnkit.ops.min_rnn import linear_step
-from rnnkit.ops.parallel_scan import linear_recurrence
 from rnnkit.ops.validation import cast_integer_inputs, check_sequences, static_shape
 
 
@@ -26,6 +27,25 @@ class ParallelRNN(keras.Layer):
 
     Subclasses set ``gates`` (blocks of ``units`` columns in ``kernel``) and implement
     :meth:`coefficients` (the logs of ``a`` and ``b`` from the projected inputs).
+
+    Every call runs one path, chosen by :func:`rnnkit.layers.planner.plan_parallel_scan`
+    (see it with ``layer.execution_plan(x)`` or :func:`rnnkit.explain`); both give the
+    same outputs and gradients up to float rounding:
+
+    - ``parallel_scan.cumlogsumexp``: in training (``training=True``) on JAX computing
+      on a CPU (the planner's
+      ``CUMLOGSUMEXP_BACKENDS``; TensorFlow's and torch's native forms measured no faster
+      than the generic scan), any mask, length, dtype, initial state and direction: the
+      one-pass form with the backend's native cumulative log-sum-exp
+      (``jax.lax.cumlogsumexp``) over fixed-length chunks of the time axis, their states
+      joined by a scan over one step per chunk
+      (:func:`rnnkit.ops.parallel_scan.chunked_linear_recurrence`); float16 and bfloat16
+      are computed in float32;
+    - otherwise (inference, TensorFlow, torch, a GPU, or the path turned off with
+      ``rnnkit.layers.planner.excluding("parallel_scan.cumlogsumexp")``) the generic
+      associative scan (:func:`rnnkit.ops.parallel_scan.linear_recurrence`):
+      ``parallel_scan``, or ``parallel_scan.dynamic_length`` for a time length known
+      only at run time.
 
     Args:
         units: positive integer, dimensionality of the state and output.
@@ -231,12 +251,16 @@ class ParallelRNN(keras.Layer):
     def execution_plan(
         self, inputs: Any, mask: Any = None, training: bool = False
     ) -> ExecutionPlan:
-        """How a call runs (:meth:`rnnkit.layers.RNN.execution_plan`): the associative
-        scan over the whole sequence (``parallel_scan``), or a scan loop when the length
-        is known only at run time (``parallel_scan.dynamic_length``)."""
-        length = static_shape(inputs)[1] if len(static_shape(inputs)) > 1 else None
-        name = "parallel_scan" if length is not None else "parallel_scan.dynamic_length"
-        return ExecutionPlan(name, keras.backend.backend())
+        """How ``layer(inputs, mask=mask, training=training)`` runs on this backend and
+        device now (:func:`rnnkit.layers.planner.plan_parallel_scan`; see the class
+        docstring for the paths). Computes nothing.
+
+        Example:
+
+        >>> MinGRU(8).execution_plan(keras.ops.ones((2, 5, 3))).name  # doctest: +SKIP
+        'parallel_scan.cumlogsumexp'
+        """
+        return planner.plan_parallel_scan(self, inputs, mask, training)
 
     def call(
         self,
@@ -251,7 +275,8 @@ class ParallelRNN(keras.Layer):
             # a copy, not the variable's storage: the assignment below must not
             # overwrite a tensor the backward pass still needs (torch)
             h0 = ops.copy(ops.convert_to_tensor(self.states[0]))
-        planner.record(self, self.execution_plan(sequences, mask, training))
+        plan = self.execution_plan(sequences, mask, training)
+        planner.record(self, plan)
         if self.go_backwards:
             sequences = ops.flip(sequences, axis=1)
             if mask is not None:
@@ -260,7 +285,7 @@ class ParallelRNN(keras.Layer):
         log_a, log_b = self.coefficients(self._project(sequences, input_mask))
         if h0 is not None:
             h0 = ops.cast(h0, log_a.dtype)
-        outputs = linear_recurrence(log_a, log_b, h0, mask)
+        outputs = run_linear_recurrence(plan, log_a, log_b, h0, mask)
         # the static shape (TensorFlow's scan can lose it inside a traced train step)
         outputs = ops.reshape(
             outputs, (ops.shape(sequences)[0], ops.shape(sequences)[1], self.units)

@@ -24,7 +24,7 @@ def min_gru_coefficients(projected: Any, units: int) -> tuple[Any, Any]:
     ``(..., 2 * units)`` (gate, then candidate); each ``(..., units)``."""
     gate, candidate = projected[..., :units], projected[..., units:]
     log_z = -ops.softplus(-gate)
-    log_keep = -ops.softplus(gate)  # log(1 - z)
+    log_keep = log_z - gate  # log(1 - z) = -softplus(gate), one softplus fewer
     return log_keep, log_z + log_g(candidate)
 
 
@@ -37,7 +37,7 @@ def min_lstm_coefficients(projected: Any, units: int) -> tuple[Any, Any]:
     candidate = projected[..., 2 * units :]
     diff = ops.softplus(-forget) - ops.softplus(-inp)  # log i - log f
     log_f = -ops.softplus(diff)
-    log_i = -ops.softplus(-diff)
+    log_i = log_f + diff  # -softplus(-diff), one softplus fewer
     return log_f, log_i + log_g(candidate)
 
 

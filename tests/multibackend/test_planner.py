@@ -193,4 +193,31 @@ def test_explain_lists_every_recurrent_layer_nested_ones_included(capsys):
     for row in rows:
         assert row["layer"] in printed and row["plan"] in printed
     assert BACKEND in printed.splitlines()[0]
-    assert [r["plan"] for r in rnnkit.explain(side, X, print_table=False)] == ["parallel_scan"]
+    assert [r["plan"] for r in rnnkit.explain(side, X, print_table=False)] == [
+        parallel_scan_name()
+    ]
+
+
+def parallel_scan_name(training: bool = False) -> str:
+    """The parallel-scan layers' plan on this backend and device (a static length)."""
+    planner = rnnkit.layers.planner
+    if training and BACKEND in planner.CUMLOGSUMEXP_BACKENDS and planner._device() == "CPU":
+        return "parallel_scan.cumlogsumexp"
+    return "parallel_scan"
+
+
+def test_parallel_scan_layers():
+    from rnnkit.layers import MinLSTM, planner
+
+    for layer in (MinGRU(U), MinLSTM(U)):
+        plan = layer.execution_plan(X, mask=LEFT, training=True)
+        assert plan.name == parallel_scan_name(training=True) and not plan.fused
+        if plan.name == "parallel_scan.cumlogsumexp":
+            assert plan.chunk == planner.CUMLOGSUMEXP_CHUNK
+            assert plan.details() == f"loop=associative_scan, chunk={plan.chunk}"
+        else:
+            assert "parallel_scan.cumlogsumexp" in plan.reasons()
+        with planner.excluding("parallel_scan.cumlogsumexp"):
+            plain = layer.execution_plan(X)
+        assert plain.name == "parallel_scan" and plain.details() == ""
+        assert "parallel_scan.cumlogsumexp" in plain.reasons()
