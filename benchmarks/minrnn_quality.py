@@ -27,7 +27,7 @@ import pandas as pd
 from sklearn.metrics import accuracy_score
 from sklearn_baseline import tweet_splits  # benchmarks/sklearn_baseline.py
 
-from rnnkit.data.deepmoji_benchmarks import load_deepmoji_benchmark
+from rnnkit.models.deepmoji.benchmarks import load_deepmoji_benchmark
 from rnnkit.sklearn import RNNClassifier
 
 CELLS = ("gru", "mingru", "lstm", "minlstm")

@@ -4,12 +4,12 @@ For each corpus size (default 1M and 10M synthetic tweets) it
 
 1. generates the raw corpus (``benchmarks/synthetic_corpus.py``, gzip JSONL shards; kept
    and reused by later runs, since the files are a function of size, shards and seed),
-2. prepares it (:func:`rnnkit.data.prepare_corpus` with DeepMoji's vocabulary, all
+2. prepares it (:func:`rnnkit.models.deepmoji.prepare_corpus` with DeepMoji's vocabulary, all
    cores; reused when a complete prepared corpus is already there),
 3. pretrains a tiny DeepMoji model (``--embed 16 --units 16``, batch 1024) for one
    full epoch over the training split, streaming from the shards, in a child process
    of its own: through :func:`rnnkit.training.pretrain` with the corpus directory
-   (``--trainer pretrain``) or :func:`rnnkit.data.corpus_dataset` + ``model.fit``
+   (``--trainer pretrain``) or :func:`rnnkit.models.deepmoji.corpus_dataset` + ``model.fit``
    (``--trainer fit``; ``auto`` = ``pretrain`` when it accepts a corpus directory).
 
 The child reports its own peak resident set size (``ru_maxrss``, the kernel's high-water
@@ -86,7 +86,7 @@ def child(args: argparse.Namespace) -> None:
     import keras
 
     import rnnkit
-    from rnnkit.data import corpus_dataset, corpus_steps, load_corpus
+    from rnnkit.models.deepmoji import corpus_dataset, corpus_steps, load_corpus
 
     info = load_corpus(args.corpus)
     steps = corpus_steps(info, "train", args.batch)
@@ -173,7 +173,7 @@ def generate(raw: Path, n: int, shards: int, workers: int) -> None:
 
 
 def prepare(raw: Path, prepared: Path, workers: int) -> dict:
-    from rnnkit.data import load_corpus, prepare_corpus
+    from rnnkit.models.deepmoji import load_corpus, prepare_corpus
 
     try:
         info = load_corpus(prepared)

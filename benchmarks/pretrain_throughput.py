@@ -3,7 +3,7 @@
 Three measurements, each with the projection "hours for one pass over 1.2 billion
 tweets" (DeepMoji's corpus) at the measured rate:
 
-* ``prepare``: texts/s of :func:`rnnkit.data.prepare_corpus` on a
+* ``prepare``: texts/s of :func:`rnnkit.models.deepmoji.prepare_corpus` on a
   synthetic corpus (``benchmarks/synthetic_corpus.py``, ``--n`` texts in gzip JSONL
   shards, generated first and not timed), with one worker process and with all cores
   (``os.cpu_count()``), with DeepMoji's vocabulary given (``--vocabulary given``) or
@@ -11,7 +11,7 @@ tweets" (DeepMoji's corpus) at the measured rate:
   texts read; examples/s the training examples written (a text with two class emoji
   gives two, dropped retweets and duplicates none).
 * ``read`` (needs TensorFlow): the training input pipeline alone,
-  :func:`rnnkit.data.corpus_dataset` over the prepared shards (shuffled, batch
+  :func:`rnnkit.models.deepmoji.corpus_dataset` over the prepared shards (shuffled, batch
   ``--batch``), iterated to the end: batches/s and tweets/s, to show whether reading keeps
   up with training.
 * ``train`` (any backend; no TensorFlow needed: the batch is fed as NumPy arrays): the
@@ -182,7 +182,7 @@ def bench_prepare(
     inputs: str, out: Path, workers: list[int], vocabularies: list[str], maxlen: int
 ) -> list[dict]:
     """Seconds and rates of prepare_corpus per (vocabulary mode, workers)."""
-    from rnnkit.data import prepare_corpus
+    from rnnkit.models.deepmoji import prepare_corpus
 
     given = synthetic_corpus.DEFAULT_DATA / "vocabulary.json"
     rows = []
@@ -226,7 +226,7 @@ def bench_prepare(
 
 def bench_read(directory: str, batch: int, repeats: int) -> dict:
     """Batches/s of corpus_dataset over the train split, iterated to the end (median)."""
-    from rnnkit.data import corpus_dataset, load_corpus
+    from rnnkit.models.deepmoji import corpus_dataset, load_corpus
 
     info = load_corpus(directory)
     times, batches = [], 0

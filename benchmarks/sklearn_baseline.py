@@ -115,7 +115,7 @@ def tweets(sample: int, repeats: int) -> list[dict]:
 
 
 def deepmoji_benchmarks(names: list[str]) -> list[dict]:
-    from rnnkit.data.deepmoji_benchmarks import load_deepmoji_benchmark
+    from rnnkit.models.deepmoji.benchmarks import load_deepmoji_benchmark
 
     rows = []
     for name in names:

@@ -2,7 +2,7 @@
 
 Corpora: the 14,980 real texts of DeepMoji's five benchmarks (the tokenizer reference
 file) and the 2,369 real tweets of the rtweet fixtures (emoji, URLs, mentions, non-ASCII).
-Also the emoji distant-supervision filter (:func:`rnnkit.data.extract_examples`, without
+Also the emoji distant-supervision filter (:func:`rnnkit.models.deepmoji.extract_examples`, without
 the duplicate filter since the tweet corpus is repeated). Anchor in the same run: a
 minimal regex tokenizer (lowercase + ``\\w+|[^\\w\\s]`` + dict lookup), so the ratio
 says what DeepMoji's faithful preprocessing costs over the simplest one. Median of several
@@ -21,9 +21,13 @@ import re
 import statistics
 import time
 
-from rnnkit.data import extract_examples, load_emoji_classes
 from rnnkit.data.paths import resolve
-from rnnkit.text import DeepMojiTokenizer, load_vocabulary
+from rnnkit.models.deepmoji import (
+    DeepMojiTokenizer,
+    extract_examples,
+    load_emoji_classes,
+    load_vocabulary,
+)
 
 
 def load_texts() -> dict[str, list[str]]:

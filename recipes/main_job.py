@@ -2,7 +2,7 @@
 
     python recipes/main_job.py      # what `make demo` runs; --verbose for framework logs
 
-1. Prepare the stand-in pretraining corpus with :func:`rnnkit.data.prepare_corpus`, the
+1. Prepare the stand-in pretraining corpus with :func:`rnnkit.models.deepmoji.prepare_corpus`, the
    same path as a real emoji corpus: the 38k labelled tweets of
    ../shared/data/tweets-sentiment (label = the ``sentiment`` column, 3 classes), since no
    emoji corpus of useful size is available here. TFRecord shards + manifest in
@@ -15,7 +15,7 @@
    uniform weight, and the heatmap PNG.
 4. Export the chain-thaw SS-Twitter model as a raw-text TF SavedModel
    (``runs/main_job/models/deepmoji/<version>/``) with DeepMoji's preprocessing
-   in-graph (:func:`rnnkit.text.pipeline.deepmoji_pipeline`, exact); check that its
+   in-graph (:func:`rnnkit.models.deepmoji.deepmoji_pipeline`, exact); check that its
    ids equal the Python tokenizer's on the benchmark's test texts.
 5. Start ``rnnkit serve`` on 127.0.0.1, answer one request through TF Serving's REST API,
    print it, stop the server.
@@ -87,13 +87,13 @@ def run(args: argparse.Namespace) -> dict:
     verbose = 2 if args.verbose else 0
 
     if not args.skip_pretrain:
-        from rnnkit.data import prepare_corpus
         from rnnkit.data.paths import resolve
         from rnnkit.data.tweets_sentiment import DEFAULT_RELATIVE_PATH
+        from rnnkit.models.deepmoji import prepare_corpus
         from rnnkit.training import pretrain
         from rnnkit.training.pretrain import load_state
 
-        t = step("1. Prepare the stand-in corpus (rnnkit.data.prepare_corpus)")
+        t = step("1. Prepare the stand-in corpus (rnnkit.models.deepmoji.prepare_corpus)")
         corpus = prepare_corpus(
             resolve(None, DEFAULT_RELATIVE_PATH),
             out / "corpus",
@@ -186,10 +186,13 @@ def run(args: argparse.Namespace) -> dict:
     import keras
     import numpy as np
 
-    from rnnkit.data import load_deepmoji_benchmark
+    from rnnkit.models.deepmoji import (
+        DeepMojiTokenizer,
+        deepmoji_pipeline,
+        load_deepmoji_benchmark,
+        load_vocabulary,
+    )
     from rnnkit.serving.export import TextModel, export
-    from rnnkit.text import DeepMojiTokenizer, load_vocabulary
-    from rnnkit.text.pipeline import deepmoji_pipeline
 
     folder = out / "finetuned"
     model = keras.models.load_model(folder / "finetuned.keras", safe_mode=True)

@@ -1,4 +1,4 @@
-"""Prepared corpora (rnnkit.data.corpus) against the in-process reference path
+"""Prepared corpora (rnnkit.models.deepmoji.corpus) against the in-process reference path
 (extract_examples + DeepMojiTokenizer.encode), resume after SIGKILL, bad input, reading."""
 
 import csv
@@ -18,21 +18,24 @@ import pytest
 import tensorflow as tf
 
 from rnnkit.cli.main import main as cli_main
-from rnnkit.data import (
+from rnnkit.data import iter_records, verify_shard
+from rnnkit.data.bloom import BloomFilter
+from rnnkit.data.paths import resolve
+from rnnkit.data.tfrecord import frame
+from rnnkit.models.deepmoji import (
+    SPECIAL_TOKENS,
+    DeepMojiTokenizer,
     LabelFinder,
+    build_vocabulary,
     corpus_dataset,
     corpus_steps,
     extract_examples,
-    iter_records,
     load_corpus,
     load_emoji_classes,
+    load_vocabulary,
     prepare_corpus,
-    verify_shard,
 )
-from rnnkit.data.corpus import _BOOTSTRAP, _example, _frame
-from rnnkit.data.emoji_corpus import _BloomFilter
-from rnnkit.data.paths import resolve
-from rnnkit.text import SPECIAL_TOKENS, DeepMojiTokenizer, build_vocabulary, load_vocabulary
+from rnnkit.models.deepmoji.corpus import _BOOTSTRAP, _example
 
 FIXTURES = resolve(None, "tweets-with-emoji/rtweet-fixtures.jsonl")
 SENTIMENT = resolve(None, "tweets-sentiment/crowdflower-tweets.csv")
@@ -99,7 +102,7 @@ def test_tfrecord_writer_is_read_by_tensorflow(tmp_path):
     rows = [([5, 300, 70000, 0], 3, 2**62 - 1), ([1, 0, 0, 0], 0, 0)]
     with open(tmp_path / "x.tfrecord", "wb") as f:
         for ids, label, key in rows:
-            f.write(_frame(_example(ids, label, key)))
+            f.write(frame(_example(ids, label, key)))
     spec = {
         "ids": tf.io.FixedLenFeature([4], tf.int64),
         "label": tf.io.FixedLenFeature([], tf.int64),
@@ -122,16 +125,16 @@ def test_tfrecord_writer_is_read_by_tensorflow(tmp_path):
     )
     with tf.io.TFRecordWriter(str(tmp_path / "y.tfrecord")) as w:
         w.write(ex.SerializeToString(deterministic=True))
-    assert (tmp_path / "y.tfrecord").read_bytes() == _frame(_example(*rows[0]))
+    assert (tmp_path / "y.tfrecord").read_bytes() == frame(_example(*rows[0]))
     assert verify_shard(tmp_path / "x.tfrecord") == 2
 
 
 def test_bloom_batched_equals_sequential():
     texts = [f"t{i % 700}" for i in range(2000)]  # repeats, within and across batches
-    seq = _BloomFilter(500, 0.05)  # small: false positives happen too
+    seq = BloomFilter(500, 0.05)  # small: false positives happen too
     expected = [seq.add(t) for t in texts]
-    vec = _BloomFilter(500, 0.05)
-    digests = b"".join(_BloomFilter.digest(t) for t in texts)
+    vec = BloomFilter(500, 0.05)
+    digests = b"".join(BloomFilter.digest(t) for t in texts)
     got = np.concatenate(
         [vec.add_digests(digests[i : i + 16 * 333]) for i in range(0, 32000, 16 * 333)]
     )
@@ -342,7 +345,7 @@ def test_bad_input_errors(tmp_path):
 
 SLOW_LABELS = """
 import os, time
-from rnnkit.data import load_emoji_classes
+from rnnkit.models.deepmoji.emoji_corpus import load_emoji_classes
 CLASSES = set(load_emoji_classes())
 def emoji_labels(text):
     if os.environ.get("SLOW_LABELS"):
@@ -355,7 +358,7 @@ import sys
 exec({bootstrap!r})
 sys.path.insert(0, {mod!r})
 from slowlabels import emoji_labels
-from rnnkit.data.corpus import prepare_corpus
+from rnnkit.models.deepmoji.corpus import prepare_corpus
 prepare_corpus({src!r}, {out!r}, labels=emoji_labels, workers=1, shard_size=20,
                unit_bytes=40_000, min_count=1, verbose=0)
 """
@@ -590,6 +593,34 @@ def test_cli_prepare_corpus(tmp_path, capsys):
     assert load_corpus(out).maxlen == 10
 
 
+def test_the_prepare_corpus_command_imports_no_framework(tmp_path):
+    """`rnnkit prepare-corpus` runs text processing only: the corpus modules live in the
+    DeepMoji model folder, whose package __init__ loads Keras, but the command (like its
+    worker processes) imports them without it, and writes the corpus the API writes."""
+    lines = SENTIMENT.read_bytes().split(b"\n")
+    (tmp_path / "s.csv").write_bytes(b"\n".join(lines[:1] + lines[1::200]) + b"\n")
+    argv = ["--input", str(tmp_path / "s.csv"), "--label_field", "sentiment", "--workers", "1"]
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "rnnkit", "prepare-corpus", *argv]
+        + ["--output", str(tmp_path / "cli"), "--min_count", "1", "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    imported = {
+        line.rsplit("|", 1)[1].strip().split(".")[0]
+        for line in done.stderr.splitlines()
+        if line.startswith("import time:") and "|" in line
+    }
+    assert "rnnkit" in imported and not imported & {"keras", "tensorflow", "jax", "torch"}
+    ref = prepare_corpus(
+        tmp_path / "s.csv", tmp_path / "api", label_field="sentiment", workers=1, min_count=1,
+        **QUIET,
+    )
+    assert load_corpus(tmp_path / "cli").manifest["content_hash"] == ref.manifest["content_hash"]
+
+
 def test_shard_records_are_shuffled_with_the_seed(tmp_path):
     """Input sorted by label is written in a seeded random order within each shard: the
     same records, the same order for the same seed, another order for another seed."""
@@ -617,7 +648,7 @@ MAIN_SCRIPT = """
 import os, sys
 with open({runs!r}, "a") as f:  # the script's top level: once per process that runs it
     f.write(str(os.getpid()) + "\\n")
-from rnnkit.data import prepare_corpus
+from rnnkit.models.deepmoji import prepare_corpus
 
 if __name__ == "__main__":
     info = prepare_corpus({src}, {out!r}, vocabulary={vocab!r}, workers=2, verbose=0)

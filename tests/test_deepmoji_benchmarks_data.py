@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from rnnkit.data import DEEPMOJI_BENCHMARKS, load_deepmoji_benchmark
 from rnnkit.data.paths import resolve
+from rnnkit.models.deepmoji import DEEPMOJI_BENCHMARKS, load_deepmoji_benchmark
 
 # Split sizes of the paper's benchmark copies (train, val, test).
 SIZES = {

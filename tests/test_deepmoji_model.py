@@ -179,7 +179,7 @@ def test_pretrained_folder_round_trip(tmp_path):
 
     model = small()
     set_weights(model, random_weights(np.random.default_rng(6), 13, 4))
-    from rnnkit.text import SPECIAL_TOKENS
+    from rnnkit.models.deepmoji import SPECIAL_TOKENS
 
     vocab = {w: i for i, w in enumerate([*SPECIAL_TOKENS, "good", "day", "sun"])}
     folder = save_pretrained(model, vocab, get_config("quick"), tmp_path / "p", {"n_train": 9})

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from rnnkit.data.paths import resolve
-from rnnkit.text import SPECIAL_TOKENS, DeepMojiTokenizer, load_vocabulary
+from rnnkit.models.deepmoji import SPECIAL_TOKENS, DeepMojiTokenizer, load_vocabulary
 
 
 @pytest.fixture(scope="module")
@@ -164,7 +164,7 @@ def test_vocabulary_path_accepted(vocab):
 def test_punctuation_table_is_well_formed():
     import unicodedata
 
-    from rnnkit.text.deepmoji_tokenizer import _PUNCT_TO_ASCII
+    from rnnkit.models.deepmoji.tokenizer import _PUNCT_TO_ASCII
 
     allowed = set("!\"#$'()+,-.:;<=>?@`~")
     for char, ascii_punct in _PUNCT_TO_ASCII.items():
@@ -176,7 +176,7 @@ def test_punctuation_table_matches_text_unidecode_when_installed():
     # The original transliterates with text_unidecode; when that optional package is
     # installed its full table is used, and the built-in table must agree with it.
     unidecode = pytest.importorskip("text_unidecode").unidecode
-    from rnnkit.text.deepmoji_tokenizer import _PUNCT_TO_ASCII
+    from rnnkit.models.deepmoji.tokenizer import _PUNCT_TO_ASCII
 
     for char, ascii_punct in _PUNCT_TO_ASCII.items():
         assert unidecode(char).lower() == ascii_punct, hex(ord(char))

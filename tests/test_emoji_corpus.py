@@ -8,19 +8,21 @@ import re
 
 import pytest
 
-from rnnkit.data import (
+from rnnkit.data import iter_texts
+from rnnkit.data.bloom import BloomFilter
+from rnnkit.data.paths import resolve
+from rnnkit.models.deepmoji import (
+    SPECIAL_TOKENS,
+    DeepMojiTokenizer,
     EmojiCorpusStats,
+    EmojiExample,
     balanced_sample,
     extract_examples,
-    iter_texts,
     load_emoji_classes,
     read_examples,
     remove_emoji,
     write_examples,
 )
-from rnnkit.data.emoji_corpus import EmojiExample, _BloomFilter
-from rnnkit.data.paths import resolve
-from rnnkit.text import SPECIAL_TOKENS, DeepMojiTokenizer
 
 FIXTURES = "tweets-with-emoji/rtweet-fixtures.jsonl"
 # Any character of the common emoji blocks (independent of the module's own pattern).
@@ -200,7 +202,7 @@ def test_balanced_sample_caps_and_is_uniform():
 
 
 def test_duplicate_filter_false_positive_rate():
-    bloom = _BloomFilter(capacity=20000, error_rate=1e-3)
+    bloom = BloomFilter(capacity=20000, error_rate=1e-3)
     false = sum(bloom.add(f"distinct text {i}") for i in range(20000))
     assert false < 100  # ~20 expected
     assert bloom.add("distinct text 7") and bloom.add("distinct text 19999")

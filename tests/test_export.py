@@ -357,8 +357,7 @@ def fuzz_texts(n, seed):
 
 @pytest.fixture(scope="module")
 def deepmoji_pipe():
-    from rnnkit.text import DeepMojiTokenizer, load_vocabulary
-    from rnnkit.text.pipeline import deepmoji_pipeline
+    from rnnkit.models.deepmoji import DeepMojiTokenizer, deepmoji_pipeline, load_vocabulary
 
     vocab = load_vocabulary(resolve(None, "deepmoji/vocabulary.json"))
     return deepmoji_pipeline(vocab, max_length=30), DeepMojiTokenizer(vocab)
@@ -383,7 +382,7 @@ def assert_deepmoji_exact(pipe, tok, texts, maxlen):
 
 
 def test_deepmoji_pipeline_exact_on_real_texts(deepmoji_pipe):
-    from rnnkit.text.pipeline import deepmoji_pipeline
+    from rnnkit.models.deepmoji import deepmoji_pipeline
 
     pipe, tok = deepmoji_pipe
     texts = deepmoji_sample()

@@ -135,3 +135,29 @@ def test_recipes_never_import_the_command_line():
         if layer_of(target) == "cli"
     ]
     assert backwards == []
+
+
+def test_deepmoji_lives_in_one_folder():
+    # every DeepMoji-specific module is in rnnkit/models/deepmoji/; outside it only what
+    # uses DeepMoji from a higher layer (the estimator, the workflows) is named after it,
+    # and no lower layer imports the folder
+    graph = import_graph()
+    outside = sorted(
+        m
+        for m in graph
+        if ("deepmoji" in m.split(".")[-1] or "emoji" in m.split(".")[-1])
+        and not m.startswith("rnnkit.models.deepmoji")
+    )
+    assert outside == [
+        "rnnkit.recipes._deepmoji",
+        "rnnkit.recipes.deepmoji_attention",
+        "rnnkit.recipes.deepmoji_benchmark",
+        "rnnkit.recipes.deepmoji_pretrain",
+        "rnnkit.sklearn.deepmoji",
+    ]
+    importers = {
+        layer_of(m)
+        for m, targets in graph.items()
+        if any(t.startswith("rnnkit.models.deepmoji") for t in targets)
+    }
+    assert importers and all(LAYERS[layer] >= LAYERS["models"] for layer in importers), importers

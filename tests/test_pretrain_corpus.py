@@ -14,8 +14,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from rnnkit.data.corpus import corpus_dataset, prepare_corpus
-from rnnkit.models.deepmoji import deepmoji
+from rnnkit.models.deepmoji import corpus_dataset, deepmoji, prepare_corpus
 from rnnkit.training.pretrain import load_state, pretrain
 
 TESTS = os.path.dirname(os.path.abspath(__file__))
@@ -116,7 +115,7 @@ SCRIPT = textwrap.dedent(
     import keras, tensorflow as tf
     sys.path.insert(0, {tests!r})
     from test_pretrain_corpus import build_for
-    from rnnkit.data.corpus import load_corpus
+    from rnnkit.models.deepmoji.corpus import load_corpus
     from rnnkit.training.pretrain import pretrain
 
     log = open({log!r}, "a")

@@ -11,7 +11,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from rnnkit.data.corpus import corpus_dataset
+from rnnkit.models.deepmoji.corpus import corpus_dataset
 from rnnkit.training import distributed
 
 TESTS = os.path.dirname(os.path.abspath(__file__))
@@ -27,7 +27,7 @@ WORKER = textwrap.dedent(
     import keras, tensorflow as tf
     sys.path.insert(0, {tests!r})
     from test_pretrain_corpus import build_for
-    from rnnkit.data.corpus import load_corpus
+    from rnnkit.models.deepmoji.corpus import load_corpus
     from rnnkit.training.pretrain import pretrain
 
     index = cluster.worker_index
@@ -78,7 +78,7 @@ REFERENCE = textwrap.dedent(
     import keras
     sys.path.insert(0, {tests!r})
     from test_pretrain_corpus import build_for
-    from rnnkit.data.corpus import load_corpus
+    from rnnkit.models.deepmoji.corpus import load_corpus
 
     with open({out!r} + "/global.json") as f:
         x, y = json.load(f)

@@ -62,8 +62,8 @@ def test_write_tables_goes_to_the_given_folder(tmp_path, monkeypatch):
 
 
 def test_attention_view_defaults_are_relative_to_the_current_folder(tmp_path, monkeypatch):
+    from rnnkit.models.deepmoji import SPECIAL_TOKENS
     from rnnkit.models.deepmoji.transfer import build, get_config, save_pretrained
-    from rnnkit.text import SPECIAL_TOKENS
 
     monkeypatch.chdir(tmp_path)
     # a small model saved where `rnnkit pretrain --quick` puts it: ./runs/deepmoji/quick

@@ -195,3 +195,75 @@ def test_special_tokens_are_defined_once():
     assert ptb.Vocabulary.from_corpus(["a", "b", "a"]).encode(["zebra"])[0] == (
         ptb.Vocabulary.from_corpus(["a", "b", "a"]).index[UNK]
     )
+
+
+class _UpperWords:
+    """A toy word tokenizer for the registry: uppercase words split on spaces."""
+
+    def __init__(self, index):
+        self.index = index
+
+    def words(self, text):
+        return text.upper().split()
+
+    def encode(self, texts, maxlen):
+        out = np.zeros((len(texts), maxlen), dtype=np.int32)
+        for row, text in enumerate(texts):
+            ids = [self.index.get(w, 1) for w in self.words(text)][:maxlen]
+            out[row, : len(ids)] = ids
+        return out
+
+
+def _upper_words_graph(texts):
+    import tensorflow as tf
+
+    return tf.strings.split(tf.strings.upper(texts))
+
+
+def test_a_registered_tokenizer_runs_inside_the_pipeline(monkeypatch, tmp_path):
+    """The text stage knows a model family's tokenizer only by registration (it imports
+    nothing from above): Python and in-graph ids agree, the config names the tokenizer."""
+    import tensorflow as tf
+
+    import rnnkit.text.pipeline as pipeline_module
+
+    monkeypatch.setattr(pipeline_module, "_TOKENIZERS", dict(pipeline_module._TOKENIZERS))
+    pipeline_module.register_tokenizer("upper", _UpperWords, _upper_words_graph)
+    assert "upper" in pipeline_module.registered_tokenizers()
+    pipe = TextPipeline(["PAD", "UNK", "HI", "YOU"], 3, replacements=[], tokenizer="upper")
+    assert pipe.tokenize("hi you there") == ["HI", "YOU", "THERE"]
+    np.testing.assert_array_equal(pipe.encode(["hi you there", "you"]), [[2, 3, 1], [3, 0, 0]])
+    np.testing.assert_array_equal(
+        pipe.tf_encode(tf.constant(["hi you there", "you"])).numpy(), [[2, 3, 1], [3, 0, 0]]
+    )
+    pipe.save(tmp_path / "p.json")
+    assert TextPipeline.load(tmp_path / "p.json").get_config() == pipe.get_config()
+    with pytest.raises(ValueError, match="takes no replacements"):
+        TextPipeline(["PAD", "UNK"], 3, tokenizer="upper")
+    with pytest.raises(ValueError, match="other than 'regex'"):
+        pipeline_module.register_tokenizer("regex", _UpperWords, _upper_words_graph)
+
+
+def test_an_unregistered_deepmoji_pipeline_names_the_module_to_import(monkeypatch):
+    """A pipeline saved with "tokenizer": "deepmoji" loads once rnnkit.models.deepmoji is
+    imported; in a process that has not imported it the error says so."""
+    import rnnkit.text.pipeline as pipeline_module
+
+    config = {
+        "vocabulary": ["CUSTOM_MASK", "CUSTOM_UNKNOWN", "hi"],
+        "max_length": 4,
+        "lowercase": True,
+        "replacements": [],
+        "split": "ascii_whitespace",
+        "engine": "python",
+        "tokenizer": "deepmoji",
+    }
+    monkeypatch.setattr(pipeline_module, "_TOKENIZERS", {})
+    with pytest.raises(ValueError, match=r"not registered .*import rnnkit\.models\.deepmoji"):
+        TextPipeline.from_config(config)
+    monkeypatch.undo()
+    import rnnkit.models.deepmoji  # noqa: F401  (registers "deepmoji")
+
+    pipe = TextPipeline.from_config(config)
+    assert pipe.get_config() == config
+    np.testing.assert_array_equal(pipe.encode(["Hiii hi there"]), [[1, 2, 1, 0]])

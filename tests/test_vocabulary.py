@@ -6,7 +6,7 @@ from collections import Counter
 import pytest
 
 from rnnkit.data.paths import resolve
-from rnnkit.text import (
+from rnnkit.models.deepmoji import (
     SPECIAL_TOKENS,
     DeepMojiTokenizer,
     build_vocabulary,
@@ -99,7 +99,7 @@ def test_extend_keeps_ids_and_appends_most_frequent_new_words():
 
 
 def test_extend_real_vocabulary_with_benchmark_words():
-    from rnnkit.data import load_deepmoji_benchmark
+    from rnnkit.models.deepmoji import load_deepmoji_benchmark
 
     vocab = load_vocabulary(resolve(None, "deepmoji/vocabulary.json"))
     texts, _ = load_deepmoji_benchmark("SS-Twitter").split("train")

@@ -296,8 +296,8 @@ def build_parser() -> argparse.ArgumentParser:
         "prepare a pretraining corpus (TFRecord shards) from raw texts",
         "Stream raw texts (JSONL/CSV/TSV/text files, optionally .gz) through DeepMoji's "
         "distant-supervision rules in parallel and write TFRecord shards, a vocabulary and "
-        "a manifest into --output (rnnkit.data.prepare_corpus). Rerunning the same command "
-        "after an interruption resumes it.",
+        "a manifest into --output (rnnkit.models.deepmoji.prepare_corpus). Rerunning the same "
+        "command after an interruption resumes it.",
     )
     p.add_argument("--input", nargs="+", default=None, help="files, folders or glob patterns")
     p.add_argument("--output", default=None, help="corpus directory to write")
@@ -711,7 +711,17 @@ def _main(argv: list[str], own_process: bool = False) -> int:
         return 0
 
     if args.command == "prepare-corpus":
-        from rnnkit.data.corpus import prepare_corpus
+        import rnnkit
+
+        if rnnkit._running_the_command():
+            from rnnkit.data.light_imports import import_light
+
+            # the `rnnkit` command runs text processing only: no Keras or TensorFlow in
+            # this process (the __init__ of rnnkit.models and of the DeepMoji folder load
+            # the models), as in its worker processes
+            prepare_corpus = import_light("rnnkit.models.deepmoji.corpus").prepare_corpus
+        else:
+            from rnnkit.models.deepmoji.corpus import prepare_corpus
 
         prepare_corpus(
             [args.input] if isinstance(args.input, str) else args.input,

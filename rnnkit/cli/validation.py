@@ -429,7 +429,7 @@ def validate_args(args: argparse.Namespace) -> None:
             check_int("num_batch_threads", args.num_batch_threads, 1)
 
     elif command == "prepare-corpus":
-        # the ranges rnnkit.data.prepare_corpus checks itself, as usage errors up front
+        # the ranges rnnkit.models.deepmoji.prepare_corpus checks itself, as usage errors up front
         for name in ("maxlen", "shard_size"):
             check_int(name, getattr(args, name), 1)
         if args.workers is not None:

@@ -1,32 +1,20 @@
 """Data set loaders. Each takes a path; the default root is described in
-:mod:`rnnkit.data.paths`."""
+:mod:`rnnkit.data.paths`.
 
-from rnnkit.data.corpus import (
-    CorpusInfo,
-    corpus_dataset,
-    corpus_steps,
-    load_corpus,
-    prepare_corpus,
-    verify_shard,
-)
-from rnnkit.data.deepmoji_benchmarks import (
-    DEEPMOJI_BENCHMARKS,
-    DeepMojiBenchmark,
-    load_deepmoji_benchmark,
-)
-from rnnkit.data.emoji_corpus import (
-    EmojiCorpusStats,
-    EmojiExample,
-    LabelFinder,
-    balanced_sample,
-    extract_examples,
-    iter_records,
-    iter_texts,
-    load_emoji_classes,
-    read_examples,
-    remove_emoji,
-    write_examples,
-)
+Also the generic readers and writers the loaders and prepared corpora share: text files
+as a stream of texts (:func:`iter_texts`, :func:`iter_records`), a fixed-memory duplicate
+filter (:class:`rnnkit.data.bloom.BloomFilter`) and TFRecord files written and checked
+without TensorFlow (:mod:`rnnkit.data.tfrecord`, :func:`verify_shard`).
+
+Moved: DeepMoji's data (the emoji distant supervision: ``extract_examples``,
+``LabelFinder``, ``load_emoji_classes``, ...; the prepared pretraining corpora:
+``prepare_corpus``, ``load_corpus``, ``corpus_dataset``, ``corpus_steps``,
+``CorpusInfo``; the transfer benchmarks: ``load_deepmoji_benchmark``,
+``DEEPMOJI_BENCHMARKS``, ``DeepMojiBenchmark``) lives in the DeepMoji folder: ``from
+rnnkit.models.deepmoji import prepare_corpus, load_deepmoji_benchmark``. This package sits
+below the models and imports nothing from them.
+"""
+
 from rnnkit.data.en_fr import EnFrPairs, encode_pairs, load_en_fr, split_pairs
 from rnnkit.data.ner import (
     TaggedSentence,
@@ -39,6 +27,8 @@ from rnnkit.data.ner import (
 )
 from rnnkit.data.paths import default_data_dir
 from rnnkit.data.ptb import PTBData, Vocabulary, load_ptb, tbptt_arrays, tbptt_windows
+from rnnkit.data.text_files import iter_records, iter_texts
+from rnnkit.data.tfrecord import verify_shard
 from rnnkit.data.tweets_sentiment import load_tweets_sentiment
 
 __all__ = [
@@ -59,25 +49,8 @@ __all__ = [
     "load_en_fr",
     "split_pairs",
     "load_tweets_sentiment",
-    "DEEPMOJI_BENCHMARKS",
-    "DeepMojiBenchmark",
-    "EmojiCorpusStats",
-    "EmojiExample",
-    "balanced_sample",
-    "extract_examples",
     "iter_texts",
-    "load_deepmoji_benchmark",
-    "load_emoji_classes",
-    "read_examples",
-    "remove_emoji",
-    "write_examples",
     "default_data_dir",
-    "CorpusInfo",
-    "LabelFinder",
-    "corpus_dataset",
-    "corpus_steps",
     "iter_records",
-    "load_corpus",
-    "prepare_corpus",
     "verify_shard",
 ]

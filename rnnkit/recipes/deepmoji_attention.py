@@ -27,6 +27,7 @@ import keras
 import numpy as np
 
 from rnnkit.extras import require
+from rnnkit.models.deepmoji import load_vocabulary
 from rnnkit.models.deepmoji.attention import attention_ratios, token_attention
 from rnnkit.recipes._deepmoji import (
     DEFAULT_RESULTS,
@@ -36,7 +37,6 @@ from rnnkit.recipes._deepmoji import (
     chosen_config,
     where,
 )
-from rnnkit.text import load_vocabulary
 
 __all__ = ["as_text", "attention_table", "main", "save_heatmap"]
 

@@ -40,7 +40,13 @@ import keras
 import numpy as np
 from sklearn.metrics import f1_score
 
-from rnnkit.data import DEEPMOJI_BENCHMARKS, load_deepmoji_benchmark
+from rnnkit.models.deepmoji import (
+    DEEPMOJI_BENCHMARKS,
+    DeepMojiTokenizer,
+    load_deepmoji_benchmark,
+    load_vocabulary,
+    save_vocabulary,
+)
 from rnnkit.models.deepmoji.attention import attention_ratios, token_attention
 from rnnkit.models.deepmoji.transfer import (
     Config,
@@ -61,7 +67,6 @@ from rnnkit.recipes._deepmoji import (
 )
 from rnnkit.recipes.deepmoji_attention import as_text, attention_table, save_heatmap
 from rnnkit.sklearn.base import framework_logs
-from rnnkit.text import DeepMojiTokenizer, load_vocabulary, save_vocabulary
 from rnnkit.training import finetune
 
 __all__ = ["METHODS", "best_threshold", "evaluate", "main", "run", "write_tables"]

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from rnnkit.data.tweets_sentiment import LABELS, load_tweets_sentiment
+from rnnkit.models.deepmoji import DeepMojiTokenizer, build_vocabulary
 from rnnkit.models.deepmoji.transfer import Config, build, save_pretrained
 from rnnkit.recipes._deepmoji import (
     DEFAULT_RUNS,
@@ -36,7 +37,6 @@ from rnnkit.recipes._deepmoji import (
     chosen_config,
     positive_int,
 )
-from rnnkit.text import DeepMojiTokenizer, build_vocabulary
 from rnnkit.training import pretrain
 
 __all__ = ["emoji_corpus", "main", "pretrain_corpus", "stand_in_corpus"]
@@ -53,11 +53,11 @@ def stand_in_corpus(samples: int | None, seed: int) -> tuple[list[str], np.ndarr
 def emoji_corpus(pattern: str, per_class: int, seed: int) -> tuple[list[str], np.ndarray, list]:
     """Texts, label ids and classes of DeepMoji's 64 emoji extracted from the raw texts of
     ``pattern`` (a glob), at most ``per_class`` per class."""
-    from rnnkit.data import (
+    from rnnkit.data import iter_texts
+    from rnnkit.models.deepmoji import (
         EmojiCorpusStats,
         balanced_sample,
         extract_examples,
-        iter_texts,
         load_emoji_classes,
     )
 
@@ -82,7 +82,7 @@ def pretrain_corpus(
     corpus's vocabulary, labels and maxlen; validation is the corpus's validation split.
     In a cluster (TF_CONFIG or RNNKIT_COORDINATOR, see docs/pretraining.md) pass
     ``--distribute``."""
-    from rnnkit.data.corpus import load_corpus
+    from rnnkit.models.deepmoji import load_corpus
     from rnnkit.training import distributed
 
     cluster = distributed.init_from_env()  # before any model or tensor exists

@@ -1,8 +1,9 @@
 """rnnkit.serving: raw-text SavedModel export and a TF-Serving-compatible REST server."""
 
+from rnnkit.models.deepmoji.preprocessor import deepmoji_pipeline  # re-exported
 from rnnkit.serving.export import TextModel, export
 from rnnkit.serving.process import ServerProcess, free_port
-from rnnkit.text.pipeline import TextPipeline, deepmoji_pipeline  # re-exported
+from rnnkit.text.pipeline import TextPipeline  # re-exported
 
 __all__ = [
     "ServerProcess",

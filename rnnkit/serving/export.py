@@ -268,7 +268,9 @@ class TextModel:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
         import rnnkit.layers  # noqa: F401  (registers the serializable layers)
 
-        try:  # register the model-level layers if those modules exist
+        # register the model-level layers, and the model families' tokenizers for the
+        # pipeline (a pipeline saved with "tokenizer": "deepmoji" needs rnnkit.models.deepmoji)
+        try:
             import rnnkit.models  # noqa: F401
         except ImportError:  # pragma: no cover
             pass

@@ -28,7 +28,7 @@ class DeepMojiClassifier(ClassifierMixin, KerasEstimatorMixin, BaseEstimator):
     """DeepMoji (Felbo et al. 2017) on raw texts: binary or multiclass.
 
     Texts go through DeepMoji's own preprocessing
-    (:class:`rnnkit.text.DeepMojiTokenizer` with DeepMoji's 50,000-word vocabulary),
+    (:class:`rnnkit.models.deepmoji.DeepMojiTokenizer` with DeepMoji's 50,000-word vocabulary),
     the model is :func:`rnnkit.models.deepmoji.deepmoji` with a new output layer, and
     it is fine-tuned with :func:`rnnkit.training.chain_thaw.finetune`:
 
@@ -124,7 +124,7 @@ class DeepMojiClassifier(ClassifierMixin, KerasEstimatorMixin, BaseEstimator):
         return tags
 
     def _tokenizer(self):
-        from rnnkit.text import DeepMojiTokenizer
+        from rnnkit.models.deepmoji import DeepMojiTokenizer
 
         return DeepMojiTokenizer(self.vocabulary_)
 
@@ -144,8 +144,7 @@ class DeepMojiClassifier(ClassifierMixin, KerasEstimatorMixin, BaseEstimator):
         from sklearn.model_selection import train_test_split
 
         from rnnkit.data.paths import resolve
-        from rnnkit.models.deepmoji import deepmoji
-        from rnnkit.text import load_vocabulary
+        from rnnkit.models.deepmoji import deepmoji, load_vocabulary
         from rnnkit.training.chain_thaw import finetune
 
         method = str(self.finetune).replace("_", "-")
@@ -237,14 +236,14 @@ class DeepMojiClassifier(ClassifierMixin, KerasEstimatorMixin, BaseEstimator):
     def text_model(self, max_length: int | None = None) -> Any:
         """The export protocol: this fitted classifier as a
         :class:`rnnkit.serving.TextModel` whose pipeline is DeepMoji's tokenizer in-graph
-        (:func:`rnnkit.text.pipeline.deepmoji_pipeline`, exact, so the SavedModel
+        (:func:`rnnkit.models.deepmoji.deepmoji_pipeline`, exact, so the SavedModel
         gives this estimator's predictions). ``max_length`` is ignored: ``maxlen`` is
         used."""
         check_is_fitted(self, "model_")
         if getattr(self, "_kind_", None) == "multilabel-indicator" or np.ndim(self.classes_) > 1:
             raise ValueError("export: multi-label DeepMojiClassifier is not supported yet.")
+        from rnnkit.models.deepmoji import deepmoji_pipeline
         from rnnkit.serving.export import TextModel
-        from rnnkit.text.pipeline import deepmoji_pipeline
 
         pipe = deepmoji_pipeline(dict(self.vocabulary_), int(self.maxlen))
         return TextModel(self.model_, pipe, [str(c) for c in self.classes_], "classifier")

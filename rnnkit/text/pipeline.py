@@ -26,16 +26,19 @@ Ids 0 and 1 are reserved: ``vocabulary[0]`` and ``vocabulary[1]`` are the paddin
 unknown markers (:data:`rnnkit.text.special_tokens.PAD` and ``UNK``) and are never
 matched as words.
 
-With ``tokenizer="deepmoji"`` the steps above are replaced by DeepMoji's tokenizer: the
-Python side is :class:`rnnkit.text.DeepMojiTokenizer` itself and the TensorFlow side is
-:func:`rnnkit.text.deepmoji_graph.tf_deepmoji_words`, an exact in-graph
-reimplementation (same words, hence same ids, for every text); the vocabulary is then
-DeepMoji's, by id, and every entry is looked up as :meth:`DeepMojiTokenizer.encode` does
-(unknown words -> 1). :func:`deepmoji_pipeline` builds it. DeepMoji's tokenizer is a
-separate tokenizer inside the pipeline, not a set of replacements, because its rules
-(Unicode word boundaries, NFKC, look-arounds, repeated-character shortening) are not
-expressible as ``re``/RE2 replacements, and its words and special tokens are fixed by the
-pretrained model.
+Another tokenizer can replace steps 1-3 on both sides: ``tokenizer="<name>"`` names one
+registered with :func:`register_tokenizer` (a Python form, text -> words, and an exact
+in-graph form, strings -> ragged words); the vocabulary is then that tokenizer's, by id,
+and every entry is looked up (unknown words -> 1). The one registered in rnnkit is
+DeepMoji's (``tokenizer="deepmoji"``), which ``import rnnkit.models.deepmoji`` registers
+(``rnnkit.models.deepmoji.deepmoji_pipeline`` builds such a pipeline). The text stage sits
+at the bottom of the package and imports nothing from above it, so it knows a model's
+tokenizer only by that registration: building or loading a pipeline that names a
+tokenizer no module has registered yet raises a ``ValueError`` that names the module to
+import. DeepMoji's tokenizer is a tokenizer inside the pipeline, not a set of
+replacements, because its rules (Unicode word boundaries, NFKC, look-arounds,
+repeated-character shortening) are not expressible as ``re``/RE2 replacements, and its
+words and special tokens are fixed by the pretrained model.
 
 With ``engine="unicode"`` (and ``split="unicode_whitespace"``) the rules run with Python's
 own Unicode ``re`` semantics (``\\w`` is ``str.isalnum()`` or ``_``, ``\\s`` and the split
@@ -50,7 +53,7 @@ from __future__ import annotations
 import collections
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -68,7 +71,9 @@ __all__ = [
     "WORD_APOSTROPHE_REPLACEMENTS",
     "WORD_REPLACEMENTS",
     "TextPipeline",
-    "deepmoji_pipeline",
+    "WordTokenizer",
+    "register_tokenizer",
+    "registered_tokenizers",
 ]
 
 # Splits punctuation and symbols off words: every character that is neither an ASCII
@@ -113,6 +118,75 @@ def _python_replacement(repl: str) -> str:
     return repl
 
 
+@dataclass(frozen=True)
+class WordTokenizer:
+    """A tokenizer that replaces a :class:`TextPipeline`'s lowercasing, replacements and
+    split, registered under a name with :func:`register_tokenizer`.
+
+    Attributes:
+        name: the value of ``TextPipeline(tokenizer=...)`` (saved in the pipeline's config).
+        python: ``python(index)`` with ``index`` the vocabulary (word -> id, every entry)
+            gives the Python-side object: ``.words(text) -> list[str]`` and
+            ``.encode(texts, maxlen) -> np.ndarray`` (int32, unknown words 1, padding 0).
+        graph: ``graph(texts)``: a ``tf.RaggedTensor`` of the words of a 1-D string tensor,
+            equal to ``.words`` on every text (core TensorFlow ops only).
+    """
+
+    name: str
+    python: Callable[[Mapping[str, int]], Any]
+    graph: Callable[[Any], Any]
+
+
+_TOKENIZERS: dict[str, WordTokenizer] = {}
+#: the module that registers each tokenizer rnnkit knows of, named in the error raised
+#: for a pipeline whose tokenizer is not registered yet (a name, never imported here)
+_REGISTERED_BY = {"deepmoji": "rnnkit.models.deepmoji"}
+
+
+def register_tokenizer(
+    name: str, python: Callable[[Mapping[str, int]], Any], graph: Callable[[Any], Any]
+) -> WordTokenizer:
+    """Make ``TextPipeline(tokenizer=name)`` available (see :class:`WordTokenizer`).
+
+    A model family whose tokenizer is not a set of replacements registers it when its
+    package is imported (``import rnnkit.models.deepmoji`` registers ``"deepmoji"``), so
+    the text stage never imports a higher layer. Registering a name again replaces it.
+
+    Returns:
+        The registered :class:`WordTokenizer`.
+    """
+    if not isinstance(name, str) or not name or name == "regex":
+        raise ValueError(
+            f"register_tokenizer: name must be a str other than 'regex'; got {name!r}."
+        )
+    if not callable(python) or not callable(graph):
+        raise ValueError("register_tokenizer: python and graph must be callables.")
+    spec = WordTokenizer(name, python, graph)
+    _TOKENIZERS[name] = spec
+    return spec
+
+
+def registered_tokenizers() -> list[str]:
+    """The names ``TextPipeline(tokenizer=...)`` accepts now: ``"regex"`` and the registered."""
+    return ["regex", *sorted(_TOKENIZERS)]
+
+
+def _word_tokenizer(name: str) -> WordTokenizer:
+    spec = _TOKENIZERS.get(name)
+    if spec is not None:
+        return spec
+    if name in _REGISTERED_BY:
+        raise ValueError(
+            f"TextPipeline: tokenizer {name!r} is not registered in this process: "
+            f"`import {_REGISTERED_BY[name]}` (which registers it) before building or "
+            "loading this pipeline."
+        )
+    raise ValueError(
+        f"TextPipeline: tokenizer must be one of {registered_tokenizers()} (another one is "
+        f"registered with rnnkit.text.pipeline.register_tokenizer), got {name!r}."
+    )
+
+
 @dataclass
 class TextPipeline:
     """Raw text to ids, identically in Python and in a TensorFlow graph.
@@ -132,9 +206,11 @@ class TextPipeline:
             ``"unicode"`` (Python's ``re`` with its Unicode semantics; Python side only,
             no in-graph form).
         tokenizer: ``"regex"`` (the default: ``lowercase``, ``replacements`` and
-            ``split``) or ``"deepmoji"`` (DeepMoji's own tokenizer, exact on both sides;
-            ``replacements`` must then be empty and ``vocabulary`` is DeepMoji's words by
-            id, with any words at ids 0 and 1, see :func:`deepmoji_pipeline`).
+            ``split``) or the name of a registered tokenizer (:func:`register_tokenizer`),
+            e.g. ``"deepmoji"`` (DeepMoji's own tokenizer, exact on both sides, registered
+            by ``import rnnkit.models.deepmoji``); ``replacements`` must then be empty and
+            ``vocabulary`` is that tokenizer's words by id, with any words at ids 0 and 1
+            (see ``rnnkit.models.deepmoji.deepmoji_pipeline``).
 
     Example:
 
@@ -156,12 +232,8 @@ class TextPipeline:
     def __post_init__(self) -> None:
         self.vocabulary = [str(w) for w in self.vocabulary]
         self.replacements = [(str(p), str(r)) for p, r in self.replacements]
-        if self.tokenizer not in ("regex", "deepmoji"):
-            raise ValueError(
-                f"TextPipeline: tokenizer must be 'regex' or 'deepmoji', got {self.tokenizer!r}."
-            )
-        if self.tokenizer == "deepmoji":
-            self._init_deepmoji()
+        if self.tokenizer != "regex":
+            self._init_word_tokenizer(_word_tokenizer(self.tokenizer))
             return
         if len(self.vocabulary) < 2 or self.vocabulary[:2] != [PAD, UNK]:
             raise ValueError(
@@ -201,11 +273,9 @@ class TextPipeline:
         ]
         self._index = {w: i for i, w in enumerate(self.vocabulary) if i >= 2}
 
-    def _init_deepmoji(self) -> None:
-        from rnnkit.text.deepmoji_tokenizer import DeepMojiTokenizer
-
+    def _init_word_tokenizer(self, spec: WordTokenizer) -> None:
         if len(self.vocabulary) < 2:
-            raise ValueError("TextPipeline: a DeepMoji vocabulary needs at least ids 0 and 1.")
+            raise ValueError(f"TextPipeline: a {spec.name} vocabulary needs at least ids 0 and 1.")
         if len(set(self.vocabulary)) != len(self.vocabulary):
             raise ValueError("TextPipeline: vocabulary entries must be unique.")
         if not isinstance(self.max_length, int) or self.max_length < 1:
@@ -213,14 +283,15 @@ class TextPipeline:
                 f"TextPipeline: max_length must be a positive int, got {self.max_length!r}."
             )
         if self.replacements:
-            raise ValueError("TextPipeline: tokenizer='deepmoji' takes no replacements.")
+            raise ValueError(f"TextPipeline: tokenizer={spec.name!r} takes no replacements.")
         if self.engine not in ("python", "tensorflow"):
             raise ValueError(
                 f"TextPipeline: engine must be 'python' or 'tensorflow', got {self.engine!r}."
             )
         self._compiled = []
         self._index = {w: i for i, w in enumerate(self.vocabulary)}
-        self._deepmoji = DeepMojiTokenizer(self._index)
+        self._words_graph = spec.graph
+        self._word_tokenizer = spec.python(self._index)
 
     # ------------------------------------------------------------------ Python side
     def tokenize(self, text: str) -> list[str]:
@@ -229,8 +300,8 @@ class TextPipeline:
             raise ValueError(f"TextPipeline: expected a str, got {type(text).__name__}: {text!r}.")
         if self.engine == "tensorflow":
             return [t.decode("utf-8") for t in self.tf_tokens([text])[0].numpy().tolist()]
-        if self.tokenizer == "deepmoji":
-            return self._deepmoji.words(text)
+        if self.tokenizer != "regex":
+            return self._word_tokenizer.words(text)
         if self.lowercase:
             text = text.lower()
         for pattern, repl in self._compiled:
@@ -278,13 +349,13 @@ class TextPipeline:
             if not texts:
                 return np.zeros((0, self.max_length), dtype="int32")
             return np.asarray(self.tf_encode(texts), dtype="int32")
-        if self.tokenizer == "deepmoji":
+        if self.tokenizer != "regex":
             for i, t in enumerate(texts):
                 if not isinstance(t, str):
                     raise ValueError(
                         f"TextPipeline: expected str entries; entry {i} is {type(t).__name__}."
                     )
-            return self._deepmoji.encode(texts, self.max_length)
+            return self._word_tokenizer.encode(texts, self.max_length)
         out = np.zeros((len(texts), self.max_length), dtype="int32")
         for row, text in enumerate(texts):
             ids = [self._index.get(t, 1) for t in self.tokenize(text)][: self.max_length]
@@ -356,10 +427,8 @@ class TextPipeline:
                 "in-graph form; use engine='python' or 'tensorflow' for an exported pipeline."
             )
         x = tf.convert_to_tensor(texts, dtype=tf.string)
-        if self.tokenizer == "deepmoji":
-            from rnnkit.text.deepmoji_graph import tf_deepmoji_words
-
-            return tf_deepmoji_words(x)
+        if self.tokenizer != "regex":
+            return self._words_graph(x)
         if self.lowercase:
             x = tf.strings.lower(x, encoding="utf-8")
         for pattern, repl in self.replacements:
@@ -374,7 +443,7 @@ class TextPipeline:
         """The vocabulary as a ``tf.lookup.StaticHashTable`` (unknown words -> 1)."""
         import tensorflow as tf
 
-        first = 0 if self.tokenizer == "deepmoji" else 2  # DeepMoji looks up every entry
+        first = 2 if self.tokenizer == "regex" else 0  # a word tokenizer looks up every entry
         keys = tf.constant(self.vocabulary[first:], dtype=tf.string)
         values = tf.range(first, len(self.vocabulary), dtype=tf.int64)
         return tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(keys, values), 1)
@@ -415,30 +484,3 @@ class TextPipeline:
     @classmethod
     def load(cls, path: str | Path) -> TextPipeline:
         return cls.from_config(json.loads(Path(path).read_text(encoding="utf-8")))
-
-
-def deepmoji_pipeline(vocabulary: dict[str, int], max_length: int = 30) -> TextPipeline:
-    """DeepMoji's preprocessing as a :class:`TextPipeline` (for exporting DeepMoji models).
-
-    Python side: :class:`rnnkit.text.DeepMojiTokenizer`; TensorFlow side: its exact
-    in-graph reimplementation with core TF ops only
-    (:func:`rnnkit.text.deepmoji_graph.tf_deepmoji_words`), so an exported model gives
-    the ids, hence the predictions, of ``DeepMojiTokenizer(vocabulary).encode(texts,
-    max_length)`` for every text. The code point tables (lowercase, NFKC, punctuation
-    transliteration, word characters) come from the running Python's ``unicodedata`` and
-    are constants of the exported graph.
-
-    Args:
-        vocabulary: DeepMoji's ``word -> id`` map (ids 0..N-1; 0 padding, 1 unknown).
-        max_length: ids per text (DeepMoji's ``maxlen``).
-    """
-    by_id = sorted(vocabulary.items(), key=lambda kv: kv[1])
-    ids = [i for _, i in by_id]
-    if ids != list(range(len(ids))):
-        raise ValueError(
-            "deepmoji_pipeline: vocabulary ids must be 0..N-1 without gaps; got "
-            f"{len(ids)} words with ids from {min(ids)} to {max(ids)}."
-        )
-    return TextPipeline(
-        [w for w, _ in by_id], max_length, lowercase=True, replacements=[], tokenizer="deepmoji"
-    )

@@ -5,7 +5,7 @@ SavedModels, the hierarchical classifier, the translation and NER loaders, the P
 Treebank vocabulary) keeps padding at id 0 and the unknown word at id 1 and spells them
 :data:`PAD` and :data:`UNK`. The one exception is DeepMoji's vocabulary, whose ten
 special tokens (``CUSTOM_MASK``, ``CUSTOM_UNKNOWN``, ...) are fixed by its pretrained
-weights (:data:`rnnkit.text.deepmoji_tokenizer.SPECIAL_TOKENS`).
+weights (:data:`rnnkit.models.deepmoji.tokenizer.SPECIAL_TOKENS`).
 
 Example:
 

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from rnnkit.text.deepmoji_graph import _expand, _map_values, _seq_table
+from rnnkit.text.graph_tables import expand, map_values, seq_table
 
 __all__ = ["tagger_tables", "tf_lower", "tf_case_classes", "tf_token_features"]
 
@@ -76,7 +76,7 @@ def tagger_tables() -> dict[str, Any]:
     flag_starts, flag_values = runs(flags)
     sigma_starts, sigma_values = runs(sigma_class)
     return {
-        "lower": _seq_table({k: v for k, v in lower.items()}),
+        "lower": seq_table({k: v for k, v in lower.items()}),
         "flag_starts": flag_starts,
         "flag_values": flag_values,
         "sigma_starts": sigma_starts,
@@ -117,7 +117,7 @@ def tf_lower(cps: Any) -> Any:
     after_cased = tf.equal(tf.gather(rows_ext, after), row) & tf.equal(tf.gather(cls_ext, after), 2)
     sigma = tf.where(before_cased & ~after_cased, _FINAL_SIGMA, _SMALL_SIGMA)
     v = tf.where(tf.equal(v, _SIGMA), sigma, v)
-    return _expand(cps.with_flat_values(v), t["lower"])
+    return expand(cps.with_flat_values(v), t["lower"])
 
 
 def tf_case_classes(tokens: Any) -> Any:
@@ -209,7 +209,7 @@ def tf_token_features(
         keys = np.array([k for k, _ in index] or [-1], np.int32)
         values = np.array([i for _, i in index] or [1], np.int32)
         cut = cps[:, :char_width]
-        char_ids = cut.with_flat_values(_map_values(keys, values, cut.flat_values, 1))
+        char_ids = cut.with_flat_values(map_values(keys, values, cut.flat_values, 1))
         dense = char_ids.to_tensor(0, shape=[None, char_width])
         out["chars"] = tf.RaggedTensor.from_row_splits(dense, tokens.row_splits).to_tensor(
             0, shape=[None, width, char_width]

@@ -6,8 +6,8 @@ every ``checkpoint_every`` batches and at the end of every epoch, and resumes fr
 checkpoint after an interruption (a SIGKILL included) without losing or repeating work.
 
 Training data is either in-memory ``(x, y)`` arrays or a corpus prepared on disk by
-:func:`rnnkit.data.prepare_corpus` (streamed from its TFRecord shards through
-:func:`rnnkit.data.corpus_dataset`, so memory does not grow with the corpus). Both become
+:func:`rnnkit.models.deepmoji.prepare_corpus` (streamed from its TFRecord shards through
+:func:`rnnkit.models.deepmoji.corpus_dataset`, so memory does not grow with the corpus). Both become
 the same thing: a function ``(epoch, skip_batches) -> tf.data.Dataset`` whose order is a
 function of ``seed`` and the epoch alone, and a number of batches per epoch. Resuming
 rebuilds the epoch's dataset and skips the batches already trained on, so every example
@@ -243,7 +243,7 @@ def _corpus_source(
     balanced: bool,
     skip_bad_records: bool,
 ) -> _Source:
-    from rnnkit.data.corpus import corpus_dataset, corpus_steps, load_corpus
+    from rnnkit.models.deepmoji.corpus import corpus_dataset, corpus_steps, load_corpus
 
     info = data if type(data).__name__ == "CorpusInfo" else load_corpus(data)
     manifest = info.manifest
@@ -712,7 +712,7 @@ def pretrain(
             inside the distribution scope. A ready model is accepted without
             ``distribute``.
         train_data: ``(x, y)`` (token ids and integer class ids), or a corpus prepared by
-            :func:`rnnkit.data.prepare_corpus` (its directory or its ``CorpusInfo``).
+            :func:`rnnkit.models.deepmoji.prepare_corpus` (its directory or its ``CorpusInfo``).
         validation_data: optional ``(x, y)`` evaluated at the end of every epoch; with a
             corpus, its validation split when not given.
         checkpoint_dir: where checkpoints are written and resumed from.

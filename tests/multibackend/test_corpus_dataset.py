@@ -4,8 +4,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from rnnkit.data import corpus_dataset, prepare_corpus
 from rnnkit.data.paths import resolve
+from rnnkit.models.deepmoji import corpus_dataset, prepare_corpus
 
 FIXTURES = resolve(None, "tweets-with-emoji/rtweet-fixtures.jsonl")
 

@@ -13,7 +13,7 @@ import keras
 import numpy as np
 
 from rnnkit.models.deepmoji.backbone import deepmoji
-from rnnkit.text import DeepMojiTokenizer
+from rnnkit.models.deepmoji.tokenizer import DeepMojiTokenizer
 
 __all__ = ["attention_model", "attention_ratios", "token_attention"]
 

@@ -28,7 +28,8 @@ import keras
 import numpy as np
 
 from rnnkit.models.deepmoji.backbone import deepmoji, extend_embedding
-from rnnkit.text import DeepMojiTokenizer, extend_vocabulary, load_vocabulary, save_vocabulary
+from rnnkit.models.deepmoji.tokenizer import DeepMojiTokenizer, load_vocabulary, save_vocabulary
+from rnnkit.models.deepmoji.vocabulary import extend_vocabulary
 
 __all__ = [
     "CONFIGS",

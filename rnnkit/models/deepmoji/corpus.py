@@ -1,10 +1,13 @@
 """Prepared corpora: distant-supervision data prepared once, in parallel, as TFRecord shards.
 
-:func:`prepare_corpus` streams raw texts (JSONL, CSV, TSV or text files, optionally
-``.gz``; any number of files or globs) through DeepMoji's rules
-(:func:`rnnkit.data.extract_examples`: labels found and removed, retweets, exact duplicates
-and texts with too few content words dropped, one example per distinct label), tokenizes
-with :class:`rnnkit.text.DeepMojiTokenizer` and writes a corpus directory:
+DeepMoji's pretraining data (``rnnkit prepare-corpus``; read by the generic pretraining
+loop, :mod:`rnnkit.training.pretrain`). :func:`prepare_corpus` streams raw texts (JSONL,
+CSV, TSV or text files, optionally ``.gz``; any number of files or globs, read with
+:mod:`rnnkit.data.text_files`) through DeepMoji's rules
+(:func:`~rnnkit.models.deepmoji.emoji_corpus.extract_examples`: labels found and removed,
+retweets, exact duplicates and texts with too few content words dropped, one example per
+distinct label), tokenizes with :class:`~rnnkit.models.deepmoji.tokenizer.DeepMojiTokenizer`
+and writes a corpus directory:
 
 - ``manifest.json``: settings, inputs, label names, vocabulary hash, every finished shard
   with its counts and sha256, statistics, a content hash, ``complete``;
@@ -24,7 +27,7 @@ the number of workers):
 1. scan (parallel, per work unit): read, find labels, drop retweets; write the 16-byte
    hash of every remaining text to a work file (no tokenizing).
 2. duplicates (this process, in input order): the hashes go through one fixed-size Bloom
-   filter (:class:`rnnkit.data.emoji_corpus._BloomFilter`, same sizes and hash as
+   filter (:class:`rnnkit.data.bloom.BloomFilter`, same sizes and hash as
    :func:`extract_examples`), so exactly the texts :func:`extract_examples` would drop
    are dropped, whatever the number of workers; a keep-mask per unit is written.
 3. count (parallel, only without a given vocabulary): word counts per unit, merged here in
@@ -43,8 +46,9 @@ a directory holding a corpus of other settings or inputs is refused unless
 Worker processes are started with the ``forkserver`` method (``spawn`` where there is
 none), which is safe when TensorFlow is loaded in this process; they import only the
 text-processing modules (``import rnnkit`` would load Keras, so workers bypass the
-package's ``__init__``) and write TFRecords with the small pure-Python writer below
-(the documented TFRecord framing with masked CRC32C), not with TensorFlow.
+packages' ``__init__``) and write TFRecords with the small pure-Python writer of
+:mod:`rnnkit.data.tfrecord` (the documented TFRecord framing with masked CRC32C), not with
+TensorFlow.
 
 Reading: :func:`load_corpus` (checks), :func:`corpus_dataset` (``tf.data``, feeds every
 Keras backend), :func:`corpus_steps`.
@@ -64,7 +68,6 @@ import math
 import os
 import pickle
 import shutil
-import struct
 import sys
 import time
 from collections import Counter
@@ -75,18 +78,18 @@ from typing import Any
 
 import numpy as np
 
-from rnnkit.data.emoji_corpus import (
+from rnnkit.data.bloom import BloomFilter
+from rnnkit.data.light_imports import stand_in_source
+from rnnkit.data.text_files import expand_paths, file_format, iter_records
+from rnnkit.data.tfrecord import frame, int64_example, verify_shard
+from rnnkit.models.deepmoji.emoji_corpus import (
     EmojiCorpusStats,
     LabelFinder,
-    _BloomFilter,
     _ExampleRules,
-    _expand,
-    _format_of,
-    iter_records,
     load_emoji_classes,
 )
-from rnnkit.text.deepmoji_tokenizer import SPECIAL_TOKENS, DeepMojiTokenizer
-from rnnkit.text.vocabulary import (
+from rnnkit.models.deepmoji.tokenizer import SPECIAL_TOKENS, DeepMojiTokenizer
+from rnnkit.models.deepmoji.vocabulary import (
     _check_vocabulary,
     build_vocabulary,
     load_vocabulary,
@@ -99,7 +102,6 @@ __all__ = [
     "load_corpus",
     "corpus_dataset",
     "corpus_steps",
-    "verify_shard",
 ]
 
 FORMAT = "rnnkit-corpus"
@@ -112,80 +114,9 @@ SPLIT_BUCKETS = 10_000
 _UNKNOWN = 1
 
 
-# --------------------------------------------------------------------------------------
-# TFRecord writing and checking without TensorFlow.
-#
-# Workers write shards in pure Python so that they need not import TensorFlow (seconds of
-# start-up and hundreds of MB per process). The framing is TFRecord's documented one:
-# uint64 length, uint32 masked CRC32C of the length, the data, uint32 masked CRC32C of the
-# data (little-endian); the data is a serialized tf.train.Example encoded by hand (protobuf
-# wire format). Tests read the shards back with tf.data.TFRecordDataset.
-
-
-def _crc_table() -> list[int]:
-    table = []
-    for i in range(256):
-        c = i
-        for _ in range(8):
-            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
-        table.append(c)
-    return table
-
-
-_CRC_TABLE = _crc_table()
-
-
-def _crc32c(data: bytes) -> int:
-    table, c = _CRC_TABLE, 0xFFFFFFFF
-    for b in data:
-        c = table[(c ^ b) & 0xFF] ^ (c >> 8)
-    return c ^ 0xFFFFFFFF
-
-
-def _masked_crc(data: bytes) -> int:
-    c = _crc32c(data)
-    return (((c >> 15) | (c << 17)) + 0xA282EAD8) & 0xFFFFFFFF
-
-
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while n > 0x7F:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
-
-_SMALL_VARINTS = [_varint(i) for i in range(1 << 16)]  # word ids of usual vocabularies
-
-
-def _int64_feature(name: bytes, values: Sequence[int]) -> bytes:
-    small = _SMALL_VARINTS
-    packed = b"".join(small[v] if v < 65536 else _varint(v) for v in values)  # values >= 0
-    int64_list = b"\x0a" + _varint(len(packed)) + packed
-    feature = b"\x1a" + _varint(len(int64_list)) + int64_list
-    entry = b"\x0a" + _varint(len(name)) + name + b"\x12" + _varint(len(feature)) + feature
-    return b"\x0a" + _varint(len(entry)) + entry
-
-
 def _example(ids: Sequence[int], label: int, key: int) -> bytes:
     """A serialized ``tf.train.Example`` with int64 features ids, label, key."""
-    features = (  # map entries in key order, as protobuf's deterministic serialization
-        _int64_feature(b"ids", ids)
-        + _int64_feature(b"key", (key,))
-        + _int64_feature(b"label", (label,))
-    )
-    return b"\x0a" + _varint(len(features)) + features
-
-
-def _frame(data: bytes) -> bytes:
-    length = struct.pack("<Q", len(data))
-    return (
-        length
-        + struct.pack("<I", _masked_crc(length))
-        + data
-        + struct.pack("<I", _masked_crc(data))
-    )
+    return int64_example({b"ids": ids, b"key": (key,), b"label": (label,)})
 
 
 class _ShardWriter:
@@ -217,7 +148,7 @@ class _ShardWriter:
         sha = hashlib.sha256()
         with open(self.tmp, "wb") as f:
             for i in order:
-                framed = _frame(self.records[i])
+                framed = frame(self.records[i])
                 f.write(framed)
                 sha.update(framed)
                 self.entry["bytes"] += len(framed)
@@ -229,77 +160,20 @@ class _ShardWriter:
         return self.entry
 
 
-def verify_shard(path: str | os.PathLike, maxlen: int | None = None) -> int:
-    """Check every record of a TFRecord shard (framing, both CRCs) without TensorFlow.
-
-    Args:
-        path: the shard file.
-        maxlen: not used for the check of the framing; kept for symmetry with the
-            manifest (the ids length is checked when reading).
-
-    Returns:
-        The number of records.
-
-    Raises:
-        ValueError: naming the shard, the record index and its byte offset, for a
-            truncated record or a CRC mismatch.
-
-    Example:
-
-    >>> verify_shard("corpus/train-00000-0000.tfrecord")  # doctest: +SKIP
-    100000
-    """
-    path = Path(path)
-    n, offset = 0, 0
-    with open(path, "rb") as f:
-        while True:
-            head = f.read(12)
-            if not head:
-                return n
-            where = f"shard {path.name}: record {n} (byte {offset})"
-            if len(head) < 12:
-                raise ValueError(f"{where} is truncated (an incomplete length header).")
-            (length,) = struct.unpack("<Q", head[:8])
-            if struct.unpack("<I", head[8:])[0] != _masked_crc(head[:8]):
-                raise ValueError(f"{where} is corrupt (the length's CRC does not match).")
-            data = f.read(length)
-            crc = f.read(4)
-            if len(data) < length or len(crc) < 4:
-                raise ValueError(f"{where} is truncated ({length} bytes of data expected).")
-            if struct.unpack("<I", crc)[0] != _masked_crc(data):
-                raise ValueError(f"{where} is corrupt (the data's CRC does not match).")
-            n += 1
-            offset += 16 + length
-
-
 # --------------------------------------------------------------------------------------
 # Worker processes.
 #
-# ``import rnnkit`` imports Keras (the package __init__ loads the layers). A worker needs
-# only the text modules, so the pool's initializer (the builtin ``exec``, which pickles by
-# name) installs a stand-in ``rnnkit`` package module whose submodules import normally and
-# which loads the real ``__init__`` on the first attribute asked of it.
+# ``import rnnkit`` imports Keras (the package __init__ loads the layers), and so do the
+# ``__init__`` of ``rnnkit.models`` and of this folder (the models). A worker needs only
+# the text-processing modules (this one, ``emoji_corpus``, ``tokenizer``, ``vocabulary``
+# and ``rnnkit.data`` / ``rnnkit.text``), so the pool's initializer (the builtin ``exec``,
+# which pickles by name) installs stand-ins for those three packages
+# (:mod:`rnnkit.data.light_imports`): their submodules import normally, and each loads its
+# real ``__init__`` on the first attribute asked of it. The modules a worker imports
+# therefore take names from submodules (``from rnnkit.models.deepmoji.tokenizer import
+# ...``), never from these packages.
 
-_PACKAGE_DIR = str(Path(__file__).resolve().parents[1])
-_BOOTSTRAP = f"""
-import sys, types
-if "rnnkit" not in sys.modules:
-    _m = types.ModuleType("rnnkit")
-    _m.__path__ = [{_PACKAGE_DIR!r}]
-    _m.__file__ = {os.path.join(_PACKAGE_DIR, "__init__.py")!r}
-
-    def _load(name, _m=_m):
-        del _m.__dict__["__getattr__"]
-        with open(_m.__file__, encoding="utf-8") as f:
-            exec(compile(f.read(), _m.__file__, "exec"), _m.__dict__)
-        try:
-            return _m.__dict__[name]
-        except KeyError:
-            raise AttributeError(name) from None
-
-    _m.__getattr__ = _load
-    sys.modules["rnnkit"] = _m
-"""
+_BOOTSTRAP = stand_in_source("rnnkit.models.deepmoji.corpus")
 
 _WORKER_CACHE: dict[str, Any] = {}
 
@@ -364,7 +238,7 @@ def _scan_unit(task: tuple[dict, dict, LabelFinder]) -> dict:
     progress = _Progress(f"scan {Path(unit['path']).name}", cfg["verbose"])
     tmp = work / f"scan-{unit['index']:05d}.bin.tmp"
     candidates = 0
-    digest = _BloomFilter.digest
+    digest = BloomFilter.digest
     with open(tmp, "wb") as out:
         for text, value in _read(unit, cfg, stats):
             found = rules.candidate(text, value, stats)
@@ -579,7 +453,7 @@ def _plan_units(files: list[Path], fmt: str | None, unit_bytes: int) -> list[dic
     units = []
     for path in files:
         size = path.stat().st_size
-        splittable = not path.name.lower().endswith(".gz") and (fmt or _format_of(path)) in (
+        splittable = not path.name.lower().endswith(".gz") and (fmt or file_format(path)) in (
             "jsonl",
             "txt",
         )
@@ -746,7 +620,7 @@ def prepare_corpus(
             names = the sorted distinct matches found in the data; matches removed from the
             text); a callable ``text -> list[str]`` (names sorted as found; text kept; it
             must be picklable for ``workers > 1``: a module-level function, not a lambda);
-            or a :class:`rnnkit.data.LabelFinder`. With ``label_field``: None (names = the
+            or a :class:`LabelFinder`. With ``label_field``: None (names = the
             sorted distinct values) or the list of names to keep.
         vocabulary: a DeepMoji vocabulary (mapping or ``vocabulary.json``); ``None``: built
             from the kept texts (DeepMoji's rule: the ``vocab_size`` most frequent words
@@ -804,7 +678,7 @@ def prepare_corpus(
         )
     if not isinstance(workers, int) or workers < 1:
         raise ValueError(f"`workers` must be None or an int >= 1; got {workers!r}.")
-    files = _expand(inputs)
+    files = expand_paths(inputs)
     if not files:
         raise ValueError(f"No input files found in {[str(i) for i in inputs]}.")
     if all(p.stat().st_size == 0 for p in files):
@@ -926,7 +800,7 @@ def prepare_corpus(
         # 2. duplicates, in input order
         if not (work / "dedupe.json").is_file():
             bloom = (
-                _BloomFilter(duplicate_capacity, duplicate_error_rate) if drop_duplicates else None
+                BloomFilter(duplicate_capacity, duplicate_error_rate) if drop_duplicates else None
             )
             for u in units:
                 src = work / f"scan-{u['index']:05d}.bin"

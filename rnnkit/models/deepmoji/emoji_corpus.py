@@ -4,8 +4,9 @@ The pipeline of DeepMoji's pretraining data, streamed so that it scales to hundr
 millions of texts (memory is bounded by the duplicate filter's fixed bit array and by the
 per-class sample size, never by the corpus):
 
-1. :func:`iter_texts` reads texts from JSONL, CSV/TSV or plain-text files (optionally
-   ``.gz``), any number of shards (paths, folders or glob patterns), one line at a time.
+1. :func:`rnnkit.data.iter_texts` reads texts from JSONL, CSV/TSV or plain-text files
+   (optionally ``.gz``), any number of shards (paths, folders or glob patterns), one line
+   at a time (a generic reader of the data layer, :mod:`rnnkit.data.text_files`).
 2. :func:`extract_examples` finds the 64 emoji classes (:func:`load_emoji_classes`, class-id
    order of ``wanted_emojis.csv``), removes all emoji from the text, filters retweets,
    exact duplicates, texts with too few words (URLs, mentions, numbers and punctuation do
@@ -14,8 +15,13 @@ per-class sample size, never by the corpus):
 3. :func:`balanced_sample` keeps a uniform random sample of at most ``per_class`` examples
    of each class (reservoir sampling), for a class-balanced training set.
 
+Exact duplicates are remembered in a fixed-size Bloom filter
+(:class:`rnnkit.data.bloom.BloomFilter`). The prepared corpora of
+:mod:`rnnkit.models.deepmoji.corpus` run the same rules in worker processes.
+
 Example:
 
+>>> from rnnkit.data import iter_texts
 >>> classes = load_emoji_classes()  # doctest: +SKIP
 >>> stats = EmojiCorpusStats()
 >>> texts = iter_texts("../shared/data/tweets-with-emoji/*.jsonl")  # doctest: +SKIP
@@ -26,12 +32,8 @@ Example:
 from __future__ import annotations
 
 import codecs
-import csv
-import glob
 import gzip
-import hashlib
 import json
-import math
 import os
 import random
 import re
@@ -39,17 +41,14 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
+from rnnkit.data.bloom import BloomFilter
 from rnnkit.data.paths import resolve
-from rnnkit.text.deepmoji_tokenizer import SPECIAL_TOKENS, DeepMojiTokenizer
+from rnnkit.models.deepmoji.tokenizer import SPECIAL_TOKENS, DeepMojiTokenizer
 
 __all__ = [
     "load_emoji_classes",
-    "iter_texts",
     "remove_emoji",
     "find_emoji_classes",
-    "iter_records",
     "LabelFinder",
     "extract_examples",
     "balanced_sample",
@@ -131,208 +130,6 @@ def load_emoji_classes(
     return classes
 
 
-def _expand(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> list[Path]:
-    if isinstance(paths, str | os.PathLike):
-        paths = [paths]
-    files: list[Path] = []
-    for p in paths:
-        p = str(p)
-        if any(c in p for c in "*?["):
-            matches = sorted(glob.glob(p))
-            if not matches:
-                raise FileNotFoundError(f"No files match {p!r}.")
-            files.extend(Path(m) for m in matches)
-        elif os.path.isdir(p):
-            files.extend(sorted(q for q in Path(p).iterdir() if q.is_file()))
-        elif os.path.isfile(p):
-            files.append(Path(p))
-        else:
-            raise FileNotFoundError(f"Text source not found: {p}")
-    return files
-
-
-def _format_of(path: Path) -> str:
-    name = path.name.lower().removesuffix(".gz")
-    for suffix, fmt in ((".jsonl", "jsonl"), (".json", "jsonl"), (".csv", "csv")):
-        if name.endswith(suffix):
-            return fmt
-    if name.endswith(".tsv"):
-        return "tsv"
-    return "txt"
-
-
-def _decode(raw: bytes, stats: EmojiCorpusStats | None) -> str:
-    """UTF-8 ``raw`` with each invalid byte sequence replaced by U+FFFD (as
-    ``errors="replace"``), the replaced bytes counted in ``stats.invalid_bytes``."""
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    parts, pos, bad = [], 0, 0
-    while True:
-        try:
-            parts.append(raw[pos:].decode("utf-8"))
-            break
-        except UnicodeDecodeError as err:
-            parts.append(raw[pos : pos + err.start].decode("utf-8"))
-            parts.append("\ufffd")
-            bad += err.end - err.start
-            pos += err.end
-    if stats is not None:
-        stats.invalid_bytes += bad
-    return "".join(parts)
-
-
-def _field_value(value: object) -> str | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool | int):
-        return str(value)
-    raise ValueError(f"expected a string or int label; got {type(value).__name__} {value!r:.40}")
-
-
-def iter_records(
-    path: str | os.PathLike,
-    text_field: str = "text",
-    label_field: str | None = None,
-    format: str | None = None,
-    start: int = 0,
-    end: int | None = None,
-    skip_bad_records: bool = False,
-    stats: EmojiCorpusStats | None = None,
-) -> Iterator[tuple[str, str | None]]:
-    """Stream ``(text, label_value)`` records of one file (the reader under :func:`iter_texts`).
-
-    Args:
-        path: a JSONL, CSV, TSV or text file (one text a line), optionally ``.gz``.
-        text_field: the JSON key / column of the text.
-        label_field: the JSON key / column of a label (``None``: the value is ``None``); a
-            record without it has the value ``None``.
-        format: ``"jsonl"``, ``"csv"``, ``"tsv"``, ``"txt"`` or None (from the suffix).
-        start, end: read only the lines that start in the byte range ``[start, end)``
-            (uncompressed JSONL and text files only; the ranges of a file split at any
-            byte offsets give every line exactly once).
-        skip_bad_records: skip malformed records (counted in ``stats.bad_records``)
-            instead of raising.
-        stats: counts ``invalid_bytes`` (bytes that are not UTF-8, replaced by U+FFFD)
-            and ``bad_records``.
-
-    Yields:
-        ``(text, value)``: CSV/TSV rows with an empty text and blank text lines are
-        skipped.
-
-    Raises:
-        ValueError: a malformed JSON line, a record without ``text_field``, a non-string
-            text, a missing CSV column, with file and line (or byte offset).
-
-    Example:
-
-    >>> next(iter_records("tweets.csv", label_field="sentiment"))  # doctest: +SKIP
-    ('what a day', 'positive')
-    """
-    if format not in (None, "jsonl", "csv", "tsv", "txt"):
-        raise ValueError(f"`format` must be None, 'jsonl', 'csv', 'tsv' or 'txt'; got {format!r}.")
-    path = Path(path)
-    fmt = format or _format_of(path)
-    compressed = path.name.lower().endswith(".gz")
-    if (start or end is not None) and (compressed or fmt in ("csv", "tsv")):
-        raise ValueError(
-            f"{path}: byte ranges need an uncompressed JSONL or text file (a CSV field or a "
-            "gzip stream cannot be entered in the middle)."
-        )
-
-    def bad(where: str, message: str) -> None:
-        if not skip_bad_records:
-            raise ValueError(f"{where}: {message}")
-        if stats is not None:
-            stats.bad_records += 1
-
-    raw = gzip.open(path, "rb") if compressed else open(path, "rb")
-    with raw as f:
-        pos = start
-        if start:
-            f.seek(start - 1)
-            pos = start - 1 + len(f.readline())  # the line holding byte start-1 is not ours
-        if fmt in ("txt", "jsonl"):
-            for lineno, line in enumerate(f, 1):
-                where = f"{path}:{lineno}" if not start else f"{path} (line at byte {pos})"
-                if end is not None and pos >= end:
-                    break
-                pos += len(line)
-                if not line.strip():
-                    continue
-                text = _decode(line, stats)
-                if fmt == "txt":
-                    yield text.rstrip("\r\n"), None
-                    continue
-                try:
-                    record = json.loads(text)
-                except json.JSONDecodeError as err:
-                    bad(where, f"not valid JSON ({err}).")
-                    continue
-                if not isinstance(record, dict) or text_field not in record:
-                    bad(
-                        where,
-                        f"expected a JSON object with a {text_field!r} field; got "
-                        f"{str(record)[:80]!r}.",
-                    )
-                    continue
-                text = record[text_field]
-                if not isinstance(text, str):
-                    bad(where, f"{text_field!r} must be a string; got {type(text).__name__}.")
-                    continue
-                try:
-                    value = _field_value(record.get(label_field)) if label_field else None
-                except ValueError as err:
-                    bad(where, f"{label_field!r}: {err}.")
-                    continue
-                yield text, value
-        else:
-            lines = (_decode(line, stats) for line in f)
-            reader = csv.DictReader(lines, delimiter="," if fmt == "csv" else "\t")
-            if reader.fieldnames is None or text_field not in reader.fieldnames:
-                raise ValueError(
-                    f"{path}: no column {text_field!r}; columns are {reader.fieldnames}."
-                )
-            if label_field and label_field not in reader.fieldnames:
-                raise ValueError(
-                    f"{path}: no label column {label_field!r}; columns are {reader.fieldnames}."
-                )
-            for row in reader:
-                text = row[text_field]
-                if text:
-                    yield text, (row[label_field] or None) if label_field else None
-
-
-def iter_texts(
-    paths: str | os.PathLike | Iterable[str | os.PathLike],
-    text_field: str = "text",
-    format: str | None = None,
-) -> Iterator[str]:
-    """Stream texts from shard files, one at a time.
-
-    Args:
-        paths: a file, a folder (all its files), a glob pattern, or a list of these.
-        text_field: the JSON key (JSONL) or column name (CSV/TSV) holding the text.
-        format: ``"jsonl"``, ``"csv"``, ``"tsv"`` or ``"txt"`` (one text per line); by
-            default from each file's suffix (``.gz`` is decompressed).
-
-    Yields:
-        Each text (str). Invalid UTF-8 bytes are replaced by U+FFFD.
-
-    Raises:
-        ValueError: a malformed JSON line, a record without ``text_field``, or a
-            non-string text, with file and line.
-    """
-    if format not in (None, "jsonl", "csv", "tsv", "txt"):
-        raise ValueError(f"`format` must be None, 'jsonl', 'csv', 'tsv' or 'txt'; got {format!r}.")
-    for path in _expand(paths):
-        for text, _ in iter_records(path, text_field, format=format):
-            yield text
-
-
 def remove_emoji(text: str) -> str:
     """``text`` without any emoji (and their variation selectors, joiners, skin tones)."""
     return _EMOJI_RE.sub(" ", text)
@@ -348,7 +145,7 @@ class LabelFinder:
     """Where the distant labels of a text come from, and which tokens of it they are.
 
     One object for every kind of label, used by :func:`extract_examples` and
-    :func:`rnnkit.data.prepare_corpus` alike:
+    :func:`rnnkit.models.deepmoji.prepare_corpus` alike:
 
     - ``LabelFinder.emoji(classes)``: the class emoji in the text (variation selectors
       ignored); every emoji is removed from the text (:func:`remove_emoji`).
@@ -516,65 +313,6 @@ class EmojiCorpusStats:
         return "\n".join(f"{k:<{width}}  {v:>10,}" for k, v in rows)
 
 
-class _BloomFilter:
-    """Fixed-memory set of seen texts (false positives at about ``error_rate``).
-
-    :meth:`add` takes one text; :meth:`add_digests` a batch of :meth:`digest` values with
-    exactly the answers of calling :meth:`add` on them one after another (so a pipeline can
-    hash texts in worker processes and decide duplicates in one process, in input order).
-    """
-
-    def __init__(self, capacity: int, error_rate: float):
-        self.size = max(64, math.ceil(-capacity * math.log(error_rate) / math.log(2) ** 2))
-        self.k = max(1, round(self.size / capacity * math.log(2)))
-        self.bits = np.zeros((self.size + 7) // 8, dtype=np.uint8)
-
-    @staticmethod
-    def digest(text: str) -> bytes:
-        """The 16-byte hash of ``text`` the filter works on."""
-        return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
-
-    def add(self, text: str) -> bool:
-        """Add ``text``; True if it was (probably) already there."""
-        digest = self.digest(text)
-        h1 = int.from_bytes(digest[:8], "little")
-        h2 = int.from_bytes(digest[8:], "little") | 1
-        seen = True
-        for i in range(self.k):
-            pos = (h1 + i * h2) % self.size
-            byte, bit = pos >> 3, 1 << (pos & 7)
-            if not self.bits[byte] & bit:
-                seen = False
-                self.bits[byte] |= bit
-        return seen
-
-    def add_digests(self, digests: np.ndarray) -> np.ndarray:
-        """Add a batch of digests (``uint8 (n, 16)`` or ``bytes`` of ``16 n``) in order.
-
-        Returns:
-            ``bool (n,)``: True where :meth:`add` would have said "already there" had the
-            texts been added one by one in this order.
-        """
-        d = np.frombuffer(bytes(digests), dtype="<u8").reshape(-1, 2)
-        n = len(d)
-        if n == 0:
-            return np.zeros(0, bool)
-        size = np.uint64(self.size)
-        a = d[:, 0] % size  # (h1 + i h2) mod size without 64-bit overflow
-        b = (d[:, 1] | np.uint64(1)) % size
-        pos = (a[:, None] + np.arange(self.k, dtype=np.uint64)[None, :] * b[:, None]) % size
-        flat = pos.ravel()
-        byte, bit = flat >> np.uint64(3), (1 << (flat & np.uint64(7))).astype(np.uint8)
-        before = (self.bits[byte] & bit) != 0
-        # The first item of the batch that sets each position (items are in row order).
-        _, first, inverse = np.unique(flat, return_index=True, return_inverse=True)
-        setter = (first // self.k)[inverse.ravel()]
-        item = np.repeat(np.arange(n), self.k)
-        seen = (before | (setter < item)).reshape(n, self.k).all(axis=1)
-        np.bitwise_or.at(self.bits, byte, bit)
-        return seen
-
-
 def _content_words(words: list[str]) -> int:
     specials = set(SPECIAL_TOKENS)
     return sum(1 for w in words if w not in specials and not all(c in _PUNCT for c in w))
@@ -582,7 +320,7 @@ def _content_words(words: list[str]) -> int:
 
 class _ExampleRules:
     """DeepMoji's per-text rules, in order, shared by :func:`extract_examples` and the
-    worker processes of :func:`rnnkit.data.prepare_corpus` (which decide duplicates
+    worker processes of :func:`rnnkit.models.deepmoji.prepare_corpus` (which decide duplicates
     between the two steps, in input order, across all workers):
 
     :meth:`candidate`: has a label (else ``no_class_emoji``), is not a retweet, has no
@@ -658,8 +396,9 @@ def extract_examples(
     with the same cleaned text), in label-id order.
 
     Args:
-        texts: iterable of raw texts (e.g. :func:`iter_texts`), or of ``(text, label
-            value)`` pairs (:func:`iter_records`) for ``LabelFinder.field``; streamed once.
+        texts: iterable of raw texts (e.g. :func:`rnnkit.data.iter_texts`), or of ``(text,
+            label value)`` pairs (:func:`rnnkit.data.iter_records`) for
+            ``LabelFinder.field``; streamed once.
         classes: the emoji classes (index = class id), e.g. :func:`load_emoji_classes`,
             or a :class:`LabelFinder` with known names.
         min_words: drop texts with fewer words than this after emoji removal; URLs,
@@ -685,7 +424,7 @@ def extract_examples(
     finder.ids([])  # the names must be known
     rules = _ExampleRules(finder, min_words, drop_retweets, drop_url_texts, tokenizer)
     stats = stats if stats is not None else EmojiCorpusStats()
-    seen = _BloomFilter(duplicate_capacity, duplicate_error_rate) if drop_duplicates else None
+    seen = BloomFilter(duplicate_capacity, duplicate_error_rate) if drop_duplicates else None
     for i, item in enumerate(texts):
         text, value = item if isinstance(item, tuple) else (item, None)
         if not isinstance(text, str):

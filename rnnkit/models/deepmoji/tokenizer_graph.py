@@ -1,12 +1,14 @@
 """DeepMoji's tokenizer as a TensorFlow graph of core ops (no tensorflow_text, no Keras).
 
 :func:`tf_deepmoji_words` gives, for a 1-D string tensor, the same words as
-:meth:`rnnkit.text.DeepMojiTokenizer.words` (a ``tf.RaggedTensor``), so that an exported
-DeepMoji model preprocesses raw text in a stock TF Serving binary exactly as the Python
-tokenizer does. It uses only ``tf.strings`` (RE2 regexes, UTF-8 decode/encode, split),
+:meth:`rnnkit.models.deepmoji.DeepMojiTokenizer.words` (a ``tf.RaggedTensor``), so that an
+exported DeepMoji model preprocesses raw text in a stock TF Serving binary exactly as the
+Python tokenizer does. It uses only ``tf.strings`` (RE2 regexes, UTF-8 decode/encode, split),
 ``tf.searchsorted`` over constant code point tables, ``tf.ragged`` and ``tf.math``; the
 tables are computed here from the running Python's ``unicodedata`` (the same data
-``DeepMojiTokenizer`` uses) and become constants of the graph (no lookup resources).
+``DeepMojiTokenizer`` uses) and become constants of the graph (no lookup resources; the
+generic table helpers are :mod:`rnnkit.text.graph_tables`, shared with the tagger's
+in-graph token features).
 
 How each step of the Python tokenizer is reproduced:
 
@@ -46,6 +48,8 @@ import unicodedata
 from typing import Any
 
 import numpy as np
+
+from rnnkit.text.graph_tables import expand, map_values, search, seq_table
 
 __all__ = ["tf_deepmoji_words", "deepmoji_tables"]
 
@@ -122,7 +126,7 @@ def _unitize(pattern: str) -> str:
 
 def _token_regex() -> str:
     """DeepMoji's token regex over units (see the module docstring)."""
-    from rnnkit.text import deepmoji_tokenizer as dm
+    from rnnkit.models.deepmoji import tokenizer as dm
 
     # the three context-dependent patterns are rewritten by hand below: make sure they are
     # still the tokenizer's
@@ -134,7 +138,7 @@ def _token_regex() -> str:
     }
     for name, pattern in expected.items():
         if getattr(dm, name) != pattern:  # pragma: no cover - guards future edits
-            raise RuntimeError(f"deepmoji_graph: DeepMojiTokenizer.{name} changed; update me.")
+            raise RuntimeError(f"tokenizer_graph: DeepMojiTokenizer.{name} changed; update me.")
     email = (
         f"(?:{_PREV_WORD}[.+\\-]|{_PREV_NONWORD}[a-zA-Z0-9_])"
         + _unitize(r"[a-zA-Z0-9_.+\-]*@[a-zA-Z0-9\-]+\.[a-zA-Z0-9.\-]*")
@@ -168,27 +172,10 @@ def _token_regex() -> str:
     return "(?:" + _K + " )+|" + "|".join(parts)
 
 
-def _seq_table(mapping: dict[int, str]) -> dict[str, np.ndarray]:
-    """A code point -> code point sequence map as sorted keys + (start, length) into a
-    flat array."""
-    keys = sorted(mapping)
-    starts, lens, flat = [], [], []
-    for k in keys:
-        starts.append(len(flat))
-        lens.append(len(mapping[k]))
-        flat.extend(ord(ch) for ch in mapping[k])
-    return {
-        "keys": np.array(keys, np.int32),
-        "starts": np.array(starts, np.int32),
-        "lens": np.array(lens, np.int32),
-        "flat": np.array(flat, np.int32),
-    }
-
-
 @functools.lru_cache(maxsize=1)
 def deepmoji_tables() -> dict[str, Any]:
     """Code point tables and regexes (plain Python / NumPy values, computed once)."""
-    from rnnkit.text import deepmoji_tokenizer as dm
+    from rnnkit.models.deepmoji import tokenizer as dm
 
     translation = dm._PUNCT_TRANSLATION
     lower: dict[int, int] = {}
@@ -262,9 +249,9 @@ def deepmoji_tables() -> dict[str, Any]:
     return {
         "lower_keys": np.array(sorted(lower), np.int32),
         "lower_vals": np.array([lower[k] for k in sorted(lower)], np.int32),
-        "fast": _seq_table(fast),
-        "nfkd": _seq_table(nfkd),
-        "trans": _seq_table(trans),
+        "fast": seq_table(fast),
+        "nfkd": seq_table(nfkd),
+        "trans": seq_table(trans),
         "ccc_keys": np.array(sorted(ccc), np.int32),
         "ccc_vals": np.array([ccc[k] for k in sorted(ccc)], np.int32),
         "pair_keys": np.array(pair_keys, np.int64),
@@ -291,51 +278,12 @@ def deepmoji_tables() -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------ graph pieces
-def _search(keys: np.ndarray, x: Any) -> tuple[Any, Any]:
-    """(index, found) of each element of 1-D ``x`` in the sorted constant ``keys``."""
-    import tensorflow as tf
-
-    n = int(keys.shape[0])
-    k = tf.constant(keys)
-    idx = tf.minimum(tf.searchsorted(k, tf.cast(x, k.dtype)), n - 1)
-    return idx, tf.equal(tf.gather(k, idx), tf.cast(x, k.dtype))
-
-
-def _map_values(keys: np.ndarray, vals: np.ndarray, x: Any, default: Any) -> Any:
-    import tensorflow as tf
-
-    idx, hit = _search(keys, x)
-    return tf.where(hit, tf.gather(tf.constant(vals), idx), default)
-
-
-def _expand(rt: Any, table: dict[str, np.ndarray]) -> Any:
-    """Replace every code point of a ragged ``[B, None]`` int32 tensor by its table
-    sequence (itself when absent)."""
-    import tensorflow as tf
-
-    flat = rt.flat_values
-    n = tf.size(flat)
-    idx, hit = _search(table["keys"], flat)
-    m = int(table["flat"].shape[0])
-    seg_len = tf.where(hit, tf.gather(tf.constant(table["lens"]), idx), 1)
-    seg_start = tf.where(
-        hit, tf.gather(tf.constant(table["starts"]), idx), m + tf.range(n, dtype=tf.int32)
-    )
-    source = tf.concat([tf.constant(table["flat"]), flat], axis=0)
-    rng = tf.ragged.range(seg_start, seg_start + seg_len)
-    new_flat = tf.gather(source, rng.flat_values)
-    row_lengths = tf.math.unsorted_segment_sum(
-        seg_len, tf.cast(rt.value_rowids(), tf.int32), tf.cast(rt.nrows(), tf.int32)
-    )
-    return tf.RaggedTensor.from_row_lengths(new_flat, tf.cast(row_lengths, tf.int64))
-
-
 def _compose(a: Any, c: Any, t: dict[str, Any]) -> Any:
     """Primary composite of ``a`` + ``c`` (int32), -1 where there is none."""
     import tensorflow as tf
 
     key = tf.cast(a, tf.int64) * 0x110000 + tf.cast(c, tf.int64)
-    out = _map_values(t["pair_keys"], t["pair_vals"], key, tf.fill(tf.shape(a), -1))
+    out = map_values(t["pair_keys"], t["pair_vals"], key, tf.fill(tf.shape(a), -1))
     lv = tf.where(
         (a >= 0x1100) & (a < 0x1113) & (c >= 0x1161) & (c < 0x1176),
         0xAC00 + ((a - 0x1100) * 21 + (c - 0x1161)) * 28,
@@ -354,10 +302,10 @@ def _nfkc_exact(rt: Any, t: dict[str, Any]) -> Any:
     composition loop (vectorised over rows, sequential over positions)."""
     import tensorflow as tf
 
-    rt = _expand(rt, t["nfkd"])
+    rt = expand(rt, t["nfkd"])
     flat = rt.flat_values
     rowids = rt.value_rowids()
-    ccc = _map_values(t["ccc_keys"], t["ccc_vals"], flat, tf.zeros_like(flat))
+    ccc = map_values(t["ccc_keys"], t["ccc_vals"], flat, tf.zeros_like(flat))
     pos = tf.range(tf.size(flat, out_type=tf.int64)) - tf.gather(rt.row_starts(), rowids)
     group = tf.cumsum(tf.cast((ccc == 0) | (pos == 0), tf.int64))
     order = tf.argsort(group * 256 + tf.cast(ccc, tf.int64), stable=True)
@@ -370,9 +318,9 @@ def _nfkc_exact(rt: Any, t: dict[str, Any]) -> Any:
     # CPython only scans after characters that start some composition (Hangul L included),
     # and the scan ends at once unless the next character is a non-starter or can be the
     # second character of a composition
-    _, first = _search(t["first_keys"], tf.reshape(data, [-1]))
+    _, first = search(t["first_keys"], tf.reshape(data, [-1]))
     first = tf.reshape(first, tf.shape(data)) | ((data >= 0x1100) & (data < 0x1113))
-    _, second = _search(t["second_keys"], tf.reshape(data, [-1]))
+    _, second = search(t["second_keys"], tf.reshape(data, [-1]))
     joins = tf.reshape(second, tf.shape(data)) | (cccd != 0)
     joins = tf.concat([joins[:, 1:], tf.zeros_like(joins[:, :1])], axis=1)
     first = first & joins
@@ -419,7 +367,7 @@ def _nfkc_exact(rt: Any, t: dict[str, Any]) -> Any:
     out = tf.where(skipped, -1, out)
     out = tf.RaggedTensor.from_tensor(out)
     out = tf.ragged.boolean_mask(out, out >= 0)
-    return _expand(out, t["trans"])
+    return expand(out, t["trans"])
 
 
 def _shorten(tokens: Any, t: dict[str, Any]) -> Any:
@@ -476,7 +424,7 @@ def _shorten(tokens: Any, t: dict[str, Any]) -> Any:
 
 def tf_deepmoji_words(texts: Any) -> Any:
     """``tf.RaggedTensor`` ``[batch, None]`` of the DeepMoji words of a 1-D string tensor,
-    equal to :meth:`rnnkit.text.DeepMojiTokenizer.words` for every text."""
+    equal to :meth:`rnnkit.models.deepmoji.DeepMojiTokenizer.words` for every text."""
     import tensorflow as tf
 
     t = deepmoji_tables()
@@ -485,21 +433,21 @@ def tf_deepmoji_words(texts: Any) -> Any:
     x = tf.strings.regex_replace(x, t["strip_re"], "")
     cps = tf.strings.unicode_decode(x, "UTF-8")
     cps = cps.with_flat_values(
-        _map_values(t["lower_keys"], t["lower_vals"], cps.flat_values, cps.flat_values)
+        map_values(t["lower_keys"], t["lower_vals"], cps.flat_values, cps.flat_values)
     )
     x = tf.strings.regex_replace(
         tf.strings.unicode_encode(cps, "UTF-8"), t["linebreak_re"], " CUSTOM_BREAK "
     )
     cps = tf.strings.unicode_decode(x, "UTF-8")
     # NFKC + transliteration: per character, exact NFKC for texts that need it
-    _, hit = _search(t["interacting"], cps.flat_values)
+    _, hit = search(t["interacting"], cps.flat_values)
     slow = (
         tf.math.unsorted_segment_max(
             tf.cast(hit, tf.int32), tf.cast(cps.value_rowids(), tf.int32), tf.cast(nrows, tf.int32)
         )
         > 0
     )
-    fast = _expand(cps, t["fast"])
+    fast = expand(cps, t["fast"])
 
     def exact():
         rows = tf.where(slow)[:, 0]

@@ -32,7 +32,8 @@ rejects it); :meth:`DeepMojiTokenizer.encode` gives it an all-padding row, or ra
 The vocabulary file (DeepMoji's ``vocabulary.json``: the special tokens at ids 0-9, then
 the words with no gaps) is read and written here (:func:`load_vocabulary`,
 :func:`save_vocabulary`); building and extending vocabularies from a corpus is in
-:mod:`rnnkit.text.vocabulary`.
+:mod:`rnnkit.models.deepmoji.vocabulary`, and the exact in-graph form of this tokenizer in
+:mod:`rnnkit.models.deepmoji.tokenizer_graph`.
 """
 
 from __future__ import annotations
@@ -431,7 +432,7 @@ class DeepMojiTokenizer:
 
     Args:
         vocabulary: a mapping word -> id (such as DeepMoji's ``vocabulary.json``, read with
-            :func:`rnnkit.text.load_vocabulary`), a path to such a JSON file, or ``None``
+            :func:`load_vocabulary`), a path to such a JSON file, or ``None``
             for :meth:`words` only.
 
     Example:
