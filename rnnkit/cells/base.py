@@ -43,6 +43,10 @@ class RecurrentCell(keras.Layer):
     #: number of gate blocks stacked in ``kernel`` (columns = gates * units)
     gates: int = 1
 
+    #: whether the state enters the step through a ``recurrent_kernel`` (False for the
+    #: parallel-scan models' cells, :class:`LinearRecurrenceCell`)
+    recurrent_weights: bool = True
+
     #: the methods that tell the fast paths what ``step`` computes. A subclass that
     #: redefines ``step`` without redefining one of them gets the base answer (no fused
     #: kernel, no closed-form backward, no lean JAX backward), so a fast path never runs
@@ -126,13 +130,15 @@ class RecurrentCell(keras.Layer):
             regularizer=self.kernel_regularizer,
             constraint=self.kernel_constraint,
         )
-        self.recurrent_kernel = self.add_weight(
-            shape=(self.units, self.gates * self.units),
-            name="recurrent_kernel",
-            initializer=self.recurrent_initializer,
-            regularizer=self.recurrent_regularizer,
-            constraint=self.recurrent_constraint,
-        )
+        self.recurrent_kernel = None
+        if self.recurrent_weights:
+            self.recurrent_kernel = self.add_weight(
+                shape=(self.units, self.gates * self.units),
+                name="recurrent_kernel",
+                initializer=self.recurrent_initializer,
+                regularizer=self.recurrent_regularizer,
+                constraint=self.recurrent_constraint,
+            )
         if self.use_bias:
             self.bias = self.add_weight(
                 shape=self.bias_shape(),
@@ -314,6 +320,8 @@ class LinearRecurrenceCell(RecurrentCell):
     Weights are laid out as the layers' of the same kind, so a layer's weights load
     into its cell."""
 
+    recurrent_weights = False
+
     def __init__(
         self,
         units: int,
@@ -347,32 +355,6 @@ class LinearRecurrenceCell(RecurrentCell):
             seed=seed,
             **kwargs,
         )
-
-    def build(self, input_shape: tuple) -> None:
-        input_dim = input_shape[-1]
-        if input_dim is None:
-            raise ValueError(
-                f"Cell '{self.name}' needs a defined last (feature) dimension, "
-                f"got input shape {tuple(input_shape)}."
-            )
-        self.input_dim = int(input_dim)
-        self.kernel = self.add_weight(
-            shape=(self.input_dim, self.gates * self.units),
-            name="kernel",
-            initializer=self.kernel_initializer,
-            regularizer=self.kernel_regularizer,
-            constraint=self.kernel_constraint,
-        )
-        self.recurrent_kernel = None
-        self.bias = None
-        if self.use_bias:
-            self.bias = self.add_weight(
-                shape=(self.gates * self.units,),
-                name="bias",
-                initializer=self.bias_initializer,
-                regularizer=self.bias_regularizer,
-                constraint=self.bias_constraint,
-            )
 
     def coefficients(self, projected: Any) -> tuple[Any, Any]:
         raise NotImplementedError
