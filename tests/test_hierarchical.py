@@ -74,7 +74,9 @@ def test_encode_bad_input():
         split_spans("a. b", mode="words")
 
 
-@pytest.mark.parametrize("kind, bidirectional", [("gru", False), ("lstm", True)])
+@pytest.mark.parametrize(
+    "kind, bidirectional", [("gru", False), ("lstm", True), ("mingru", True), ("minlstm", False)]
+)
 def test_ragged_documents_match_per_span_reference(kind, bidirectional):
     """The padded batch gives what the model's own layers give on each unpadded span
     and each unpadded document one at a time."""

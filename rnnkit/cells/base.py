@@ -19,7 +19,7 @@ from keras import constraints, initializers, ops, regularizers
 
 from rnnkit.backend import recurrent_matmul
 from rnnkit.ops.activations import get_activation, serialize_activation
-from rnnkit.ops.min_rnn import linear_step
+from rnnkit.ops.min_rnn import check_no_recurrent_dropout, linear_step
 from rnnkit.ops.recurrent_matmul import Block, RecurrentMatmul
 
 
@@ -337,11 +337,7 @@ class LinearRecurrenceCell(RecurrentCell):
         seed: int | None = None,
         **kwargs: Any,
     ) -> None:
-        if recurrent_dropout:
-            raise ValueError(
-                f"{type(self).__name__} has no recurrent weights, so recurrent_dropout must "
-                f"be 0, got {recurrent_dropout!r} (use dropout on the inputs)."
-            )
+        check_no_recurrent_dropout(type(self).__name__, recurrent_dropout)
         super().__init__(
             units,
             use_bias=use_bias,

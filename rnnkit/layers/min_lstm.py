@@ -23,27 +23,15 @@ class MinLSTM(ParallelRNN):
     through masked steps.
 
     Every call runs one path, chosen by :func:`rnnkit.layers.planner.plan_parallel_scan`
-    (``layer.execution_plan(x)``, :func:`rnnkit.explain`), with the same outputs and
-    gradients up to float rounding:
-
-    - ``parallel_scan.cumlogsumexp``: in training on JAX computing on a CPU, any mask,
-      length, dtype, initial state and direction: ``jax.lax.cumlogsumexp`` over
-      fixed-length chunks of the time axis
-      (:func:`rnnkit.ops.parallel_scan.chunked_linear_recurrence`; float16 and bfloat16
-      computed in float32);
-    - ``parallel_scan`` / ``parallel_scan.dynamic_length`` otherwise (TensorFlow and
-      torch, whose native forms measured no faster; inference, where JAX's measured
-      slower; a GPU; or the path
-      turned off with ``rnnkit.layers.planner.excluding``): the generic associative scan
-      (:func:`rnnkit.ops.parallel_scan.linear_recurrence`), its ``while_loop`` form for a
-      time length known only at run time.
+    (``layer.execution_plan(x)``, :func:`rnnkit.explain`); the paths and their conditions
+    are listed in :class:`rnnkit.layers.parallel_rnn.ParallelRNN`.
 
     Args:
         units: positive integer, dimensionality of the state and output.
         **kwargs: the arguments of :class:`rnnkit.layers.parallel_rnn.ParallelRNN`
             (use_bias, initializers, regularizers, constraints, dropout, seed,
-            return_sequences, return_state, go_backwards, zero_output_for_mask) and of
-            ``keras.Layer``.
+            return_sequences, return_state, go_backwards, zero_output_for_mask,
+            stateful) and of ``keras.Layer``.
 
     Call arguments:
         sequences: ``(batch, timesteps, features)`` float tensor.

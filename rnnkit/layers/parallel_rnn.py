@@ -18,7 +18,7 @@ from keras import constraints, initializers, ops, regularizers
 from rnnkit.backend import run_linear_recurrence
 from rnnkit.layers import planner
 from rnnkit.layers.planner import ExecutionPlan
-from rnnkit.ops.min_rnn import linear_step
+from rnnkit.ops.min_rnn import check_no_recurrent_dropout, linear_step
 from rnnkit.ops.validation import cast_integer_inputs, check_sequences, static_shape
 
 
@@ -90,11 +90,7 @@ class ParallelRNN(keras.Layer):
         stateful: bool = False,
         **kwargs: Any,
     ) -> None:
-        if recurrent_dropout:
-            raise ValueError(
-                f"{type(self).__name__} has no recurrent weights, so recurrent_dropout must "
-                f"be 0, got {recurrent_dropout!r} (use dropout on the inputs)."
-            )
+        check_no_recurrent_dropout(type(self).__name__, recurrent_dropout)
         if not isinstance(units, int) or isinstance(units, bool) or units <= 0:
             raise ValueError(
                 "Received an invalid value for argument `units`, expected a positive "

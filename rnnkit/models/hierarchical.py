@@ -176,7 +176,8 @@ class HierarchicalClassifier(keras.Model):
         embedding_dim: Token embedding size.
         span_units: Units of each direction of the span BiRNN.
         document_units: Units of the document RNN (per direction if bidirectional).
-        kind: Recurrent layer kind: ``"lstm"``, ``"gru"`` or ``"srnn"``.
+        kind: Recurrent layer kind, one of :data:`rnnkit.names.CELL_NAMES`: ``"lstm"``,
+            ``"gru"``, ``"srnn"``, or the parallel-scan ``"mingru"`` / ``"minlstm"``.
         document_bidirectional: Make the document RNN bidirectional.
         score: Attention score form of both poolings (``"han"`` or ``"deepmoji"``).
         attention_units: HAN projection size (default: the input size).

@@ -16,7 +16,12 @@ from keras import ops
 
 from rnnkit.ops.parallel_scan import log_g
 
-__all__ = ["linear_step", "min_gru_coefficients", "min_lstm_coefficients"]
+__all__ = [
+    "check_no_recurrent_dropout",
+    "linear_step",
+    "min_gru_coefficients",
+    "min_lstm_coefficients",
+]
 
 
 def min_gru_coefficients(projected: Any, units: int) -> tuple[Any, Any]:
@@ -44,3 +49,14 @@ def min_lstm_coefficients(projected: Any, units: int) -> tuple[Any, Any]:
 def linear_step(log_a: Any, log_b: Any, state: Any) -> Any:
     """One step of the recurrence: ``exp(log_a) * state + exp(log_b)``."""
     return ops.exp(log_a) * state + ops.exp(log_b)
+
+
+def check_no_recurrent_dropout(owner: str, recurrent_dropout: Any) -> None:
+    """The error of a minGRU / minLSTM layer or cell given a ``recurrent_dropout`` (an
+    argument they accept for the interface of the other recurrent layers): no state
+    enters their gates, so there is nothing to drop."""
+    if recurrent_dropout:
+        raise ValueError(
+            f"{owner} has no recurrent weights, so recurrent_dropout must be 0, got "
+            f"{recurrent_dropout!r} (use dropout on the inputs)."
+        )
