@@ -43,7 +43,7 @@ from timing import interleaved_medians  # benchmarks/timing.py
 import rnnkit
 from rnnkit import backend, config
 from rnnkit.layers import planner
-from rnnkit.ops import batch_split, parallel_scan
+from rnnkit.ops import batch_split, min_rnn, parallel_scan
 
 B, D, H = 64, 256, 512
 
@@ -74,19 +74,17 @@ CODE = {
     "projection=per_step": [],
     "jax.scan_batched_grads": [backend.jax],
     "cudnn": [backend.cudnn.keras_cudnn],
-    "parallel_scan.cumlogsumexp": [
-        parallel_scan.chunked_linear_recurrence,
-        parallel_scan.masked_coefficients,
+    "linear_loop": [
+        parallel_scan.sequential_linear_recurrence,
+        min_rnn.min_gru_linear_coefficients,
+        min_rnn.min_lstm_linear_coefficients,
         backend.run_linear_recurrence,
-        backend.tensorflow.cumulative_logsumexp,
-        backend.jax.cumulative_logsumexp,
-        backend.torch.cumulative_logsumexp,
         planner.plan_parallel_scan,
     ],
 }
-#: the native scan's rows, on every backend that has it
+#: the parallel-scan layers' sequential loop against the generic scan, on every backend
 SCAN_ROWS = [
-    ("parallel_scan.cumlogsumexp", kind, mode, mask, ("parallel_scan.cumlogsumexp",))
+    ("linear_loop", kind, mode, mask, ("linear_loop",))
     for kind in ("mingru", "minlstm")
     for mode in ("infer", "train")
     for mask in (None, "left")
@@ -284,9 +282,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--markdown", action="store_true")
     args = parser.parse_args(argv)
     backend = keras.backend.backend()
-    candidates = ROWS.get(backend, []) + (
-        SCAN_ROWS if backend in planner.CUMLOGSUMEXP_BACKENDS else []
-    )
+    candidates = ROWS.get(backend, []) + SCAN_ROWS
     rows_spec = [r for r in candidates if not args.only or r[0] in args.only]
     print(
         f"{date.today()} {platform.node()} {os.cpu_count()} CPUs, keras {keras.__version__}, "

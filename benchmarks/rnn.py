@@ -15,13 +15,15 @@ keras time / rnnkit time (> 1: rnnkit faster).
 
 Rows ``mingru`` and ``minlstm`` time the parallel-scan layers (``rnnkit.layers.MinGRU`` /
 ``MinLSTM``) against rnnkit's own GRU / LSTM of the same size (other weights, so no
-output check); their FLOPs are the input projection's alone.
+output check); their FLOPs are the input projection's alone. Row ``mingru-norec`` is
+MinGRU with its recurrence left out (projection and coefficients only): the bound on
+any MinGRU's speed-up over the GRU.
 
 ``--also-excluding PATH ...`` adds, under each row, the same rnnkit layer (same weights,
 outputs checked against the row's) run with those paths turned off
 (``rnnkit.layers.planner.excluding``), timed in the same rotation: e.g.
-``--also-excluding parallel_scan.cumlogsumexp`` times the generic associative scan beside
-the native one. Every row shows the plans its rnnkit layer ran (``planner.recording``).
+``--also-excluding linear_loop`` times the generic associative scan beside the sequential
+loop that a CPU runs. Every row shows the plans its rnnkit layer ran (``planner.recording``).
 
 One extra row, ``lstm-hsig``, is DeepMoji's LSTM (Keras 2 hard-sigmoid gates, which no
 fused kernel has): rnnkit's LSTM against ``keras.layers.RNN(rnnkit.cells.LSTMCell(...))``,
@@ -43,7 +45,7 @@ Usage::
     KERAS_BACKEND=torch python benchmarks/rnn.py --markdown
     python benchmarks/rnn.py --isolate --markdown  # each row in a fresh process
     python benchmarks/rnn.py --padded --configs short  # right-padded, masked batches
-    python benchmarks/rnn.py --kinds mingru --also-excluding parallel_scan.cumlogsumexp
+    python benchmarks/rnn.py --kinds mingru --also-excluding linear_loop
 
 Results are recorded in ``benchmarks/RESULTS.md``.
 """
@@ -70,11 +72,28 @@ CONFIGS = {
     "long": dict(B=64, T=500, D=256, H=512),
     "xlong": dict(B=8, T=4096, D=256, H=512),  # smaller batch: the sequential anchors' time
 }
-KINDS = ("srnn", "lstm", "gru", "bilstm", "lstm-hsig", "mingru", "minlstm")
+KINDS = ("srnn", "lstm", "gru", "bilstm", "lstm-hsig", "mingru", "minlstm", "mingru-norec")
 SINGLE = {"srnn": "SimpleRNN", "lstm": "LSTM", "gru": "GRU"}  # same name in both
-GATES = {"srnn": 1, "lstm": 4, "gru": 3, "bilstm": 4, "lstm-hsig": 4, "mingru": 2, "minlstm": 3}
+GATES = {
+    "srnn": 1, "lstm": 4, "gru": 3, "bilstm": 4, "lstm-hsig": 4,
+    "mingru": 2, "minlstm": 3, "mingru-norec": 2,
+}  # fmt: skip
 # parallel-scan layers: (the anchor, rnnkit's sequential layer of the same family; the layer)
-PARALLEL = {"mingru": ("GRU", "MinGRU"), "minlstm": ("LSTM", "MinLSTM")}
+PARALLEL = {
+    "mingru": ("GRU", "MinGRU"),
+    "minlstm": ("LSTM", "MinLSTM"),
+    "mingru-norec": ("GRU", "MinGRUWithoutRecurrence"),
+}
+
+
+class MinGRUWithoutRecurrence(rnnkit.layers.MinGRU):
+    """MinGRU's projection and coefficients with the recurrence left out (``h_t =
+    z_t * g(h~_t)``, no state): the least any implementation of MinGRU can cost here,
+    so its row bounds the speed-up any scan could reach over the GRU (row
+    ``mingru-norec``; not a layer anyone should use)."""
+
+    def call(self, sequences, initial_state=None, mask=None, training=False):
+        return self.coefficients(self._project(sequences, None), log_space=False)[1]
 
 
 def peak_matmul(m: int, k: int, n: int):
@@ -109,9 +128,10 @@ def layers_for(kind: str, units: int) -> tuple[keras.Layer, keras.Layer]:
         )
     if kind in PARALLEL:
         anchor, layer = PARALLEL[kind]
+        layer_class = getattr(rnnkit.layers, layer, None) or globals()[layer]
         return (
             getattr(rnnkit.layers, anchor)(units, return_sequences=True),
-            getattr(rnnkit.layers, layer)(units, return_sequences=True),
+            layer_class(units, return_sequences=True),
         )
     if kind == "lstm-hsig":
         cell = rnnkit.cells.LSTMCell(units, recurrent_activation="keras2_hard_sigmoid")

@@ -91,3 +91,52 @@ def test_benchmark_without_a_pretrained_model_says_what_to_run(tmp_path, monkeyp
         deepmoji_benchmark.main(["--quick"])
     with pytest.raises(SystemExit):  # argparse: an unknown data set is a usage error
         deepmoji_benchmark.main(["--quick", "--datasets", "SS-Nowhere"])
+
+
+def test_another_cell_has_its_own_folder_and_must_match_the_pretrained_model(
+    tmp_path, monkeypatch
+):
+    """``--cell mingru``: the workflows look in ``runs/deepmoji/<config>-mingru``; the
+    benchmark fine-tunes a MinGRU backbone (the models trained from scratch too) and says
+    so in its table; a pretrained model of another cell is a clear error."""
+    import argparse
+
+    import keras
+
+    from rnnkit.layers import MinGRU
+    from rnnkit.models.deepmoji import SPECIAL_TOKENS
+    from rnnkit.models.deepmoji.transfer import build, get_config, save_pretrained
+    from rnnkit.recipes._deepmoji import artifacts_dir, chosen_config
+
+    for cell, folder in ((None, "quick"), ("lstm", "quick"), ("mingru", "quick-mingru")):
+        config = chosen_config(argparse.Namespace(quick=True, config="medium", cell=cell))
+        assert config.cell == (cell or "lstm")
+        assert artifacts_dir(config, "runs") == Path("runs") / folder
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileNotFoundError, match=r"runs/deepmoji/quick-mingru "):
+        deepmoji_benchmark.main(["--quick", "--cell", "mingru"])
+    words = [*SPECIAL_TOKENS, "i", "love", "this", "worst", "day", "good", "bad"]
+    vocab = {w: i for i, w in enumerate(words)}
+    for cell in ("lstm", "mingru"):
+        config = dataclasses.replace(
+            get_config("quick"), embedding_dim=8, lstm_units=4, cell=cell
+        )
+        folder = "quick" if cell == "lstm" else "quick-mingru"
+        save_pretrained(
+            build(config, len(vocab), 3), vocab, config, Path("runs/deepmoji") / folder, {}
+        )
+    with pytest.raises(ValueError, match="pretrained with cell 'lstm'.*pass --cell lstm"):
+        deepmoji_benchmark.main(
+            ["--quick", "--cell", "mingru", "--pretrained", "runs/deepmoji/quick"]
+        )
+    result = deepmoji_benchmark.run(
+        ["--quick", "--cell", "mingru", "--methods", "new", "chain_thaw", "--seeds", "0",
+         "--save-model", "saved"]  # fmt: skip
+    )
+    assert [(r["method"], r["cell"]) for r in result["rows"]] == [
+        ("new", "mingru"),
+        ("chain_thaw", "mingru"),
+    ]
+    assert "backbone cell mingru" in result["tables"][1].read_text()
+    model = keras.models.load_model("saved/finetuned.keras", safe_mode=True)
+    assert any(isinstance(layer, MinGRU) for layer in model._flatten_layers())

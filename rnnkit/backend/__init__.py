@@ -2,9 +2,8 @@
 (torch's kernels, the closed-form LSTM, the column-major matmul),
 :mod:`rnnkit.backend.tensorflow` (the pre-transposed matmul), :mod:`rnnkit.backend.jax`
 (the scan with its weight gradients after the loop) and :mod:`rnnkit.backend.cudnn`
-(Keras's cuDNN kernels on TensorFlow and JAX with a GPU). Each of the three backend
-modules also has ``cumulative_logsumexp``, the native primitive of the parallel-scan
-layers' ``parallel_scan.cumlogsumexp`` path (:func:`run_linear_recurrence`).
+(Keras's cuDNN kernels on TensorFlow and JAX with a GPU). :func:`run_linear_recurrence`
+runs the parallel-scan layers' plans.
 
 :func:`rnnkit.layers.planner.plan_call` is the one place that chooses among them; these
 modules execute what a plan names. The generic loop they replace is in
@@ -13,12 +12,13 @@ modules execute what a plan names. The generic loop they replace is in
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import keras
 
 from rnnkit.backend import cudnn, jax, tensorflow, torch
-from rnnkit.ops.parallel_scan import chunked_linear_recurrence, linear_recurrence
+from rnnkit.ops.parallel_scan import linear_recurrence, sequential_linear_recurrence
 from rnnkit.ops.recurrent_matmul import Block, RecurrentMatmul
 
 __all__ = [
@@ -30,9 +30,6 @@ __all__ = [
     "tensorflow",
     "torch",
 ]
-
-#: backend -> the module with its native ``cumulative_logsumexp``
-_CUMULATIVE_LOGSUMEXP = {"tensorflow": tensorflow, "jax": jax, "torch": torch}
 
 #: fast path name -> its class (the class's ``backend`` is the one it needs)
 _FAST_PATH_CLASSES = {
@@ -97,27 +94,25 @@ def run_fused(
 
 
 def run_linear_recurrence(
-    plan: Any, log_a: Any, log_b: Any, initial_state: Any = None, mask: Any = None
+    plan: Any,
+    projected: Any,
+    coefficients: Callable[[Any, bool], tuple[Any, Any]],
+    initial_state: Any = None,
+    mask: Any = None,
 ) -> Any:
-    """Solves ``h_t = a_t h_{t-1} + b_t`` (:func:`rnnkit.ops.parallel_scan.linear_recurrence`'s
-    arguments) the way ``plan`` (:func:`rnnkit.layers.planner.plan_parallel_scan`) says:
-    ``parallel_scan.cumlogsumexp`` runs the chunked one-pass form with the backend's
-    native cumulative log-sum-exp, in chunks of ``plan.chunk`` steps; ``parallel_scan``
-    and ``parallel_scan.dynamic_length`` the generic associative scan."""
-    if plan.name == "parallel_scan.cumlogsumexp":
-        module = _CUMULATIVE_LOGSUMEXP.get(plan.backend)
-        if module is None:
-            raise ValueError(f"No native cumulative log-sum-exp on {plan.backend!r}.")
-        return chunked_linear_recurrence(
-            log_a,
-            log_b,
-            initial_state,
-            mask,
-            cumulative_logsumexp=module.cumulative_logsumexp,
-            chunk=plan.chunk,
-            dynamic_length=plan.loop == "while_loop",
-        )
+    """Solves ``h_t = a_t h_{t-1} + b_t`` over a projected sequence the way ``plan``
+    (:func:`rnnkit.layers.planner.plan_parallel_scan`) says. ``coefficients(projected,
+    log_space)`` gives ``(a, b)``, or their logs with ``log_space=True`` (a layer's
+    :meth:`~rnnkit.layers.parallel_rnn.ParallelRNN.coefficients`).
+    ``linear_loop`` runs the sequential loop on the linear-space coefficients
+    (:func:`rnnkit.ops.parallel_scan.sequential_linear_recurrence`, with the plan's
+    ``loop``); ``parallel_scan`` and ``parallel_scan.dynamic_length`` the generic
+    associative scan on their logs (:func:`rnnkit.ops.parallel_scan.linear_recurrence`)."""
+    if plan.name == "linear_loop":
+        a, b = coefficients(projected, False)
+        return sequential_linear_recurrence(a, b, initial_state, mask, loop=plan.loop)
     if plan.name in ("parallel_scan", "parallel_scan.dynamic_length"):
+        log_a, log_b = coefficients(projected, True)
         dynamic_length = plan.name == "parallel_scan.dynamic_length"
         return linear_recurrence(log_a, log_b, initial_state, mask, dynamic_length)
     raise ValueError(f"run_linear_recurrence: {plan.name!r} is not a parallel-scan path.")

@@ -29,10 +29,6 @@ Masks follow :func:`rnnkit.ops.recurrence` (the step runs under the same ``maske
 wrapper; the carried previous output is the output before, so it is rebuilt rather than
 kept). Recurrent dropout passes its (B, units) mask to every step.
 
-The parallel-scan layers' native path (``parallel_scan.cumlogsumexp``, chosen by the
-planner, run by :func:`rnnkit.ops.parallel_scan.chunked_linear_recurrence`) takes
-:func:`cumulative_logsumexp` from this module: ``jax.lax.cumlogsumexp``.
-
 The batched-gradient scan is used by :class:`rnnkit.layers.RNN` on JAX's CPU backend
 for float32 sequences of a gated cell, with ``loop="auto"`` and the per-step projection (the plan
 ``jax.scan_batched_grads`` of :mod:`rnnkit.layers.planner`); tests check it against the
@@ -331,9 +327,3 @@ def scan_with_batched_weight_grads(
     )
     return outs[-1], outs, list(final)
 
-
-def cumulative_logsumexp(x: Any, axis: int) -> Any:
-    """Inclusive cumulative log-sum-exp of ``x`` along ``axis`` (``jax.lax.cumlogsumexp``)."""
-    import jax
-
-    return jax.lax.cumlogsumexp(x, axis=axis)

@@ -11,13 +11,6 @@ recurrent matmul of the ``tf_while`` loop (:mod:`rnnkit.ops.recurrent_matmul`):
   so the transpose must happen before the loop. The kernel gradient stays the
   per-step ``h^T dz``, which runs at full speed.
 
-The parallel-scan layers' native primitive for
-:func:`rnnkit.ops.parallel_scan.chunked_linear_recurrence`: :func:`cumulative_logsumexp`
-is ``tf.math.cumulative_logsumexp`` and its registered
-gradient. The planner does not take ``parallel_scan.cumlogsumexp`` on TensorFlow (it
-measured no faster than the generic scan); the primitive is tested against the generic
-scan.
-
 Batch splitting (:mod:`rnnkit.ops.batch_split`) runs on any backend when asked for; its
 ``"auto"`` setting splits on TensorFlow only. Tests check the fast path against the
 generic matmul. Measured gains: ``benchmarks/RESULTS.md``.
@@ -61,10 +54,3 @@ class TFPretransposedMatmul(RecurrentMatmul):
 
         return product(h, kernel)
 
-
-def cumulative_logsumexp(x: Any, axis: int) -> Any:
-    """Inclusive cumulative log-sum-exp of ``x`` along ``axis``
-    (``tf.math.cumulative_logsumexp``)."""
-    import tensorflow as tf
-
-    return tf.math.cumulative_logsumexp(x, axis=axis)

@@ -66,12 +66,6 @@ The recurrent matmul of the generic loop in inference (a
   same numbers, laid out differently. Not used with gradients: a training step
   measured no faster in that layout.
 
-The parallel-scan layers' native primitive for
-:func:`rnnkit.ops.parallel_scan.chunked_linear_recurrence`: :func:`cumulative_logsumexp`
-is ``torch.logcumsumexp`` and its autograd formula. The planner does not take
-``parallel_scan.cumlogsumexp`` on torch (it measured no faster than the generic scan);
-the primitive is tested against the generic scan.
-
 Every path of the classic layers returns ``(last_output, outputs, states)`` like
 :func:`rnnkit.ops.recurrence`; tests check each against the generic loop. Measured
 gains: ``benchmarks/RESULTS.md``.
@@ -518,9 +512,3 @@ def _function() -> type:
 
     return LSTMSequence
 
-
-def cumulative_logsumexp(x: Any, axis: int) -> Any:
-    """Inclusive cumulative log-sum-exp of ``x`` along ``axis`` (``torch.logcumsumexp``)."""
-    import torch
-
-    return torch.logcumsumexp(x, dim=axis)

@@ -315,8 +315,9 @@ class GatedRecurrentCell(RecurrentCell):
 class LinearRecurrenceCell(RecurrentCell):
     """Base of the step cells of the parallel-scan layers (:class:`rnnkit.cells.MinGRUCell`,
     :class:`rnnkit.cells.MinLSTMCell`): a ``kernel`` and a ``bias``, no recurrent
-    weights, and a step ``h = a * h_prev + b`` whose ``(log a, log b)`` a subclass's
-    :meth:`coefficients` computes from the projected input (:mod:`rnnkit.ops.min_rnn`).
+    weights, and a step ``h = a * h_prev + b`` whose ``(a, b)`` a subclass's
+    :meth:`coefficients` computes from the projected input (in linear space: a step is a
+    convex combination of the state and a candidate; :mod:`rnnkit.ops.min_rnn`).
     Weights are laid out as the layers' of the same kind, so a layer's weights load
     into its cell."""
 
@@ -362,8 +363,8 @@ class LinearRecurrenceCell(RecurrentCell):
         recurrent_mask: Any = None,
         matmul: RecurrentMatmul | None = None,
     ) -> tuple[Any, list]:
-        log_a, log_b = self.coefficients(projected)
-        h = linear_step(log_a, log_b, states[0])
+        a, b = self.coefficients(projected)
+        h = linear_step(a, b, states[0])
         return h, [h]
 
     def loop_matmul(self, fast_path: str | None = None) -> RecurrentMatmul:

@@ -9,7 +9,7 @@ from typing import Any
 import keras
 
 from rnnkit.cells.base import LinearRecurrenceCell
-from rnnkit.ops.min_rnn import min_lstm_coefficients
+from rnnkit.ops.min_rnn import min_lstm_linear_coefficients
 
 
 @keras.saving.register_keras_serializable(package="rnnkit")
@@ -40,4 +40,4 @@ class MinLSTMCell(LinearRecurrenceCell):
     gates = 3
 
     def coefficients(self, projected: Any) -> tuple[Any, Any]:
-        return min_lstm_coefficients(projected, self.units)
+        return min_lstm_linear_coefficients(projected, self.units)

@@ -7,7 +7,7 @@ from typing import Any
 import keras
 
 from rnnkit.layers.parallel_rnn import ParallelRNN
-from rnnkit.ops.min_rnn import min_gru_coefficients
+from rnnkit.ops.min_rnn import min_gru_coefficients, min_gru_linear_coefficients
 
 
 @keras.saving.register_keras_serializable(package="rnnkit")
@@ -18,8 +18,10 @@ class MinGRU(ParallelRNN):
     ``h_t = (1 - z_t) * h_{t-1} + z_t * h~_t``, with ``g(v) = v + 0.5`` for ``v >= 0`` and
     ``sigmoid(v)`` below (the paper's log-space form: candidates stay positive). No state
     enters the gates, so the whole sequence is one projection and one solve of the linear
-    recurrence in log space; :meth:`step` runs the same recurrence one step at a time.
-    There is no linear-space variant (its products overflow in low precision).
+    recurrence: the parallel scan runs in log space (a linear-space parallel scan's running
+    products overflow in low precision); the sequential form on a CPU steps in linear
+    space, where each state is a convex combination and stays in range. :meth:`step`
+    runs the same recurrence one step at a time.
 
     Every call runs one path, chosen by :func:`rnnkit.layers.planner.plan_parallel_scan`
     (``layer.execution_plan(x)``, :func:`rnnkit.explain`); the paths and their conditions
@@ -56,5 +58,7 @@ class MinGRU(ParallelRNN):
 
     gates = 2
 
-    def coefficients(self, projected: Any) -> tuple[Any, Any]:
-        return min_gru_coefficients(projected, self.units)
+    def coefficients(self, projected: Any, log_space: bool = True) -> tuple[Any, Any]:
+        if log_space:
+            return min_gru_coefficients(projected, self.units)
+        return min_gru_linear_coefficients(projected, self.units)

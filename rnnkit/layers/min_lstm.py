@@ -7,7 +7,7 @@ from typing import Any
 import keras
 
 from rnnkit.layers.parallel_rnn import ParallelRNN
-from rnnkit.ops.min_rnn import min_lstm_coefficients
+from rnnkit.ops.min_rnn import min_lstm_coefficients, min_lstm_linear_coefficients
 
 
 @keras.saving.register_keras_serializable(package="rnnkit")
@@ -17,8 +17,9 @@ class MinLSTM(ParallelRNN):
     ``f_t = sigmoid(x_t W_f + b_f)``, ``i_t = sigmoid(x_t W_i + b_i)``,
     ``h~_t = g(x_t W_h + b_h)``, normalized gates ``f'_t = f_t / (f_t + i_t)`` and
     ``i'_t = i_t / (f_t + i_t)``, ``h_t = f'_t * h_{t-1} + i'_t * h~_t`` (the paper's
-    length-independent form, computed in log space; ``g`` as in :class:`MinGRU`). The
-    sequence runs as one projection and one solve of the linear recurrence; :meth:`step`
+    length-independent form; ``g`` as in :class:`MinGRU`, and log space for the parallel
+    scan as there). The sequence runs as one projection and one solve of the linear
+    recurrence; :meth:`step`
     runs the same recurrence one step at a time. Masks of any pattern carry the state
     through masked steps.
 
@@ -53,5 +54,7 @@ class MinLSTM(ParallelRNN):
 
     gates = 3
 
-    def coefficients(self, projected: Any) -> tuple[Any, Any]:
-        return min_lstm_coefficients(projected, self.units)
+    def coefficients(self, projected: Any, log_space: bool = True) -> tuple[Any, Any]:
+        if log_space:
+            return min_lstm_coefficients(projected, self.units)
+        return min_lstm_linear_coefficients(projected, self.units)

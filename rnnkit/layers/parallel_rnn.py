@@ -26,24 +26,21 @@ class ParallelRNN(keras.Layer):
     """Base class: a recurrent layer whose recurrence is linear in the state.
 
     Subclasses set ``gates`` (blocks of ``units`` columns in ``kernel``) and implement
-    :meth:`coefficients` (the logs of ``a`` and ``b`` from the projected inputs).
+    :meth:`coefficients` (``a`` and ``b``, or their logs, from the projected inputs).
 
     Every call runs one path, chosen by :func:`rnnkit.layers.planner.plan_parallel_scan`
     (see it with ``layer.execution_plan(x)`` or :func:`rnnkit.explain`); both give the
     same outputs and gradients up to float rounding:
 
-    - ``parallel_scan.cumlogsumexp``: in training (``training=True``) on JAX computing
-      on a CPU (the planner's
-      ``CUMLOGSUMEXP_BACKENDS``; TensorFlow's and torch's native forms measured no faster
-      than the generic scan), any mask, length, dtype, initial state and direction: the
-      one-pass form with the backend's native cumulative log-sum-exp
-      (``jax.lax.cumlogsumexp``) over fixed-length chunks of the time axis, their states
-      joined by a scan over one step per chunk
-      (:func:`rnnkit.ops.parallel_scan.chunked_linear_recurrence`); float16 and bfloat16
-      are computed in float32;
-    - otherwise (inference, TensorFlow, torch, a GPU, or the path turned off with
-      ``rnnkit.layers.planner.excluding("parallel_scan.cumlogsumexp")``) the generic
-      associative scan (:func:`rnnkit.ops.parallel_scan.linear_recurrence`):
+    - ``linear_loop``: computing on a CPU (every backend; any mask, length, dtype,
+      initial state and direction, training or not): the sequential form, one
+      multiply-add per element and step on the coefficients in linear space
+      (:func:`rnnkit.ops.parallel_scan.sequential_linear_recurrence`). A CPU has no
+      parallel hardware for the scan to use, and the scan's transcendental passes cost
+      more than the loop; each state is a convex combination, so low precision is safe;
+    - otherwise (a GPU, or the path turned off with
+      ``rnnkit.layers.planner.excluding("linear_loop")``) the generic associative scan
+      in log space (:func:`rnnkit.ops.parallel_scan.linear_recurrence`):
       ``parallel_scan``, or ``parallel_scan.dynamic_length`` for a time length known
       only at run time.
 
@@ -183,9 +180,10 @@ class ParallelRNN(keras.Layer):
         return output_mask
 
     # -- the recurrence ----------------------------------------------------------------
-    def coefficients(self, projected: Any) -> tuple[Any, Any]:
-        """``(log a, log b)`` of ``h_t = a_t h_{t-1} + b_t`` from the projected inputs
-        ``(..., gates * units)``; each ``(..., units)``."""
+    def coefficients(self, projected: Any, log_space: bool = True) -> tuple[Any, Any]:
+        """``(a, b)`` of ``h_t = a_t h_{t-1} + b_t`` from the projected inputs
+        ``(..., gates * units)``, or ``(log a, log b)`` with ``log_space`` (for the
+        parallel scan); each ``(..., units)``."""
         raise NotImplementedError
 
     def _project(self, x: Any, input_mask: Any) -> Any:
@@ -216,10 +214,11 @@ class ParallelRNN(keras.Layer):
         if not self.built:
             self.build((None, None, inputs.shape[-1]))
         h = states[0] if isinstance(states, (list, tuple)) else states
-        log_a, log_b = self.coefficients(
-            self._project(inputs, self._dropout_mask(ops.shape(inputs)[0], training))
+        a, b = self.coefficients(
+            self._project(inputs, self._dropout_mask(ops.shape(inputs)[0], training)),
+            log_space=False,
         )
-        h = linear_step(log_a, log_b, h)
+        h = linear_step(a, b, h)
         return h, [h]
 
     def get_initial_state(self, batch_size: Any) -> list:
@@ -254,7 +253,7 @@ class ParallelRNN(keras.Layer):
         Example:
 
         >>> MinGRU(8).execution_plan(keras.ops.ones((2, 5, 3))).name  # doctest: +SKIP
-        'parallel_scan.cumlogsumexp'
+        'linear_loop'
         """
         return planner.plan_parallel_scan(self, inputs, mask, training)
 
@@ -277,15 +276,14 @@ class ParallelRNN(keras.Layer):
             sequences = ops.flip(sequences, axis=1)
             if mask is not None:
                 mask = ops.flip(mask, axis=1)
-        input_mask = self._dropout_mask(ops.shape(sequences)[0], training)
-        log_a, log_b = self.coefficients(self._project(sequences, input_mask))
+        batch, steps = ops.shape(sequences)[0], ops.shape(sequences)[1]
+        input_mask = self._dropout_mask(batch, training)
+        projected = self._project(sequences, input_mask)
         if h0 is not None:
-            h0 = ops.cast(h0, log_a.dtype)
-        outputs = run_linear_recurrence(plan, log_a, log_b, h0, mask)
+            h0 = ops.cast(h0, projected.dtype)
+        outputs = run_linear_recurrence(plan, projected, self.coefficients, h0, mask)
         # the static shape (TensorFlow's scan can lose it inside a traced train step)
-        outputs = ops.reshape(
-            outputs, (ops.shape(sequences)[0], ops.shape(sequences)[1], self.units)
-        )
+        outputs = ops.reshape(outputs, (batch, steps, self.units))
         last = outputs[:, -1]
         if self.stateful:
             self.states[0].assign(ops.cast(last, self.states[0].dtype))

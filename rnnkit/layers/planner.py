@@ -39,17 +39,15 @@ The parallel-scan layers (:class:`rnnkit.layers.MinGRU`, :class:`rnnkit.layers.M
 :class:`rnnkit.layers.parallel_rnn.ParallelRNN`) have their own plans, from
 :func:`plan_parallel_scan`, run by :func:`rnnkit.backend.run_linear_recurrence`:
 
-- ``parallel_scan.cumlogsumexp``: the one-pass form with the backend's native cumulative
-  log-sum-exp over chunks of :data:`CUMLOGSUMEXP_CHUNK` steps
-  (:func:`rnnkit.ops.parallel_scan.chunked_linear_recurrence`), on a backend of
-  :data:`CUMLOGSUMEXP_BACKENDS` (JAX: the others measured no faster than the generic
-  scan) computing on a CPU, in training (``training=True``; inference measured slower),
-  under any mask, length, dtype (float16 and bfloat16 are computed in float32), initial
-  state and direction. Its chunks' states
-  are joined by the generic scan over one step per chunk, or by its ``while_loop`` when
-  the length is known only at run time (``loop=while_loop`` in the plan's details).
-- ``parallel_scan``: the generic associative scan over the whole sequence
-  (:func:`rnnkit.ops.parallel_scan.linear_recurrence`).
+- ``linear_loop``: computing on a CPU, every backend, any mask, length, dtype, initial
+  state, direction, training or not: the work-efficient sequential form, one
+  multiply-add per element and step on the linear-space coefficients
+  (:func:`rnnkit.ops.parallel_scan.sequential_linear_recurrence`) in the generic loop of
+  :mod:`rnnkit.ops.recurrence` (``loop=tf_while``, ``scan`` or ``unrolled`` in the
+  plan's details). A CPU has no parallel hardware for the scan to use, and the scan's
+  transcendental passes over the sequence cost more than the loop.
+- ``parallel_scan``: the generic associative scan over the whole sequence, in log space
+  (:func:`rnnkit.ops.parallel_scan.linear_recurrence`): on a GPU.
 - ``parallel_scan.dynamic_length``: the generic scan's ``while_loop`` form, for a length
   known only at run time (a TensorFlow function traced with an unknown time axis).
 
@@ -81,8 +79,6 @@ __all__ = [
     "ExecutionPlan",
     "FUSED_PATHS",
     "MATMUL_FAST_PATHS",
-    "CUMLOGSUMEXP_BACKENDS",
-    "CUMLOGSUMEXP_CHUNK",
     "batch_parts",
     "excluding",
     "explain",
@@ -107,7 +103,7 @@ EXCLUDABLE = (
     "torch.lstm_closed_form",
     "tf_pretransposed",
     "torch_colmajor",
-    "parallel_scan.cumlogsumexp",
+    "linear_loop",
 )
 
 _excluded: contextvars.ContextVar[frozenset] = contextvars.ContextVar(
@@ -155,14 +151,11 @@ class ExecutionPlan:
             ``"rnn_relu_in_place"``: the SimpleRNN steps computed in place) for a fused
             path, else None.
         loop: the generic loop's form (``"tf_while"``, ``"scan"``, ``"unrolled"``) for
-            a loop path; for ``parallel_scan.cumlogsumexp``, how its chunks' states are
-            joined (``"associative_scan"``, or ``"while_loop"`` for a length known only
-            at run time); else None.
+            a loop path and for ``linear_loop``, else None.
         projection: ``"hoisted"`` or ``"per_step"`` for a ``loop.*`` path, else None.
         matmul: the recurrent matmul's fast path (``"tf_pretransposed"``,
             ``"torch_colmajor"``) or ``"generic"`` for a ``loop.*`` path, else None.
         batch_parts: independent loops the batch runs in (1: one).
-        chunk: time steps per chunk of ``parallel_scan.cumlogsumexp``, else None.
         not_taken: ``(path, reason)`` for each faster path that does not apply.
         fallback: the plan that runs if a fused kernel declines at run time (Keras's
             cuDNN kernels raise for configurations cuDNN cannot run), else None.
@@ -175,7 +168,6 @@ class ExecutionPlan:
     projection: str | None = None
     matmul: str | None = None
     batch_parts: int = 1
-    chunk: int | None = None
     not_taken: tuple[tuple[str, str], ...] = ()
     fallback: ExecutionPlan | None = None
     lengths: Any = field(default=None, repr=False, compare=False)
@@ -197,7 +189,6 @@ class ExecutionPlan:
                 ("loop", self.loop),
                 ("projection", self.projection),
                 ("matmul", self.matmul),
-                ("chunk", self.chunk),
             )
             if v is not None
         ]
@@ -312,42 +303,24 @@ def plan_call(
 
 
 # -- the parallel-scan layers ------------------------------------------------------------
-#: backends whose native cumulative log-sum-exp runs ``parallel_scan.cumlogsumexp``
-#: (measured faster than the generic scan there, on a CPU: ``benchmarks/RESULTS.md``)
-CUMLOGSUMEXP_BACKENDS = ("jax",)
-#: time steps per chunk of ``parallel_scan.cumlogsumexp`` (chosen by speed and by error
-#: against a float64 reference: ``benchmarks/RESULTS.md``)
-CUMLOGSUMEXP_CHUNK = 16
-
-
 def plan_parallel_scan(
     layer: Any, sequences: Any, mask: Any = None, training: Any = False
 ) -> ExecutionPlan:
     """The plan of a parallel-scan layer's call (``layer(sequences, mask=mask)``) on this
-    backend and device now: ``parallel_scan.cumlogsumexp`` where it applies, else the
-    generic scan, ``parallel_scan`` or, for a time length unknown when tracing,
-    ``parallel_scan.dynamic_length``. The native path needs ``training`` (JAX's
-    ``cumlogsumexp`` outside a gradient measured slower than the generic scan); neither
-    the mask's pattern, the dtype nor the initial state changes the choice."""
+    backend and device now: ``linear_loop`` on a CPU, else the generic scan,
+    ``parallel_scan`` or, for a time length unknown when tracing,
+    ``parallel_scan.dynamic_length``. Neither the mask's pattern, the dtype, the initial
+    state nor ``training`` changes the choice."""
     backend = keras.backend.backend()
     shape = static_shape(sequences)
     dynamic = len(shape) < 2 or shape[1] is None
     blockers = []
-    if backend not in CUMLOGSUMEXP_BACKENDS:
-        blockers.append(f"not measured faster than the generic scan on {backend}")
-    elif _device() != "CPU":
-        blockers.append("a GPU (measured on a CPU only)")
-    elif not training:
-        blockers.append("inference (measured slower than the generic scan)")
-    name = None if blockers else _first_allowed(["parallel_scan.cumlogsumexp"], blockers)
+    if _device() != "CPU":
+        blockers.append("a GPU (the parallel scan uses its parallel hardware)")
+    name = None if blockers else _first_allowed(["linear_loop"], blockers)
     if name is not None:
-        return ExecutionPlan(
-            name,
-            backend,
-            loop="while_loop" if dynamic else "associative_scan",
-            chunk=CUMLOGSUMEXP_CHUNK,
-        )
-    not_taken = (("parallel_scan.cumlogsumexp", "; ".join(blockers)),)
+        return ExecutionPlan(name, backend, loop=resolve_loop("auto", False))
+    not_taken = (("linear_loop", "; ".join(blockers)),)
     generic = "parallel_scan.dynamic_length" if dynamic else "parallel_scan"
     return ExecutionPlan(generic, backend, not_taken=not_taken)
 

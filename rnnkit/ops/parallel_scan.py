@@ -10,19 +10,19 @@ at any length. The initial state enters linearly: ``h_t = exp(A_t) * h_0 + exp(B
 ``A_t = sum(log a)`` (at most 0) and ``B_t`` the scanned ``log`` of the rest, so ``h_0``
 may have any sign.
 
-:func:`chunked_linear_recurrence` solves the same recurrence in one pass per chunk of the
-time axis with a backend's native cumulative log-sum-exp (passed in by
-:mod:`rnnkit.backend`); :func:`rnnkit.layers.planner.plan_parallel_scan` chooses between
-the two.
+:func:`sequential_linear_recurrence` solves the same recurrence one step after another
+from the coefficients in linear space (no scan, no logs: the cheapest form where there is
+no parallel hardware to use, as on a CPU);
+:func:`rnnkit.layers.planner.plan_parallel_scan` chooses between the two.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-import keras
 from keras import ops
+
+from rnnkit.ops.recurrence import recurrence
 
 #: ``log(0)`` in the scan: finite (a true ``-inf`` turns ``logaddexp``'s gradient into
 #: NaN), far below any log of a real term (``exp(-1e4)`` is 0 in every float type).
@@ -95,84 +95,55 @@ def masked_coefficients(log_a: Any, log_b: Any, mask: Any = None) -> tuple[Any, 
     return log_a, log_b
 
 
-def chunked_linear_recurrence(
-    log_a: Any,
-    log_b: Any,
+def sequential_linear_recurrence(
+    a: Any,
+    b: Any,
     initial_state: Any = None,
     mask: Any = None,
-    *,
-    cumulative_logsumexp: Callable[[Any, int], Any],
-    chunk: int,
-    dynamic_length: bool | None = None,
+    loop: str = "auto",
 ) -> Any:
-    """The states of :func:`linear_recurrence` in one pass per chunk of ``chunk`` steps,
-    with a backend's native cumulative log-sum-exp.
+    """The states of ``h_t = a_t * h_{t-1} + b_t`` one step after another, from the
+    linear-space coefficients (the work-efficient form: one multiply-add per element and
+    step, against the parallel scan's ``O(log T)`` transcendental passes).
 
-    Within a chunk, with ``A_t`` the cumulative sum of ``log a`` from the chunk's start,
-    the states without the entering state are
-    ``exp(A_t + cumulative_logsumexp(log b - A)_t)``; the state entering the chunk adds
-    ``exp(A_t) * h_in`` (any sign). Chunks keep ``|A|`` bounded by ``chunk`` steps of
-    decay, so the float32 rounding of ``A`` and of the log-sum-exp (relative to their
-    magnitude) stays small at any sequence length. The states entering the chunks come
-    from :func:`linear_recurrence` over the chunks' end points (one step per chunk).
-    The time axis is padded to a multiple of ``chunk`` with steps that carry the state
-    (``a = 1``, ``b = 0``), and the padding is cut from the result. Masks work as in
-    :func:`linear_recurrence`. float16 and bfloat16 coefficients are computed in float32
-    and the states cast back.
+    With ``0 <= a_t <= 1`` and ``b_t`` a convex weight times a candidate (minGRU,
+    minLSTM: :mod:`rnnkit.ops.min_rnn`), every state is a convex combination of the
+    initial state and the candidates, so it stays in range in any float type; there is no
+    running product to overflow or underflow. Masked steps carry the state unchanged
+    (``a = 1``, ``b = 0``), whatever the mask's pattern. The loop is
+    :func:`rnnkit.ops.recurrence.recurrence`'s (``loop``: one of its loops).
 
     Args:
-        log_a, log_b, initial_state, mask: as in :func:`linear_recurrence`.
-        cumulative_logsumexp: ``f(x, axis)``, the inclusive cumulative log-sum-exp of
-            the backend (:mod:`rnnkit.backend`), differentiable.
-        chunk: time steps per chunk (positive).
-        dynamic_length: the length is known only at run time (the chunk count then is
-            too); None: when the static length is unknown.
+        a: ``(batch, timesteps, units)`` decay factors.
+        b: ``(batch, timesteps, units)`` inputs.
+        initial_state: ``(batch, units)`` ``h_0`` of any sign; None for zeros.
+        mask: optional boolean ``(batch, timesteps)``.
+        loop: the loop of :func:`rnnkit.ops.recurrence.recurrence`.
 
     Returns:
-        ``(batch, timesteps, units)``: ``h_1 ... h_T``, in ``log_a``'s dtype.
+        ``(batch, timesteps, units)``: ``h_1 ... h_T``.
+
+    Example:
+
+    >>> a = keras.ops.full((1, 3, 1), 0.5)
+    >>> h = sequential_linear_recurrence(a, keras.ops.ones((1, 3, 1)))  # 1, 1.5, 1.75
     """
-    if chunk < 1:
-        raise ValueError(f"chunk must be a positive number of steps, got {chunk!r}.")
-    dtype = keras.backend.standardize_dtype(log_a.dtype)
-    compute = "float32" if dtype in ("float16", "bfloat16") else dtype
-    log_a, log_b = masked_coefficients(ops.cast(log_a, compute), ops.cast(log_b, compute), mask)
-    steps = log_a.shape[1]
-    if dynamic_length is None:
-        dynamic_length = steps is None
-    batch = ops.shape(log_a)[0]
-    units = log_a.shape[2]
-    if not dynamic_length:
-        chunks = -(-steps // chunk)
-        pad = chunks * chunk - steps
-        if pad:
-            log_a = ops.pad(log_a, [[0, 0], [0, pad], [0, 0]])
-            log_b = ops.pad(log_b, [[0, 0], [0, pad], [0, 0]], constant_values=LOG_ZERO)
-    else:
-        steps = ops.shape(log_a)[1]
-        chunks = (steps + chunk - 1) // chunk
-        pad = chunks * chunk - steps
-        fill = ops.zeros((batch, pad, units), compute)
-        log_a = ops.concatenate([log_a, fill], axis=1)
-        log_b = ops.concatenate([log_b, fill + LOG_ZERO], axis=1)
-    log_a = ops.reshape(log_a, (batch, chunks, chunk, units))
-    log_b = ops.reshape(log_b, (batch, chunks, chunk, units))
-    log_decay = ops.cumsum(log_a, axis=2)
-    log_rest = log_decay + cumulative_logsumexp(log_b - log_decay, 2)
-    states = ops.exp(log_rest)
-    h0 = None if initial_state is None else ops.cast(initial_state, compute)
-    if dynamic_length or chunks > 1:
-        # the state at the end of each chunk: one step of the recurrence per chunk
-        ends = linear_recurrence(
-            log_decay[:, :, -1], log_rest[:, :, -1], h0, dynamic_length=dynamic_length
-        )
-        ends = ops.reshape(ends, (batch, chunks, units))  # (TensorFlow's scan loses it)
-        first = ops.zeros_like(ends[:, :1]) if h0 is None else ops.expand_dims(h0, 1)
-        entering = ops.concatenate([first, ends[:, :-1]], axis=1)
-        states = states + ops.exp(log_decay) * ops.expand_dims(entering, 2)
-    elif h0 is not None:
-        states = states + ops.exp(log_decay) * ops.reshape(h0, (batch, 1, 1, units))
-    states = ops.reshape(states, (batch, chunks * chunk, units))[:, :steps]
-    return ops.cast(states, dtype)
+    if mask is not None:
+        keep = ops.expand_dims(ops.cast(mask, "bool"), -1)
+        a = ops.where(keep, a, ops.ones_like(a))
+        b = ops.where(keep, b, ops.zeros_like(b))
+    units = a.shape[-1]
+    if initial_state is None:
+        initial_state = ops.zeros((ops.shape(a)[0], units), dtype=a.dtype)
+
+    def step(ab: Any, states: list) -> tuple[Any, list]:
+        h = ab[:, :units] * states[0] + ab[:, units:]
+        return h, [h]
+
+    _, states, _ = recurrence(
+        step, ops.concatenate([a, b], axis=-1), [initial_state], units, loop=loop
+    )
+    return states
 
 
 def _combine(earlier: tuple, later: tuple) -> tuple:

@@ -2,17 +2,20 @@
 a configuration's artifacts and the results go.
 
 Every location comes from an argument. The defaults are relative to the current working
-directory: ``runs/deepmoji/<config>/`` for a configuration's pretrained model (``--runs``
+directory: ``runs/deepmoji/<config>/`` for a configuration's pretrained model
+(``runs/deepmoji/<config>-<cell>/`` with a ``--cell`` other than the LSTM; ``--runs``
 moves the ``runs/deepmoji`` part) and ``runs/deepmoji/results/`` for tables and plots.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 from pathlib import Path
 
 from rnnkit.models.deepmoji.transfer import CONFIGS, Config, get_config
+from rnnkit.names import CELL_NAMES
 
 #: the folder of the configurations' artifact folders (relative to the working directory)
 DEFAULT_RUNS = Path("runs") / "deepmoji"
@@ -31,7 +34,7 @@ def add_config_arguments(
     quick_help: str = "same as --config quick",
     runs: str | os.PathLike = DEFAULT_RUNS,
 ) -> None:
-    """``--config``, ``--quick`` and ``--runs`` (default ``runs``)."""
+    """``--config``, ``--quick``, ``--cell`` and ``--runs`` (default ``runs``)."""
     parser.add_argument(
         "--config",
         default=default,
@@ -39,6 +42,12 @@ def add_config_arguments(
         help=f"the configuration (default: {default})",
     )
     parser.add_argument("--quick", action="store_true", help=quick_help)
+    parser.add_argument(
+        "--cell",
+        choices=list(CELL_NAMES),
+        help="the backbone's recurrent layers (default: the configuration's, lstm); "
+        "a cell other than lstm has its own artifacts folder, RUNS/<config>-<cell>",
+    )
     parser.add_argument(
         "--runs",
         default=str(runs),
@@ -48,16 +57,22 @@ def add_config_arguments(
 
 
 def chosen_config(args: argparse.Namespace) -> Config:
-    """The configuration ``--quick`` / ``--config`` name."""
-    return get_config("quick" if args.quick else args.config)
+    """The configuration ``--quick`` / ``--config`` name, with ``--cell`` when given."""
+    config = get_config("quick" if args.quick else args.config)
+    if getattr(args, "cell", None):
+        config = dataclasses.replace(config, cell=args.cell)
+    return config
 
 
 def artifacts_dir(
     config: Config, runs: str | os.PathLike = DEFAULT_RUNS, folder: str | os.PathLike | None = None
 ) -> Path:
     """Where the pretrained model of ``config`` is: ``folder`` when given, else
-    ``runs/<config name>``."""
-    return Path(folder) if folder else Path(runs) / config.name
+    ``runs/<config name>`` (``runs/<config name>-<cell>`` for a cell other than the
+    LSTM)."""
+    if folder:
+        return Path(folder)
+    return Path(runs) / (config.name if config.cell == "lstm" else f"{config.name}-{config.cell}")
 
 
 def positive_int(text: str) -> int:

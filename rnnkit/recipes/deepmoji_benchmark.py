@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import datetime
 import json
 import multiprocessing
@@ -191,7 +192,8 @@ def write_tables(
         f"{info.get('epochs')} epoch(s), final val top-1 {info.get('val_top1', float('nan')):.3f}."
         " Test scores, mean ± std over seeds "
         f"{rows[0]['seeds']}. Date {datetime.date.today().isoformat()}, {os.cpu_count()}-core "
-        f"{platform.machine()} CPU, backend {info.get('backend')}.",
+        f"{platform.machine()} CPU, backend {info.get('backend')}, backbone cell "
+        f"{info.get('cell', 'lstm')}.",
         "",
         "| dataset | metric | " + " | ".join(methods) + " |",
         "|---|---|" + "---|" * len(methods),
@@ -242,7 +244,7 @@ def _run_one(task: dict) -> dict:
         _WORKER_CACHE.clear()
         _WORKER_CACHE[key] = load_pretrained(Path(key))
     pretrained, vocab = _WORKER_CACHE[key]
-    config = get_config(task["config"])
+    config = dataclasses.replace(get_config(task["config"]), cell=task.get("cell", "lstm"))
     t0 = time.time()
     with framework_logs(task["verbose"]):
         score, val_score, model, extended = evaluate(
@@ -314,6 +316,13 @@ def _benchmark(args: argparse.Namespace, config: Config, folder: Path) -> dict[s
     datasets = args.datasets or (["SS-Twitter"] if args.quick else list(DEEPMOJI_BENCHMARKS))
     seeds = tuple(args.seeds or config.seeds)
     pre_info = json.loads((folder / "pretrain.json").read_text())
+    pretrained_cell = pre_info.get("config", {}).get("cell", "lstm")
+    if pretrained_cell != config.cell:
+        raise ValueError(
+            f"the model in {folder} was pretrained with cell {pretrained_cell!r}, but this "
+            f"benchmark's backbone is {config.cell!r}: pass --cell {pretrained_cell} (the "
+            "models trained from scratch must have the pretrained model's layers)"
+        )
     out_dir = Path(args.out)
 
     scratch = tempfile.TemporaryDirectory(prefix="deepmoji_benchmark_")
@@ -327,6 +336,7 @@ def _benchmark(args: argparse.Namespace, config: Config, folder: Path) -> dict[s
                     "method": method,
                     "seed": seed,
                     "config": config.name,
+                    "cell": config.cell,
                     "pretrained": str(folder),
                     "verbose": args.verbose,
                     "save_to": None,
@@ -377,6 +387,7 @@ def _benchmark(args: argparse.Namespace, config: Config, folder: Path) -> dict[s
                     "val_mean": float(np.mean(val_scores)),
                     "val_scores": " ".join(f"{s:.4f}" for s in val_scores),
                     "config": config.name,
+                    "cell": config.cell,
                 }
             )
     history = pre_info.get("history", [{}])
@@ -386,6 +397,7 @@ def _benchmark(args: argparse.Namespace, config: Config, folder: Path) -> dict[s
         "epochs": len(history),
         "val_top1": history[-1].get("val_top1", float("nan")),
         "backend": keras.backend.backend(),
+        "cell": config.cell,
     }
     csv_path, md_path = write_tables(rows, config.name, info, args.tag, out_dir)
     print(f"Saved {csv_path} and {md_path} ({time.time() - start:.0f} s).")

@@ -1,15 +1,31 @@
-"""MinGRU / MinLSTM (parallel scan) against a NumPy implementation of the sequential
-equations: values, gradients, masks of every layout, go_backwards, initial states, the
-step form, Bidirectional / StackedRNN and .keras round trips, on the current backend."""
+"""MinGRU / MinLSTM against a NumPy implementation of the sequential equations: values,
+gradients, masks of every layout, go_backwards, initial states, the step form,
+Bidirectional / StackedRNN and .keras round trips, on the current backend. The reference
+tests run each of the layers' two paths (the fixture ``path``): the sequential loop that
+a CPU runs (``linear_loop``) and the generic parallel scan (``parallel_scan``, the loop
+turned off)."""
+
+import contextlib
 
 import keras
 import numpy as np
 import pytest
 
-from rnnkit.layers import Bidirectional, MinGRU, MinLSTM, StackedRNN
+from rnnkit.layers import Bidirectional, MinGRU, MinLSTM, StackedRNN, planner
 from tests.multibackend.helpers import gradients, masks, no_grad, to_np
 
 LAYERS = {"mingru": MinGRU, "minlstm": MinLSTM}
+
+
+@pytest.fixture(params=["linear_loop", "parallel_scan"])
+def path(request):
+    """Runs the test with the layers on one path and checks that every call recorded
+    it (on a GPU the planner runs the parallel scan for both)."""
+    expected = request.param if planner._device() == "CPU" else "parallel_scan"
+    off = planner.excluding("linear_loop") if request.param == "parallel_scan" else None
+    with off or contextlib.nullcontext(), planner.recording() as rows:
+        yield request.param
+    assert rows and {p.name for _, p in rows} == {expected}
 
 
 def np_sigmoid(v):
@@ -60,7 +76,7 @@ def weights(layer):
 @pytest.mark.parametrize("kind", LAYERS)
 @pytest.mark.parametrize("mask_name", ["none", "right", "left", "empty_row", "holes"])
 @pytest.mark.parametrize("go_backwards", [False, True])
-def test_matches_the_sequential_equations(kind, mask_name, go_backwards):
+def test_matches_the_sequential_equations(path, kind, mask_name, go_backwards):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(4, 6, 3)).astype("float32") * 2
     mask = masks()[mask_name] if mask_name != "holes" else rng.random((4, 6)) < 0.6
@@ -79,7 +95,7 @@ def test_matches_the_sequential_equations(kind, mask_name, go_backwards):
 
 
 @pytest.mark.parametrize("kind", LAYERS)
-def test_padding_gives_the_unpadded_results(kind):
+def test_padding_gives_the_unpadded_results(path, kind):
     """Right- and left-padded rows: outputs at real positions and the final state equal
     those of the row alone."""
     rng = np.random.default_rng(1)
@@ -98,7 +114,7 @@ def test_padding_gives_the_unpadded_results(kind):
 
 
 @pytest.mark.parametrize("kind", LAYERS)
-def test_step_form_equals_the_parallel_form(kind):
+def test_step_form_equals_the_parallel_form(path, kind):
     rng = np.random.default_rng(2)
     layer = make(kind, return_sequences=True)
     x = rng.normal(size=(2, 7, 3)).astype("float32")
@@ -113,7 +129,7 @@ def test_step_form_equals_the_parallel_form(kind):
 
 
 @pytest.mark.parametrize("kind", LAYERS)
-def test_gradients_match_finite_differences_of_the_equations(kind):
+def test_gradients_match_finite_differences_of_the_equations(path, kind):
     rng = np.random.default_rng(3)
     layer = make(kind, return_sequences=True)
     x = rng.normal(size=(2, 5, 3)).astype("float32")
@@ -143,8 +159,9 @@ def test_gradients_match_finite_differences_of_the_equations(kind):
 
 
 @pytest.mark.parametrize("kind", LAYERS)
-def test_long_sequences_stay_finite_and_exact(kind):
-    """4,096 steps in float32: the log-space scan neither overflows nor drifts."""
+def test_long_sequences_stay_finite_and_exact(path, kind):
+    """4,096 steps in float32: the log-space scan neither overflows nor drifts, and
+    neither does the loop."""
     rng = np.random.default_rng(4)
     layer = make(kind, units=2, features=2, return_sequences=True)
     x = (rng.normal(size=(1, 4096, 2)) * 3).astype("float32")

@@ -198,26 +198,26 @@ def test_explain_lists_every_recurrent_layer_nested_ones_included(capsys):
     ]
 
 
-def parallel_scan_name(training: bool = False) -> str:
+def parallel_scan_name() -> str:
     """The parallel-scan layers' plan on this backend and device (a static length)."""
-    planner = rnnkit.layers.planner
-    if training and BACKEND in planner.CUMLOGSUMEXP_BACKENDS and planner._device() == "CPU":
-        return "parallel_scan.cumlogsumexp"
-    return "parallel_scan"
+    return "linear_loop" if rnnkit.layers.planner._device() == "CPU" else "parallel_scan"
 
 
 def test_parallel_scan_layers():
     from rnnkit.layers import MinLSTM, planner
+    from rnnkit.ops.recurrence import BACKEND_LOOPS
 
     for layer in (MinGRU(U), MinLSTM(U)):
-        plan = layer.execution_plan(X, mask=LEFT, training=True)
-        assert plan.name == parallel_scan_name(training=True) and not plan.fused
-        if plan.name == "parallel_scan.cumlogsumexp":
-            assert plan.chunk == planner.CUMLOGSUMEXP_CHUNK
-            assert plan.details() == f"loop=associative_scan, chunk={plan.chunk}"
-        else:
-            assert "parallel_scan.cumlogsumexp" in plan.reasons()
-        with planner.excluding("parallel_scan.cumlogsumexp"):
+        for training in (False, True):
+            plan = layer.execution_plan(X, mask=LEFT, training=training)
+            assert plan.name == parallel_scan_name() and not plan.fused
+            if plan.name == "linear_loop":
+                assert plan.details() == f"loop={BACKEND_LOOPS[BACKEND]}"
+                assert plan.not_taken == ()
+            else:
+                reason = "a GPU (the parallel scan uses its parallel hardware)"
+                assert plan.reasons() == {"linear_loop": reason}
+        with planner.excluding("linear_loop"):
             plain = layer.execution_plan(X)
         assert plain.name == "parallel_scan" and plain.details() == ""
-        assert "parallel_scan.cumlogsumexp" in plain.reasons()
+        assert "linear_loop" in plain.reasons()

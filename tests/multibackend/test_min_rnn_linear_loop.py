@@ -1,0 +1,252 @@
+"""The parallel-scan layers' sequential path (``linear_loop``: one multiply-add per element
+and step on the linear-space coefficients, what a CPU runs) against the generic parallel
+scan in log space and against the float64 NumPy equations: the operation under every
+mask pattern, initial states of any sign and each loop form; the layers' gradients, low
+precision, a compiled train step, and (TensorFlow) a length known only at run time. The
+value tests of both paths are in ``test_min_rnn.py`` (its ``path`` fixture)."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from rnnkit.layers import planner
+from rnnkit.ops.min_rnn import (
+    min_gru_coefficients,
+    min_gru_linear_coefficients,
+    min_lstm_coefficients,
+    min_lstm_linear_coefficients,
+)
+from rnnkit.ops.parallel_scan import linear_recurrence, sequential_linear_recurrence
+from tests.multibackend.helpers import as_list, gradients, to_np
+from tests.multibackend.test_min_rnn import LAYERS, make, np_run, weights
+
+BACKEND = keras.backend.backend()
+CPU = planner._device() == "CPU"
+#: what the layers run here: the loop on a CPU, the parallel scan on a GPU
+DEFAULT = "linear_loop" if CPU else "parallel_scan"
+#: the loops of rnnkit.ops.recurrence this backend has
+LOOPS = ["auto", "unrolled"] + (["scan"] if BACKEND != "tensorflow" else ["tf_while"])
+
+
+def all_masks(batch: int, steps: int, rng: np.random.Generator) -> dict:
+    """none, right- and left-padded, a fully masked row, holes (any pattern)."""
+    right = np.arange(steps)[None, :] < rng.integers(0, steps + 1, batch)[:, None]
+    right[0] = True
+    empty = np.ones((batch, steps), bool)
+    empty[-1] = False
+    return {
+        "none": None,
+        "right": right,
+        "left": right[:, ::-1].copy(),
+        "empty_row": empty,
+        "holes": rng.random((batch, steps)) < 0.6,
+    }
+
+
+def np_linear(a, b, h0, mask):
+    """float64 ``h_t = a_t h_{t-1} + b_t`` one step at a time, masked steps carried."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    batch, steps, units = a.shape
+    h = np.zeros((batch, units)) if h0 is None else np.asarray(h0, np.float64)
+    m = np.ones((batch, steps), bool) if mask is None else mask
+    out = []
+    for t in range(steps):
+        h = np.where(m[:, t : t + 1], a[:, t] * h + b[:, t], h)
+        out.append(h)
+    return np.stack(out, 1)
+
+
+# -- the operation ----------------------------------------------------------------------
+@pytest.mark.parametrize("loop", LOOPS)
+def test_the_loop_equals_the_scan_and_the_equations(loop):
+    """Every mask pattern, initial states of both signs and none, lengths 1 and 13; the
+    log-space scan gets the logs of the same coefficients."""
+    rng = np.random.default_rng(0)
+    for steps in (1, 13):
+        a = rng.uniform(0.05, 1.0, size=(4, steps, 3)).astype("float32")
+        b = rng.uniform(0.01, 2.0, size=(4, steps, 3)).astype("float32")
+        for mask_name, mask in all_masks(4, steps, rng).items():
+            for h0 in (None, rng.normal(size=(4, 3)).astype("float32") * 3):
+                got = to_np(sequential_linear_recurrence(a, b, h0, mask, loop=loop))
+                scan = to_np(linear_recurrence(np.log(a), np.log(b), h0, mask))
+                where = f"T={steps}, {mask_name} mask, h0 {'given' if h0 is not None else 'none'}"
+                np.testing.assert_allclose(got, np_linear(a, b, h0, mask), atol=1e-5, err_msg=where)
+                np.testing.assert_allclose(got, scan, atol=1e-5, err_msg=where)
+
+
+def test_linear_and_log_coefficients_are_the_same_equations():
+    """``exp`` of the log-space coefficients equals the linear-space ones, including
+    gates far in the sigmoid's tails (``1 - z`` as ``sigmoid(-gate)``)."""
+    rng = np.random.default_rng(1)
+    p2 = (rng.normal(size=(5, 7, 8)) * 4).astype("float32")
+    p2[0, 0, :4] = [-30.0, 30.0, 80.0, -80.0]
+    p3 = (rng.normal(size=(5, 7, 12)) * 4).astype("float32")
+    for log_fn, lin_fn, p in (
+        (min_gru_coefficients, min_gru_linear_coefficients, p2),
+        (min_lstm_coefficients, min_lstm_linear_coefficients, p3),
+    ):
+        log_a, log_b = (to_np(v) for v in log_fn(keras.ops.convert_to_tensor(p), 4))
+        a, b = (to_np(v) for v in lin_fn(keras.ops.convert_to_tensor(p), 4))
+        assert ((a >= 0) & (a <= 1)).all() and (b > 0).all()
+        np.testing.assert_allclose(a, np.exp(log_a), rtol=1e-5, atol=1e-30)
+        np.testing.assert_allclose(b, np.exp(log_b), rtol=1e-5, atol=1e-30)
+
+
+def test_gradients_of_the_operation_equal_the_scans():
+    """d/da, d/db (through the logs for the scan) and d/dh0 under a mask with holes."""
+    rng = np.random.default_rng(2)
+    a = rng.uniform(0.05, 1.0, size=(3, 9, 2)).astype("float32")
+    b = rng.uniform(0.01, 2.0, size=(3, 9, 2)).astype("float32")
+    h0 = rng.normal(size=(3, 2)).astype("float32")
+    mask = rng.random((3, 9)) < 0.6
+    weights_np = rng.normal(size=(3, 9, 2)).astype("float32")
+
+    def loop_loss(a, b, h0):
+        w = keras.ops.convert_to_tensor(weights_np)
+        return keras.ops.sum(sequential_linear_recurrence(a, b, h0, mask) * w)
+
+    def scan_loss(a, b, h0):
+        w = keras.ops.convert_to_tensor(weights_np)
+        return keras.ops.sum(
+            linear_recurrence(keras.ops.log(a), keras.ops.log(b), h0, mask) * w
+        )
+
+    got = grad_of(loop_loss, [a, b, h0])
+    want = grad_of(scan_loss, [a, b, h0])
+    for g_loop, g_scan in zip(got, want):
+        assert np.isfinite(g_loop).all()
+        np.testing.assert_allclose(g_loop, g_scan, rtol=1e-4, atol=1e-5)
+
+
+def grad_of(fn, args):
+    """Gradients of a scalar ``fn(*args)`` with respect to every argument (NumPy)."""
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        ts = [tf.constant(v) for v in args]
+        with tf.GradientTape() as tape:
+            tape.watch(ts)
+            loss = fn(*ts)
+        return [g.numpy() for g in tape.gradient(loss, ts)]
+    if BACKEND == "jax":
+        import jax
+
+        return [np.asarray(g) for g in jax.grad(fn, argnums=tuple(range(len(args))))(*args)]
+    import torch
+
+    ts = [torch.tensor(v, requires_grad=True) for v in args]
+    fn(*ts).backward()
+    return [t.grad.numpy() for t in ts]
+
+
+# -- the layers -------------------------------------------------------------------------
+@pytest.mark.parametrize("kind", LAYERS)
+@pytest.mark.parametrize("mask_name", ["none", "right", "left", "holes"])
+def test_layer_gradients_equal_the_parallel_scans(kind, mask_name):
+    rng = np.random.default_rng(3)
+    x = (rng.normal(size=(4, 11, 3)) * 2).astype("float32")
+    mask = all_masks(4, 11, rng)[mask_name]
+    h0 = rng.normal(size=(4, 4)).astype("float32") * 2
+    target = rng.normal(size=(4, 11, 4))
+    layer = make(kind, return_sequences=True, go_backwards=mask_name == "left")
+
+    def loss_fn(y):
+        return keras.ops.sum(y * keras.ops.convert_to_tensor(target, y.dtype))
+
+    with planner.recording() as rows:
+        loop = gradients(layer, x, loss_fn, mask=mask, initial_state=h0, training=True)
+    with planner.excluding("linear_loop"):
+        scan = gradients(layer, x, loss_fn, mask=mask, initial_state=h0, training=True)
+    assert {p.name for _, p in rows} == {DEFAULT}
+    for got, want in zip(loop, scan):  # inputs, kernel, bias
+        assert np.isfinite(got).all()
+        np.testing.assert_allclose(got, want, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("kind", LAYERS)
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_low_precision_layers(kind, dtype):
+    """A float16 / bfloat16 layer on the default path stays finite and within the dtype's
+    rounding of the float64 equations (on its own rounded weights and inputs), over 300
+    steps with gates that keep almost everything (a long memory) and inputs large enough
+    that a linear-space running product would leave float16's range."""
+    rng = np.random.default_rng(4)
+    layer = make(kind, return_sequences=True, dtype=dtype)
+    keep = np.full(4, -6.0 if kind == "mingru" else 6.0)
+    rest = rng.normal(size=layer.bias.shape[0] - 4)
+    layer.bias.assign(np.concatenate([keep, rest]).astype(dtype))
+    x = (rng.normal(size=(3, 300, 3)) * 4).astype("float32")
+    mask = all_masks(3, 300, rng)["holes"]
+    with planner.recording() as rows:
+        y = layer(x, mask=mask, training=True)
+    assert [p.name for _, p in rows] == [DEFAULT]
+    assert keras.backend.standardize_dtype(y.dtype) == dtype
+    x_rounded = to_np(keras.ops.cast(keras.ops.cast(x, dtype), "float32"))
+    ref, _ = np_run(kind, *weights(layer), x_rounded, mask)
+    got = to_np(keras.ops.cast(y, "float32"))
+    assert np.isfinite(got).all()
+    tol = 5e-2 if dtype == "bfloat16" else 1e-2
+    np.testing.assert_allclose(got, ref, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("kind", LAYERS)
+def test_a_compiled_train_step_equals_the_parallel_scans(kind):
+    """``train_on_batch`` (tf.function on TensorFlow, jax.jit on JAX, eager on torch)
+    under a Masking layer: one SGD step gives the parallel scan's loss and weights."""
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(8, 37, 3)).astype("float32")
+    x[::3, 30:] = 0.0
+    y = rng.normal(size=(8, 2)).astype("float32")
+
+    def model():
+        inputs = keras.Input((37, 3))
+        h = LAYERS[kind](5, return_sequences=True)(keras.layers.Masking()(inputs))
+        m = keras.Model(inputs, keras.layers.Dense(2)(LAYERS[kind](4)(h)))
+        m.compile(keras.optimizers.SGD(0.1), "mse")
+        return m
+
+    loop, scan = model(), model()
+    scan.set_weights(loop.get_weights())
+    with planner.recording() as rows:
+        loss = loop.train_on_batch(x, y)
+    with planner.excluding("linear_loop"), planner.recording() as scan_rows:
+        loss_scan = scan.train_on_batch(x, y)
+    assert {p.name for _, p in rows} == {DEFAULT}
+    assert {p.name for _, p in scan_rows} == {"parallel_scan"}
+    np.testing.assert_allclose(loss, loss_scan, rtol=1e-5)
+    for a, b in zip(loop.get_weights(), scan.get_weights()):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="a traced TensorFlow function")
+def test_a_length_known_only_at_run_time():
+    """A tf.function traced with an unknown time axis: the loop (``tf.while_loop``) gives
+    the dynamic-length scan's values and gradients at several lengths."""
+    import tensorflow as tf
+
+    layer = make("minlstm", return_sequences=True, return_state=True)
+    spec = (tf.TensorSpec((None, None, 3)), tf.TensorSpec((None, None), tf.bool))
+
+    def run(x, mask):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y, h = layer(x, mask=mask, training=True)
+            loss = tf.reduce_sum(y * y) + tf.reduce_sum(h)
+        return y, h, tape.gradient(loss, [x, *layer.trainable_weights])
+
+    loop = tf.function(run, input_signature=spec)
+    rng = np.random.default_rng(6)
+    for steps in (1, 5, 12):
+        x = tf.constant(rng.normal(size=(2, steps, 3)), tf.float32)
+        mask = tf.constant(rng.random((2, steps)) < 0.7)
+        with planner.recording() as rows:
+            got = loop(x, mask)
+        with planner.excluding("linear_loop"), planner.recording() as scan_rows:
+            want = tf.function(run, input_signature=spec)(x, mask)
+        if steps == 1:  # traced once
+            assert [p.name for _, p in rows] == [DEFAULT]
+            assert [p.name for _, p in scan_rows] == ["parallel_scan.dynamic_length"]
+        for g, w in zip(as_list(got[:2]) + got[2], as_list(want[:2]) + want[2]):
+            np.testing.assert_allclose(g.numpy(), w.numpy(), atol=1e-4, rtol=1e-4)
