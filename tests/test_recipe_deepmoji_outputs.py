@@ -118,9 +118,7 @@ def test_another_cell_has_its_own_folder_and_must_match_the_pretrained_model(
     words = [*SPECIAL_TOKENS, "i", "love", "this", "worst", "day", "good", "bad"]
     vocab = {w: i for i, w in enumerate(words)}
     for cell in ("lstm", "mingru"):
-        config = dataclasses.replace(
-            get_config("quick"), embedding_dim=8, lstm_units=4, cell=cell
-        )
+        config = dataclasses.replace(get_config("quick"), cell=cell)  # the benchmark's sizes
         folder = "quick" if cell == "lstm" else "quick-mingru"
         save_pretrained(
             build(config, len(vocab), 3), vocab, config, Path("runs/deepmoji") / folder, {}

@@ -19,6 +19,7 @@ from rnnkit.ops.min_rnn import (
     min_lstm_linear_coefficients,
 )
 from rnnkit.ops.parallel_scan import linear_recurrence, sequential_linear_recurrence
+from rnnkit.ops.recurrence import BACKEND_LOOPS
 from tests.multibackend.helpers import as_list, gradients, to_np
 from tests.multibackend.test_min_rnn import LAYERS, make, np_run, weights
 
@@ -26,8 +27,8 @@ BACKEND = keras.backend.backend()
 CPU = planner._device() == "CPU"
 #: what the layers run here: the loop on a CPU, the parallel scan on a GPU
 DEFAULT = "linear_loop" if CPU else "parallel_scan"
-#: the loops of rnnkit.ops.recurrence this backend has
-LOOPS = ["auto", "unrolled"] + (["scan"] if BACKEND != "tensorflow" else ["tf_while"])
+#: the loops of rnnkit.ops.recurrence the layers run here ("auto") and the unrolled one
+LOOPS = sorted({BACKEND_LOOPS[BACKEND], "unrolled"})
 
 
 def all_masks(batch: int, steps: int, rng: np.random.Generator) -> dict:

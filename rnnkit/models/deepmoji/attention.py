@@ -12,8 +12,10 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+from rnnkit.layers.factory import RECURRENT_LAYERS
 from rnnkit.models.deepmoji.backbone import deepmoji
 from rnnkit.models.deepmoji.tokenizer import DeepMojiTokenizer
+from rnnkit.names import CELL_NAMES
 
 __all__ = ["attention_model", "attention_ratios", "token_attention"]
 
@@ -24,17 +26,20 @@ def attention_model(model: keras.Model) -> keras.Model:
     if len(model.outputs) == 2:
         return model
     embedding = model.get_layer("embedding")
-    cell = model.get_layer("bi_lstm_0").forward_layer.cell
+    recurrent = model.get_layer("bi_lstm_0").forward_layer
+    # the backbone's cell by its layer class (CELL_NAMES order: the canonical name first)
+    cell = next(name for name in CELL_NAMES if type(recurrent) is RECURRENT_LAYERS[name])
+    activation = recurrent.get_config().get("recurrent_activation", "sigmoid")
     units = model.get_layer("softmax").units
-    gate = "hard_sigmoid" if cell.get_config()["recurrent_activation"] != "sigmoid" else "sigmoid"
     clone = deepmoji(
         embedding.input_dim,
         max(2, units),
         model.inputs[0].shape[1],
-        gate=gate,
+        gate="sigmoid" if activation == "sigmoid" else "hard_sigmoid",
         return_attention=True,
         embedding_dim=embedding.output_dim,
-        lstm_units=cell.units,
+        lstm_units=recurrent.units,
+        cell=cell,
     )
     for layer in model.layers:
         if layer.weights:
