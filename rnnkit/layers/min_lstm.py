@@ -19,9 +19,8 @@ class MinLSTM(ParallelRNN):
     ``i'_t = i_t / (f_t + i_t)``, ``h_t = f'_t * h_{t-1} + i'_t * h~_t`` (the paper's
     length-independent form; ``g`` as in :class:`MinGRU`, and log space for the parallel
     scan as there). The sequence runs as one projection and one solve of the linear
-    recurrence; :meth:`step`
-    runs the same recurrence one step at a time. Masks of any pattern carry the state
-    through masked steps.
+    recurrence; :meth:`step` runs the same recurrence one step at a time. Masks of any
+    pattern carry the state through masked steps.
 
     Every call runs one path, chosen by :func:`rnnkit.layers.planner.plan_parallel_scan`
     (``layer.execution_plan(x)``, :func:`rnnkit.explain`); the paths and their conditions
