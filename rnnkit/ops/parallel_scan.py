@@ -84,15 +84,17 @@ def linear_recurrence(
     return states
 
 
-def masked_coefficients(log_a: Any, log_b: Any, mask: Any = None) -> tuple[Any, Any]:
-    """``(log a, log b)`` with a masked step's ``a = 1`` and ``b = 0`` (``log_a = 0``,
-    ``log_b =`` :data:`LOG_ZERO`): the state passes through it unchanged."""
+def masked_coefficients(
+    a: Any, b: Any, mask: Any = None, log_space: bool = True
+) -> tuple[Any, Any]:
+    """The coefficients with a masked step's ``a = 1`` and ``b = 0``, so that the state
+    passes through it unchanged: in log space (``log_space``) ``log a = 0`` and
+    ``log b =`` :data:`LOG_ZERO`."""
     if mask is None:
-        return log_a, log_b
+        return a, b
     keep = ops.expand_dims(ops.cast(mask, "bool"), -1)
-    log_a = ops.where(keep, log_a, ops.zeros_like(log_a))
-    log_b = ops.where(keep, log_b, ops.full_like(log_b, LOG_ZERO))
-    return log_a, log_b
+    one, zero = (0.0, LOG_ZERO) if log_space else (1.0, 0.0)
+    return ops.where(keep, a, ops.full_like(a, one)), ops.where(keep, b, ops.full_like(b, zero))
 
 
 def sequential_linear_recurrence(
@@ -128,10 +130,9 @@ def sequential_linear_recurrence(
     >>> a = keras.ops.full((1, 3, 1), 0.5)
     >>> h = sequential_linear_recurrence(a, keras.ops.ones((1, 3, 1)))  # 1, 1.5, 1.75
     """
-    if mask is not None:
-        keep = ops.expand_dims(ops.cast(mask, "bool"), -1)
-        a = ops.where(keep, a, ops.ones_like(a))
-        b = ops.where(keep, b, ops.zeros_like(b))
+    # masked by the coefficients, not by the loop's masking: the loop would emit its
+    # previous output (zeros before the first real step) where the state is meant
+    a, b = masked_coefficients(a, b, mask, log_space=False)
     units = a.shape[-1]
     if initial_state is None:
         initial_state = ops.zeros((ops.shape(a)[0], units), dtype=a.dtype)

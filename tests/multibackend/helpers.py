@@ -81,6 +81,32 @@ def gradients(layer, x, loss_fn, **call_kwargs):
     raise NotImplementedError(backend)
 
 
+def function_gradients(fn, args):
+    """Gradient of scalar fn(*args) w.r.t. every arg (NumPy arrays), with the backend's
+    autodiff; zeros for an argument the function does not use."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        xs = [tf.constant(a) for a in args]
+        with tf.GradientTape() as tape:
+            for x in xs:
+                tape.watch(x)
+            y = fn(*xs)
+        grads = tape.gradient(y, xs)
+        return [np.zeros_like(a) if g is None else g.numpy() for a, g in zip(args, grads)]
+    if backend == "jax":
+        import jax
+
+        return [np.asarray(g) for g in jax.grad(fn, argnums=tuple(range(len(args))))(*args)]
+    import torch
+
+    xs = [torch.tensor(a, requires_grad=True) for a in args]
+    fn(*xs).backward()
+    # an input the function does not use (the CRF's transitions at T=1) has no .grad: zero
+    return [np.zeros_like(a) if x.grad is None else x.grad.numpy() for a, x in zip(args, xs)]
+
+
 def sum_sq(y):
     return sum(keras.ops.sum(keras.ops.square(t)) for t in as_list(y))
 

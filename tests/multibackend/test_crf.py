@@ -15,6 +15,7 @@ from rnnkit.ops import (
     crf_log_partition_parallel,
     crf_marginals,
 )
+from tests.multibackend.helpers import function_gradients
 
 B, T, K = 3, 4, 3
 MASK = np.array([[1, 1, 1, 1], [1, 1, 0, 0], [1, 0, 0, 0]], bool)
@@ -120,31 +121,6 @@ def test_single_time_step():
     np.testing.assert_allclose(_np(crf_marginals(p1, tr, st, en)).sum(-1), 1.0, atol=1e-6)
 
 
-def _grad(fn, args):
-    """Gradient of scalar fn(*args) w.r.t. every arg, with the backend's autodiff."""
-    backend = keras.backend.backend()
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        xs = [tf.constant(a) for a in args]
-        with tf.GradientTape() as tape:
-            for x in xs:
-                tape.watch(x)
-            y = fn(*xs)
-        grads = tape.gradient(y, xs)
-        return [np.zeros_like(a) if g is None else g.numpy() for a, g in zip(args, grads)]
-    if backend == "jax":
-        import jax
-
-        return [np.asarray(g) for g in jax.grad(fn, argnums=tuple(range(len(args))))(*args)]
-    import torch
-
-    xs = [torch.tensor(a, requires_grad=True) for a in args]
-    fn(*xs).backward()
-    # an input the function does not use (transitions at T=1) has no .grad: zero
-    return [np.zeros_like(a) if x.grad is None else x.grad.numpy() for a, x in zip(args, xs)]
-
-
 def _brute_log_likelihood(p, tr, st, en, tags, mask):
     total = 0.0
     for b, (_, _, log_z, _) in enumerate(_brute(p, tr, st, en, mask)):
@@ -161,7 +137,7 @@ def test_gradients_match_finite_differences():
     def f(p_, tr_, st_, en_):
         return ops.sum(crf_log_likelihood(p_, tags, tr_, st_, en_, MASK, validate=False))
 
-    grads = _grad(f, args)
+    grads = function_gradients(f, args)
     # Central differences of the float64 brute-force log-likelihood.
     args64 = [a.astype("float64") for a in args]
     eps = 1e-5
@@ -369,7 +345,7 @@ def test_torch_fast_path_matches_generic_path(case):
 
     ref = _np(generic(p, tr, st, en))
     ref_value = float(ref)
-    ref_grads = _grad(generic, [p, tr, st, en])
+    ref_grads = function_gradients(generic, [p, tr, st, en])
     value, grads = _torch_fast_grads(p, tr, st, en, tags, mask)
     # (JAX without x64 computes the float64 case in float32)
     exact = dtype == "float64" and ref.dtype == np.float64
@@ -443,7 +419,7 @@ def test_jax_fast_path_matches_generic_path(case):
         )
 
     ref_value = float(_np(generic(p, tr, st, en)))
-    ref_grads = _grad(generic, [p, tr, st, en])
+    ref_grads = function_gradients(generic, [p, tr, st, en])
     value, grads = _jax_fast_grads(p, tr, st, en, tags, mask)
     # JAX without x64 computes the float64 case in float32; the generic reference of a
     # scale-500 case resolves its marginals to float32's ~1e-3 (see the torch test above)
@@ -506,7 +482,7 @@ def test_tf_fast_path_matches_generic_path(case, jit_compile):
         )
 
     ref = _np(generic(p, tr, st, en))
-    ref_grads = _grad(generic, [p, tr, st, en])
+    ref_grads = function_gradients(generic, [p, tr, st, en])
     value, grads = _tf_fast_grads(p, tr, st, en, tags, mask, jit_compile)
     exact = cfg.get("dtype") == "float64" and ref.dtype == np.float64
     tol = dict(rtol=1e-10, atol=1e-9) if exact else dict(rtol=1e-5, atol=1e-4)
