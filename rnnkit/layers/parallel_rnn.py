@@ -18,11 +18,12 @@ from keras import constraints, initializers, ops, regularizers
 from rnnkit.backend import run_linear_recurrence
 from rnnkit.layers import planner
 from rnnkit.layers.planner import ExecutionPlan
+from rnnkit.layers.stateful import StatefulStates
 from rnnkit.ops.min_rnn import check_no_recurrent_dropout, linear_step
 from rnnkit.ops.validation import cast_integer_inputs, check_sequences, static_shape
 
 
-class ParallelRNN(keras.Layer):
+class ParallelRNN(StatefulStates, keras.Layer):
     """Base class: a recurrent layer whose recurrence is linear in the state.
 
     Subclasses set ``gates`` (blocks of ``units`` columns in ``kernel``) and implement
@@ -144,27 +145,7 @@ class ParallelRNN(keras.Layer):
                 constraint=self.bias_constraint,
             )
         if self.stateful:
-            if sequences_shape[0] is None:
-                raise ValueError(
-                    f"Layer '{self.name}' is stateful and needs a fixed batch size: give "
-                    "the Input a batch_shape / batch_size."
-                )
-            self.states = [
-                self.add_weight(
-                    shape=(int(sequences_shape[0]), self.units),
-                    initializer="zeros",
-                    trainable=False,
-                    name="state_0",
-                )
-            ]
-
-    def reset_states(self) -> None:
-        """Zeroes the state of a stateful layer."""
-        if self.states is not None:
-            for state in self.states:
-                state.assign(ops.zeros(state.shape, dtype=state.dtype))
-
-    reset_state = reset_states
+            self.build_states(sequences_shape[0], self.state_size)
 
     def compute_output_shape(self, sequences_shape: tuple, initial_state_shape: Any = None) -> Any:
         batch, steps = sequences_shape[0], sequences_shape[1]
@@ -267,9 +248,7 @@ class ParallelRNN(keras.Layer):
         sequences = cast_integer_inputs(sequences, self.compute_dtype)
         h0 = self._check_call_inputs(sequences, initial_state, mask)
         if h0 is None and self.stateful:
-            # a copy, not the variable's storage: the assignment below must not
-            # overwrite a tensor the backward pass still needs (torch)
-            h0 = ops.copy(ops.convert_to_tensor(self.states[0]))
+            h0 = self.stored_states()[0]
         plan = self.execution_plan(sequences, mask, training)
         planner.record(self, plan)
         if self.go_backwards:
@@ -286,7 +265,7 @@ class ParallelRNN(keras.Layer):
         outputs = ops.reshape(outputs, (batch, steps, self.units))
         last = outputs[:, -1]
         if self.stateful:
-            self.states[0].assign(ops.cast(last, self.states[0].dtype))
+            self.store_states([last])
         if self.return_sequences and self.zero_output_for_mask and mask is not None:
             outputs = ops.where(ops.expand_dims(ops.cast(mask, "bool"), -1), outputs, 0.0)
         output = outputs if self.return_sequences else last

@@ -12,6 +12,7 @@ from rnnkit import backend, config
 from rnnkit.cells.base import RecurrentCell
 from rnnkit.layers import planner
 from rnnkit.layers.planner import ExecutionPlan, plan_call
+from rnnkit.layers.stateful import StatefulStates
 from rnnkit.ops.batch_split import check_batch_split, run_split
 from rnnkit.ops.recurrence import recurrence
 from rnnkit.ops.validation import cast_integer_inputs, check_sequences, static_shape
@@ -21,7 +22,7 @@ RUNTIME_ARGS = ("use_fused", "loop", "projection", "batch_split")
 
 
 @keras.saving.register_keras_serializable(package="rnnkit")
-class RNN(keras.Layer):
+class RNN(StatefulStates, keras.Layer):
     """Runs an rnnkit cell over a sequence: ``s_i = R(s_{i-1}, x_i), y_i = O(s_i)``.
 
     The inputs of all time steps are projected in one matmul before the recurrence
@@ -156,17 +157,7 @@ class RNN(keras.Layer):
         if not self.cell.built:
             self.cell.build((shape[0], shape[-1]))
         if self.stateful:
-            if shape[0] is None:
-                raise ValueError(
-                    f"Layer '{self.name}' is stateful and needs a fixed batch size: give "
-                    "the Input a batch_shape / batch_size."
-                )
-            self.states = [
-                self.add_weight(
-                    shape=(shape[0], n), initializer="zeros", trainable=False, name=f"state_{i}"
-                )
-                for i, n in enumerate(self.state_size)
-            ]
+            self.build_states(shape[0], self.state_size)
         self.built = True
 
     def compute_output_shape(self, sequences_shape: tuple, initial_state_shape: Any = None) -> Any:
@@ -184,14 +175,6 @@ class RNN(keras.Layer):
         if self.return_state:
             return [output_mask] + [None] * len(self.state_size)
         return output_mask
-
-    def reset_states(self) -> None:
-        """Zeroes the states of a stateful layer."""
-        if self.states is not None:
-            for state in self.states:
-                state.assign(ops.zeros(state.shape, dtype=state.dtype))
-
-    reset_state = reset_states
 
     # -- checks ------------------------------------------------------------------------
     def _check_call_inputs(self, sequences: Any, initial_state: Any, mask: Any) -> list | None:
@@ -255,9 +238,7 @@ class RNN(keras.Layer):
         batch = ops.shape(sequences)[0]
         if initial_state is None:
             if self.stateful:
-                # A copy, not the variable's storage: the assignment below must not
-                # overwrite a tensor that the backward pass still needs (torch).
-                initial_state = [ops.copy(ops.convert_to_tensor(s)) for s in self.states]
+                initial_state = self.stored_states()
             else:
                 initial_state = self.cell.get_initial_state(batch)
         states = [ops.cast(s, self.cell.compute_dtype) for s in initial_state]
@@ -303,8 +284,7 @@ class RNN(keras.Layer):
                 result = run(sequences, states, mask, input_mask, recurrent_mask)
         last, outputs, new_states = result
         if self.stateful:
-            for variable, value in zip(self.states, new_states):
-                variable.assign(ops.cast(value, variable.dtype))
+            self.store_states(new_states)
         output = outputs if self.return_sequences else last
         if self.return_state:
             return [output, *new_states]
