@@ -326,3 +326,22 @@ def test_gradient_global_norm_is_clipped():
         assert all(not np.asarray(s).any() for s in layer.states)
     with pytest.raises(ValueError, match="stateful"):
         train_tbptt(LanguageModel(30, units=4, stateful=False), ids, epochs=1, unroll=5)
+
+
+def test_adam_first_step_moves_every_weight_by_the_learning_rate():
+    # Adam's first bias-corrected step is lr * g / (|g| + eps): lr for every weight with
+    # a gradient, whatever its size (SGD's step would be the gradient itself). The
+    # embedding is left out: TensorFlow's sparse update of repeated rows differs.
+    model = small_model(vocab=30, batch=2, units=8, cell="mingru")
+    ids = np.random.default_rng(9).integers(0, 30, size=200)
+    weights = [w for w in model.trainable_weights if "embedding" not in w.path]
+    before = [np.asarray(w).copy() for w in weights]
+    train_tbptt(
+        model, ids, epochs=1, unroll=5, learning_rate=1e-3, max_windows=1, verbose=0,
+        optimizer="adam", clip_norm=None,
+    )  # fmt: skip
+    moved = np.concatenate([np.abs(np.asarray(w) - b).ravel() for w, b in zip(weights, before)])
+    np.testing.assert_allclose(np.median(moved), 1e-3, rtol=1e-2)
+    assert moved.max() <= 1e-3 * (1 + 1e-4)
+    with pytest.raises(ValueError, match="`optimizer` must be one of sgd, adam, got 'rmsprop'"):
+        train_tbptt(model, ids, epochs=1, unroll=5, optimizer="rmsprop")

@@ -5,8 +5,8 @@ One epoch is one ``model.fit`` pass over the windows of
 model's states are reset, so each of the ``batch_size`` streams is read from start
 to end with the state carried between windows. The loss is Zaremba et al.'s: the
 cross-entropy summed over the ``unroll`` steps and averaged over the batch, with
-plain SGD, gradient global-norm clipping and the learning rate multiplied by
-``decay`` after every epoch past ``decay_after``.
+plain SGD (or Adam, ``optimizer="adam"``), gradient global-norm clipping and the
+learning rate multiplied by ``decay`` after every epoch past ``decay_after``.
 """
 
 from __future__ import annotations
@@ -57,6 +57,10 @@ def learning_rate_at(
     return learning_rate * decay ** max(epoch - decay_after, 0)
 
 
+#: the optimizers of :func:`train_tbptt`, by name
+OPTIMIZERS = {"sgd": keras.optimizers.SGD, "adam": keras.optimizers.Adam}
+
+
 @dataclass
 class EpochRecord:
     """One row of the training history."""
@@ -81,6 +85,7 @@ def train_tbptt(
     max_windows: int | None = None,
     verbose: int = 1,
     jit_compile: bool | str = "auto",
+    optimizer: str = "sgd",
 ) -> list[EpochRecord]:
     """Trains a stateful :class:`LanguageModel` with truncated BPTT and SGD.
 
@@ -97,12 +102,19 @@ def train_tbptt(
         verbose: 0 silent, 1 a Keras progress bar per epoch and a summary line, 2
             one line per epoch (for logs).
         jit_compile: Passed to ``model.compile``.
+        optimizer: ``"sgd"`` (Zaremba et al.'s, default) or ``"adam"`` (Keras's
+            defaults besides the learning rate: the choice for the minGRU / minLSTM
+            layers, which learn far slower under plain SGD; see
+            ``recipes/results/ptb_lm.md``). Either with ``clip_norm`` and the
+            schedule above.
 
     Returns:
         A list of :class:`EpochRecord`, one per epoch.
     """
     if not isinstance(epochs, int) or epochs <= 0:
         raise ValueError(f"`epochs` must be a positive integer, got {epochs!r}.")
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"`optimizer` must be one of {', '.join(OPTIMIZERS)}, got {optimizer!r}.")
     batch = model.batch_size
     if not model.stateful:
         raise ValueError("train_tbptt needs a stateful LanguageModel (stateful=True).")
@@ -111,7 +123,7 @@ def train_tbptt(
     if max_windows is not None:
         windows = min(windows, int(max_windows))
         x, y = x[: windows * batch], y[: windows * batch]
-    optimizer = keras.optimizers.SGD(learning_rate=learning_rate, global_clipnorm=clip_norm)
+    optimizer = OPTIMIZERS[optimizer](learning_rate=learning_rate, global_clipnorm=clip_norm)
     model.compile(optimizer=optimizer, loss=SequenceCrossentropy(), jit_compile=jit_compile)
     history: list[EpochRecord] = []
     for epoch in range(1, epochs + 1):
