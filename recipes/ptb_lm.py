@@ -19,10 +19,10 @@ Validation perplexity uses the training batch layout (20 streams, unroll 20); te
 perplexity is measured on one contiguous stream (``--test-batch-size 1``), as in the
 reference code. Results are printed as a table and written to
 ``recipes/results/ptb_lm_<config>_<backend>.{md,csv}`` (``..._<backend>_<cell>`` for a cell
-other than the LSTM, e.g. ``--cell mingru``; ``..._adam`` with ``--optimizer adam``), with
-generated samples. ``--optimizer`` and ``--learning-rate`` override a configuration's
-(the minGRU / minLSTM layers learn far slower under the paper's plain SGD:
-``--cell mingru --optimizer adam --learning-rate 0.002``).
+other than the LSTM, e.g. ``--cell mingru``; then ``_adam``, ``_lr<rate>``, ``_e<epochs>``,
+``_decay<epoch>`` where ``--epochs``, ``--optimizer``, ``--learning-rate`` or
+``--decay-after`` override the configuration's), with generated samples. What the
+overrides gave the minGRU layers is in ``recipes/results/ptb_lm.md``.
 
 Usage::
 
@@ -72,6 +72,20 @@ OTHER_CELL_BAR = 1.1
 QUICK_THRESHOLD = BARS["quick"]
 
 
+#: the short names of the overridable settings in a results file's name
+OVERRIDES = {"epochs": "e", "optimizer": "", "learning_rate": "lr", "decay_after": "decay"}
+
+
+def override_suffix(name: str, config: dict) -> str:
+    """The results file's suffix for the settings that differ from configuration
+    ``name``'s, e.g. ``_adam_lr0.002`` (empty for the configuration as it is)."""
+    return "".join(
+        f"_{short}{config[key]}"
+        for key, short in OVERRIDES.items()
+        if config[key] != CONFIGS[name][key]
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", choices=sorted(CONFIGS), default="quick")
@@ -85,6 +99,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--learning-rate", type=float, default=None, help="override the initial learning rate"
+    )
+    parser.add_argument(
+        "--decay-after",
+        type=int,
+        default=None,
+        help="override the last epoch at the initial learning rate",
     )
     parser.add_argument("--test-batch-size", type=int, default=1)
     parser.add_argument("--samples", type=int, default=3, help="sentences to generate")
@@ -113,6 +133,10 @@ def main(argv: list[str] | None = None) -> int:
         if not args.learning_rate > 0:
             parser.error(f"--learning-rate must be positive, got {args.learning_rate}")
         config["learning_rate"] = args.learning_rate
+    if args.decay_after is not None:
+        if args.decay_after < 0:
+            parser.error(f"--decay-after must be 0 or more, got {args.decay_after}")
+        config["decay_after"] = args.decay_after
     keras.utils.set_random_seed(args.seed)
     data = load_ptb(args.data)
     print(
@@ -187,8 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     cell = "" if args.cell == "lstm" else f"_{args.cell}"
-    optimizer = "" if config["optimizer"] == "sgd" else f"_{config['optimizer']}"
-    stem = out / f"ptb_lm_{args.config}_{backend}{cell}{optimizer}"
+    stem = out / f"ptb_lm_{args.config}_{backend}{cell}{override_suffix(args.config, config)}"
     with open(f"{stem}.csv", "w", newline="") as handle:
         rows = history_rows(history)
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
