@@ -126,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
 
     config = dict(CONFIGS[args.config])
     if args.epochs is not None:
+        if args.epochs <= 0:
+            parser.error(f"--epochs must be a positive integer, got {args.epochs}")
         config["epochs"] = args.epochs
     if args.optimizer is not None:
         config["optimizer"] = args.optimizer
