@@ -87,7 +87,7 @@ def train_tbptt(
     jit_compile: bool | str = "auto",
     optimizer: str = "sgd",
 ) -> list[EpochRecord]:
-    """Trains a stateful :class:`LanguageModel` with truncated BPTT and SGD.
+    """Trains a stateful :class:`LanguageModel` with truncated BPTT (SGD or Adam).
 
     Args:
         model: The model; its ``batch_size`` sets the number of parallel streams.
@@ -103,10 +103,9 @@ def train_tbptt(
             one line per epoch (for logs).
         jit_compile: Passed to ``model.compile``.
         optimizer: ``"sgd"`` (Zaremba et al.'s, default) or ``"adam"`` (Keras's
-            defaults besides the learning rate: the choice for the minGRU / minLSTM
-            layers, which learn far slower under plain SGD; see
-            ``recipes/results/ptb_lm.md``). Either with ``clip_norm`` and the
-            schedule above.
+            defaults besides ``learning_rate``, which it needs far smaller, e.g.
+            ``2e-3``). Either with ``clip_norm`` and the schedule above. What each gave
+            which cell on PTB is in ``recipes/results/ptb_lm.md``.
 
     Returns:
         A list of :class:`EpochRecord`, one per epoch.
