@@ -99,6 +99,7 @@ def run_linear_recurrence(
     coefficients: Callable[[Any, bool], tuple[Any, Any]],
     initial_state: Any = None,
     mask: Any = None,
+    time_major: bool = False,
 ) -> Any:
     """Solves ``h_t = a_t h_{t-1} + b_t`` over a projected sequence the way ``plan``
     (:func:`rnnkit.layers.planner.plan_parallel_scan`) says. ``coefficients(projected,
@@ -107,10 +108,17 @@ def run_linear_recurrence(
     ``linear_loop`` runs the sequential loop on the linear-space coefficients
     (:func:`rnnkit.ops.parallel_scan.sequential_linear_recurrence`, with the plan's
     ``loop``); ``parallel_scan`` and ``parallel_scan.dynamic_length`` the generic
-    associative scan on their logs (:func:`rnnkit.ops.parallel_scan.linear_recurrence`)."""
+    associative scan on their logs (:func:`rnnkit.ops.parallel_scan.linear_recurrence`).
+    ``projected`` is ``(batch, timesteps, features)``, or ``(timesteps, batch, features)``
+    with ``time_major`` (what the loop steps through without a transpose; the scan moves
+    it to batch-major); ``mask`` and the returned states are batch-major."""
     if plan.name == "linear_loop":
         a, b = coefficients(projected, False)
-        return sequential_linear_recurrence(a, b, initial_state, mask, loop=plan.loop)
+        return sequential_linear_recurrence(
+            a, b, initial_state, mask, loop=plan.loop, time_major=time_major
+        )
+    if time_major:
+        projected = keras.ops.moveaxis(projected, 0, 1)
     if plan.name in ("parallel_scan", "parallel_scan.dynamic_length"):
         log_a, log_b = coefficients(projected, True)
         dynamic_length = plan.name == "parallel_scan.dynamic_length"

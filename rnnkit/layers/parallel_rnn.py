@@ -36,7 +36,9 @@ class ParallelRNN(StatefulStates, keras.Layer):
     - ``linear_loop``: computing on a CPU (every backend; any mask, length, dtype,
       initial state and direction, training or not): the sequential form, one
       multiply-add per element and step on the coefficients in linear space
-      (:func:`rnnkit.ops.parallel_scan.sequential_linear_recurrence`). A CPU has no
+      (:func:`rnnkit.ops.parallel_scan.sequential_linear_recurrence`), projected from the
+      time-major inputs so that the loop steps through ``a`` and ``b`` with no transpose
+      or concatenation of either. A CPU has no
       parallel hardware for the scan to use, and the scan's transcendental passes cost
       more than the loop; each state is a convex combination, so low precision is safe;
     - otherwise (a GPU, or the path turned off with
@@ -167,9 +169,11 @@ class ParallelRNN(StatefulStates, keras.Layer):
         parallel scan); each ``(..., units)``."""
         raise NotImplementedError
 
-    def _project(self, x: Any, input_mask: Any) -> Any:
+    def _project(self, x: Any, input_mask: Any, time_major: bool = False) -> Any:
+        # the dropout mask is (batch, features): it broadcasts over a time-major x as is
         if input_mask is not None:
-            x = x * (input_mask if len(x.shape) == 2 else ops.expand_dims(input_mask, 1))
+            broadcasts = time_major or len(x.shape) == 2
+            x = x * (input_mask if broadcasts else ops.expand_dims(input_mask, 1))
         projected = ops.matmul(x, self.kernel)
         return projected if self.bias is None else projected + self.bias
 
@@ -257,10 +261,17 @@ class ParallelRNN(StatefulStates, keras.Layer):
                 mask = ops.flip(mask, axis=1)
         batch, steps = ops.shape(sequences)[0], ops.shape(sequences)[1]
         input_mask = self._dropout_mask(batch, training)
-        projected = self._project(sequences, input_mask)
+        # the loop steps through time-major coefficients: project the time-major inputs
+        # (fewer features to transpose than the projection's gates * units)
+        time_major = plan.name == "linear_loop"
+        if time_major:
+            sequences = ops.moveaxis(sequences, 1, 0)
+        projected = self._project(sequences, input_mask, time_major)
         if h0 is not None:
             h0 = ops.cast(h0, projected.dtype)
-        outputs = run_linear_recurrence(plan, projected, self.coefficients, h0, mask)
+        outputs = run_linear_recurrence(
+            plan, projected, self.coefficients, h0, mask, time_major=time_major
+        )
         # the static shape (TensorFlow's scan can lose it inside a traced train step)
         outputs = ops.reshape(outputs, (batch, steps, self.units))
         last = outputs[:, -1]

@@ -103,6 +103,7 @@ def sequential_linear_recurrence(
     initial_state: Any = None,
     mask: Any = None,
     loop: str = "auto",
+    time_major: bool = False,
 ) -> Any:
     """The states of ``h_t = a_t * h_{t-1} + b_t`` one step after another, from the
     linear-space coefficients (the work-efficient form: one multiply-add per element and
@@ -113,17 +114,21 @@ def sequential_linear_recurrence(
     initial state and the candidates, so it stays in range in any float type; there is no
     running product to overflow or underflow. Masked steps carry the state unchanged
     (``a = 1``, ``b = 0``), whatever the mask's pattern. The loop is
-    :func:`rnnkit.ops.recurrence.recurrence`'s (``loop``: one of its loops).
+    :func:`rnnkit.ops.recurrence.recurrence`'s (``loop``: one of its loops), stepping
+    through ``a`` and ``b`` side by side.
 
     Args:
-        a: ``(batch, timesteps, units)`` decay factors.
-        b: ``(batch, timesteps, units)`` inputs.
+        a: ``(batch, timesteps, units)`` decay factors, or ``(timesteps, batch, units)``
+            with ``time_major``.
+        b: inputs, shaped like ``a``.
         initial_state: ``(batch, units)`` ``h_0`` of any sign; None for zeros.
-        mask: optional boolean ``(batch, timesteps)``.
+        mask: optional boolean ``(batch, timesteps)`` (batch-major in either case).
         loop: the loop of :func:`rnnkit.ops.recurrence.recurrence`.
+        time_major: ``a`` and ``b`` are time-major (the layers compute them so: the loop
+            then needs no transpose of either).
 
     Returns:
-        ``(batch, timesteps, units)``: ``h_1 ... h_T``.
+        ``(batch, timesteps, units)``: ``h_1 ... h_T``, batch-major in either case.
 
     Example:
 
@@ -132,17 +137,20 @@ def sequential_linear_recurrence(
     """
     # masked by the coefficients, not by the loop's masking: the loop would emit its
     # previous output (zeros before the first real step) where the state is meant
+    if mask is not None and time_major:
+        mask = ops.moveaxis(mask, 1, 0)
     a, b = masked_coefficients(a, b, mask, log_space=False)
     units = a.shape[-1]
     if initial_state is None:
-        initial_state = ops.zeros((ops.shape(a)[0], units), dtype=a.dtype)
+        batch = ops.shape(a)[1 if time_major else 0]
+        initial_state = ops.zeros((batch, units), dtype=a.dtype)
 
-    def step(ab: Any, states: list) -> tuple[Any, list]:
-        h = ab[:, :units] * states[0] + ab[:, units:]
+    def step(ab: tuple, states: list) -> tuple[Any, list]:
+        h = ab[0] * states[0] + ab[1]
         return h, [h]
 
     _, states, _ = recurrence(
-        step, ops.concatenate([a, b], axis=-1), [initial_state], units, loop=loop
+        step, (a, b), [initial_state], units, loop=loop, time_major=time_major
     )
     return states
 

@@ -88,9 +88,12 @@ def recurrence(
     """Runs a step function over the time axis of ``inputs``.
 
     Args:
-        step: ``step(x_t, states) -> (output, new_states)``; ``x_t`` is ``inputs[:, t]``.
+        step: ``step(x_t, states) -> (output, new_states)``; ``x_t`` is ``inputs[:, t]``
+            (a tuple of the inputs' steps when ``inputs`` is a tuple).
         inputs: batch-major tensor ``(batch, timesteps, ...)`` (already projected), or
-            time-major ``(timesteps, batch, ...)`` with ``time_major=True``.
+            time-major ``(timesteps, batch, ...)`` with ``time_major=True``; or a tuple of
+            such tensors with the same batch and time steps, stepped through together
+            (no concatenated copy, and each step reads whole rows of each).
         initial_states: list of ``(batch, n)`` tensors.
         output_size: size of the step output (for the zero output before step 0).
         mask: optional boolean ``(batch, timesteps)``; False steps are skipped.
@@ -113,17 +116,23 @@ def recurrence(
     """
     loop = resolve_loop(loop, unroll)
     states = list(initial_states)
-    inputs_tm = inputs if time_major else ops.moveaxis(inputs, 1, 0)
+    several = isinstance(inputs, (tuple, list))
+    inputs_tm = tuple(ops.convert_to_tensor(x) for x in (inputs if several else (inputs,)))
+    if not time_major:
+        inputs_tm = tuple(ops.moveaxis(x, 1, 0) for x in inputs_tm)
     mask_tm = None
     if mask is not None:
         mask_tm = ops.moveaxis(ops.cast(mask, "bool"), 1, 0)
     if go_backwards:
-        inputs_tm = ops.flip(inputs_tm, axis=0)
+        inputs_tm = tuple(ops.flip(x, axis=0) for x in inputs_tm)
         if mask_tm is not None:
             mask_tm = ops.flip(mask_tm, axis=0)
-    batch = ops.shape(inputs_tm)[1]
+    batch = ops.shape(inputs_tm[0])[1]
     zero_output = ops.zeros((batch, output_size), dtype=states[0].dtype)
-    fn = masked_step(step, zero_output_for_mask)
+    masked = masked_step(step, zero_output_for_mask)
+
+    def fn(x_t, m_t, prev_output, states):  # every loop steps through a tuple of inputs
+        return masked(x_t if several else x_t[0], m_t, prev_output, states)
 
     if loop == "unrolled":
         last, outs, states = _unrolled(fn, inputs_tm, mask_tm, zero_output, states)
@@ -138,7 +147,7 @@ def recurrence(
 
 
 def _unrolled(fn, inputs_tm, mask_tm, prev, states):
-    timesteps = inputs_tm.shape[0]
+    timesteps = inputs_tm[0].shape[0]
     if timesteps is None:
         raise ValueError(
             "Cannot unroll a recurrent layer over an undefined number of time steps: "
@@ -146,7 +155,7 @@ def _unrolled(fn, inputs_tm, mask_tm, prev, states):
         )
     if timesteps == 0:
         raise ValueError("Cannot run a recurrent layer over 0 time steps.")
-    steps = ops.unstack(inputs_tm, timesteps, axis=0)
+    steps = list(zip(*(ops.unstack(x, timesteps, axis=0) for x in inputs_tm)))
     masks_t = [None] * timesteps if mask_tm is None else ops.unstack(mask_tm, timesteps, axis=0)
     outputs = []
     for x_t, m_t in zip(steps, masks_t):
@@ -180,10 +189,16 @@ def _tensorflow_while_loop(fn, inputs_tm, mask_tm, prev, states, return_sequence
     """TensorFlow fast path: ``tf.while_loop`` over TensorArrays (as Keras's own RNN)."""
     import tensorflow as tf
 
-    timesteps = tf.shape(inputs_tm)[0]
-    static_t = inputs_tm.shape[0]
-    input_ta = tf.TensorArray(inputs_tm.dtype, size=timesteps, element_shape=inputs_tm.shape[1:])
-    input_ta = input_ta.unstack(inputs_tm)
+    timesteps = tf.shape(inputs_tm[0])[0]
+    static_t = inputs_tm[0].shape[0]
+    input_tas = [
+        tf.TensorArray(x.dtype, size=timesteps, element_shape=x.shape[1:]).unstack(x)
+        for x in inputs_tm
+    ]
+
+    def read(t):
+        return tuple(ta.read(t) for ta in input_tas)
+
     mask_ta = None
     if mask_tm is not None:
         mask_ta = tf.TensorArray(tf.bool, size=timesteps, element_shape=mask_tm.shape[1:])
@@ -201,7 +216,7 @@ def _tensorflow_while_loop(fn, inputs_tm, mask_tm, prev, states, return_sequence
         # Unmasked: the previous output is never read, so it is not carried (as in
         # Keras's own loop); the last output is read back from the outputs.
         def body(t, out_ta, *st):
-            out, new_states = fn(input_ta.read(t), None, None, list(st))
+            out, new_states = fn(read(t), None, None, list(st))
             out_ta = out_ta.write(t if return_sequences else 0, out)
             return (t + 1, out_ta, *new_states)
 
@@ -218,7 +233,7 @@ def _tensorflow_while_loop(fn, inputs_tm, mask_tm, prev, states, return_sequence
     else:
 
         def body(t, out_ta, prev_output, *st):
-            out, new_states = fn(input_ta.read(t), mask_ta.read(t), prev_output, list(st))
+            out, new_states = fn(read(t), mask_ta.read(t), prev_output, list(st))
             out_ta = out_ta.write(t if return_sequences else 0, out)
             return (t + 1, out_ta, out, *new_states)
 

@@ -7,6 +7,8 @@ value tests of both paths are in ``test_min_rnn.py`` (its ``path`` fixture)."""
 
 from __future__ import annotations
 
+import contextlib
+
 import keras
 import numpy as np
 import pytest
@@ -71,10 +73,16 @@ def test_the_loop_equals_the_scan_and_the_equations(loop):
         for mask_name, mask in all_masks(4, steps, rng).items():
             for h0 in (None, rng.normal(size=(4, 3)).astype("float32") * 3):
                 got = to_np(sequential_linear_recurrence(a, b, h0, mask, loop=loop))
+                a_tm, b_tm = (np.ascontiguousarray(v.transpose(1, 0, 2)) for v in (a, b))
+                got_tm = to_np(
+                    sequential_linear_recurrence(a_tm, b_tm, h0, mask, loop=loop, time_major=True)
+                )
                 scan = to_np(linear_recurrence(np.log(a), np.log(b), h0, mask))
                 where = f"T={steps}, {mask_name} mask, h0 {'given' if h0 is not None else 'none'}"
                 np.testing.assert_allclose(got, np_linear(a, b, h0, mask), atol=1e-5, err_msg=where)
                 np.testing.assert_allclose(got, scan, atol=1e-5, err_msg=where)
+                # time-major coefficients, batch-major mask and states: the same numbers
+                np.testing.assert_array_equal(got_tm, got, err_msg=where)
 
 
 def test_linear_and_log_coefficients_are_the_same_equations():
@@ -230,3 +238,27 @@ def test_a_length_known_only_at_run_time():
             assert [p.name for _, p in scan_rows] == ["parallel_scan.dynamic_length"]
         for g, w in zip(as_list(got[:2]) + got[2], as_list(want[:2]) + want[2]):
             np.testing.assert_allclose(g.numpy(), w.numpy(), atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("kind", LAYERS)
+def test_input_dropout_in_training_equals_the_parallel_scans(kind):
+    """The loop projects time-major inputs: the ``(batch, features)`` dropout mask must
+    still drop the same features of a row at every step, as the scan's batch-major
+    projection does. Same seed, same weights: the same outputs, and not those of
+    inference."""
+    x = np.random.default_rng(8).normal(size=(5, 7, 3)).astype("float32")
+    reference = make(kind).get_weights()
+    expected = {"loop": DEFAULT, "scan": "parallel_scan"}
+    outputs = {}
+    for name, off in (("loop", None), ("scan", planner.excluding("linear_loop"))):
+        layer = make(kind, dropout=0.5, seed=3, return_sequences=True)
+        layer.set_weights(reference)
+        with off or contextlib.nullcontext(), planner.recording() as rows:
+            outputs[name] = to_np(layer(x, training=True))
+            outputs[name + " inference"] = to_np(layer(x, training=False))
+        assert {p.name for _, p in rows} == {expected[name]}
+    np.testing.assert_allclose(outputs["loop"], outputs["scan"], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        outputs["loop inference"], outputs["scan inference"], rtol=1e-5, atol=1e-5
+    )
+    assert np.abs(outputs["loop"] - outputs["loop inference"]).max() > 1e-2
