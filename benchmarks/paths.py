@@ -74,6 +74,11 @@ CODE = {
     "projection=per_step": [],
     "jax.scan_batched_grads": [backend.jax],
     "cudnn": [backend.cudnn.keras_cudnn],
+    "tf_xla_fused": [
+        backend.tensorflow.xla_fused,
+        planner._coefficients,
+        rnnkit.layers.ParallelRNN.pure_linear_coefficients,
+    ],
     "linear_loop": [
         parallel_scan.sequential_linear_recurrence,
         min_rnn.min_gru_linear_coefficients,
@@ -126,6 +131,12 @@ ROWS = {
         ("batch_split=auto", "lstm", "infer", None, {"batch_split": 1}),
         ("batch_split=auto", "gru", "infer", None, {"batch_split": 1}),
         ("batch_split=auto", "srnn", "infer", None, {"batch_split": 1}),
+        *[
+            ("tf_xla_fused", kind, mode, mask, ("tf_xla_fused",))
+            for kind in ("mingru", "minlstm")
+            for mode in ("infer", "train")
+            for mask in (None, "left")
+        ],
     ],
     "jax": [
         ("jax.scan_batched_grads", "lstm", "train", None, ("jax.scan_batched_grads",)),

@@ -5,9 +5,8 @@ Configurations (``--config``):
 * ``small``: the paper's non-regularized model: 2 layers x 200 units, weights uniform
   in [-0.1, 0.1], SGD with learning rate 1 halved every epoch after epoch 4, 13
   epochs, gradient global-norm clip 5, batch 20, unroll 20. Paper: test perplexity
-  114.5 (validation 120.7); our bar: test perplexity <= 120. About 3 minutes per
-  epoch on an idle 2-core CPU with JAX or torch (40 minutes in all), more on
-  TensorFlow; see recipes/results/ptb_lm.md.
+  114.5 (validation 120.7); our bar: test perplexity <= 120. Run times per backend
+  and cell: recipes/results/ptb_lm.md.
 * ``medium``: the regularized 2 x 650 model with dropout 0.5 (init 0.05, learning
   rate decay 0.8 after epoch 6, 39 epochs, unroll 35). Paper: 82.7.
 * ``quick``: a short CPU check: the small model trained for one epoch on the first

@@ -175,6 +175,30 @@ def test_classifier_export_tf_only_matches_python(tmp_path):
     assert probs[:, 0].std() > 1e-4
 
 
+def test_min_gru_export_carries_no_xla_cluster(tmp_path):
+    """MinGRU's coefficients run as an XLA cluster in TensorFlow on a CPU
+    (``tf_xla_fused``), but an exported SavedModel must run where XLA's JIT is off (TF
+    Serving's default): the export traces the generic coefficients, and the model still
+    gives Python's predictions."""
+    from rnnkit.layers import MinGRU, planner
+
+    texts, _ = real_texts()
+    pipe = TextPipeline.fit(texts, max_length=20, max_vocabulary=500)
+    ids = keras.Input((20,), dtype="int32")
+    x = keras.layers.Embedding(len(pipe.vocabulary), 8, mask_zero=True)(ids)
+    out = keras.layers.Dense(2, activation="softmax")(MinGRU(8)(x))
+    tm = TextModel(keras.Model(ids, out), pipe, ["neg", "pos"])
+    with planner.recording() as rows:
+        expected = tm.predict(texts[:30])
+    assert {p.coefficients for _, p in rows} == {"tf_xla_fused"}
+    target = export(tm, tmp_path / "mingru")
+    graph = (target / "saved_model.pb").read_bytes()
+    assert b"_XlaMustCompile" not in graph and b"XlaLaunch" not in graph
+    got = run_tf_only(target, texts[:30], tmp_path)
+    probs = np.array(got["outputs"]["probabilities"])
+    np.testing.assert_allclose(probs, expected["probabilities"], atol=1e-5)
+
+
 @pytest.mark.parametrize("crf", [False, True], ids=["transducer", "bilstm_crf"])
 def test_tagger_export_tf_only_matches_python(tmp_path, crf):
     from rnnkit.models.taggers import BiLSTMCRFTagger, build_transducer_tagger

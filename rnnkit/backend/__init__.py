@@ -1,9 +1,9 @@
 """Each backend's fast paths, one module per backend: :mod:`rnnkit.backend.torch`
 (torch's kernels, the closed-form LSTM, the column-major matmul),
-:mod:`rnnkit.backend.tensorflow` (the pre-transposed matmul), :mod:`rnnkit.backend.jax`
-(the scan with its weight gradients after the loop) and :mod:`rnnkit.backend.cudnn`
-(Keras's cuDNN kernels on TensorFlow and JAX with a GPU). :func:`run_linear_recurrence`
-runs the parallel-scan layers' plans.
+:mod:`rnnkit.backend.tensorflow` (the pre-transposed matmul, the XLA-fused coefficients),
+:mod:`rnnkit.backend.jax` (the scan with its weight gradients after the loop) and
+:mod:`rnnkit.backend.cudnn` (Keras's cuDNN kernels on TensorFlow and JAX with a GPU).
+:func:`run_linear_recurrence` runs the parallel-scan layers' plans.
 
 :func:`rnnkit.layers.planner.plan_call` is the one place that chooses among them; these
 modules execute what a plan names. The generic loop they replace is in
@@ -12,7 +12,6 @@ modules execute what a plan names. The generic loop they replace is in
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import keras
@@ -96,31 +95,37 @@ def run_fused(
 def run_linear_recurrence(
     plan: Any,
     projected: Any,
-    coefficients: Callable[[Any, bool], tuple[Any, Any]],
+    layer: Any,
     initial_state: Any = None,
     mask: Any = None,
     time_major: bool = False,
 ) -> Any:
     """Solves ``h_t = a_t h_{t-1} + b_t`` over a projected sequence the way ``plan``
-    (:func:`rnnkit.layers.planner.plan_parallel_scan`) says. ``coefficients(projected,
-    log_space)`` gives ``(a, b)``, or their logs with ``log_space=True`` (a layer's
-    :meth:`~rnnkit.layers.parallel_rnn.ParallelRNN.coefficients`).
+    (:func:`rnnkit.layers.planner.plan_parallel_scan`) says, with the coefficients of
+    ``layer`` (a :class:`~rnnkit.layers.parallel_rnn.ParallelRNN`:
+    ``layer.coefficients(projected, log_space)`` gives ``(a, b)``, or their logs).
     ``linear_loop`` runs the sequential loop on the linear-space coefficients
     (:func:`rnnkit.ops.parallel_scan.sequential_linear_recurrence`, with the plan's
-    ``loop``); ``parallel_scan`` and ``parallel_scan.dynamic_length`` the generic
-    associative scan on their logs (:func:`rnnkit.ops.parallel_scan.linear_recurrence`).
+    ``loop``), computing them as one XLA cluster when the plan's ``coefficients`` is
+    ``tf_xla_fused`` (:func:`rnnkit.backend.tensorflow.xla_fused`);
+    ``parallel_scan`` and ``parallel_scan.dynamic_length`` the generic associative scan on
+    their logs (:func:`rnnkit.ops.parallel_scan.linear_recurrence`).
     ``projected`` is ``(batch, timesteps, features)``, or ``(timesteps, batch, features)``
     with ``time_major`` (what the loop steps through without a transpose; the scan moves
     it to batch-major); ``mask`` and the returned states are batch-major."""
     if plan.name == "linear_loop":
-        a, b = coefficients(projected, False)
+        if plan.coefficients == "tf_xla_fused":
+            fn = tensorflow.xla_fused(layer.pure_linear_coefficients(), layer.units, projected)
+            a, b = fn(projected)
+        else:
+            a, b = layer.coefficients(projected, False)
         return sequential_linear_recurrence(
             a, b, initial_state, mask, loop=plan.loop, time_major=time_major
         )
     if time_major:
         projected = keras.ops.moveaxis(projected, 0, 1)
     if plan.name in ("parallel_scan", "parallel_scan.dynamic_length"):
-        log_a, log_b = coefficients(projected, True)
+        log_a, log_b = layer.coefficients(projected, True)
         dynamic_length = plan.name == "parallel_scan.dynamic_length"
         return linear_recurrence(log_a, log_b, initial_state, mask, dynamic_length)
     raise ValueError(f"run_linear_recurrence: {plan.name!r} is not a parallel-scan path.")

@@ -11,13 +11,23 @@ recurrent matmul of the ``tf_while`` loop (:mod:`rnnkit.ops.recurrent_matmul`):
   so the transpose must happen before the loop. The kernel gradient stays the
   per-step ``h^T dz``, which runs at full speed.
 
+* ``tf_xla_fused`` (the parallel-scan layers' ``linear_loop`` on a CPU): their
+  coefficients (sigmoids, ``g``, products over the whole projected sequence) computed
+  as one XLA cluster (``tf.function(jit_compile=True)``), forward and backward: one pass
+  over the sequence where TensorFlow's own kernels make one pass per operation (Keras
+  compiles nothing with XLA on a CPU-only machine). The loop itself stays outside (its
+  TensorArrays cannot cross into an XLA cluster). rnnkit's export
+  (:func:`rnnkit.serving.export.export`) traces without it: a serving binary may lack
+  XLA's JIT.
+
 Batch splitting (:mod:`rnnkit.ops.batch_split`) runs on any backend when asked for; its
-``"auto"`` setting splits on TensorFlow only. Tests check the fast path against the
-generic matmul. Measured gains: ``benchmarks/RESULTS.md``.
+``"auto"`` setting splits on TensorFlow only. Tests check the fast paths against the
+generic ones. Measured gains: ``benchmarks/RESULTS.md``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from rnnkit.ops.recurrent_matmul import Block, RecurrentMatmul
@@ -54,3 +64,46 @@ class TFPretransposedMatmul(RecurrentMatmul):
 
         return product(h, kernel)
 
+
+#: (function, units, dtype, rank, features) -> its XLA-compiled form
+_XLA_FUSED: dict[tuple, Any] = {}
+
+
+def xla_fused(fn: Callable[[Any, int], Any], units: int, example: Any) -> Callable[[Any], Any]:
+    """``lambda x: fn(x, units)`` compiled as one XLA cluster, for tensors of
+    ``example``'s dtype, rank and last dimension; ``fn`` maps ``(..., features)`` to a
+    tuple of ``(..., m)`` tensors (a pure function such as
+    :func:`rnnkit.ops.min_rnn.min_gru_linear_coefficients`). Made once per ``(fn, units,
+    dtype, rank, features)``; its input signature leaves the leading dimensions unknown,
+    so it is traced once and never retraced (XLA compiles it for each concrete shape it
+    meets and caches that), and the outputs get the input's static leading dimensions
+    back.
+
+    Example:
+
+    >>> from rnnkit.ops.min_rnn import min_gru_linear_coefficients
+    >>> x = tf.ones((5, 2, 8))
+    >>> a, b = xla_fused(min_gru_linear_coefficients, 4, x)(x)  # doctest: +SKIP
+    """
+    import tensorflow as tf
+
+    dtype = tf.as_dtype(example.dtype)
+    shape = example.shape
+    key = (fn, int(units), dtype.name, len(shape), shape[-1])
+    compiled = _XLA_FUSED.get(key)
+    if compiled is None:
+        compiled = tf.function(
+            lambda x: fn(x, units),
+            jit_compile=True,
+            input_signature=[tf.TensorSpec([None] * (len(shape) - 1) + [shape[-1]], dtype)],
+            autograph=False,
+        )
+        _XLA_FUSED[key] = compiled
+
+    def run(x: Any) -> Any:
+        outputs = compiled(x)
+        for t in outputs:
+            t.set_shape(x.shape[:-1].concatenate(t.shape[-1:]))
+        return outputs
+
+    return run

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import keras
 
 from rnnkit.layers.parallel_rnn import ParallelRNN
@@ -58,7 +56,5 @@ class MinGRU(ParallelRNN):
 
     gates = 2
 
-    def coefficients(self, projected: Any, log_space: bool = True) -> tuple[Any, Any]:
-        if log_space:
-            return min_gru_coefficients(projected, self.units)
-        return min_gru_linear_coefficients(projected, self.units)
+    log_coefficients = staticmethod(min_gru_coefficients)
+    linear_coefficients = staticmethod(min_gru_linear_coefficients)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import keras
 
 from rnnkit.layers.parallel_rnn import ParallelRNN
@@ -53,7 +51,5 @@ class MinLSTM(ParallelRNN):
 
     gates = 3
 
-    def coefficients(self, projected: Any, log_space: bool = True) -> tuple[Any, Any]:
-        if log_space:
-            return min_lstm_coefficients(projected, self.units)
-        return min_lstm_linear_coefficients(projected, self.units)
+    log_coefficients = staticmethod(min_lstm_coefficients)
+    linear_coefficients = staticmethod(min_lstm_linear_coefficients)

@@ -10,6 +10,7 @@ token.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import keras
@@ -163,11 +164,32 @@ class ParallelRNN(StatefulStates, keras.Layer):
         return output_mask
 
     # -- the recurrence ----------------------------------------------------------------
+    #: subclasses: ``f(projected, units) -> (log a, log b)`` and ``-> (a, b)``, pure
+    #: functions of the projected inputs (``staticmethod``s; see :meth:`coefficients`)
+    log_coefficients: Callable[[Any, int], tuple[Any, Any]] | None = None
+    linear_coefficients: Callable[[Any, int], tuple[Any, Any]] | None = None
+
     def coefficients(self, projected: Any, log_space: bool = True) -> tuple[Any, Any]:
         """``(a, b)`` of ``h_t = a_t h_{t-1} + b_t`` from the projected inputs
         ``(..., gates * units)``, or ``(log a, log b)`` with ``log_space`` (for the
-        parallel scan); each ``(..., units)``."""
-        raise NotImplementedError
+        parallel scan); each ``(..., units)``. From the class's ``log_coefficients`` /
+        ``linear_coefficients``; a subclass may override this method instead (its
+        coefficients then never run as the TensorFlow fast path's XLA cluster)."""
+        fn = self.log_coefficients if log_space else self.linear_coefficients
+        if fn is None:
+            raise NotImplementedError(
+                f"{type(self).__name__} defines neither log_coefficients and "
+                "linear_coefficients nor its own coefficients()."
+            )
+        return fn(projected, self.units)
+
+    def pure_linear_coefficients(self) -> Callable[[Any, int], tuple[Any, Any]] | None:
+        """The pure function ``f(projected, units) -> (a, b)`` behind
+        :meth:`coefficients` in linear space, or None when a subclass overrides
+        :meth:`coefficients` (what the planner looks at for ``tf_xla_fused``)."""
+        if type(self).coefficients is not ParallelRNN.coefficients:
+            return None
+        return self.linear_coefficients
 
     def _project(self, x: Any, input_mask: Any, time_major: bool = False) -> Any:
         # the dropout mask is (batch, features): it broadcasts over a time-major x as is
@@ -269,9 +291,7 @@ class ParallelRNN(StatefulStates, keras.Layer):
         projected = self._project(sequences, input_mask, time_major)
         if h0 is not None:
             h0 = ops.cast(h0, projected.dtype)
-        outputs = run_linear_recurrence(
-            plan, projected, self.coefficients, h0, mask, time_major=time_major
-        )
+        outputs = run_linear_recurrence(plan, projected, self, h0, mask, time_major=time_major)
         # the static shape (TensorFlow's scan can lose it inside a traced train step)
         outputs = ops.reshape(outputs, (batch, steps, self.units))
         last = outputs[:, -1]

@@ -45,7 +45,10 @@ The parallel-scan layers (:class:`rnnkit.layers.MinGRU`, :class:`rnnkit.layers.M
   (:func:`rnnkit.ops.parallel_scan.sequential_linear_recurrence`) in the generic loop of
   :mod:`rnnkit.ops.recurrence` (``loop=tf_while``, ``scan`` or ``unrolled`` in the
   plan's details). A CPU has no parallel hardware for the scan to use, and the scan's
-  transcendental passes over the sequence cost more than the loop.
+  transcendental passes over the sequence cost more than the loop. On TensorFlow the
+  coefficients run as one XLA cluster (``coefficients=tf_xla_fused`` in the details;
+  :func:`rnnkit.backend.tensorflow.xla_fused`) when they are the layer class's pure
+  ``linear_coefficients``; else ``coefficients=generic``.
 - ``parallel_scan``: the generic associative scan over the whole sequence, in log space
   (:func:`rnnkit.ops.parallel_scan.linear_recurrence`): on a GPU.
 - ``parallel_scan.dynamic_length``: the generic scan's ``while_loop`` form, for a length
@@ -104,6 +107,7 @@ EXCLUDABLE = (
     "tf_pretransposed",
     "torch_colmajor",
     "linear_loop",
+    "tf_xla_fused",
 )
 
 _excluded: contextvars.ContextVar[frozenset] = contextvars.ContextVar(
@@ -120,9 +124,7 @@ def excluding(*paths: str) -> Iterator[frozenset]:
     :mod:`rnnkit.config`."""
     unknown = [p for p in paths if p not in EXCLUDABLE]
     if unknown:
-        raise ValueError(
-            f"Unknown execution path(s) {unknown}: expected names from {EXCLUDABLE}."
-        )
+        raise ValueError(f"Unknown execution path(s) {unknown}: expected names from {EXCLUDABLE}.")
     token = _excluded.set(_excluded.get() | frozenset(paths))
     try:
         yield _excluded.get()
@@ -155,6 +157,8 @@ class ExecutionPlan:
         projection: ``"hoisted"`` or ``"per_step"`` for a ``loop.*`` path, else None.
         matmul: the recurrent matmul's fast path (``"tf_pretransposed"``,
             ``"torch_colmajor"``) or ``"generic"`` for a ``loop.*`` path, else None.
+        coefficients: how ``linear_loop`` computes the layer's coefficients:
+            ``"tf_xla_fused"`` (one XLA cluster, TensorFlow) or ``"generic"``; else None.
         batch_parts: independent loops the batch runs in (1: one).
         not_taken: ``(path, reason)`` for each faster path that does not apply.
         fallback: the plan that runs if a fused kernel declines at run time (Keras's
@@ -167,6 +171,7 @@ class ExecutionPlan:
     loop: str | None = None
     projection: str | None = None
     matmul: str | None = None
+    coefficients: str | None = None
     batch_parts: int = 1
     not_taken: tuple[tuple[str, str], ...] = ()
     fallback: ExecutionPlan | None = None
@@ -189,6 +194,7 @@ class ExecutionPlan:
                 ("loop", self.loop),
                 ("projection", self.projection),
                 ("matmul", self.matmul),
+                ("coefficients", self.coefficients),
             )
             if v is not None
         ]
@@ -319,10 +325,22 @@ def plan_parallel_scan(
         blockers.append("a GPU (the parallel scan uses its parallel hardware)")
     name = None if blockers else _first_allowed(["linear_loop"], blockers)
     if name is not None:
-        return ExecutionPlan(name, backend, loop=resolve_loop("auto", False))
+        return ExecutionPlan(
+            name, backend, loop=resolve_loop("auto", False), coefficients=_coefficients(layer)
+        )
     not_taken = (("linear_loop", "; ".join(blockers)),)
     generic = "parallel_scan.dynamic_length" if dynamic else "parallel_scan"
     return ExecutionPlan(generic, backend, not_taken=not_taken)
+
+
+def _coefficients(layer: Any) -> str:
+    """``tf_xla_fused`` for a layer whose coefficients are a pure function
+    (``layer.pure_linear_coefficients()``), on TensorFlow, unless excluded; else
+    ``generic``."""
+    pure = layer.pure_linear_coefficients() is not None
+    if keras.backend.backend() == "tensorflow" and pure and "tf_xla_fused" not in _excluded.get():
+        return "tf_xla_fused"
+    return "generic"
 
 
 def _generic_plan(
@@ -385,7 +403,6 @@ def _generic_plan(
         batch_parts=parts,
         not_taken=not_taken,
     )
-
 
 
 # -- the conditions of the loop's fast paths ---------------------------------------------
@@ -476,6 +493,7 @@ def _closed_form_applies(cell: Any) -> bool:
         and cell.closed_form_gates() is not None
         and cell.compute_dtype in ("float32", "float64")
     )
+
 
 def xla_cpu(backend: str | None = None) -> bool:
     """True on the JAX backend when JAX computes on a CPU."""

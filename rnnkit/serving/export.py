@@ -42,6 +42,7 @@ import keras
 import numpy as np
 
 from rnnkit.atomic import atomic_path
+from rnnkit.layers import planner
 from rnnkit.text.pipeline import TextPipeline
 from rnnkit.text.token_features import TokenFeatures
 
@@ -517,14 +518,17 @@ def export(
     archive = keras.export.ExportArchive()
     archive.track(model)
     archive.track(table)
-    archive.add_endpoint(
-        name="serving_default",
-        fn=serve,
-        input_signature=[tf.TensorSpec(shape=(None,), dtype=tf.string, name="text")],
-    )
+    # traced without XLA clusters: a serving binary may have no XLA JIT (TF Serving's
+    # is off unless started with --xla_cpu_compilation_enabled)
+    with planner.excluding("tf_xla_fused"):
+        archive.add_endpoint(
+            name="serving_default",
+            fn=serve,
+            input_signature=[tf.TensorSpec(shape=(None,), dtype=tf.string, name="text")],
+        )
     # Written to a hidden temporary sibling and renamed to ``target`` when complete, so
     # a server (rnnkit serve, TF Serving) never sees a half-written version.
-    with atomic_path(target) as tmp:
+    with atomic_path(target) as tmp, planner.excluding("tf_xla_fused"):
         archive.write_out(str(tmp), verbose=verbose)
         (tmp / "assets.extra").mkdir(exist_ok=True)
         (tmp / "assets.extra" / "rnnkit.json").write_text(

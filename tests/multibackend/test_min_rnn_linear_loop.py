@@ -13,7 +13,7 @@ import keras
 import numpy as np
 import pytest
 
-from rnnkit.layers import planner
+from rnnkit.layers import MinGRU, planner
 from rnnkit.ops.min_rnn import (
     min_gru_coefficients,
     min_gru_linear_coefficients,
@@ -262,3 +262,75 @@ def test_input_dropout_in_training_equals_the_parallel_scans(kind):
         outputs["loop inference"], outputs["scan inference"], rtol=1e-5, atol=1e-5
     )
     assert np.abs(outputs["loop"] - outputs["loop inference"]).max() > 1e-2
+
+
+class OwnCoefficients(MinGRU):
+    """A subclass that computes its coefficients its own way (here: MinGRU's, by hand)."""
+
+    def coefficients(self, projected, log_space=True):
+        if log_space:
+            return min_gru_coefficients(projected, self.units)
+        return min_gru_linear_coefficients(projected, self.units)
+
+
+def test_the_coefficients_fast_path_is_planned_where_it_applies():
+    """``coefficients=tf_xla_fused`` on TensorFlow for the layers' pure coefficient
+    functions; ``generic`` elsewhere, when excluded, and for a subclass overriding
+    ``coefficients()`` (the planner cannot know what it computes)."""
+    x = np.zeros((2, 5, 3), "float32")
+    fused = "tf_xla_fused" if BACKEND == "tensorflow" else "generic"
+    for cls in LAYERS.values():
+        plan = cls(4).execution_plan(x)
+        if plan.name == "linear_loop":
+            assert plan.coefficients == fused
+            with planner.excluding("tf_xla_fused"):
+                assert cls(4).execution_plan(x).coefficients == "generic"
+    plan = OwnCoefficients(4).execution_plan(x)
+    if plan.name == "linear_loop":
+        assert plan.coefficients == "generic"
+    assert OwnCoefficients(4).pure_linear_coefficients() is None
+    assert MinGRU(4).pure_linear_coefficients() is min_gru_linear_coefficients
+
+
+@pytest.mark.parametrize("kind", LAYERS)
+@pytest.mark.parametrize("mask_name", ["none", "left"])
+def test_the_coefficients_fast_path_equals_the_generic_coefficients(kind, mask_name):
+    """The layer's outputs' gradients (inputs, kernel, bias) with its coefficients as one
+    XLA cluster (TensorFlow) against the generic ones, and the weights after a compiled
+    mixed-float16 train step; on the other backends both runs take the generic path."""
+    rng = np.random.default_rng(11)
+    x = (rng.normal(size=(4, 9, 3)) * 2).astype("float32")
+    mask = all_masks(4, 9, rng)[mask_name]
+    target = rng.normal(size=(4, 9, 4))
+    reference = make(kind).get_weights()
+
+    def loss_fn(y):
+        return keras.ops.sum(y * keras.ops.convert_to_tensor(target, y.dtype))
+
+    results = {}
+    for name, excluded in (("fast", ()), ("generic", ("tf_xla_fused",))):
+        layer = make(kind, return_sequences=True)
+        layer.set_weights(reference)
+        with planner.excluding(*excluded), planner.recording() as rows:
+            results[name] = gradients(layer, x, loss_fn, mask=mask, training=True)
+            results[name + " step"] = train_step_weights(kind, reference, x)
+        if rows[0][1].name == "linear_loop":
+            fast = "tf_xla_fused" if BACKEND == "tensorflow" else "generic"
+            assert {p.coefficients for _, p in rows} == {fast if name == "fast" else "generic"}
+    for got, want in zip(results["fast"], results["generic"]):
+        assert np.isfinite(got).all()
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(results["fast step"], results["generic step"], rtol=1e-3, atol=1e-3)
+
+
+def train_step_weights(kind, reference, x):
+    """The weights after two SGD steps of a mixed-float16 model around the layer, in
+    Keras's compiled train step."""
+    inputs = keras.Input((x.shape[1], x.shape[2]))
+    layer = LAYERS[kind](4, return_sequences=True, dtype="mixed_float16")
+    model = keras.Model(inputs, keras.layers.Dense(1, dtype="float32")(layer(inputs)))
+    layer.set_weights(reference)
+    model.layers[-1].set_weights([np.full((4, 1), 0.5, "float32"), np.zeros(1, "float32")])
+    model.compile(keras.optimizers.SGD(0.1), "mse")
+    model.fit(x, np.ones((x.shape[0], x.shape[1], 1), "float32"), epochs=2, verbose=0)
+    return np.concatenate([w.ravel() for w in model.get_weights()])

@@ -212,8 +212,14 @@ def test_parallel_scan_layers():
             plan = layer.execution_plan(X, mask=LEFT, training=training)
             assert plan.name == parallel_scan_name() and not plan.fused
             if plan.name == "linear_loop":
-                assert plan.details() == f"loop={BACKEND_LOOPS[BACKEND]}"
+                coefficients = "tf_xla_fused" if BACKEND == "tensorflow" else "generic"
+                assert plan.details() == (
+                    f"loop={BACKEND_LOOPS[BACKEND]}, coefficients={coefficients}"
+                )
                 assert plan.not_taken == ()
+                with planner.excluding("tf_xla_fused"):
+                    generic = layer.execution_plan(X, mask=LEFT, training=training)
+                assert generic.name == "linear_loop" and generic.coefficients == "generic"
             else:
                 reason = "a GPU (the parallel scan uses its parallel hardware)"
                 assert plan.reasons() == {"linear_loop": reason}
