@@ -16,9 +16,11 @@ recurrent matmul of the ``tf_while`` loop (:mod:`rnnkit.ops.recurrent_matmul`):
   as one XLA cluster (``tf.function(jit_compile=True)``), forward and backward: one pass
   over the sequence where TensorFlow's own kernels make one pass per operation (Keras
   compiles nothing with XLA on a CPU-only machine). The loop itself stays outside (its
-  TensorArrays cannot cross into an XLA cluster). rnnkit's export
-  (:func:`rnnkit.serving.export.export`) traces without it: a serving binary may lack
-  XLA's JIT.
+  TensorArrays cannot cross into an XLA cluster). A SavedModel traced with it needs
+  XLA's JIT wherever it runs (TF Serving's is off by default): rnnkit's export
+  (:func:`rnnkit.serving.export.export`) traces inside
+  ``planner.excluding("tf_xla_fused")``, and a caller of Keras's own ``model.export``
+  can do the same.
 
 Batch splitting (:mod:`rnnkit.ops.batch_split`) runs on any backend when asked for; its
 ``"auto"`` setting splits on TensorFlow only. Tests check the fast paths against the
