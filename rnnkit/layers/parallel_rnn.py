@@ -27,8 +27,11 @@ from rnnkit.ops.validation import cast_integer_inputs, check_sequences, static_s
 class ParallelRNN(StatefulStates, keras.Layer):
     """Base class: a recurrent layer whose recurrence is linear in the state.
 
-    Subclasses set ``gates`` (blocks of ``units`` columns in ``kernel``) and implement
-    :meth:`coefficients` (``a`` and ``b``, or their logs, from the projected inputs).
+    Subclasses set ``gates`` (blocks of ``units`` columns in ``kernel``) and the pure
+    functions ``log_coefficients`` and ``linear_coefficients`` (``staticmethod``s:
+    ``f(projected, units)`` -> ``(log a, log b)`` / ``(a, b)``), which
+    :meth:`coefficients` calls; or override :meth:`coefficients` itself (then the
+    TensorFlow fast path below does not apply).
 
     Every call runs one path, chosen by :func:`rnnkit.layers.planner.plan_parallel_scan`
     (see it with ``layer.execution_plan(x)`` or :func:`rnnkit.explain`); both give the
@@ -39,9 +42,10 @@ class ParallelRNN(StatefulStates, keras.Layer):
       multiply-add per element and step on the coefficients in linear space
       (:func:`rnnkit.ops.parallel_scan.sequential_linear_recurrence`), projected from the
       time-major inputs so that the loop steps through ``a`` and ``b`` with no transpose
-      or concatenation of either. A CPU has no
-      parallel hardware for the scan to use, and the scan's transcendental passes cost
-      more than the loop; each state is a convex combination, so low precision is safe;
+      or concatenation of either; on TensorFlow the coefficients run as one XLA cluster
+      (``coefficients=tf_xla_fused`` in the plan). A CPU has no parallel hardware for
+      the scan to use, and the scan's transcendental passes cost more than the loop;
+      each state is a convex combination, so low precision is safe;
     - otherwise (a GPU, or the path turned off with
       ``rnnkit.layers.planner.excluding("linear_loop")``) the generic associative scan
       in log space (:func:`rnnkit.ops.parallel_scan.linear_recurrence`):

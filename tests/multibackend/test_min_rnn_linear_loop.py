@@ -334,3 +334,31 @@ def train_step_weights(kind, reference, x):
     model.compile(keras.optimizers.SGD(0.1), "mse")
     model.fit(x, np.ones((x.shape[0], x.shape[1], 1), "float32"), epochs=2, verbose=0)
     return np.concatenate([w.ravel() for w in model.get_weights()])
+
+
+@pytest.mark.parametrize("kind", LAYERS)
+@pytest.mark.parametrize("plan_name", ["linear_loop", "parallel_scan"])
+def test_the_runner_takes_time_major_projections_on_every_path(kind, plan_name):
+    """``rnnkit.backend.run_linear_recurrence`` with a time-major projection (what the
+    layer passes to the loop) equals the batch-major one, on the loop and on the scan
+    (which moves it back), masked, with an initial state; states come back batch-major."""
+    from rnnkit.backend import run_linear_recurrence
+    from rnnkit.layers.planner import ExecutionPlan
+
+    rng = np.random.default_rng(12)
+    layer = make(kind)
+    projected = rng.normal(size=(3, 8, layer.gates * 4)).astype("float32")
+    mask = all_masks(3, 8, rng)["holes"]
+    h0 = rng.normal(size=(3, 4)).astype("float32")
+    loop = BACKEND_LOOPS[BACKEND] if plan_name == "linear_loop" else None
+    plan = ExecutionPlan(plan_name, BACKEND, loop=loop, coefficients="generic" if loop else None)
+    batch_major = to_np(run_linear_recurrence(plan, projected, layer, h0, mask))
+    time_major = to_np(
+        run_linear_recurrence(
+            plan, projected.transpose(1, 0, 2).copy(), layer, h0, mask, time_major=True
+        )
+    )
+    assert time_major.shape == (3, 8, 4)
+    np.testing.assert_allclose(time_major, batch_major, rtol=1e-6, atol=1e-6)
+    a, b = (to_np(v) for v in layer.coefficients(keras.ops.convert_to_tensor(projected), False))
+    np.testing.assert_allclose(batch_major, np_linear(a, b, h0, mask), rtol=1e-4, atol=1e-5)
