@@ -72,7 +72,13 @@ QUICK_THRESHOLD = BARS["quick"]
 
 
 #: the short names of the overridable settings in a results file's name
-OVERRIDES = {"epochs": "e", "optimizer": "", "learning_rate": "lr", "decay_after": "decay"}
+OVERRIDES = {
+    "epochs": "e",
+    "optimizer": "",
+    "learning_rate": "lr",
+    "decay_after": "decay",
+    "num_layers": "layers",
+}
 
 
 def override_suffix(name: str, config: dict) -> str:
@@ -104,6 +110,9 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=None,
         help="override the last epoch at the initial learning rate",
+    )
+    parser.add_argument(
+        "--num-layers", type=int, default=None, help="override the number of recurrent layers"
     )
     parser.add_argument("--test-batch-size", type=int, default=1)
     parser.add_argument("--samples", type=int, default=3, help="sentences to generate")
@@ -138,6 +147,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.decay_after < 0:
             parser.error(f"--decay-after must be 0 or more, got {args.decay_after}")
         config["decay_after"] = args.decay_after
+    if args.num_layers is not None:
+        if args.num_layers <= 0:
+            parser.error(f"--num-layers must be a positive integer, got {args.num_layers}")
+        config["num_layers"] = args.num_layers
     keras.utils.set_random_seed(args.seed)
     data = load_ptb(args.data)
     print(

@@ -26,6 +26,8 @@ def test_results_file_names_the_overridden_settings(ptb_lm):
     assert ptb_lm.override_suffix("small", config) == "_adam_lr0.002"
     config = dict(ptb_lm.CONFIGS["small"], epochs=16, decay_after=8)
     assert ptb_lm.override_suffix("small", config) == "_e16_decay8"
+    config["num_layers"] = 3
+    assert ptb_lm.override_suffix("small", config) == "_e16_decay8_layers3"
     # the quick configuration's own epochs are not an override of it
     assert ptb_lm.override_suffix("quick", dict(ptb_lm.CONFIGS["quick"])) == ""
 
@@ -36,6 +38,7 @@ def test_results_file_names_the_overridden_settings(ptb_lm):
         (["--epochs", "0"], "--epochs must be a positive integer, got 0"),
         (["--learning-rate", "-1"], "--learning-rate must be positive, got -1.0"),
         (["--decay-after", "-2"], "--decay-after must be 0 or more, got -2"),
+        (["--num-layers", "0"], "--num-layers must be a positive integer, got 0"),
         (["--optimizer", "rmsprop"], "invalid choice: 'rmsprop'"),
     ],
 )
