@@ -34,11 +34,17 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime
+import os
 import platform
 import sys
 import time
 from pathlib import Path
 
+# the frameworks' start-up lines only with --verbose N > 0: read by `import rnnkit`,
+# which must come before the first framework import
+os.environ.setdefault("RNNKIT_QUIET", "auto")
+
+import rnnkit  # noqa: F401, I001
 import keras
 import numpy as np
 

@@ -25,8 +25,12 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from pathlib import Path
+
+# the frameworks' start-up lines only with --verbose N > 0 (read by `import rnnkit`)
+os.environ.setdefault("RNNKIT_QUIET", "auto")
 
 import numpy as np
 import pandas as pd

@@ -17,10 +17,16 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
 
+# the frameworks' start-up lines only with --verbose N > 0: read by `import rnnkit`,
+# which must come before the first framework import
+os.environ.setdefault("RNNKIT_QUIET", "auto")
+
+import rnnkit  # noqa: F401, I001
 import keras
 import numpy as np
 import pandas as pd
@@ -113,6 +119,9 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--heatmaps", type=int, default=4)
+    parser.add_argument(
+        "--verbose", type=int, default=0, help="1: the frameworks' log lines as well"
+    )
     args = parser.parse_args(argv)
     name = "quick" if args.quick else "full"
     cfg = dict(CONFIGS[name])

@@ -148,11 +148,16 @@ def test_a_script_asking_for_quiet_sees_no_framework_log_lines():
 
 
 def test_thin_recipe_scripts_are_quiet_by_default():
-    """``recipes/deepmoji/*.py`` set ``RNNKIT_QUIET=auto`` before importing rnnkit: their
-    ``--help`` (which imports the package, Keras and TensorFlow) writes nothing to stderr."""
+    """The recipe scripts (``recipes/*.py``, ``recipes/deepmoji/*.py``) set
+    ``RNNKIT_QUIET=auto`` before importing rnnkit or a framework: their ``--help`` (which
+    imports the package, Keras and TensorFlow) writes nothing to stderr."""
     repo = Path(__file__).resolve().parents[1]
     env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "RNNKIT_QUIET")}
-    for script in sorted((repo / "recipes" / "deepmoji").glob("*.py")):
+    scripts = sorted((repo / "recipes").glob("*.py")) + sorted(
+        (repo / "recipes" / "deepmoji").glob("*.py")
+    )
+    assert {"ptb_lm.py", "tagging_ner.py", "translate_attention.py"} <= {s.name for s in scripts}
+    for script in scripts:
         done = subprocess.run(
             [sys.executable, str(script), "--help"],
             capture_output=True,
