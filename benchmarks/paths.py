@@ -79,6 +79,10 @@ CODE = {
         planner._coefficients,
         rnnkit.layers.ParallelRNN.pure_linear_coefficients,
     ],
+    "torch_compiled": [
+        backend.torch.compile_available,
+        backend.torch.compiled_coefficients,
+    ],
     "linear_loop": [
         parallel_scan.sequential_linear_recurrence,
         min_rnn.min_gru_linear_coefficients,
@@ -123,6 +127,12 @@ ROWS = {
         ("torch.lstm_closed_form", "lstm-hsig", "train", "left", ("torch.lstm_closed_form",)),
         ("torch_colmajor", "lstm-hsig", "infer", None, ("torch_colmajor",)),
         ("torch_colmajor", "gru", "infer", "left", ("torch_colmajor",)),
+        *[
+            ("torch_compiled", kind, mode, mask, ("torch_compiled",))
+            for kind in ("mingru", "minlstm")
+            for mode in ("infer", "train")
+            for mask in (None, "left")
+        ],
     ],
     "tensorflow": [
         ("tf_pretransposed", "lstm", "train", None, ("tf_pretransposed",)),

@@ -1,5 +1,6 @@
 """Each backend's fast paths, one module per backend: :mod:`rnnkit.backend.torch`
-(torch's kernels, the closed-form LSTM, the column-major matmul),
+(torch's kernels, the closed-form LSTM, the column-major matmul, the compiled
+coefficients),
 :mod:`rnnkit.backend.tensorflow` (the pre-transposed matmul, the XLA-fused coefficients),
 :mod:`rnnkit.backend.jax` (the scan with its weight gradients after the loop) and
 :mod:`rnnkit.backend.cudnn` (Keras's cuDNN kernels on TensorFlow and JAX with a GPU).
@@ -107,7 +108,9 @@ def run_linear_recurrence(
     ``linear_loop`` runs the sequential loop on the linear-space coefficients
     (:func:`rnnkit.ops.parallel_scan.sequential_linear_recurrence`, with the plan's
     ``loop``), computing them as one XLA cluster when the plan's ``coefficients`` is
-    ``tf_xla_fused`` (:func:`rnnkit.backend.tensorflow.xla_fused`);
+    ``tf_xla_fused`` (:func:`rnnkit.backend.tensorflow.xla_fused`), as one
+    ``torch.compile`` graph when it is ``torch_compiled``
+    (:func:`rnnkit.backend.torch.compiled_coefficients`);
     ``parallel_scan`` and ``parallel_scan.dynamic_length`` the generic associative scan on
     their logs (:func:`rnnkit.ops.parallel_scan.linear_recurrence`).
     ``projected`` is ``(batch, timesteps, features)``, or ``(timesteps, batch, features)``
@@ -116,6 +119,9 @@ def run_linear_recurrence(
     if plan.name == "linear_loop":
         if plan.coefficients == "tf_xla_fused":
             fn = tensorflow.xla_fused(layer.pure_linear_coefficients(), layer.units, projected)
+            a, b = fn(projected)
+        elif plan.coefficients == "torch_compiled":
+            fn = torch.compiled_coefficients(layer.pure_linear_coefficients(), layer.units)
             a, b = fn(projected)
         else:
             a, b = layer.coefficients(projected, False)

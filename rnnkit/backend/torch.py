@@ -26,6 +26,16 @@ Torch's own kernels (``run_fused`` in :mod:`rnnkit.backend` dispatches on the pl
   of each row's last real step). While gradients are recorded the planner sends this case
   to the generic loop, which trained faster than a packed raw torch LSTM.
 
+``torch_compiled`` (the parallel-scan layers' ``linear_loop`` on a CPU): their
+coefficients (sigmoids, ``g``, products over the whole projected sequence) as one
+``torch.compile`` graph (:func:`compiled_coefficients`), forward and backward: Inductor
+fuses them into one pass over the sequence, where eager torch makes one per operation.
+The loop itself stays eager. Inductor writes its CPU kernels in C++, so the path needs a
+C++ compiler (:func:`compile_available`), and each compilation costs seconds: the
+planner takes it for calls large enough to repay that (its conditions are in
+:mod:`rnnkit.layers.planner`). A compilation that fails warns once and the function
+runs uncompiled from then on.
+
 ``torch.lstm_closed_form`` trains an LSTM that has no torch kernel: the whole recurrence
 as one ``torch.autograd.Function`` with a closed-form backward pass.
 
@@ -74,6 +84,11 @@ gains: ``benchmarks/RESULTS.md``.
 from __future__ import annotations
 
 import functools
+import os
+import shutil
+import types
+import warnings
+from collections.abc import Callable
 from typing import Any
 
 from keras import ops
@@ -512,3 +527,83 @@ def _function() -> type:
 
     return LSTMSequence
 
+
+
+#: (fn, units) -> the compiled function (:func:`compiled_coefficients`)
+_COMPILED: dict[tuple, Any] = {}
+#: the (fn, units) whose compilation failed: they run uncompiled
+_COMPILE_FAILED: set[tuple] = set()
+
+
+@functools.cache
+def compile_available() -> bool:
+    """Whether ``torch.compile`` can make CPU code in this process: TorchDynamo supports
+    this Python, and a C++ compiler (``$CXX``, else ``c++``, ``g++`` or ``clang++`` on
+    the PATH) is there for Inductor's CPU kernels."""
+    import torch
+
+    try:
+        if not torch._dynamo.is_dynamo_supported():
+            return False
+    except Exception:  # an import error inside torch._dynamo: no compiler stack
+        return False
+    cxx = os.environ.get("CXX")
+    candidates = [cxx] if cxx else ["c++", "g++", "clang++"]
+    return any(shutil.which(c) for c in candidates)
+
+
+def compiled_coefficients(fn: Callable[[Any, int], Any], units: int) -> Callable[[Any], Any]:
+    """``lambda x: fn(x, units)`` as one ``torch.compile`` graph (``fullgraph=True``,
+    ``dynamic=True``: one compilation serves every batch size and length; torch compiles
+    again for another dtype or grad mode, and for a dimension of size 1). ``fn`` maps
+    ``(..., features)`` to a tuple of ``(..., m)`` tensors (a pure function such as
+    :func:`rnnkit.ops.min_rnn.min_gru_linear_coefficients`). Made once per ``(fn,
+    units)``, each with its own copy of the wrapper's code object: TorchDynamo caches
+    compiled graphs per code object, and a shared one would reach its recompile limit
+    after a few ``units`` values and run the rest uncompiled. If the compilation fails
+    (no working C++ compiler, an operation TorchDynamo cannot trace) while ``fn`` itself
+    runs on the same input, a ``RuntimeWarning`` says so once and ``fn`` runs uncompiled
+    from then on.
+
+    Example:
+
+    >>> from rnnkit.ops.min_rnn import min_gru_linear_coefficients
+    >>> x = torch.ones((5, 2, 8))
+    >>> a, b = compiled_coefficients(min_gru_linear_coefficients, 4)(x)  # doctest: +SKIP
+    """
+    import torch
+
+    key = (fn, int(units))
+    compiled = _COMPILED.get(key)
+    if compiled is None:
+
+        def call(x: Any) -> Any:
+            return fn(x, units)
+
+        call = types.FunctionType(
+            call.__code__.replace(), call.__globals__, call.__name__, None, call.__closure__
+        )
+        compiled = torch.compile(call, fullgraph=True, dynamic=True)
+        _COMPILED[key] = compiled
+
+    def run(x: Any) -> Any:
+        if key not in _COMPILE_FAILED:
+            try:
+                return compiled(x)
+            except Exception as error:  # any failure of the compiler stack
+                # uncompiled first: an input at fault raises its own error here, and
+                # the compiled function stays in use
+                result = fn(x, units)
+                _COMPILE_FAILED.add(key)
+                reason = (str(error).strip().splitlines() or [""])[0][:300]
+                warnings.warn(
+                    f"torch.compile of {getattr(fn, '__name__', fn)!r} (units={units}) "
+                    f"failed ({type(error).__name__}: {reason}); it runs uncompiled from "
+                    "now on.",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
+                return result
+        return fn(x, units)
+
+    return run

@@ -43,7 +43,9 @@ class ParallelRNN(StatefulStates, keras.Layer):
       (:func:`rnnkit.ops.parallel_scan.sequential_linear_recurrence`), projected from the
       time-major inputs so that the loop steps through ``a`` and ``b`` with no transpose
       or concatenation of either; on TensorFlow the coefficients run as one XLA cluster
-      (``coefficients=tf_xla_fused`` in the plan). A CPU has no parallel hardware for
+      (``coefficients=tf_xla_fused`` in the plan), on torch as one ``torch.compile``
+      graph for a large enough call where a C++ compiler is there
+      (``coefficients=torch_compiled``). A CPU has no parallel hardware for
       the scan to use, and the scan's transcendental passes cost more than the loop;
       each state is a convex combination, so low precision is safe;
     - otherwise (a GPU, or the path turned off with
@@ -178,7 +180,7 @@ class ParallelRNN(StatefulStates, keras.Layer):
         ``(..., gates * units)``, or ``(log a, log b)`` with ``log_space`` (for the
         parallel scan); each ``(..., units)``. From the class's ``log_coefficients`` /
         ``linear_coefficients``; a subclass may override this method instead (its
-        coefficients then never run as the TensorFlow fast path's XLA cluster)."""
+        coefficients then never run as the fast paths' XLA cluster or compiled graph)."""
         fn = self.log_coefficients if log_space else self.linear_coefficients
         if fn is None:
             raise NotImplementedError(
@@ -190,7 +192,8 @@ class ParallelRNN(StatefulStates, keras.Layer):
     def pure_linear_coefficients(self) -> Callable[[Any, int], tuple[Any, Any]] | None:
         """The pure function ``f(projected, units) -> (a, b)`` behind
         :meth:`coefficients` in linear space, or None when a subclass overrides
-        :meth:`coefficients` (what the planner looks at for ``tf_xla_fused``)."""
+        :meth:`coefficients` (what the planner looks at for ``tf_xla_fused`` and
+        ``torch_compiled``)."""
         if type(self).coefficients is not ParallelRNN.coefficients:
             return None
         return self.linear_coefficients

@@ -48,7 +48,12 @@ The parallel-scan layers (:class:`rnnkit.layers.MinGRU`, :class:`rnnkit.layers.M
   transcendental passes over the sequence cost more than the loop. On TensorFlow the
   coefficients run as one XLA cluster (``coefficients=tf_xla_fused`` in the details;
   :func:`rnnkit.backend.tensorflow.xla_fused`) when they are the layer class's pure
-  ``linear_coefficients``; else ``coefficients=generic``.
+  ``linear_coefficients``. On torch the same pure coefficients run as one
+  ``torch.compile`` graph (``coefficients=torch_compiled``;
+  :func:`rnnkit.backend.torch.compiled_coefficients`) when a C++ compiler is there for
+  Inductor (:func:`rnnkit.backend.torch.compile_available`) and the call holds at least
+  :data:`TORCH_COMPILE_MIN_STATES` states (batch x timesteps x units): a compilation costs
+  seconds, which smaller calls would not repay. Else ``coefficients=generic``.
 - ``parallel_scan``: the generic associative scan over the whole sequence, in log space
   (:func:`rnnkit.ops.parallel_scan.linear_recurrence`): on a GPU.
 - ``parallel_scan.dynamic_length``: the generic scan's ``while_loop`` form, for a length
@@ -108,7 +113,11 @@ EXCLUDABLE = (
     "torch_colmajor",
     "linear_loop",
     "tf_xla_fused",
+    "torch_compiled",
 )
+#: the fewest states (batch x timesteps x units) of a call for which ``linear_loop``
+#: compiles its coefficients on torch (``torch_compiled``)
+TORCH_COMPILE_MIN_STATES = 2**20
 
 _excluded: contextvars.ContextVar[frozenset] = contextvars.ContextVar(
     "rnnkit_excluded_paths", default=frozenset()
@@ -158,7 +167,8 @@ class ExecutionPlan:
         matmul: the recurrent matmul's fast path (``"tf_pretransposed"``,
             ``"torch_colmajor"``) or ``"generic"`` for a ``loop.*`` path, else None.
         coefficients: how ``linear_loop`` computes the layer's coefficients:
-            ``"tf_xla_fused"`` (one XLA cluster, TensorFlow) or ``"generic"``; else None.
+            ``"tf_xla_fused"`` (one XLA cluster, TensorFlow), ``"torch_compiled"`` (one
+            ``torch.compile`` graph) or ``"generic"``; else None.
         batch_parts: independent loops the batch runs in (1: one).
         not_taken: ``(path, reason)`` for each faster path that does not apply.
         fallback: the plan that runs if a fused kernel declines at run time (Keras's
@@ -326,20 +336,38 @@ def plan_parallel_scan(
     name = None if blockers else _first_allowed(["linear_loop"], blockers)
     if name is not None:
         return ExecutionPlan(
-            name, backend, loop=resolve_loop("auto", False), coefficients=_coefficients(layer)
+            name,
+            backend,
+            loop=resolve_loop("auto", False),
+            coefficients=_coefficients(layer, shape),
         )
     not_taken = (("linear_loop", "; ".join(blockers)),)
     generic = "parallel_scan.dynamic_length" if dynamic else "parallel_scan"
     return ExecutionPlan(generic, backend, not_taken=not_taken)
 
 
-def _coefficients(layer: Any) -> str:
-    """``tf_xla_fused`` for a layer whose coefficients are a pure function
-    (``layer.pure_linear_coefficients()``), on TensorFlow, unless excluded; else
-    ``generic``."""
-    pure = layer.pure_linear_coefficients() is not None
-    if keras.backend.backend() == "tensorflow" and pure and "tf_xla_fused" not in _excluded.get():
+def _coefficients(layer: Any, shape: tuple) -> str:
+    """How ``linear_loop`` computes the coefficients of a layer whose input has static
+    shape ``shape``: ``tf_xla_fused`` on TensorFlow, ``torch_compiled`` on torch with a
+    C++ compiler for a call of at least :data:`TORCH_COMPILE_MIN_STATES` states, when
+    the coefficients are a pure function (``layer.pure_linear_coefficients()``) and the
+    path is not excluded; else ``generic``."""
+    if layer.pure_linear_coefficients() is None:
+        return "generic"
+    backend = keras.backend.backend()
+    excluded = _excluded.get()
+    if backend == "tensorflow" and "tf_xla_fused" not in excluded:
         return "tf_xla_fused"
+    if backend == "torch" and "torch_compiled" not in excluded:
+        states = layer.units
+        for dim in shape[:-1]:
+            states = None if dim is None or states is None else states * int(dim)
+        if (
+            states is not None
+            and states >= TORCH_COMPILE_MIN_STATES
+            and fast_paths.torch.compile_available()
+        ):
+            return "torch_compiled"
     return "generic"
 
 

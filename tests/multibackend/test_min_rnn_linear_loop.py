@@ -31,6 +31,9 @@ CPU = planner._device() == "CPU"
 DEFAULT = "linear_loop" if CPU else "parallel_scan"
 #: the loops of rnnkit.ops.recurrence the layers run here ("auto") and the unrolled one
 LOOPS = sorted({BACKEND_LOOPS[BACKEND], "unrolled"})
+#: the coefficients' fast path of this backend, for a call large enough
+FAST = {"tensorflow": "tf_xla_fused", "torch": "torch_compiled"}.get(BACKEND, "generic")
+FAST_PATHS = ("tf_xla_fused", "torch_compiled")
 
 
 def all_masks(batch: int, steps: int, rng: np.random.Generator) -> dict:
@@ -273,31 +276,56 @@ class OwnCoefficients(MinGRU):
         return min_gru_linear_coefficients(projected, self.units)
 
 
-def test_the_coefficients_fast_path_is_planned_where_it_applies():
-    """``coefficients=tf_xla_fused`` on TensorFlow for the layers' pure coefficient
-    functions; ``generic`` elsewhere, when excluded, and for a subclass overriding
+def test_the_coefficients_fast_path_is_planned_where_it_applies(monkeypatch):
+    """``coefficients=tf_xla_fused`` on TensorFlow and ``torch_compiled`` on torch (from
+    ``TORCH_COMPILE_MIN_STATES`` states: batch x timesteps x units) for the layers' pure
+    coefficient functions; ``generic`` elsewhere, when excluded, for a smaller call on
+    torch, without a C++ compiler on torch, and for a subclass overriding
     ``coefficients()`` (the planner cannot know what it computes)."""
-    x = np.zeros((2, 5, 3), "float32")
-    fused = "tf_xla_fused" if BACKEND == "tensorflow" else "generic"
+    from rnnkit.backend import torch as torch_paths
+
+    # 2 x 8 x 4 = 64 states: at the limit, and one timestep below it
+    monkeypatch.setattr(planner, "TORCH_COMPILE_MIN_STATES", 64)
+    x = np.zeros((2, 8, 3), "float32")
     for cls in LAYERS.values():
         plan = cls(4).execution_plan(x)
         if plan.name == "linear_loop":
-            assert plan.coefficients == fused
-            with planner.excluding("tf_xla_fused"):
-                assert cls(4).execution_plan(x).coefficients == "generic"
+            assert plan.coefficients == FAST
+            for excluded in FAST_PATHS:
+                with planner.excluding(excluded):
+                    want = "generic" if excluded == FAST else FAST
+                    assert cls(4).execution_plan(x).coefficients == want
+            below = "tf_xla_fused" if BACKEND == "tensorflow" else "generic"
+            assert cls(4).execution_plan(x[:, :7]).coefficients == below
     plan = OwnCoefficients(4).execution_plan(x)
     if plan.name == "linear_loop":
         assert plan.coefficients == "generic"
     assert OwnCoefficients(4).pure_linear_coefficients() is None
     assert MinGRU(4).pure_linear_coefficients() is min_gru_linear_coefficients
+    # no C++ compiler for Inductor (a $CXX that does not exist): the generic path
+    monkeypatch.setenv("CXX", "/nonexistent/c++")
+    torch_paths.compile_available.cache_clear()
+    try:
+        assert not torch_paths.compile_available()
+        plan = MinGRU(4).execution_plan(x)
+        if plan.name == "linear_loop":
+            want = "tf_xla_fused" if BACKEND == "tensorflow" else "generic"
+            assert plan.coefficients == want
+    finally:
+        monkeypatch.delenv("CXX")
+        torch_paths.compile_available.cache_clear()
 
 
 @pytest.mark.parametrize("kind", LAYERS)
 @pytest.mark.parametrize("mask_name", ["none", "left"])
-def test_the_coefficients_fast_path_equals_the_generic_coefficients(kind, mask_name):
+def test_the_coefficients_fast_path_equals_the_generic_coefficients(
+    kind, mask_name, monkeypatch
+):
     """The layer's outputs' gradients (inputs, kernel, bias) with its coefficients as one
-    XLA cluster (TensorFlow) against the generic ones, and the weights after a compiled
-    mixed-float16 train step; on the other backends both runs take the generic path."""
+    XLA cluster (TensorFlow) or one ``torch.compile`` graph (torch) against the generic
+    ones, and the weights after a compiled mixed-float16 train step; on JAX both runs take
+    the generic path."""
+    monkeypatch.setattr(planner, "TORCH_COMPILE_MIN_STATES", 1)  # compile these small calls
     rng = np.random.default_rng(11)
     x = (rng.normal(size=(4, 9, 3)) * 2).astype("float32")
     mask = all_masks(4, 9, rng)[mask_name]
@@ -308,15 +336,19 @@ def test_the_coefficients_fast_path_equals_the_generic_coefficients(kind, mask_n
         return keras.ops.sum(y * keras.ops.convert_to_tensor(target, y.dtype))
 
     results = {}
-    for name, excluded in (("fast", ()), ("generic", ("tf_xla_fused",))):
+    for name, excluded in (("fast", ()), ("generic", FAST_PATHS)):
         layer = make(kind, return_sequences=True)
         layer.set_weights(reference)
         with planner.excluding(*excluded), planner.recording() as rows:
             results[name] = gradients(layer, x, loss_fn, mask=mask, training=True)
             results[name + " step"] = train_step_weights(kind, reference, x)
         if rows[0][1].name == "linear_loop":
-            fast = "tf_xla_fused" if BACKEND == "tensorflow" else "generic"
-            assert {p.coefficients for _, p in rows} == {fast if name == "fast" else "generic"}
+            assert {p.coefficients for _, p in rows} == {FAST if name == "fast" else "generic"}
+    if FAST == "torch_compiled":  # the runner took it: the function it compiled is there
+        from rnnkit.backend import torch as torch_paths
+
+        key = (LAYERS[kind].linear_coefficients, 4)
+        assert key in torch_paths._COMPILED and key not in torch_paths._COMPILE_FAILED
     for got, want in zip(results["fast"], results["generic"]):
         assert np.isfinite(got).all()
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
