@@ -69,3 +69,16 @@ def test_an_input_at_fault_raises_its_own_error_and_keeps_the_compiled_function(
     x = torch.randn(2, 5, 4)
     for g, w in zip(fn(x), gates(x, 2)):
         np.testing.assert_allclose(g.numpy(), w.numpy(), rtol=1e-6, atol=1e-6)
+
+
+def test_compiling_is_true_only_inside_a_torch_compile_trace():
+    """What the planner reads to leave the coefficients to an enclosing compilation
+    (Keras's ``jit_compile=True`` train step on torch)."""
+    assert not torch_paths.compiling()
+
+    def inside(x):
+        return x + 1 if torch_paths.compiling() else x - 1
+
+    x = torch.zeros(3)
+    np.testing.assert_array_equal(torch.compile(inside, fullgraph=True)(x).numpy(), np.ones(3))
+    np.testing.assert_array_equal(inside(x).numpy(), -np.ones(3))

@@ -552,6 +552,14 @@ def compile_available() -> bool:
     return any(shutil.which(c) for c in candidates)
 
 
+def compiling() -> bool:
+    """Whether this call is being traced by ``torch.compile`` (then an inner compiled
+    function would add nothing: the outer compilation fuses its operations)."""
+    import torch
+
+    return torch.compiler.is_compiling()
+
+
 def compiled_coefficients(fn: Callable[[Any, int], Any], units: int) -> Callable[[Any], Any]:
     """``lambda x: fn(x, units)`` as one ``torch.compile`` graph (``fullgraph=True``,
     ``dynamic=True``: one compilation serves every batch size and length; torch compiles

@@ -53,7 +53,9 @@ The parallel-scan layers (:class:`rnnkit.layers.MinGRU`, :class:`rnnkit.layers.M
   :func:`rnnkit.backend.torch.compiled_coefficients`) when a C++ compiler is there for
   Inductor (:func:`rnnkit.backend.torch.compile_available`) and the call holds at least
   :data:`TORCH_COMPILE_MIN_STATES` states (batch x timesteps x units): a compilation costs
-  seconds, which smaller calls would not repay. Else ``coefficients=generic``.
+  seconds, which smaller calls would not repay; not inside a ``torch.compile`` trace
+  (Keras's ``jit_compile=True``), which compiles them with the rest. Else
+  ``coefficients=generic``.
 - ``parallel_scan``: the generic associative scan over the whole sequence, in log space
   (:func:`rnnkit.ops.parallel_scan.linear_recurrence`): on a GPU.
 - ``parallel_scan.dynamic_length``: the generic scan's ``while_loop`` form, for a length
@@ -351,7 +353,9 @@ def _coefficients(layer: Any, shape: tuple) -> str:
     shape ``shape``: ``tf_xla_fused`` on TensorFlow, ``torch_compiled`` on torch with a
     C++ compiler for a call of at least :data:`TORCH_COMPILE_MIN_STATES` states, when
     the coefficients are a pure function (``layer.pure_linear_coefficients()``) and the
-    path is not excluded; else ``generic``."""
+    path is not excluded; else ``generic`` (also on torch inside a ``torch.compile``
+    trace, such as Keras's ``jit_compile=True`` train step, which compiles them with the
+    rest)."""
     if layer.pure_linear_coefficients() is None:
         return "generic"
     backend = keras.backend.backend()
@@ -359,6 +363,8 @@ def _coefficients(layer: Any, shape: tuple) -> str:
     if backend == "tensorflow" and "tf_xla_fused" not in excluded:
         return "tf_xla_fused"
     if backend == "torch" and "torch_compiled" not in excluded:
+        if fast_paths.torch.compiling():  # the caller's own compilation fuses them
+            return "generic"
         states = layer.units
         for dim in shape[:-1]:
             states = None if dim is None or states is None else states * int(dim)
