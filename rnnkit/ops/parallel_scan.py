@@ -23,6 +23,7 @@ from typing import Any
 from keras import ops
 
 from rnnkit.ops.recurrence import recurrence
+from rnnkit.ops.validation import static_shape
 
 #: ``log(0)`` in the scan: finite (a true ``-inf`` turns ``logaddexp``'s gradient into
 #: NaN), far below any log of a real term (``exp(-1e4)`` is 0 in every float type).
@@ -71,6 +72,7 @@ def linear_recurrence(
     >>> lb = keras.ops.zeros((1, 3, 1))  # b = 1
     >>> h = linear_recurrence(la, lb)  # [[1], [1.5], [1.75]]
     """
+    check_coefficients("linear_recurrence", ("log_a", log_a), ("log_b", log_b), initial_state, mask)
     log_a, log_b = masked_coefficients(log_a, log_b, mask)
     if dynamic_length is None:
         dynamic_length = log_a.shape[1] is None
@@ -82,6 +84,50 @@ def linear_recurrence(
     if initial_state is not None:
         states = states + ops.exp(log_decay) * ops.expand_dims(initial_state, 1)
     return states
+
+
+def check_coefficients(
+    op: str,
+    a: tuple[str, Any],
+    b: tuple[str, Any],
+    initial_state: Any = None,
+    mask: Any = None,
+    time_major: bool = False,
+) -> None:
+    """The ValueError of a recurrence given coefficients that are not two tensors of one
+    ``(batch, timesteps, units)`` shape (``(timesteps, batch, units)`` with
+    ``time_major``), an initial state that is not ``(batch, units)`` or a mask that is
+    not ``(batch, timesteps)``; dimensions unknown while tracing pass. ``a`` and ``b``
+    are ``(name, tensor)`` pairs, named as the caller's arguments."""
+    layout = "(timesteps, batch, units)" if time_major else "(batch, timesteps, units)"
+    shapes = {}
+    for name, x in (a, b):
+        shapes[name] = static_shape(x)
+        if len(shapes[name]) != 3:
+            raise ValueError(f"{op}: {name} must be {layout}, got shape {shapes[name]}.")
+    (name_a, shape), (name_b, shape_b) = shapes.items()
+    if not _same(shape, shape_b):
+        raise ValueError(
+            f"{op}: {name_a} and {name_b} must have the same shape {layout}, got "
+            f"{shape} and {shape_b}."
+        )
+    batch, steps = (shape[1], shape[0]) if time_major else (shape[0], shape[1])
+    for what, x, want, names in (
+        ("initial_state", initial_state, (batch, shape[2]), "(batch, units)"),
+        ("mask", mask, (batch, steps), "(batch, timesteps)"),
+    ):
+        if x is not None and not _same(static_shape(x), want):
+            raise ValueError(
+                f"{op}: {what} must be {names} = {want} for {name_a} of shape {shape}, got "
+                f"shape {static_shape(x)}."
+            )
+
+
+def _same(got: tuple, want: tuple) -> bool:
+    """Whether two static shapes agree where both are known."""
+    return len(got) == len(want) and all(
+        g is None or w is None or g == w for g, w in zip(got, want)
+    )
 
 
 def masked_coefficients(
@@ -135,6 +181,9 @@ def sequential_linear_recurrence(
     >>> a = keras.ops.full((1, 3, 1), 0.5)
     >>> h = sequential_linear_recurrence(a, keras.ops.ones((1, 3, 1)))  # 1, 1.5, 1.75
     """
+    check_coefficients(
+        "sequential_linear_recurrence", ("a", a), ("b", b), initial_state, mask, time_major
+    )
     # masked by the coefficients, not by the loop's masking: the loop would emit its
     # previous output (zeros before the first real step) where the state is meant
     if mask is not None and time_major:

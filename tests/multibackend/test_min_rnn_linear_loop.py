@@ -121,9 +121,7 @@ def test_gradients_of_the_operation_equal_the_scans():
 
     def scan_loss(a, b, h0):
         w = keras.ops.convert_to_tensor(weights_np)
-        return keras.ops.sum(
-            linear_recurrence(keras.ops.log(a), keras.ops.log(b), h0, mask) * w
-        )
+        return keras.ops.sum(linear_recurrence(keras.ops.log(a), keras.ops.log(b), h0, mask) * w)
 
     got = function_gradients(loop_loss, [a, b, h0])
     want = function_gradients(scan_loss, [a, b, h0])
@@ -318,9 +316,7 @@ def test_the_coefficients_fast_path_is_planned_where_it_applies(monkeypatch):
 
 @pytest.mark.parametrize("kind", LAYERS)
 @pytest.mark.parametrize("mask_name", ["none", "left"])
-def test_the_coefficients_fast_path_equals_the_generic_coefficients(
-    kind, mask_name, monkeypatch
-):
+def test_the_coefficients_fast_path_equals_the_generic_coefficients(kind, mask_name, monkeypatch):
     """The layer's outputs' gradients (inputs, kernel, bias) with its coefficients as one
     XLA cluster (TensorFlow) or one ``torch.compile`` graph (torch) against the generic
     ones, and the weights after a compiled mixed-float16 train step; on JAX both runs take
@@ -394,3 +390,41 @@ def test_the_runner_takes_time_major_projections_on_every_path(kind, plan_name):
     np.testing.assert_allclose(time_major, batch_major, rtol=1e-6, atol=1e-6)
     a, b = (to_np(v) for v in layer.coefficients(keras.ops.convert_to_tensor(projected), False))
     np.testing.assert_allclose(batch_major, np_linear(a, b, h0, mask), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (dict(b=np.zeros((2, 5, 4), "float32")), r"and .* must have the same shape"),
+        (dict(a=np.zeros((2, 5), "float32")), r"must be \(batch, timesteps, units\), got shape"),
+        (
+            dict(initial_state=np.zeros((3, 4), "float32")),
+            r"initial_state must be \(batch, units\) = \(2, 3\) .* got shape \(3, 4\)",
+        ),
+        (
+            dict(mask=np.ones((2, 6), bool)),
+            r"mask must be \(batch, timesteps\) = \(2, 5\) .* got shape \(2, 6\)",
+        ),
+    ],
+)
+@pytest.mark.parametrize("op", ["sequential", "scan"])
+def test_the_recurrences_refuse_coefficients_of_other_shapes(op, change, message):
+    """Both operations name the argument at fault, with its expected and actual shape,
+    before any backend code runs (a mismatch used to fail inside the loop or the scan)."""
+    args = dict(
+        a=np.full((2, 5, 3), 0.5, "float32"),
+        b=np.ones((2, 5, 3), "float32"),
+        initial_state=None,
+        mask=None,
+    )
+    args.update(change)
+    fn = sequential_linear_recurrence if op == "sequential" else linear_recurrence
+    with pytest.raises(ValueError, match=message):
+        fn(args["a"], args["b"], args["initial_state"], args["mask"])
+    if op == "sequential":  # time-major: the batch is the second dimension
+        a = np.full((5, 2, 3), 0.5, "float32")
+        with pytest.raises(ValueError, match=r"mask must be \(batch, timesteps\) = \(2, 5\)"):
+            sequential_linear_recurrence(a, a, None, np.ones((5, 2), bool), time_major=True)
+        assert to_np(
+            sequential_linear_recurrence(a, a, None, np.ones((2, 5), bool), time_major=True)
+        ).shape == (2, 5, 3)
