@@ -7,6 +7,8 @@ runtime setting for ``batch_split`` and the JAX ``per_step`` projection), in the
 process, in rotation, median of ``--repeats``. The plan that ran in each case is read
 back from ``planner.recording`` and printed, so ``next path`` is what the planner
 really chose instead. ``gain`` is next time / path time (1.10: the path is 10% faster).
+``first call s`` is the first call's seconds with the path / without it: tracing and
+compiling (XLA, ``torch.compile``), which the medians leave out.
 
 ``LOC`` counts the source lines (code, docstrings and comments) of the functions and
 classes that exist only for the path.
@@ -232,19 +234,22 @@ def runner(model: keras.Model, mode: str, x: np.ndarray, target: np.ndarray, off
     return run
 
 
-def plan_names(model: keras.Model, mode: str, x, target, off) -> str:
+def plan_names(model: keras.Model, mode: str, x, target, off) -> tuple[str, float]:
     """The plans this runner runs: those its second call records (torch runs eagerly and
     plans every call; its first call also traces shapes), else those of the first,
-    tracing call (TensorFlow and JAX plan only while tracing)."""
+    tracing call (TensorFlow and JAX plan only while tracing); and the seconds of the
+    first call (tracing and compiling included)."""
     run = runner(model, mode, x, target, off)
+    start = time.perf_counter()
     with planner.recording() as first:
         run()
+    first_seconds = time.perf_counter() - start
     with planner.recording() as second:
         run()
     names = sorted(
         {f"{p.name} ({p.details()})" if p.details() else p.name for _, p in second or first}
     )
-    return ", ".join(names) or "?"
+    return ", ".join(names) or "?", first_seconds
 
 
 def bench(row: tuple, T: int, repeats: int) -> dict:
@@ -255,8 +260,8 @@ def bench(row: tuple, T: int, repeats: int) -> dict:
     without.set_weights(with_path.get_weights())
     shape = (B, *with_path.output_shape[1:])
     target = np.random.default_rng(1).standard_normal(shape).astype(np.float32)
-    plan_with = plan_names(with_path, mode, x, target, None)
-    plan_without = plan_names(without, mode, x, target, off)
+    plan_with, first_with = plan_names(with_path, mode, x, target, None)
+    plan_without, first_without = plan_names(without, mode, x, target, off)
     t_with, t_without = interleaved_medians(
         [runner(with_path, mode, x, target, None), runner(without, mode, x, target, off)],
         repeats,
@@ -272,17 +277,20 @@ def bench(row: tuple, T: int, repeats: int) -> dict:
         "path_ms": t_with * 1e3,
         "next_ms": t_without * 1e3,
         "gain": t_without / t_with,
+        "first_s": first_with,
+        "next_first_s": first_without,
         "loc": lines_of_code(path),
     }
 
 
 def table(rows: list[dict], markdown: bool, backend: str) -> str:
     head = ["path", "LOC", "layer", "T", "mode", "mask", "ran", "next path", "path ms",
-            "next ms", "gain"]
+            "next ms", "gain", "first call s"]
     lines = [
         [
             r["path"], str(r["loc"]), r["kind"], str(r["T"]), r["mode"], r["mask"], r["plan"],
             r["next"], f"{r['path_ms']:.1f}", f"{r['next_ms']:.1f}", f"{r['gain']:.2f}x",
+            f"{r['first_s']:.1f} / {r['next_first_s']:.1f}",
         ]
         for r in rows
     ]
