@@ -528,7 +528,6 @@ def _function() -> type:
     return LSTMSequence
 
 
-
 #: (fn, units) -> the compiled function (:func:`compiled_coefficients`)
 _COMPILED: dict[tuple, Any] = {}
 #: the (fn, units) whose compilation failed: they run uncompiled
