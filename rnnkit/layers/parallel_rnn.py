@@ -290,15 +290,14 @@ class ParallelRNN(StatefulStates, keras.Layer):
                 mask = ops.flip(mask, axis=1)
         batch, steps = ops.shape(sequences)[0], ops.shape(sequences)[1]
         input_mask = self._dropout_mask(batch, training)
-        # the loop steps through time-major coefficients: project the time-major inputs
-        # (fewer features to transpose than the projection's gates * units)
-        time_major = plan.name == "linear_loop"
-        if time_major:
+        # a time-major path (the loop) steps through time-major coefficients: project the
+        # time-major inputs (fewer features to transpose than the projection's outputs)
+        if plan.time_major:
             sequences = ops.moveaxis(sequences, 1, 0)
-        projected = self._project(sequences, input_mask, time_major)
+        projected = self._project(sequences, input_mask, plan.time_major)
         if h0 is not None:
             h0 = ops.cast(h0, projected.dtype)
-        outputs = run_linear_recurrence(plan, projected, self, h0, mask, time_major=time_major)
+        outputs = run_linear_recurrence(plan, projected, self, h0, mask, time_major=plan.time_major)
         # the static shape (TensorFlow's scan can lose it inside a traced train step)
         outputs = ops.reshape(outputs, (batch, steps, self.units))
         last = outputs[:, -1]

@@ -172,6 +172,8 @@ class ExecutionPlan:
             ``"tf_xla_fused"`` (one XLA cluster, TensorFlow), ``"torch_compiled"`` (one
             ``torch.compile`` graph) or ``"generic"``; else None.
         batch_parts: independent loops the batch runs in (1: one).
+        time_major: whether the path steps through time-major tensors (``linear_loop``:
+            the parallel-scan layer projects its inputs time-major for it).
         not_taken: ``(path, reason)`` for each faster path that does not apply.
         fallback: the plan that runs if a fused kernel declines at run time (Keras's
             cuDNN kernels raise for configurations cuDNN cannot run), else None.
@@ -185,6 +187,7 @@ class ExecutionPlan:
     matmul: str | None = None
     coefficients: str | None = None
     batch_parts: int = 1
+    time_major: bool = False
     not_taken: tuple[tuple[str, str], ...] = ()
     fallback: ExecutionPlan | None = None
     lengths: Any = field(default=None, repr=False, compare=False)
@@ -342,6 +345,7 @@ def plan_parallel_scan(
             backend,
             loop=resolve_loop("auto", False),
             coefficients=_coefficients(layer, shape),
+            time_major=True,
         )
     not_taken = (("linear_loop", "; ".join(blockers)),)
     generic = "parallel_scan.dynamic_length" if dynamic else "parallel_scan"

@@ -211,6 +211,8 @@ def test_parallel_scan_layers():
         for training in (False, True):
             plan = layer.execution_plan(X, mask=LEFT, training=training)
             assert plan.name == parallel_scan_name() and not plan.fused
+            # the loop steps through time-major tensors; the scan through batch-major ones
+            assert plan.time_major == (plan.name == "linear_loop")
             if plan.name == "linear_loop":
                 coefficients = "tf_xla_fused" if BACKEND == "tensorflow" else "generic"
                 assert plan.details() == (
@@ -226,4 +228,5 @@ def test_parallel_scan_layers():
         with planner.excluding("linear_loop"):
             plain = layer.execution_plan(X)
         assert plain.name == "parallel_scan" and plain.details() == ""
+        assert not plain.time_major
         assert "linear_loop" in plain.reasons()
