@@ -300,7 +300,12 @@ def test_the_coefficients_fast_path_is_planned_where_it_applies(monkeypatch):
         assert plan.coefficients == "generic"
     assert OwnCoefficients(4).pure_linear_coefficients() is None
     assert MinGRU(4).pure_linear_coefficients() is min_gru_linear_coefficients
-    # no C++ compiler for Inductor (a $CXX that does not exist): the generic path
+    # no C++ compiler for Inductor (a $CXX that does not exist): the generic path.
+    # Inductor reads $CXX once, when its config is first imported: import it before the
+    # change, else later compilations in this process would look for that compiler
+    import torch._dynamo  # noqa: F401
+    import torch._inductor.config  # noqa: F401
+
     monkeypatch.setenv("CXX", "/nonexistent/c++")
     torch_paths.compile_available.cache_clear()
     try:
