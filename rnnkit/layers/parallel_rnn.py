@@ -31,7 +31,8 @@ class ParallelRNN(StatefulStates, keras.Layer):
     functions ``log_coefficients`` and ``linear_coefficients`` (``staticmethod``s:
     ``f(projected, units)`` -> ``(log a, log b)`` / ``(a, b)``), which
     :meth:`coefficients` calls; or override :meth:`coefficients` itself (then the
-    TensorFlow fast path below does not apply).
+    coefficients' fast paths below, TensorFlow's XLA cluster and torch's compiled graph,
+    do not apply).
 
     Every call runs one path, chosen by :func:`rnnkit.layers.planner.plan_parallel_scan`
     (see it with ``layer.execution_plan(x)`` or :func:`rnnkit.explain`); both give the

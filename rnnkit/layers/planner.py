@@ -71,6 +71,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import math
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -369,14 +370,9 @@ def _coefficients(layer: Any, shape: tuple) -> str:
     if backend == "torch" and "torch_compiled" not in excluded:
         if fast_paths.torch.compiling():  # the caller's own compilation fuses them
             return "generic"
-        states = layer.units
-        for dim in shape[:-1]:
-            states = None if dim is None or states is None else states * int(dim)
-        if (
-            states is not None
-            and states >= TORCH_COMPILE_MIN_STATES
-            and fast_paths.torch.compile_available()
-        ):
+        dims = shape[:-1]  # batch, timesteps: known on torch, which runs eagerly
+        large = None not in dims and math.prod(dims) * layer.units >= TORCH_COMPILE_MIN_STATES
+        if large and fast_paths.torch.compile_available():
             return "torch_compiled"
     return "generic"
 
