@@ -99,7 +99,6 @@ def run_linear_recurrence(
     layer: Any,
     initial_state: Any = None,
     mask: Any = None,
-    time_major: bool = False,
 ) -> Any:
     """Solves ``h_t = a_t h_{t-1} + b_t`` over a projected sequence the way ``plan``
     (:func:`rnnkit.layers.planner.plan_parallel_scan`) says, with the coefficients of
@@ -113,9 +112,10 @@ def run_linear_recurrence(
     (:func:`rnnkit.backend.torch.compiled_coefficients`);
     ``parallel_scan`` and ``parallel_scan.dynamic_length`` the generic associative scan on
     their logs (:func:`rnnkit.ops.parallel_scan.linear_recurrence`).
-    ``projected`` is ``(batch, timesteps, features)``, or ``(timesteps, batch, features)``
-    with ``time_major`` (what the loop steps through without a transpose; the scan moves
-    it to batch-major); ``mask`` and the returned states are batch-major."""
+    ``projected`` is ``(timesteps, batch, features)`` when the plan's ``time_major`` says
+    so (the loop's plan: what it steps through without a transpose; a scan moves such an
+    input to batch-major), else ``(batch, timesteps, features)``; ``mask`` and the
+    returned states are batch-major."""
     if plan.name == "linear_loop":
         if plan.coefficients == "tf_xla_fused":
             fn = tensorflow.xla_fused(layer.pure_linear_coefficients(), layer.units, projected)
@@ -126,9 +126,9 @@ def run_linear_recurrence(
         else:
             a, b = layer.coefficients(projected, False)
         return sequential_linear_recurrence(
-            a, b, initial_state, mask, loop=plan.loop, time_major=time_major
+            a, b, initial_state, mask, loop=plan.loop, time_major=plan.time_major
         )
-    if time_major:
+    if plan.time_major:
         projected = keras.ops.moveaxis(projected, 0, 1)
     if plan.name in ("parallel_scan", "parallel_scan.dynamic_length"):
         log_a, log_b = layer.coefficients(projected, True)

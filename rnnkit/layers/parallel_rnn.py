@@ -298,7 +298,7 @@ class ParallelRNN(StatefulStates, keras.Layer):
         projected = self._project(sequences, input_mask, plan.time_major)
         if h0 is not None:
             h0 = ops.cast(h0, projected.dtype)
-        outputs = run_linear_recurrence(plan, projected, self, h0, mask, time_major=plan.time_major)
+        outputs = run_linear_recurrence(plan, projected, self, h0, mask)
         # the static shape (TensorFlow's scan can lose it inside a traced train step)
         outputs = ops.reshape(outputs, (batch, steps, self.units))
         last = outputs[:, -1]

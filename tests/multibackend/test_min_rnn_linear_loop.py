@@ -372,8 +372,9 @@ def train_step_weights(kind, reference, x):
 @pytest.mark.parametrize("kind", LAYERS)
 @pytest.mark.parametrize("plan_name", ["linear_loop", "parallel_scan"])
 def test_the_runner_takes_time_major_projections_on_every_path(kind, plan_name):
-    """``rnnkit.backend.run_linear_recurrence`` with a time-major projection (what the
-    layer passes to the loop) equals the batch-major one, on the loop and on the scan
+    """``rnnkit.backend.run_linear_recurrence`` with a time-major projection under a plan
+    whose ``time_major`` says so (what the layer passes to the loop) equals the
+    batch-major one, on the loop and on the scan
     (which moves it back), masked, with an initial state; states come back batch-major."""
     from rnnkit.backend import run_linear_recurrence
     from rnnkit.layers.planner import ExecutionPlan
@@ -384,12 +385,16 @@ def test_the_runner_takes_time_major_projections_on_every_path(kind, plan_name):
     mask = all_masks(3, 8, rng)["holes"]
     h0 = rng.normal(size=(3, 4)).astype("float32")
     loop = BACKEND_LOOPS[BACKEND] if plan_name == "linear_loop" else None
-    plan = ExecutionPlan(plan_name, BACKEND, loop=loop, coefficients="generic" if loop else None)
-    batch_major = to_np(run_linear_recurrence(plan, projected, layer, h0, mask))
-    time_major = to_np(
-        run_linear_recurrence(
-            plan, projected.transpose(1, 0, 2).copy(), layer, h0, mask, time_major=True
+    coefficients = "generic" if loop else None
+    plans = {
+        layout: ExecutionPlan(
+            plan_name, BACKEND, loop=loop, coefficients=coefficients, time_major=layout
         )
+        for layout in (False, True)
+    }
+    batch_major = to_np(run_linear_recurrence(plans[False], projected, layer, h0, mask))
+    time_major = to_np(
+        run_linear_recurrence(plans[True], projected.transpose(1, 0, 2).copy(), layer, h0, mask)
     )
     assert time_major.shape == (3, 8, 4)
     np.testing.assert_allclose(time_major, batch_major, rtol=1e-6, atol=1e-6)
