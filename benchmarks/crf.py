@@ -31,6 +31,13 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import os
+
+# the frameworks' start-up lines only with --verbose N > 0: read by `import rnnkit`,
+# which must come before the first framework import
+os.environ.setdefault("RNNKIT_QUIET", "auto")
+
+import rnnkit  # noqa: F401, I001
 
 import keras
 import numpy as np
@@ -212,6 +219,9 @@ def bench(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--verbose", type=int, default=0, help="1: the frameworks' log lines as well"
+    )
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--steps", type=int, nargs="+", default=[20, 50, 500])
     parser.add_argument("--tags", type=int, nargs="+", default=[5, 20, 100])

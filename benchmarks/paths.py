@@ -38,11 +38,16 @@ import platform
 import time
 from datetime import date
 
+# the frameworks' start-up lines only with --verbose N > 0: read by `import rnnkit`,
+# which must come before the first framework import
+os.environ.setdefault("RNNKIT_QUIET", "auto")
+
+import rnnkit  # noqa: F401, I001
+
 import keras
 import numpy as np
 from timing import interleaved_medians  # benchmarks/timing.py
 
-import rnnkit
 from rnnkit import backend, config
 from rnnkit.layers import planner
 from rnnkit.ops import batch_split, min_rnn, parallel_scan
@@ -305,6 +310,9 @@ def table(rows: list[dict], markdown: bool, backend: str) -> str:
 
 def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--verbose", type=int, default=0, help="1: the frameworks' log lines as well"
+    )
     parser.add_argument("--steps", type=int, nargs="+", default=[50])
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--only", nargs="+", help="paths to measure (default: all)")

@@ -47,6 +47,10 @@ from pathlib import Path
 
 import synthetic_corpus  # benchmarks/synthetic_corpus.py
 
+# the frameworks' start-up lines only with --verbose N > 0: read by the first `import rnnkit`
+# (this process and the pretraining child import rnnkit before any framework)
+os.environ.setdefault("RNNKIT_QUIET", "auto")
+
 BAR = 0.20  # allowed relative difference of the peak RSS between the sizes
 
 
@@ -195,13 +199,25 @@ def prepare(raw: Path, prepared: Path, workers: int) -> dict:
     return {"seconds": seconds, "examples": info.num_examples, "splits": info.splits}
 
 
+def real_stderr() -> object | None:
+    """Where the child's stderr goes: Python's ``sys.stderr``, which stays the terminal when
+    this process is quiet (its file descriptor 2 is then the null device, and the child's
+    own errors must still show); None (inherit) where ``sys.stderr`` has no descriptor."""
+    try:
+        sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):
+        return None
+    return sys.stderr
+
+
 def run_child(args: argparse.Namespace, prepared: Path, out_json: Path) -> dict:
     command = [sys.executable, os.path.abspath(__file__), "--child", "--corpus", str(prepared)]
     command += ["--child-json", str(out_json), "--batch", str(args.batch)]
     command += ["--embed", str(args.embed), "--units", str(args.units)]
     command += ["--trainer", args.trainer, "--log-every", str(args.log_every)]
+    command += ["--verbose", str(args.verbose)]
     start = time.perf_counter()
-    proc = subprocess.Popen(command)
+    proc = subprocess.Popen(command, stderr=real_stderr())
     sampled = [0.0]
 
     def sample() -> None:
@@ -282,6 +298,9 @@ def earlier_rows(path: Path, settings: dict, sizes: list[int]) -> list[dict]:
 
 def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--verbose", type=int, default=0, help="1: the frameworks' log lines as well"
+    )
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 10_000_000])
     parser.add_argument(
         "--workdir",

@@ -58,13 +58,18 @@ import time
 from datetime import date
 from pathlib import Path
 
+# the frameworks' start-up lines only with --verbose N > 0: read by `import rnnkit`,
+# which must come before the first framework import
+os.environ.setdefault("RNNKIT_QUIET", "auto")
+
+import rnnkit  # noqa: F401, I001
+
 import keras
 import numpy as np
 import synthetic_corpus  # benchmarks/synthetic_corpus.py
 from rnn import peak_matmul  # benchmarks/rnn.py
 from timing import interleaved_medians  # benchmarks/timing.py
 
-import rnnkit
 
 CORPUS_TWEETS = 1.2e9  # DeepMoji's pretraining corpus
 VOCAB, CLASSES, MAXLEN, EMBED, UNITS = 50_000, 64, 30, 256, 512
@@ -333,6 +338,9 @@ def tables(result: dict, markdown: bool) -> str:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--verbose", type=int, default=0, help="1: the frameworks' log lines as well"
+    )
     parser.add_argument(
         "--skip-prepare",
         action="store_true",

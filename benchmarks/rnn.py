@@ -60,11 +60,16 @@ import sys
 import time
 from datetime import date
 
+# the frameworks' start-up lines only with --verbose N > 0: read by `import rnnkit`,
+# which must come before the first framework import
+os.environ.setdefault("RNNKIT_QUIET", "auto")
+
+import rnnkit  # noqa: F401, I001
+
 import keras
 import numpy as np
 from timing import interleaved_medians, median_seconds  # benchmarks/timing.py
 
-import rnnkit
 from rnnkit.layers import planner
 
 CONFIGS = {
@@ -373,6 +378,9 @@ def in_process_rows(args: argparse.Namespace, backend: str) -> list[dict]:
 
 def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--verbose", type=int, default=0, help="1: the frameworks' log lines as well"
+    )
     parser.add_argument("--configs", nargs="+", default=["short", "long"], choices=list(CONFIGS))
     parser.add_argument("--kinds", nargs="+", default=list(KINDS), choices=list(KINDS))
     parser.add_argument("--repeats", type=int, default=5)

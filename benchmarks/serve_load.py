@@ -25,7 +25,11 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# the frameworks' start-up lines only with --verbose N > 0: read by `import rnnkit`,
+# which must come before the first framework import
+os.environ.setdefault("RNNKIT_QUIET", "auto")
+
+import rnnkit  # noqa: E402, F401, I001
 
 import numpy as np  # noqa: E402
 
@@ -180,6 +184,9 @@ async def _http_load(
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--verbose", type=int, default=0, help="1: the frameworks' log lines as well"
+    )
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 10, 50])
     parser.add_argument("--seconds", type=float, default=10.0, help="per load level")
     parser.add_argument("--max_requests", type=int, default=20000, help="per load level")

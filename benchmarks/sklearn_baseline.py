@@ -22,7 +22,14 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import os
 import time
+
+# the frameworks' start-up lines only with --verbose N > 0: read by `import rnnkit`,
+# which must come before the first framework import
+os.environ.setdefault("RNNKIT_QUIET", "auto")
+
+import rnnkit  # noqa: F401, I001
 
 import numpy as np
 import pandas as pd
@@ -156,6 +163,9 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--verbose", type=int, default=0, help="1: the frameworks' log lines as well"
+    )
     parser.add_argument("--sample", type=int, default=4000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument(

@@ -37,6 +37,12 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+# the frameworks' start-up lines only with --verbose N > 0: read by `import rnnkit`,
+# which must come before the first framework import
+os.environ.setdefault("RNNKIT_QUIET", "auto")
+
+import rnnkit  # noqa: F401, I001
+
 from rnnkit.data.brown import load_brown  # noqa: E402
 from rnnkit.data.ner import load_bio  # noqa: E402
 
@@ -155,6 +161,9 @@ def parse_params(items: list[str]) -> dict:
 
 def main(argv=None) -> pd.DataFrame:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--verbose", type=int, default=0, help="1: the frameworks' log lines as well"
+    )
     parser.add_argument("--tasks", nargs="+", default=["ner", "pos"], choices=["ner", "pos"])
     parser.add_argument("--models", nargs="+", default=["crfsuite", "rnn"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])

@@ -21,6 +21,12 @@ import re
 import statistics
 import time
 
+# the frameworks' start-up lines only with --verbose N > 0: read by `import rnnkit`,
+# which must come before the first framework import
+os.environ.setdefault("RNNKIT_QUIET", "auto")
+
+import rnnkit  # noqa: F401, I001
+
 from rnnkit.data.paths import resolve
 from rnnkit.models.deepmoji import (
     DeepMojiTokenizer,
@@ -51,6 +57,9 @@ def median_rate(fn, texts: list[str], repeats: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--verbose", type=int, default=0, help="1: the frameworks' log lines as well"
+    )
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--markdown", default=None, help="also write the table here")
     args = parser.parse_args()

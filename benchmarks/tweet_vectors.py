@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 from collections import Counter
@@ -29,6 +30,12 @@ from scipy import sparse
 from scipy.sparse.linalg import svds
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+# the frameworks' start-up lines only with --verbose N > 0: read by `import rnnkit`,
+# which must come before the first framework import
+os.environ.setdefault("RNNKIT_QUIET", "auto")
+
+import rnnkit  # noqa: F401, I001
 
 from rnnkit.data.paths import default_data_dir  # noqa: E402
 
@@ -55,6 +62,9 @@ def texts(root: Path) -> list[str]:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--verbose", type=int, default=0, help="1: the frameworks' log lines as well"
+    )
     parser.add_argument("--data-root", default=None)
     parser.add_argument("--dim", type=int, default=100)
     parser.add_argument("--min-count", type=int, default=2)

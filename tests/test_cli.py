@@ -147,28 +147,67 @@ def test_a_script_asking_for_quiet_sees_no_framework_log_lines():
         assert (auto.stderr == "own line\n") == hidden, (args, auto.stderr[-2000:])
 
 
-def test_thin_recipe_scripts_are_quiet_by_default():
-    """The recipe scripts (``recipes/*.py``, ``recipes/deepmoji/*.py``) set
-    ``RNNKIT_QUIET=auto`` before importing rnnkit or a framework: their ``--help`` (which
-    imports the package, Keras and TensorFlow) writes nothing to stderr."""
-    repo = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[1]
+#: the scripts a user runs: the thin recipes, and the benchmark scripts with a command line
+#: (``benchmarks/gpu_diag.py``, a device diagnosis without one, keeps every log line)
+QUIET_SCRIPTS = (
+    sorted((REPO / "recipes").glob("*.py"))
+    + sorted((REPO / "recipes" / "deepmoji").glob("*.py"))
+    + [p for p in sorted((REPO / "benchmarks").glob("*.py")) if "ArgumentParser(" in p.read_text()]
+)
+
+
+def test_quiet_scripts_are_found():
+    names = {p.relative_to(REPO).as_posix() for p in QUIET_SCRIPTS}
+    assert {
+        "recipes/ptb_lm.py",
+        "recipes/tagging_ner.py",
+        "recipes/translate_attention.py",
+        "benchmarks/rnn.py",
+        "benchmarks/pretrain_memory.py",
+        "benchmarks/serve_load.py",
+    } <= names
+
+
+@pytest.mark.parametrize(
+    "script", QUIET_SCRIPTS, ids=[p.relative_to(REPO).as_posix() for p in QUIET_SCRIPTS]
+)
+def test_scripts_are_quiet_by_default(script):
+    """The recipe and benchmark scripts set ``RNNKIT_QUIET=auto`` before importing rnnkit
+    or a framework: their ``--help`` (which imports the package, Keras and TensorFlow)
+    writes nothing to stderr, and ``--verbose 1`` keeps the frameworks' lines."""
     env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "RNNKIT_QUIET")}
-    scripts = sorted((repo / "recipes").glob("*.py")) + sorted(
-        (repo / "recipes" / "deepmoji").glob("*.py")
+    done = subprocess.run(
+        [sys.executable, str(script), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=env,
+        cwd=REPO,
     )
-    assert {"ptb_lm.py", "tagging_ner.py", "translate_attention.py"} <= {s.name for s in scripts}
-    for script in scripts:
-        done = subprocess.run(
-            [sys.executable, str(script), "--help"],
-            capture_output=True,
-            text=True,
-            timeout=180,
-            env=env,
-            cwd=repo,
-        )
-        assert done.returncode == 0, (script.name, done.stderr[-2000:])
-        assert "usage" in done.stdout, script.name
-        assert done.stderr == "", (script.name, done.stderr[-2000:])
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "usage" in done.stdout
+    if "RNNKIT_QUIET" in script.read_text():  # the frameworks' lines back on request
+        assert "--verbose" in done.stdout
+    assert done.stderr == "", done.stderr[-2000:]
+
+
+def test_verbose_keeps_the_framework_lines_of_a_script():
+    """The other side of the quiet default: ``--verbose 1`` keeps TensorFlow's start-up
+    lines (this test fails if the quiet scripts are quiet for another reason, e.g. a
+    TensorFlow that stopped printing them)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "RNNKIT_QUIET")}
+    env["KERAS_BACKEND"] = "tensorflow"
+    done = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "rnn.py"), "--verbose", "1", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=env,
+        cwd=REPO,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stderr != ""
 
 
 def test_missing_required_options_and_bad_config(tmp_path):

@@ -146,6 +146,9 @@ def main(
         "--out", default=str(out), help=f"folder for the PNG (default: {where(out)})"
     )
     parser.add_argument("--png", help="output PNG (default: OUT/deepmoji_attention_<config>.png)")
+    parser.add_argument(
+        "--verbose", type=int, default=0, help="1: the frameworks' log lines as well"
+    )
     args = parser.parse_args(argv)
     config = chosen_config(args)
     folder = artifacts_dir(config, args.runs, args.pretrained)
