@@ -23,6 +23,10 @@ other than the LSTM, e.g. ``--cell mingru``; then ``_adam``, ``_lr<rate>``, ``_e
 ``--decay-after`` override the configuration's), with generated samples. What the
 overrides gave the minGRU layers is in ``recipes/results/ptb_lm.md``.
 
+Every finished epoch is checkpointed (``--checkpoint``, default
+``runs/ptb_lm/<results name>/`` in this checkout): after a kill, the same command goes on
+from the last finished epoch (:func:`rnnkit.training.tbptt.train_tbptt`).
+
 Usage::
 
     python recipes/ptb_lm.py --config quick
@@ -37,7 +41,6 @@ import datetime
 import os
 import platform
 import sys
-import time
 from pathlib import Path
 
 # the frameworks' start-up lines only with --verbose N > 0: read by `import rnnkit`,
@@ -70,6 +73,8 @@ CONFIGS = {
         optimizer="sgd",
     ),
 }  # fmt: skip
+#: this checkout (the default checkpoint goes under its git-ignored ``runs/``)
+REPO = Path(__file__).resolve().parents[1]
 PAPER = {"small": 114.5, "medium": 82.7, "quick": None}
 BARS = {"small": 120.0, "medium": None, "quick": 400.0}
 #: the bar of a cell other than the LSTM: within 10% of the paper's LSTM perplexity
@@ -128,6 +133,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument("--out", default=str(Path(__file__).parent / "results"))
     parser.add_argument("--save", default=None, help="save the trained model (.keras)")
+    parser.add_argument(
+        "--checkpoint",
+        default=None,
+        help="folder of the per-epoch checkpoint (default: runs/ptb_lm/<results name>/ in "
+        "this checkout); the same command goes on from its last finished epoch",
+    )
+    parser.add_argument(
+        "--no-checkpoint", action="store_true", help="train from scratch, save no checkpoint"
+    )
     parser.add_argument("--verbose", type=int, default=1)
     parser.add_argument(
         "--cell",
@@ -158,6 +172,12 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"--num-layers must be a positive integer, got {args.num_layers}")
         config["num_layers"] = args.num_layers
     keras.utils.set_random_seed(args.seed)
+    backend = keras.backend.backend()
+    cell = "" if args.cell == "lstm" else f"_{args.cell}"
+    name = f"ptb_lm_{args.config}_{backend}{cell}{override_suffix(args.config, config)}"
+    checkpoint = None
+    if not args.no_checkpoint:
+        checkpoint = Path(args.checkpoint or REPO / "runs" / "ptb_lm" / name)
     data = load_ptb(args.data)
     print(
         f"PTB: vocabulary {data.vocab_size}, tokens train {len(data.train)}, "
@@ -172,7 +192,6 @@ def main(argv: list[str] | None = None) -> int:
         batch_size=config["batch_size"],
         cell=args.cell,
     )
-    start = time.perf_counter()
     history = train_tbptt(
         model,
         data.train,
@@ -186,8 +205,11 @@ def main(argv: list[str] | None = None) -> int:
         max_windows=config["max_windows"],
         verbose=args.verbose,
         optimizer=config["optimizer"],
+        checkpoint_dir=checkpoint,
     )
-    train_seconds = time.perf_counter() - start
+    # the epochs' own times (with their validation), also those of a resumed run's
+    # earlier process
+    train_seconds = sum(r.seconds for r in history)
     test_ppl = perplexity(
         model, data.test, unroll=config["unroll"], batch_size=args.test_batch_size
     )
@@ -202,7 +224,6 @@ def main(argv: list[str] | None = None) -> int:
         ids = generate(model, prompt, 30, temperature, top_k, seed=args.seed + i, stop_id=eos)
         samples.append((temperature, top_k, " ".join(vocab.decode(prompt[1:] + ids))))
 
-    backend = keras.backend.backend()
     windows = num_windows(len(data.train), config["batch_size"], config["unroll"])
     windows = min(windows, config["max_windows"] or windows)
     bar = BARS[args.config]
@@ -230,8 +251,7 @@ def main(argv: list[str] | None = None) -> int:
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    cell = "" if args.cell == "lstm" else f"_{args.cell}"
-    stem = out / f"ptb_lm_{args.config}_{backend}{cell}{override_suffix(args.config, config)}"
+    stem = out / name
     with open(f"{stem}.csv", "w", newline="") as handle:
         rows = history_rows(history)
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))

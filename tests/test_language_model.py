@@ -345,3 +345,57 @@ def test_adam_first_step_moves_every_weight_by_the_learning_rate():
     assert moved.max() <= 1e-3 * (1 + 1e-4)
     with pytest.raises(ValueError, match="`optimizer` must be one of sgd, adam, got 'rmsprop'"):
         train_tbptt(model, ids, epochs=1, unroll=5, optimizer="rmsprop")
+
+
+def test_a_killed_tbptt_run_resumes_from_its_last_epoch(tmp_path):
+    """Three epochs in one call against one epoch, then (a new process would build a new
+    model) two more from the checkpoint: the same weights, history and learning rates;
+    Adam's moments are restored with the weights (else the resumed steps differ)."""
+    ids = np.random.default_rng(3).integers(0, 30, size=400)
+    kwargs = dict(unroll=5, decay_after=1, verbose=0, optimizer="adam", learning_rate=1e-2)
+
+    keras.utils.set_random_seed(0)
+    whole = small_model(vocab=30, batch=2, units=8)
+    full = train_tbptt(whole, ids, ids, epochs=3, **kwargs)
+
+    keras.utils.set_random_seed(0)
+    first = small_model(vocab=30, batch=2, units=8)
+    folder = tmp_path / "ckpt"
+    part = train_tbptt(first, ids, ids, epochs=1, checkpoint_dir=folder, **kwargs)
+    assert len(part) == 1 and (folder / "state.json").is_file()
+    resumed = small_model(vocab=30, batch=2, units=8)  # other initial weights
+    rest = train_tbptt(resumed, ids, ids, epochs=3, checkpoint_dir=folder, **kwargs)
+    assert [r.epoch for r in rest] == [1, 2, 3]
+    rates = [r.learning_rate for r in rest]
+    assert rates == [r.learning_rate for r in full] == [1e-2, 5e-3, 2.5e-3]
+    np.testing.assert_allclose(
+        [r.valid_perplexity for r in rest], [r.valid_perplexity for r in full], rtol=1e-5
+    )
+    for got, want in zip(resumed.weights, whole.weights):
+        np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-5, atol=1e-6)
+    # a finished checkpoint: nothing left to train, the history comes back
+    again = small_model(vocab=30, batch=2, units=8)
+    assert train_tbptt(again, ids, ids, epochs=3, checkpoint_dir=folder, **kwargs) == rest
+    for got, want in zip(again.weights, whole.weights):
+        np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-5, atol=1e-6)
+
+
+def test_tbptt_checkpoint_of_other_settings_is_refused(tmp_path):
+    ids = np.random.default_rng(4).integers(0, 30, size=200)
+    folder = tmp_path / "ckpt"
+    model = small_model(vocab=30, batch=2, units=8)
+    train_tbptt(model, ids, epochs=1, unroll=5, max_windows=2, verbose=0, checkpoint_dir=folder)
+    want = r"other settings \(learning_rate: checkpoint 1.0, now 0.5\)"
+    with pytest.raises(ValueError, match=want):
+        train_tbptt(
+            small_model(vocab=30, batch=2, units=8), ids, epochs=2, unroll=5, max_windows=2,
+            verbose=0, checkpoint_dir=folder, learning_rate=0.5,
+        )  # fmt: skip
+    with pytest.raises(ValueError, match="the model's config"):
+        train_tbptt(
+            small_model(vocab=30, batch=2, units=6), ids, epochs=2, unroll=5, max_windows=2,
+            verbose=0, checkpoint_dir=folder,
+        )  # fmt: skip
+    (folder / "state.json").write_text("{not json")
+    with pytest.raises(ValueError, match="is not a train_tbptt checkpoint"):
+        train_tbptt(model, ids, epochs=2, unroll=5, max_windows=2, verbose=0, checkpoint_dir=folder)

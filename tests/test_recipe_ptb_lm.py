@@ -47,3 +47,29 @@ def test_bad_overrides_are_refused_before_any_data_is_read(ptb_lm, argv, message
         ptb_lm.main(["--config", "small", "--data", "/nonexistent", *argv])
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_a_stopped_run_goes_on_from_its_checkpoint(ptb_lm, tmp_path, capsys):
+    """The recipe end to end on a tiny corpus: one epoch, then the same run asked for two
+    goes on from the checkpoint (one more epoch, the first one's row kept), and the
+    results table holds both epochs."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    words = [f"w{i}" for i in range(40)]
+    data = tmp_path / "ptb"
+    data.mkdir()
+    for split, lines in (("train", 120), ("valid", 60), ("test", 20)):
+        text = "\n".join(" ".join(rng.choice(words, 8)) for _ in range(lines))
+        (data / f"{split}.txt").write_text(text + "\n")
+    common = ["--config", "quick", "--data", str(data), "--out", str(tmp_path / "out")]
+    common += ["--checkpoint", str(tmp_path / "ckpt"), "--verbose", "2", "--samples", "0"]
+    assert ptb_lm.main([*common, "--epochs", "1"]) in (0, 1)  # 1: above the quick bar
+    first = capsys.readouterr().out
+    assert "Resuming" not in first and "Epoch 1/1" in first
+    assert ptb_lm.main([*common, "--epochs", "2"]) in (0, 1)
+    second = capsys.readouterr().out
+    assert "1 epoch(s) done" in second
+    assert "Epoch 1/2" not in second and "Epoch 2/2" in second
+    rows = (tmp_path / "out" / "ptb_lm_quick_tensorflow_e2.csv").read_text().splitlines()
+    assert len(rows) == 3  # header and both epochs

@@ -7,13 +7,20 @@ to end with the state carried between windows. The loss is Zaremba et al.'s: the
 cross-entropy summed over the ``unroll`` steps and averaged over the batch, with
 plain SGD (or Adam, ``optimizer="adam"``), gradient global-norm clipping and the
 learning rate multiplied by ``decay`` after every epoch past ``decay_after``.
+
+With a ``checkpoint_dir``, every finished epoch is saved there (weights, optimizer
+variables, history) and a later call with the same folder and settings goes on from the
+last finished epoch, so a kill loses at most the epoch in progress.
 """
 
 from __future__ import annotations
 
+import json
 import math
+import os
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import keras
@@ -22,6 +29,7 @@ from keras import ops
 
 from rnnkit.data.ptb import num_windows, tbptt_arrays
 from rnnkit.models.language_model import LanguageModel, perplexity
+from rnnkit.training import checkpoint
 
 
 @keras.saving.register_keras_serializable(package="rnnkit")
@@ -86,6 +94,7 @@ def train_tbptt(
     verbose: int = 1,
     jit_compile: bool | str = "auto",
     optimizer: str = "sgd",
+    checkpoint_dir: str | os.PathLike | None = None,
 ) -> list[EpochRecord]:
     """Trains a stateful :class:`LanguageModel` with truncated BPTT (SGD or Adam).
 
@@ -106,6 +115,15 @@ def train_tbptt(
             defaults besides ``learning_rate``, which it needs far smaller, e.g.
             ``2e-3``). Either with ``clip_norm`` and the schedule above. What each gave
             which cell on PTB is in ``recipes/results/ptb_lm.md``.
+        checkpoint_dir: Optional folder. After every epoch it holds a checkpoint of
+            :mod:`rnnkit.training.checkpoint` (weights, optimizer variables, random
+            states, the history so far; a kill at any moment leaves the previous
+            complete epoch's or the new one). A call with a folder that holds a
+            checkpoint loads it and trains the epochs after it (none when it already
+            holds ``epochs`` of them); the settings that shape the run (schedule,
+            optimizer, clipping, window, batch, data length, model config) must match
+            the checkpoint's, else a ValueError names the ones that differ. ``epochs``
+            may be larger than the checkpoint's, to train on.
 
     Returns:
         A list of :class:`EpochRecord`, one per epoch.
@@ -125,7 +143,24 @@ def train_tbptt(
     optimizer = OPTIMIZERS[optimizer](learning_rate=learning_rate, global_clipnorm=clip_norm)
     model.compile(optimizer=optimizer, loss=SequenceCrossentropy(), jit_compile=jit_compile)
     history: list[EpochRecord] = []
-    for epoch in range(1, epochs + 1):
+    settings = {
+        "learning_rate": float(learning_rate),
+        "decay": float(decay),
+        "decay_after": int(decay_after),
+        "clip_norm": None if clip_norm is None else float(clip_norm),
+        "unroll": int(unroll),
+        "batch_size": int(batch),
+        "windows": int(windows),
+        "train_tokens": len(train_ids),
+        "optimizer": type(optimizer).__name__,
+        "model": _plain({k: v for k, v in model.get_config().items() if k != "name"}),
+    }
+    folder = None if checkpoint_dir is None else Path(checkpoint_dir)
+    if folder is not None and (folder / checkpoint.STATE_FILE).exists():
+        history = _resume(folder, settings, model)
+        if verbose and history:
+            print(f"Resuming from {folder}: {len(history)} epoch(s) done")
+    for epoch in range(len(history) + 1, epochs + 1):
         lr = learning_rate_at(epoch, learning_rate, decay, decay_after)
         optimizer.learning_rate.assign(lr)
         model.reset_states()
@@ -143,8 +178,51 @@ def train_tbptt(
         if verbose:
             valid_text = "" if valid_ppl is None else f"  valid perplexity {valid_ppl:.2f}"
             print(f"  train perplexity {train_ppl:.2f}{valid_text}  ({seconds:.1f} s)")
+        if folder is not None:
+            checkpoint.save(
+                model,
+                folder,
+                epoch,
+                0,
+                [asdict(r) for r in history],
+                {"settings": settings},
+                with_metrics=False,
+            )
     model.reset_states()
     return history
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as JSON would give it back (tuples as lists), for comparing settings."""
+    return json.loads(json.dumps(value, default=str))
+
+
+def _resume(folder: Path, settings: dict, model: Any) -> list[EpochRecord]:
+    """Loads the checkpoint in ``folder`` into ``model`` and its optimizer; its history."""
+    try:
+        state = checkpoint.load_state(folder)
+    except (OSError, ValueError):  # unreadable, or not JSON
+        state = None
+    if not isinstance(state, dict) or "settings" not in state or "history" not in state:
+        raise ValueError(
+            f"{folder / checkpoint.STATE_FILE} is not a train_tbptt checkpoint; remove the "
+            "folder or pass another checkpoint."
+        )
+    saved = state["settings"]
+    differ = sorted(k for k in settings.keys() | saved.keys() if settings.get(k) != saved.get(k))
+    if differ:
+        detail = [f"{k}: checkpoint {saved.get(k)!r}, now {settings.get(k)!r}" for k in differ]
+        detail = [d for d, k in zip(detail, differ) if k != "model"]
+        if "model" in differ:
+            detail.append("the model's config")
+        raise ValueError(
+            f"The checkpoint in {folder} was made with other settings ({'; '.join(detail)}). "
+            "Use the same settings to resume, or another checkpoint folder."
+        )
+    if not model.built:
+        model.build((model.batch_size, None))
+    checkpoint.restore(model, folder, state)
+    return [EpochRecord(**row) for row in state["history"]]
 
 
 def history_table(history: list[EpochRecord]) -> str:
