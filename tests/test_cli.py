@@ -169,6 +169,23 @@ def test_quiet_scripts_are_found():
     } <= names
 
 
+def run_help(script: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    """``script --help`` (after ``args``) in a process of its own, with no quiet setting
+    inherited from this one; it must succeed."""
+    quiet = ("TF_CPP_MIN_LOG_LEVEL", "RNNKIT_QUIET")
+    base = {k: v for k, v in os.environ.items() if k not in quiet}
+    done = subprocess.run(
+        [sys.executable, str(script), *args, "--help"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={**base, **env},
+        cwd=REPO,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done
+
+
 @pytest.mark.parametrize(
     "script", QUIET_SCRIPTS, ids=[p.relative_to(REPO).as_posix() for p in QUIET_SCRIPTS]
 )
@@ -176,16 +193,7 @@ def test_scripts_are_quiet_by_default(script):
     """The recipe and benchmark scripts set ``RNNKIT_QUIET=auto`` before importing rnnkit
     or a framework: their ``--help`` (which imports the package, Keras and TensorFlow)
     writes nothing to stderr, and ``--verbose 1`` keeps the frameworks' lines."""
-    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "RNNKIT_QUIET")}
-    done = subprocess.run(
-        [sys.executable, str(script), "--help"],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env=env,
-        cwd=REPO,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
+    done = run_help(script)
     assert "usage" in done.stdout
     if "RNNKIT_QUIET" in script.read_text():  # the frameworks' lines back on request
         assert "--verbose" in done.stdout
@@ -196,17 +204,7 @@ def test_verbose_keeps_the_framework_lines_of_a_script():
     """The other side of the quiet default: ``--verbose 1`` keeps TensorFlow's start-up
     lines (this test fails if the quiet scripts are quiet for another reason, e.g. a
     TensorFlow that stopped printing them)."""
-    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "RNNKIT_QUIET")}
-    env["KERAS_BACKEND"] = "tensorflow"
-    done = subprocess.run(
-        [sys.executable, str(REPO / "benchmarks" / "rnn.py"), "--verbose", "1", "--help"],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env=env,
-        cwd=REPO,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
+    done = run_help(REPO / "benchmarks" / "rnn.py", "--verbose", "1", KERAS_BACKEND="tensorflow")
     assert done.stderr != ""
 
 
