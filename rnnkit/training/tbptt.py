@@ -211,8 +211,11 @@ def _resume(folder: Path, settings: dict, model: Any) -> list[EpochRecord]:
     saved = state["settings"]
     differ = sorted(k for k in settings.keys() | saved.keys() if settings.get(k) != saved.get(k))
     if differ:
-        detail = [f"{k}: checkpoint {saved.get(k)!r}, now {settings.get(k)!r}" for k in differ]
-        detail = [d for d, k in zip(detail, differ) if k != "model"]
+        detail = [
+            f"{k}: checkpoint {saved.get(k)!r}, now {settings.get(k)!r}"
+            for k in differ
+            if k != "model"
+        ]
         if "model" in differ:
             detail.append("the model's config")
         raise ValueError(
