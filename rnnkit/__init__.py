@@ -34,9 +34,11 @@ def _running_the_command() -> bool:
 
 
 _QUIET = os.environ.get("RNNKIT_QUIET")
-if _QUIET in ("1", "auto"):
+if _QUIET in ("1", "auto") and not _running_the_command():
     # a script that owns its process asked for quiet before importing any framework
-    # ("auto": unless its own arguments say --verbose N with N > 0)
+    # ("auto": unless its own arguments say --verbose N with N > 0). The ``rnnkit``
+    # command decides from its own arguments (rnnkit.cli.main): a setting it inherits
+    # from a quiet script that started it must not hide its errors.
     from rnnkit.logs import hide_framework_logs, verbose_requested
 
     if _QUIET == "1" or not verbose_requested(sys.argv[1:]):

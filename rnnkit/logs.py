@@ -13,6 +13,10 @@ from collections.abc import Sequence
 
 __all__ = ["hide_framework_logs", "verbose_requested"]
 
+#: whether :func:`hide_framework_logs` has run in this process (a second call would copy
+#: the null device it left on descriptor 2 and lose ``sys.stderr`` too)
+_hidden = False
+
 
 def hide_framework_logs() -> None:
     """Points file descriptor 2 of this process at the null device and Python's
@@ -25,7 +29,11 @@ def hide_framework_logs() -> None:
     process (``main()`` without arguments, never a caller of ``main(argv)``), or a
     script that sets ``RNNKIT_QUIET=1`` before its first ``import rnnkit`` (the package
     then calls this before it imports any framework), or ``RNNKIT_QUIET=auto``: the same
-    unless the script's own arguments ask for verbose output (:func:`verbose_requested`)."""
+    unless the script's own arguments ask for verbose output (:func:`verbose_requested`).
+    Calls after the first do nothing."""
+    global _hidden
+    if _hidden:
+        return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     try:
         sys.stderr.flush()
@@ -35,6 +43,7 @@ def hide_framework_logs() -> None:
         return
     os.dup2(devnull, 2)
     os.close(devnull)
+    _hidden = True
     sys.stderr = os.fdopen(
         kept, "w", buffering=1, encoding=sys.stderr.encoding or "utf-8", errors="backslashreplace"
     )

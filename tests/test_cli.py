@@ -147,6 +147,42 @@ def test_a_script_asking_for_quiet_sees_no_framework_log_lines():
         assert (auto.stderr == "own line\n") == hidden, (args, auto.stderr[-2000:])
 
 
+def test_hiding_twice_keeps_the_scripts_own_stderr():
+    """A second :func:`rnnkit.logs.hide_framework_logs` (a quiet script that also runs the
+    command's code) does nothing: it must not copy the null device the first one left on
+    descriptor 2 and so lose ``sys.stderr`` as well."""
+    code = (
+        "import sys; from rnnkit.logs import hide_framework_logs as hide; "
+        "hide(); hide(); print('own line', file=sys.stderr)"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "RNNKIT_QUIET"}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=180, env=env
+    )
+    # (importing rnnkit.logs imports TensorFlow before the first call: its lines come first)
+    assert done.returncode == 0 and done.stderr.endswith("own line\n"), done.stderr[-2000:]
+
+
+@pytest.mark.parametrize("quiet", ["1", "auto"])
+def test_a_command_started_by_a_quiet_script_still_shows_its_errors(tmp_path, quiet):
+    """A quiet script's ``RNNKIT_QUIET`` is inherited by the ``rnnkit`` commands it starts
+    (``benchmarks/serve_load.py`` starts ``rnnkit serve``): the command decides from its
+    own arguments, and an error it finds after importing the frameworks still reaches
+    stderr (it once reached nothing, and the server's log was empty)."""
+    done = subprocess.run(
+        [
+            sys.executable, "-m", "rnnkit", "serve",
+            "--model_name", "m", "--model_base_path", str(tmp_path),
+        ],  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=dict(os.environ, RNNKIT_QUIET=quiet),
+    )
+    assert done.returncode != 0
+    assert f"No servable version under {tmp_path}" in done.stderr, done.stderr[-2000:]
+
+
 REPO = Path(__file__).resolve().parents[1]
 #: the scripts a user runs: the thin recipes, and the benchmark scripts with a command line
 #: (``benchmarks/gpu_diag.py``, a device diagnosis without one, keeps every log line)
