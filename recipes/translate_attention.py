@@ -8,6 +8,11 @@ test BLEU (sacrebleu, ``tokenize="none"`` over rnnkit's message tokenization, gr
 and beam search). Saves the table as CSV and Markdown and attention heatmaps of a few
 test sentences as PNG under ``recipes/results/``.
 
+Every finished epoch of each model is checkpointed (``--checkpoint``, default
+``runs/translate_attention/<configuration>/`` in this checkout): after a kill, the same
+command goes on from the last finished epoch (a checkpoint of other settings is refused
+by name, :mod:`rnnkit.training.checkpoint`).
+
 Usage::
 
     python recipes/translate_attention.py --quick      # CPU, a few minutes
@@ -41,8 +46,11 @@ from rnnkit.data.en_fr import (
     tokenize,
 )
 from rnnkit.models.seq2seq import Seq2Seq
+from rnnkit.training.checkpoint import EpochCheckpoint, resume
 
 RESULTS = Path(__file__).resolve().parent / "results"
+#: this checkout (the default checkpoint goes under its git-ignored ``runs/``)
+REPO = Path(__file__).resolve().parents[1]
 
 CONFIGS = {
     "quick": dict(
@@ -119,14 +127,31 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--heatmaps", type=int, default=4)
+    parser.add_argument("--out", default=str(RESULTS), help="folder of the tables and heatmaps")
+    parser.add_argument(
+        "--checkpoint",
+        default=None,
+        help="folder of the per-epoch checkpoints (default: runs/translate_attention/"
+        "<configuration>/ in this checkout); the same command goes on from the last "
+        "finished epoch",
+    )
+    parser.add_argument(
+        "--no-checkpoint", action="store_true", help="train from scratch, save no checkpoint"
+    )
     parser.add_argument(
         "--verbose", type=int, default=0, help="1: the frameworks' log lines as well"
     )
     args = parser.parse_args(argv)
     name = "quick" if args.quick else "full"
     cfg = dict(CONFIGS[name])
-    if args.epochs:
+    if args.epochs is not None:
+        if args.epochs <= 0:
+            parser.error(f"--epochs must be a positive integer, got {args.epochs}")
         cfg["epochs"] = args.epochs
+    out = Path(args.out)
+    checkpoints = None
+    if not args.no_checkpoint:
+        checkpoints = Path(args.checkpoint or REPO / "runs" / "translate_attention" / name)
     keras.utils.set_random_seed(args.seed)
     verbose = 1 if sys.stdout.isatty() else 2
 
@@ -146,13 +171,13 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     for split, e in enc.items():
         print(f"{split}: kept {len(e.source)}, dropped {e.dropped_too_long} over {max_len} tokens")
     tr, va, te = enc["train"], enc["val"], enc["test"]
-    n_train = len(tr.source) if cfg["train_limit"] is None else cfg["train_limit"]
-    n_test = len(te.source) if cfg["test_limit"] is None else cfg["test_limit"]
+    n_train = min(len(tr.source), cfg["train_limit"] or len(tr.source))
+    n_test = min(len(te.source), cfg["test_limit"] or len(te.source))
     test_refs = [detokenize(tokenize(test.targets[i])) for i in te.kept[:n_test]]
     test_src_tokens = [tokenize(test.sources[i]) for i in te.kept[:n_test]]
 
     rows = []
-    RESULTS.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
     for attention in (True, False):
         label = "attention" if attention else "no attention (encoder state)"
         model = Seq2Seq(
@@ -169,17 +194,44 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
             optimizer=keras.optimizers.Adam(cfg["learning_rate"], clipnorm=5.0),
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=PAD_ID),
         )
+        model.build(None)
         print(f"\n== {label} ==")
+        # what shapes the run: a checkpoint of other settings is refused by name (more
+        # epochs than the checkpoint's train on)
+        settings = {
+            **{k: v for k, v in cfg.items() if k != "epochs"},
+            "seed": args.seed,
+            "data": str(args.data),
+            "pairs": len(pairs),
+            "train_pairs": n_train,
+            "vocabularies": [len(src_vocab), len(tgt_vocab)],
+            "model": {k: v for k, v in model.get_config().items() if k != "name"},
+        }
+        callbacks, history = [], []
+        if checkpoints is not None:
+            folder = checkpoints / ("attention" if attention else "no_attention")
+            history = resume(model, folder, settings, "translate_attention")
+            if history:
+                print(f"Resuming from {folder}: {len(history)} epoch(s) done")
+            callbacks = [EpochCheckpoint(folder, settings, history)]
         start = time.perf_counter()
-        history = model.fit(
+        fit = model.fit(
             [tr.source[:n_train], tr.target_in[:n_train]],
             tr.target_out[:n_train],
             validation_data=([va.source, va.target_in], va.target_out),
             epochs=cfg["epochs"],
+            initial_epoch=min(len(history), cfg["epochs"]),
             batch_size=cfg["batch_size"],
             verbose=verbose,
+            callbacks=callbacks,
         )
-        train_time = time.perf_counter() - start
+        if callbacks:  # the epochs of this process and of the earlier ones
+            history = callbacks[0].history
+            train_time = sum(row["seconds"] for row in history)
+            val_loss, epochs = history[-1]["val_loss"], len(history)
+        else:
+            train_time = time.perf_counter() - start
+            val_loss, epochs = fit.history["val_loss"][-1], cfg["epochs"]
         greedy, _ = decode_all(model, te.source[:n_test], tgt_vocab, 1, max_len + 1)
         start = time.perf_counter()
         beam, aligns = decode_all(
@@ -191,9 +243,9 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
                 "model": label,
                 "parameters": model.count_params(),
                 "train_pairs": n_train,
-                "epochs": cfg["epochs"],
+                "epochs": epochs,
                 "train_s": round(train_time, 1),
-                "val_loss": round(float(history.history["val_loss"][-1]), 4),
+                "val_loss": round(float(val_loss), 4),
                 "test_pairs": n_test,
                 "bleu_greedy": round(bleu(greedy, test_refs), 2),
                 f"bleu_beam{cfg['beam_width']}": round(bleu(beam, test_refs), 2),
@@ -207,7 +259,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
                 out_tokens = beam[i].split() + ["</s>"]
                 weights = aligns[i][: len(out_tokens), : len(test_src_tokens[i])]
                 heatmap(
-                    RESULTS / f"translate_attention_{name}_heatmap_{i}.png",
+                    out / f"translate_attention_{name}_heatmap_{i}.png",
                     test_src_tokens[i],
                     out_tokens[: len(weights)],
                     weights,
@@ -216,13 +268,13 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     table = pd.DataFrame(rows)
     print()
     print(table.to_string(index=False))
-    table.to_csv(RESULTS / f"translate_attention_{name}.csv", index=False)
+    table.to_csv(out / f"translate_attention_{name}.csv", index=False)
     header = (
         f"# Translation en->fr software messages ({name} configuration)\n\n"
         f"Config: {cfg}. BLEU: sacrebleu corpus BLEU, tokenize='none' over rnnkit's "
         f"message tokenization, on {n_test} test pairs of at most {max_len} tokens.\n\n"
     )
-    (RESULTS / f"translate_attention_{name}.md").write_text(
+    (out / f"translate_attention_{name}.md").write_text(
         header + table.to_markdown(index=False) + "\n"
     )
     return table

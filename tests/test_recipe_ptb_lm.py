@@ -3,28 +3,13 @@ the results file they name, and the errors of bad values (before any data is rea
 
 from __future__ import annotations
 
-import importlib.util
-import os
-from pathlib import Path
-
 import pytest
-
-RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "ptb_lm.py"
+from recipe_helpers import load_recipe
 
 
 @pytest.fixture(scope="module")
 def ptb_lm():
-    spec = importlib.util.spec_from_file_location("ptb_lm_recipe", RECIPE)
-    module = importlib.util.module_from_spec(spec)
-    before = os.environ.get("RNNKIT_QUIET")
-    spec.loader.exec_module(module)
-    # the recipe asks for quiet in its own process's environment: the processes this
-    # test process starts later must not inherit it
-    if before is None:
-        os.environ.pop("RNNKIT_QUIET", None)
-    else:
-        os.environ["RNNKIT_QUIET"] = before
-    return module
+    return load_recipe("ptb_lm")
 
 
 def test_results_file_names_the_overridden_settings(ptb_lm):

@@ -7,7 +7,12 @@ Layout of a checkpoint directory: ``state.json`` and ``ckpt-<global step>/`` wit
 ``model.weights.h5``, ``optimizer.npz`` and ``state.npz`` (NumPy archives, no pickle). The
 folder is complete before ``state.json`` is replaced (``os.replace``), so a kill at any
 moment leaves the previous or the new checkpoint, both usable. Used by
-:func:`rnnkit.training.pretrain` and :func:`rnnkit.training.tbptt.train_tbptt`.
+:func:`rnnkit.training.pretrain` and :func:`rnnkit.training.tbptt.train_tbptt`, and through
+:class:`EpochCheckpoint` and :func:`resume` by any ``fit`` (the translation recipe).
+
+A checkpoint of :func:`resume` carries the caller's ``settings`` (a JSON dict: schedule,
+data identity, the model's config): resuming with other settings is a ValueError that
+names the ones that differ, never a silent mix of two runs.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,7 +28,22 @@ from typing import Any
 import keras
 import numpy as np
 
-__all__ = ["STATE_FILE", "extra_state", "load_state", "numpy_value", "restore", "save", "sync"]
+from rnnkit.atomic import atomic_path
+
+__all__ = [
+    "STATE_FILE",
+    "EpochCheckpoint",
+    "check_settings",
+    "extra_state",
+    "load_state",
+    "numpy_value",
+    "plain",
+    "restore",
+    "resume",
+    "save",
+    "sync",
+    "write_json",
+]
 
 #: the file that names the complete checkpoint (written last)
 STATE_FILE = "state.json"
@@ -85,14 +106,20 @@ def save(
         "metrics_saved": with_metrics,
         **extra,
     }
-    with open(directory / (STATE_FILE + ".tmp"), "w") as f:
-        json.dump(state, f, indent=1)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(directory / (STATE_FILE + ".tmp"), directory / STATE_FILE)
+    write_json(directory / STATE_FILE, state)
     for old in directory.glob("ckpt-*"):
         if old.name != folder.name:
             shutil.rmtree(old, ignore_errors=True)
+
+
+def write_json(path: str | os.PathLike, value: Any) -> None:
+    """Writes ``value`` as JSON to ``path`` whole or not at all (:func:`rnnkit.atomic.atomic_path`:
+    a temporary sibling, flushed to disk, then renamed; a kill leaves the old file or the
+    new one)."""
+    with atomic_path(path, replace=True) as tmp, open(tmp, "w", encoding="utf-8") as f:
+        json.dump(value, f, indent=1)
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def load_state(checkpoint_dir: str | os.PathLike) -> dict | None:
@@ -152,3 +179,137 @@ def restore(model: keras.Model, directory: Path, state: dict) -> Callable[[], No
         _assign_all(list(model.metrics_variables), metric_values, "metric", folder)
 
     return restore_metrics
+
+
+def plain(value: Any) -> Any:
+    """``value`` as JSON gives it back (tuples as lists, other objects as text): the form
+    settings are stored and compared in."""
+    return json.loads(json.dumps(value, default=str))
+
+
+def check_settings(directory: Path, state: Any, settings: dict, what: str) -> dict:
+    """``state`` (of ``directory``'s ``state.json``) when it is a checkpoint of ``what``
+    made with ``settings``; else a ValueError: not such a checkpoint, or the settings that
+    differ, by name (a ``"model"`` setting, a model's config, is named as a whole).
+
+    Args:
+        directory: the checkpoint folder (for the messages).
+        state: its parsed ``state.json``, None when unreadable.
+        settings: this run's settings (compared after a JSON round trip).
+        what: the writer's name, e.g. ``"train_tbptt"``.
+
+    Returns:
+        ``state``.
+
+    Example:
+
+    >>> check_settings(Path("c"), {"settings": {"lr": 1}, "history": []}, {"lr": 1}, "x")
+    {'settings': {'lr': 1}, 'history': []}
+    """
+    if not isinstance(state, dict) or "settings" not in state or "history" not in state:
+        raise ValueError(
+            f"{directory / STATE_FILE} is not a {what} checkpoint; remove the folder or pass "
+            "another checkpoint."
+        )
+    saved, now = state["settings"], plain(settings)
+    differ = sorted(k for k in now.keys() | saved.keys() if now.get(k) != saved.get(k))
+    if differ:
+        detail = [
+            f"{k}: checkpoint {saved.get(k)!r}, now {now.get(k)!r}" for k in differ if k != "model"
+        ]
+        if "model" in differ:
+            detail.append("the model's config")
+        raise ValueError(
+            f"The checkpoint in {directory} was made with other settings ({'; '.join(detail)}). "
+            "Use the same settings to resume, or another checkpoint folder."
+        )
+    return state
+
+
+def resume(
+    model: keras.Model, checkpoint_dir: str | os.PathLike, settings: dict, what: str
+) -> list[dict]:
+    """Loads the checkpoint in ``checkpoint_dir``, if there is one, into ``model``.
+
+    Args:
+        model: the compiled and built model (the same architecture as the checkpoint's).
+        checkpoint_dir: a folder written by :func:`save` with ``{"settings": ...}`` (by
+            :class:`EpochCheckpoint`, or :func:`rnnkit.training.tbptt.train_tbptt`); a
+            missing folder or one without ``state.json`` is a fresh start.
+        settings: this run's settings; they must equal the checkpoint's
+            (:func:`check_settings`).
+        what: the writer's name, for the messages.
+
+    Returns:
+        The checkpoint's history, one dict per finished epoch (``[]`` for a fresh start):
+        ``fit(..., initial_epoch=len(history))`` goes on after them.
+
+    Raises:
+        ValueError: the folder holds something else, or a checkpoint of other settings.
+
+    Example:
+
+    >>> history = resume(model, "runs/x", settings, "my recipe")  # doctest: +SKIP
+    >>> model.fit(x, y, epochs=10, initial_epoch=len(history),
+    ...           callbacks=[EpochCheckpoint("runs/x", settings, history)])  # doctest: +SKIP
+    """
+    folder = Path(checkpoint_dir)
+    if not (folder / STATE_FILE).exists():
+        return []
+    if not model.built:
+        raise ValueError(f"Build the model before resuming it from {folder}.")
+    try:
+        state = load_state(folder)
+    except (OSError, ValueError):  # unreadable, or not JSON
+        state = None
+    state = check_settings(folder, state, settings, what)
+    restore(model, folder, state)
+    return list(state["history"])
+
+
+class EpochCheckpoint(keras.callbacks.Callback):
+    """Checkpoints the model after every epoch of ``fit`` (:func:`save`, with ``settings``
+    and one history row per epoch: the epoch's logs and its seconds), so that
+    :func:`resume` and ``fit(initial_epoch=len(history))`` go on after a kill from the
+    last finished epoch.
+
+    Unlike ``keras.callbacks.BackupAndRestore`` it stores the settings (a checkpoint of
+    other settings is refused by name) and the per-epoch history of the earlier processes.
+    The order of a shuffled ``fit``'s later epochs is drawn anew in the resumed process.
+
+    Args:
+        checkpoint_dir: the folder (created).
+        settings: what shapes the run, JSON-serializable (schedule, data identity, the
+            model's config).
+        history: the rows :func:`resume` returned (the new epochs are appended).
+
+    Example:
+
+    >>> callback = EpochCheckpoint("runs/x", {"learning_rate": 1e-3})  # doctest: +SKIP
+    """
+
+    def __init__(
+        self, checkpoint_dir: str | os.PathLike, settings: dict, history: list | None = None
+    ) -> None:
+        super().__init__()
+        self.checkpoint_dir = Path(checkpoint_dir)
+        self.settings = plain(settings)
+        self.history = list(history or [])
+        self._start = time.perf_counter()
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        row = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()}}
+        row["seconds"] = time.perf_counter() - self._start
+        self.history.append(row)
+        save(
+            self.model,
+            self.checkpoint_dir,
+            epoch + 1,
+            0,
+            self.history,
+            {"settings": self.settings},
+            with_metrics=False,
+        )

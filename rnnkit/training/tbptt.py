@@ -15,7 +15,6 @@ last finished epoch, so a kill loses at most the epoch in progress.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
@@ -143,18 +142,20 @@ def train_tbptt(
     optimizer = OPTIMIZERS[optimizer](learning_rate=learning_rate, global_clipnorm=clip_norm)
     model.compile(optimizer=optimizer, loss=SequenceCrossentropy(), jit_compile=jit_compile)
     history: list[EpochRecord] = []
-    settings = {
-        "learning_rate": float(learning_rate),
-        "decay": float(decay),
-        "decay_after": int(decay_after),
-        "clip_norm": None if clip_norm is None else float(clip_norm),
-        "unroll": int(unroll),
-        "batch_size": int(batch),
-        "windows": int(windows),
-        "train_tokens": len(train_ids),
-        "optimizer": type(optimizer).__name__,
-        "model": _plain({k: v for k, v in model.get_config().items() if k != "name"}),
-    }
+    settings = checkpoint.plain(
+        {
+            "learning_rate": float(learning_rate),
+            "decay": float(decay),
+            "decay_after": int(decay_after),
+            "clip_norm": None if clip_norm is None else float(clip_norm),
+            "unroll": int(unroll),
+            "batch_size": int(batch),
+            "windows": int(windows),
+            "train_tokens": len(train_ids),
+            "optimizer": type(optimizer).__name__,
+            "model": {k: v for k, v in model.get_config().items() if k != "name"},
+        }
+    )
     folder = None if checkpoint_dir is None else Path(checkpoint_dir)
     if folder is not None and (folder / checkpoint.STATE_FILE).exists():
         history = _resume(folder, settings, model)
@@ -192,40 +193,11 @@ def train_tbptt(
     return history
 
 
-def _plain(value: Any) -> Any:
-    """``value`` as JSON would give it back (tuples as lists), for comparing settings."""
-    return json.loads(json.dumps(value, default=str))
-
-
 def _resume(folder: Path, settings: dict, model: Any) -> list[EpochRecord]:
     """Loads the checkpoint in ``folder`` into ``model`` and its optimizer; its history."""
-    try:
-        state = checkpoint.load_state(folder)
-    except (OSError, ValueError):  # unreadable, or not JSON
-        state = None
-    if not isinstance(state, dict) or "settings" not in state or "history" not in state:
-        raise ValueError(
-            f"{folder / checkpoint.STATE_FILE} is not a train_tbptt checkpoint; remove the "
-            "folder or pass another checkpoint."
-        )
-    saved = state["settings"]
-    differ = sorted(k for k in settings.keys() | saved.keys() if settings.get(k) != saved.get(k))
-    if differ:
-        detail = [
-            f"{k}: checkpoint {saved.get(k)!r}, now {settings.get(k)!r}"
-            for k in differ
-            if k != "model"
-        ]
-        if "model" in differ:
-            detail.append("the model's config")
-        raise ValueError(
-            f"The checkpoint in {folder} was made with other settings ({'; '.join(detail)}). "
-            "Use the same settings to resume, or another checkpoint folder."
-        )
     if not model.built:
         model.build((model.batch_size, None))
-    checkpoint.restore(model, folder, state)
-    return [EpochRecord(**row) for row in state["history"]]
+    return [EpochRecord(**row) for row in checkpoint.resume(model, folder, settings, "train_tbptt")]
 
 
 def history_table(history: list[EpochRecord]) -> str:

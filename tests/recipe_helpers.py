@@ -1,0 +1,27 @@
+"""Helpers shared by the recipe tests (imported as a module beside them)."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+from types import ModuleType
+
+RECIPES = Path(__file__).resolve().parents[1] / "recipes"
+
+
+def load_recipe(name: str) -> ModuleType:
+    """``recipes/<name>.py`` as a module of this process. A recipe asks for quiet in its
+    own process's environment (``RNNKIT_QUIET``) when it is imported: that setting is
+    restored, so that the processes this test process starts later do not inherit it."""
+    spec = importlib.util.spec_from_file_location(f"{name}_recipe", RECIPES / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    before = os.environ.get("RNNKIT_QUIET")
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        if before is None:
+            os.environ.pop("RNNKIT_QUIET", None)
+        else:
+            os.environ["RNNKIT_QUIET"] = before
+    return module
