@@ -16,6 +16,11 @@ in each model's predictions. Training early-stops on a validation part of the tr
 sentences. The table is printed and saved as CSV and Markdown under
 ``recipes/results/``.
 
+Every finished run (split, seed, model) is recorded as it ends (``--checkpoint``, default
+``runs/tagging_ner/<results name>/`` in this checkout): after a kill, the same command
+goes on with the runs still to do; ``--seeds`` may grow, other settings than the
+recorded ones are refused by name.
+
 Usage::
 
     python recipes/tagging_ner.py --quick        # small CPU run (minutes)
@@ -25,6 +30,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import time
 from pathlib import Path
@@ -38,8 +44,13 @@ from seqeval.metrics import f1_score, precision_score, recall_score
 
 from rnnkit.data.ner import bio_violations, load_bio
 from rnnkit.sklearn import RNNSequenceTagger
+from rnnkit.training.checkpoint import STATE_FILE, check_settings, load_state, write_json
 
 RESULTS = Path(__file__).parent / "results"
+#: this checkout (the default run record goes under its git-ignored ``runs/``)
+REPO = Path(__file__).resolve().parents[1]
+#: the arguments that do not change a run's result (``seeds`` only adds runs)
+NOT_SETTINGS = ("verbose", "out", "checkpoint", "no_checkpoint", "seeds")
 
 
 def splits(n: int, test_fraction: float, folds: int | None):
@@ -68,6 +79,27 @@ def make_tagger(kind: str, args, seed: int) -> RNNSequenceTagger:
     return RNNSequenceTagger(chars="cnn" if args.chars else None, **params)
 
 
+def data_digest(sentences) -> str:
+    """A SHA-256 of the sentences' tokens and tags (a run record names its data)."""
+    digest = hashlib.sha256()
+    for s in sentences:
+        digest.update("\x1f".join(s.tokens).encode() + b"\x1e")
+        digest.update("\x1f".join(s.tags).encode() + b"\x1d")
+    return digest.hexdigest()
+
+
+def finished_runs(folder: Path | None, settings: dict) -> list[dict]:
+    """The rows of the runs recorded in ``folder`` (none without one); a record of other
+    settings is a ValueError naming them."""
+    if folder is None or not (folder / STATE_FILE).exists():
+        return []
+    try:
+        state = load_state(folder)
+    except (OSError, ValueError):  # unreadable, or not JSON
+        state = None
+    return list(check_settings(folder, state, settings, "tagging_ner")["history"])
+
+
 def main(argv=None) -> pd.DataFrame:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", default=None, help="BIO file (default: the shared tweets)")
@@ -85,13 +117,38 @@ def main(argv=None) -> pd.DataFrame:
     parser.add_argument("--no-chars", dest="chars", action="store_false")
     parser.add_argument("--verbose", type=int, default=2)
     parser.add_argument("--out", default=str(RESULTS))
+    parser.add_argument(
+        "--checkpoint",
+        default=None,
+        help="folder of the record of finished runs (default: runs/tagging_ner/<results "
+        "name>/ in this checkout); the same command goes on with the runs still to do",
+    )
+    parser.add_argument(
+        "--no-checkpoint", action="store_true", help="run everything, record nothing"
+    )
     args = parser.parse_args(argv)
+    if args.seeds <= 0:
+        parser.error(f"--seeds must be a positive integer, got {args.seeds}")
+    if args.folds is not None and args.folds < 2:
+        parser.error(f"--folds must be 2 or more, got {args.folds}")
+    if not 0 < args.test_fraction < 1:
+        parser.error(f"--test-fraction must be between 0 and 1, got {args.test_fraction}")
     sentences = load_bio(args.data)
     if args.quick:
         sentences = [sentences[i] for i in np.random.default_rng(1).permutation(len(sentences))]
         sentences = sentences[:800]
         args.seeds, args.epochs = min(args.seeds, 2), min(args.epochs, 20)
         args.embedding_dim, args.units = 32, 32
+    stem = "tagging_ner_quick" if args.quick else "tagging_ner"
+    folder = None
+    if not args.no_checkpoint:
+        folder = Path(args.checkpoint or REPO / "runs" / "tagging_ner" / stem)
+    settings = {k: v for k, v in vars(args).items() if k not in NOT_SETTINGS}
+    settings.update(data=data_digest(sentences), sentences=len(sentences))
+    done = {(r["split"], r["seed"], r["model"]): r for r in finished_runs(folder, settings)}
+    if done:
+        print(f"Resuming from {folder}: {len(done)} run(s) done")
+    record = list(done.values())
     rows = []
     for split_name, train_idx, test_idx in splits(len(sentences), args.test_fraction, args.folds):
         train_s = [sentences[i] for i in train_idx]
@@ -99,6 +156,9 @@ def main(argv=None) -> pd.DataFrame:
         gold = [s.tags for s in test_s]
         for seed in range(args.seeds):
             for kind in ("softmax", "crf-chars" if args.chars else "crf"):
+                if (split_name, seed, kind) in done:
+                    rows.append(done[(split_name, seed, kind)])
+                    continue
                 start = time.perf_counter()
                 print(f"== {split_name} seed {seed} {kind} ({len(train_s)} train sentences)")
                 tagger = make_tagger(kind, args, seed)
@@ -117,6 +177,10 @@ def main(argv=None) -> pd.DataFrame:
                     }
                 )
                 print(pd.DataFrame(rows[-1:]).to_string(index=False, float_format="%.4f"))
+                if folder is not None:
+                    record.append(rows[-1])
+                    folder.mkdir(parents=True, exist_ok=True)
+                    write_json(folder / STATE_FILE, {"settings": settings, "history": record})
     table = pd.DataFrame(rows)
     summary = (
         table.groupby("model", sort=False)
@@ -135,7 +199,6 @@ def main(argv=None) -> pd.DataFrame:
     print(summary.to_string(index=False, float_format="%.4f"))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    stem = "tagging_ner_quick" if args.quick else "tagging_ner"
     table.to_csv(out / f"{stem}.csv", index=False)
     with open(out / f"{stem}.md", "w", encoding="utf-8") as f:
         f.write(
