@@ -43,7 +43,8 @@ import keras
 import numpy as np
 import torch
 from timing import median_seconds
-from torchcrf import CRF as TorchCRF
+
+from rnnkit.extras import require
 
 from rnnkit.ops import crf_decode, crf_log_likelihood, transition_constraints
 from rnnkit.ops.crf import CONSTRAINT_PENALTY
@@ -159,7 +160,9 @@ def bench(
     lengths[0] = steps
     mask = np.arange(steps)[None] < lengths[:, None]
     torch.manual_seed(0)
-    ref = TorchCRF(num_tags, batch_first=True)
+    # the reference is the bench extra (pytorch-crf): needed to time, not for --help
+    torchcrf = require("torchcrf", "benchmarks/crf.py (its reference, pytorch-crf)")
+    ref = torchcrf.CRF(num_tags, batch_first=True)
     weights = [
         ref.transitions.detach().numpy().copy(),
         ref.start_transitions.detach().numpy().copy(),

@@ -6,7 +6,8 @@ clear error naming the extra when one is missing.
 - ``plot``: matplotlib (the training curves PNG of ``rnnkit train``, the DeepMoji
   attention heatmap of ``rnnkit bench`` and :mod:`rnnkit.recipes.deepmoji_attention`,
   the recipes' plots);
-- ``recipes``: sacrebleu and matplotlib (the recipes under ``recipes/``).
+- ``recipes``: sacrebleu and matplotlib (the recipes under ``recipes/``);
+- ``bench``: pytorch-crf (module ``torchcrf``), the reference of ``benchmarks/crf.py``.
 
 Everything else (Keras, TensorFlow for tf.data and export, scikit-learn, seqeval, which the
 tagger's early stopping scores with) is a core dependency.
@@ -27,6 +28,7 @@ EXTRAS = {
     "httpx": "serve",
     "matplotlib": "plot",
     "sacrebleu": "recipes",
+    "torchcrf": "bench",
 }
 
 

@@ -93,9 +93,7 @@ def test_benchmark_without_a_pretrained_model_says_what_to_run(tmp_path, monkeyp
         deepmoji_benchmark.main(["--quick", "--datasets", "SS-Nowhere"])
 
 
-def test_another_cell_has_its_own_folder_and_must_match_the_pretrained_model(
-    tmp_path, monkeypatch
-):
+def test_another_cell_has_its_own_folder_and_must_match_the_pretrained_model(tmp_path, monkeypatch):
     """``--cell mingru``: the workflows look in ``runs/deepmoji/<config>-mingru``; the
     benchmark fine-tunes a MinGRU backbone (the models trained from scratch too) and says
     so in its table; a pretrained model of another cell is a clear error."""
@@ -128,8 +126,18 @@ def test_another_cell_has_its_own_folder_and_must_match_the_pretrained_model(
             ["--quick", "--cell", "mingru", "--pretrained", "runs/deepmoji/quick"]
         )
     result = deepmoji_benchmark.run(
-        ["--quick", "--cell", "mingru", "--methods", "new", "chain_thaw", "--seeds", "0",
-         "--save-model", "saved"]  # fmt: skip
+        [
+            "--quick",
+            "--cell",
+            "mingru",
+            "--methods",
+            "new",
+            "chain_thaw",
+            "--seeds",
+            "0",
+            "--save-model",
+            "saved",
+        ]  # fmt: skip
     )
     assert [(r["method"], r["cell"]) for r in result["rows"]] == [
         ("new", "mingru"),
@@ -138,3 +146,61 @@ def test_another_cell_has_its_own_folder_and_must_match_the_pretrained_model(
     assert "backbone cell mingru" in result["tables"][1].read_text()
     model = keras.models.load_model("saved/finetuned.keras", safe_mode=True)
     assert any(isinstance(layer, MinGRU) for layer in model._flatten_layers())
+
+
+def test_a_killed_benchmark_goes_on_with_the_runs_still_to_do(tmp_path, monkeypatch, capsys):
+    """Every finished (data set, method, seed) run is recorded beside the pretrained
+    model: after a kill the same command runs only what was left (the shown chain-thaw
+    model kept with the record), more methods add runs, and a model pretrained again
+    sets the old record aside."""
+    import json
+
+    import keras
+
+    from rnnkit.models.deepmoji import SPECIAL_TOKENS
+    from rnnkit.models.deepmoji.transfer import build, get_config, save_pretrained
+
+    monkeypatch.chdir(tmp_path)
+    words = [*SPECIAL_TOKENS, "i", "love", "this", "worst", "day", "good", "bad"]
+    vocab = {w: i for i, w in enumerate(words)}
+    config = get_config("quick")
+    pretrained = Path("runs/deepmoji/quick")
+    save_pretrained(build(config, len(vocab), 3), vocab, config, pretrained, {})
+    common = ["--quick", "--seeds", "0", "--save-model", "saved", "--out", "out"]
+    first = deepmoji_benchmark.run([*common, "--methods", "new"])
+    record = pretrained / "bench-record" / "state.json"
+    assert [r["method"] for r in json.loads(record.read_text())["history"]] == ["new"]
+
+    real, ran = deepmoji_benchmark._run_one, []
+
+    def killed_before_the_second(task):
+        ran.append(task["method"])
+        if len(ran) == 2:
+            raise KeyboardInterrupt
+        return real(task)
+
+    monkeypatch.setattr(deepmoji_benchmark, "_run_one", killed_before_the_second)
+    three = ["--methods", "new", "chain_thaw", "last"]
+    with pytest.raises(KeyboardInterrupt):
+        deepmoji_benchmark.run([*common, *three])
+    assert ran == ["chain_thaw", "last"]  # "new" was not run again
+    monkeypatch.setattr(deepmoji_benchmark, "_run_one", real)
+    capsys.readouterr()
+    result = deepmoji_benchmark.run([*common, *three])
+    assert "Resuming from runs/deepmoji/quick/bench-record: 2 of 3 run(s) done" in (
+        capsys.readouterr().out
+    )
+    assert [r["method"] for r in result["rows"]] == ["new", "chain_thaw", "last"]
+    assert result["rows"][0]["mean"] == pytest.approx(first["rows"][0]["mean"])
+    assert len(json.loads(record.read_text())["history"]) == 3
+    # the shown chain-thaw model came from the earlier process's record
+    keras.models.load_model("saved/finetuned.keras", safe_mode=True)
+    assert result["attention"]
+
+    save_pretrained(build(config, len(vocab), 3), vocab, config, pretrained, {"again": 1})
+    capsys.readouterr()
+    deepmoji_benchmark.run([*common, "--methods", "new"])
+    out = capsys.readouterr().out
+    assert "a record of another pretrained model or configuration, moved to" in out
+    assert "Resuming" not in out
+    assert len(list(pretrained.glob("bench-record-old-*"))) == 1

@@ -17,6 +17,13 @@ folder), with an attention view (PNG + text, :mod:`rnnkit.recipes.deepmoji_atten
 a few test texts of the first chain-thaw model and, per text, the top word's weight over
 the uniform weight (1 / number of words). ``--jobs N`` fine-tunes N (method, seed) runs at
 a time in separate processes; every run is seeded, so the scores do not depend on N.
+
+Every finished run is recorded as it ends, in ``bench-record/`` beside the pretrained
+model (with the first chain-thaw model, shown in the attention view): after a kill, the
+same command goes on with the runs still to do, and a command asking for more data sets,
+methods or seeds runs only the new ones. A record of another pretrained model (the folder
+was pretrained again) is set aside; ``--no-checkpoint`` runs everything and records
+nothing.
 """
 
 from __future__ import annotations
@@ -25,15 +32,17 @@ import argparse
 import csv
 import dataclasses
 import datetime
+import hashlib
 import json
 import multiprocessing
 import os
 import platform
+import shutil
 import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
@@ -69,12 +78,17 @@ from rnnkit.recipes._deepmoji import (
 from rnnkit.recipes.deepmoji_attention import as_text, attention_table, save_heatmap
 from rnnkit.sklearn.base import framework_logs
 from rnnkit.training import finetune
+from rnnkit.training.checkpoint import STATE_FILE, load_state, write_json
 
 __all__ = ["METHODS", "best_threshold", "evaluate", "main", "run", "write_tables"]
 
 METHODS = ("new", "last", "full", "chain_thaw")
 ATTENTION_TEXTS = 4  # texts shown in the attention view: the first test texts ...
 ATTENTION_MIN_WORDS = 8  # ... with at least this many words (a readable heatmap row)
+#: the folder, beside the pretrained model, of the record of finished runs
+RECORD = "bench-record"
+#: the files of a fine-tuned model saved by a run (``--save-model``)
+SAVED_FILES = ("finetuned.keras", "vocabulary.json")
 
 
 def best_threshold(y_val: np.ndarray, p_val: np.ndarray) -> float:
@@ -259,6 +273,62 @@ def _run_one(task: dict) -> dict:
     return {**task, "score": score, "val_score": val_score, "seconds": time.time() - t0}
 
 
+def _digest(folder: Path) -> str:
+    """A SHA-256 of a pretrained model's files (a record names the model it is for)."""
+    digest = hashlib.sha256()
+    for name in ("pretrained.keras", "vocabulary.json", "pretrain.json"):
+        with open(folder / name, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+class _Record:
+    """The finished runs of a benchmark of one pretrained model, kept in
+    ``<pretrained>/bench-record/state.json`` (written whole after every run, so a kill
+    loses only the runs in progress)."""
+
+    def __init__(self, folder: Path, settings: dict, history: list[dict]) -> None:
+        self.folder, self.settings = folder, settings
+        self.runs = {self.key(r): r for r in history}
+
+    @staticmethod
+    def key(task: dict) -> tuple:
+        return task["dataset"], task["method"], task["seed"]
+
+    def done(self, task: dict) -> dict | None:
+        """The recorded result of ``task``; None when it is still to do (a recorded run
+        that saved the shown model counts only while that model is there)."""
+        r = self.runs.get(self.key(task))
+        model_there = not task["save_to"] or (Path(task["save_to"]) / SAVED_FILES[0]).exists()
+        if r is None or not model_there:
+            return None
+        return {**r, "save_to": task["save_to"]}
+
+    def add(self, result: dict) -> None:
+        self.runs[self.key(result)] = result
+        state = {"settings": self.settings, "history": list(self.runs.values())}
+        write_json(self.folder / STATE_FILE, state)
+
+
+def _open_record(pretrained: Path, config: Config) -> _Record:
+    """The record of ``pretrained``'s finished runs; one of another pretrained model (the
+    folder was pretrained again) or configuration is moved aside, with a line saying so."""
+    folder = pretrained / RECORD
+    settings = {"pretrained": _digest(pretrained), "config": config.name, "cell": config.cell}
+    try:
+        state = load_state(folder)
+    except (OSError, ValueError):  # unreadable, or not JSON
+        state = {}
+    if state is not None and (not isinstance(state, dict) or state.get("settings") != settings):
+        old = folder.with_name(f"{RECORD}-old-{time.strftime('%Y%m%d-%H%M%S')}")
+        os.replace(folder, old)
+        print(f"{folder}: a record of another pretrained model or configuration, moved to {old}")
+        state = None
+    folder.mkdir(parents=True, exist_ok=True)
+    return _Record(folder, settings, [] if state is None else state["history"])
+
+
 def run(
     argv: Sequence[str] | None = None,
     *,
@@ -296,6 +366,12 @@ def run(
         help="folder to save the first chain-thaw model in (finetuned.keras, its "
         "vocabulary.json and finetuned.json), e.g. for export",
     )
+    parser.add_argument(
+        "--no-checkpoint",
+        action="store_true",
+        help=f"run everything, record nothing (default: finished runs are recorded in "
+        f"{RECORD}/ beside the pretrained model, and the same command goes on after a kill)",
+    )
     args = parser.parse_args(argv)
     config = chosen_config(args)
     unknown = sorted(set(args.datasets or ()) - set(DEEPMOJI_BENCHMARKS))
@@ -326,7 +402,11 @@ def _benchmark(args: argparse.Namespace, config: Config, folder: Path) -> dict[s
     out_dir = Path(args.out)
 
     scratch = tempfile.TemporaryDirectory(prefix="deepmoji_benchmark_")
-    showcase_dir = Path(args.save_model) if args.save_model else Path(scratch.name)
+    record = None if args.no_checkpoint else _open_record(folder, config)
+    if record is not None:
+        showcase_dir = record.folder / "showcase"
+    else:
+        showcase_dir = Path(args.save_model) if args.save_model else Path(scratch.name)
     tasks, showcase_name = [], None
     for name in datasets:
         for method in args.methods:
@@ -356,16 +436,34 @@ def _benchmark(args: argparse.Namespace, config: Config, folder: Path) -> dict[s
         )
         results.append(r)
 
+    if record is not None:
+        finished = [t for t in tasks if record.done(t)]
+        if finished:
+            print(f"Resuming from {record.folder}: {len(finished)} of {len(tasks)} run(s) done")
+        results.extend(record.done(t) for t in finished)
+        tasks = [t for t in tasks if not record.done(t)]
+
+    def finish(r: dict) -> None:
+        report(r)
+        if record is not None:
+            record.add(r)
+
     if args.jobs == 1:
         for task in tasks:
-            report(_run_one(task))
-    else:
-        # longest runs first (chain-thaw trains the most), so the workers finish together
+            finish(_run_one(task))
+    elif tasks:
+        # longest runs first (chain-thaw trains the most), so the workers finish together;
+        # each run is reported (and recorded) as soon as it ends
         order = sorted(tasks, key=lambda t: t["method"] != "chain_thaw")
         context = multiprocessing.get_context("spawn")  # TensorFlow is not fork-safe
         with ProcessPoolExecutor(args.jobs, mp_context=context) as pool:
-            for r in pool.map(_run_one, order):
-                report(r)
+            for future in as_completed([pool.submit(_run_one, t) for t in order]):
+                finish(future.result())
+    if record is not None and args.save_model and showcase_name is not None:
+        target = Path(args.save_model)
+        target.mkdir(parents=True, exist_ok=True)
+        for name in SAVED_FILES:
+            shutil.copy2(showcase_dir / name, target / name)
 
     rows = []
     for name in datasets:
@@ -408,8 +506,9 @@ def _benchmark(args: argparse.Namespace, config: Config, folder: Path) -> dict[s
         if args.save_model:
             classes = list(DEEPMOJI_BENCHMARKS[showcase_name][1])
             meta = {"dataset": showcase_name, "classes": classes, "maxlen": config.maxlen}
-            (showcase_dir / "finetuned.json").write_text(json.dumps(meta, indent=1) + "\n")
-            print(f"Saved the chain-thaw {showcase_name} model (seed {seeds[0]}): {showcase_dir}")
+            saved_to = Path(args.save_model)
+            (saved_to / "finetuned.json").write_text(json.dumps(meta, indent=1) + "\n")
+            print(f"Saved the chain-thaw {showcase_name} model (seed {seeds[0]}): {saved_to}")
         test_texts = load_deepmoji_benchmark(showcase_name).split("test")[0]
         tokenizer = DeepMojiTokenizer(extended)
         texts = [t for t in test_texts if len(tokenizer.words(t)) >= ATTENTION_MIN_WORDS]
