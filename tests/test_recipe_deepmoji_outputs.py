@@ -197,6 +197,13 @@ def test_a_killed_benchmark_goes_on_with_the_runs_still_to_do(tmp_path, monkeypa
     keras.models.load_model("saved/finetuned.keras", safe_mode=True)
     assert result["attention"]
 
+    # the same weights saved again (a rerun of the demo) are the same model: record kept
+    same = keras.models.load_model(pretrained / "pretrained.keras", safe_mode=True)
+    save_pretrained(same, vocab, config, pretrained, {"seconds": 5})
+    capsys.readouterr()
+    deepmoji_benchmark.run([*common, "--methods", "new"])
+    assert "1 of 1 run(s) done" in capsys.readouterr().out
+    # a model pretrained again: the old record is set aside
     save_pretrained(build(config, len(vocab), 3), vocab, config, pretrained, {"again": 1})
     capsys.readouterr()
     deepmoji_benchmark.run([*common, "--methods", "new"])

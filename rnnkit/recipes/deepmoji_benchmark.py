@@ -246,6 +246,17 @@ def write_tables(
 _WORKER_CACHE: dict = {}
 
 
+def _load_cached(folder: str | os.PathLike) -> tuple[keras.Model, dict[str, int]]:
+    """:func:`load_pretrained` of ``folder``, kept for the next run of this process (a
+    model saved there again since is loaded anew)."""
+    stat = (Path(folder) / "pretrained.keras").stat()
+    key = (str(folder), stat.st_mtime_ns, stat.st_size)
+    if key not in _WORKER_CACHE:
+        _WORKER_CACHE.clear()
+        _WORKER_CACHE[key] = load_pretrained(Path(folder))
+    return _WORKER_CACHE[key]
+
+
 def _run_one(task: dict) -> dict:
     """One (data set, method, seed) fine-tuning run; used inline and in worker processes
     (TensorFlow's retracing warnings hidden unless ``task["verbose"]``).
@@ -253,11 +264,7 @@ def _run_one(task: dict) -> dict:
     Saves the model (with its vocabulary) to ``task["save_to"]`` when that is given and
     returns the scores without the model (results cross process boundaries as plain data).
     """
-    key = task["pretrained"]
-    if key not in _WORKER_CACHE:
-        _WORKER_CACHE.clear()
-        _WORKER_CACHE[key] = load_pretrained(Path(key))
-    pretrained, vocab = _WORKER_CACHE[key]
+    pretrained, vocab = _load_cached(task["pretrained"])
     config = dataclasses.replace(get_config(task["config"]), cell=task.get("cell", "lstm"))
     t0 = time.time()
     with framework_logs(task["verbose"]):
@@ -274,12 +281,14 @@ def _run_one(task: dict) -> dict:
 
 
 def _digest(folder: Path) -> str:
-    """A SHA-256 of a pretrained model's files (a record names the model it is for)."""
-    digest = hashlib.sha256()
-    for name in ("pretrained.keras", "vocabulary.json", "pretrain.json"):
-        with open(folder / name, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
+    """A SHA-256 of a pretrained model's weights and vocabulary (a record names the model
+    it is for; the same weights saved again, as a rerun of the demo does, are the same
+    model)."""
+    model, vocab = _load_cached(folder)
+    digest = hashlib.sha256(json.dumps(sorted(vocab.items())).encode())
+    for weight in model.get_weights():
+        digest.update(str((weight.shape, weight.dtype.str)).encode())
+        digest.update(np.ascontiguousarray(weight).tobytes())
     return digest.hexdigest()
 
 
