@@ -455,7 +455,8 @@ def test_failed_training_leaves_no_output_and_keeps_an_earlier_model(
     monkeypatch.setattr(tasks, "plot_history", broken_plot)
     with pytest.raises(OSError):
         tasks.train(str(data), str(out), epochs=1, **TINY)
-    assert list(tmp_path.iterdir()) == []  # no output, no temporary folder
+    # no output, no temporary folder; the finished epoch's checkpoint is kept
+    assert [p.name for p in tmp_path.iterdir()] == [".m.checkpoint"]
     # a previous model in --output survives a failed retrain untouched
     import shutil
 
@@ -464,7 +465,50 @@ def test_failed_training_leaves_no_output_and_keeps_an_earlier_model(
     with pytest.raises(OSError):
         tasks.train(str(data), str(out), epochs=1, **TINY)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
-    assert [p.name for p in tmp_path.iterdir()] == ["m"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".m.checkpoint", "m"]
+
+
+def test_a_killed_training_goes_on_from_its_last_epoch(trained, tmp_path, monkeypatch, capsys):
+    """``rnnkit train`` checkpoints every finished epoch beside ``--output``: the same
+    command after a kill trains only the epochs left, reports the whole history, and
+    removes the checkpoint once the model is saved; other data is refused by name."""
+    from rnnkit.training import checkpoint
+
+    _, data, _ = trained
+    out = tmp_path / "m"
+    saved_epochs = []
+    real_end = checkpoint.EpochCheckpoint.on_epoch_end
+
+    def killed_after_epoch_2(self, epoch, logs=None):
+        real_end(self, epoch, logs)
+        saved_epochs.append(epoch + 1)
+        if epoch + 1 == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(checkpoint.EpochCheckpoint, "on_epoch_end", killed_after_epoch_2)
+    with pytest.raises(KeyboardInterrupt):
+        tasks.train(str(data), str(out), epochs=3, **TINY)
+    assert not out.exists() and (tmp_path / ".m.checkpoint" / "state.json").exists()
+    first_losses = [row["loss"] for row in json.loads(
+        (tmp_path / ".m.checkpoint" / "state.json").read_text())["history"]]  # fmt: skip
+
+    result = tasks.train(str(data), str(out), epochs=3, **dict(TINY, verbose=1))
+    assert saved_epochs == [1, 2, 3]  # epochs 1 and 2 were not trained again
+    assert "Resuming from" in capsys.readouterr().out
+    assert len(result["history"]["loss"]) == 3
+    assert result["history"]["loss"][:2] == pytest.approx(first_losses)
+    info = json.loads((out / "textmodel.json").read_text())
+    assert len(info["info"]["history"]["val_loss"]) == 3
+    assert not (tmp_path / ".m.checkpoint").exists()
+
+    # a checkpoint of other data is refused, by name
+    monkeypatch.setattr(checkpoint.EpochCheckpoint, "on_epoch_end", killed_after_epoch_2)
+    saved_epochs.clear()
+    with pytest.raises(KeyboardInterrupt):
+        tasks.train(str(data), str(out), epochs=3, **TINY)
+    other = _write_jsonl(tmp_path / "other.jsonl", _rows(40)[::-1])
+    with pytest.raises(ValueError, match=r"other settings \(data_sha256: checkpoint"):
+        tasks.train(str(other), str(out), epochs=3, **TINY)
 
 
 def test_python_m_rnnkit_errors_have_no_traceback(tmp_path):

@@ -10,9 +10,11 @@ from __future__ import annotations
 import argparse
 import codecs
 import csv
+import hashlib
 import json
 import math
 import os
+import shutil
 import sys
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
@@ -430,6 +432,23 @@ def load_text_model(model_dir: str | os.PathLike) -> Any:
         ) from None
 
 
+def checkpoint_folder(output: str | os.PathLike) -> Path:
+    """Where ``rnnkit train --output OUTPUT`` checkpoints its epochs until the model is
+    saved: the hidden sibling ``.<name>.checkpoint``."""
+    output = Path(output)
+    return output.parent / f".{output.name}.checkpoint"
+
+
+def _digest(parts: Sequence[Sequence[str]]) -> str:
+    """A SHA-256 of lists of strings (the training data a checkpoint was made from)."""
+    digest = hashlib.sha256()
+    for part in parts:
+        for item in part:
+            digest.update(str(item).encode("utf-8", "surrogatepass") + b"\x1f")
+        digest.update(b"\x1e")
+    return digest.hexdigest()
+
+
 def train(
     data: str,
     output: str,
@@ -466,6 +485,11 @@ def train(
     ``training_curves.png`` are written to a temporary sibling of ``output`` that is
     renamed to ``output`` only once complete (an earlier model there is replaced).
 
+    Every finished epoch is checkpointed in the hidden sibling ``.<output name>.checkpoint``
+    (:class:`rnnkit.training.checkpoint.EpochCheckpoint`): after a kill, the same call goes
+    on from the last finished epoch (``epochs`` may grow; other data or settings are a
+    ValueError naming them); the checkpoint is removed once the model is saved.
+
     Returns a dict with the output directory, the history and validation metrics.
     """
     options = dict(locals())
@@ -476,6 +500,7 @@ def train(
 
     from rnnkit.serving.export import TextModel
     from rnnkit.text.pipeline import TextPipeline
+    from rnnkit.training.checkpoint import EpochCheckpoint, resume
 
     read = dict(limit=limit, encoding=encoding, strict=strict, warn=warn)
     texts, labels = read_labelled(data, text_column, label_column, split, **read)
@@ -521,15 +546,28 @@ def train(
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
-    hist = model.fit(
+    out = Path(output)
+    folder = checkpoint_folder(out)
+    # the data's identity is its content (the file may move), the rest as given
+    settings = {k: v for k, v in options.items() if k not in ("data", "output", "epochs")}
+    settings["data_sha256"] = _digest([texts, labels, vtexts, vlabels])
+    done = resume(model, folder, settings, "rnnkit train")
+    if done and verbose:
+        print(f"Resuming from {folder}: {len(done)} epoch(s) done")
+    callback = EpochCheckpoint(folder, settings, done)
+    model.fit(
         x,
         y,
         validation_data=(vx, vy) if len(vx) else None,
         epochs=epochs,
+        initial_epoch=min(len(done), epochs),
         batch_size=batch_size,
         verbose=verbose,
-    ).history
-    history = {k: [float(v) for v in vals] for k, vals in hist.items()}
+        callbacks=[callback],
+    )
+    rows = callback.history[:epochs]
+    keys = [k for k in rows[0] if k not in ("epoch", "seconds")] if rows else []
+    history = {k: [float(row[k]) for row in rows] for k in keys}
     tm = TextModel(model, pipe, classes, "classifier")
     metrics = {}
     if len(vtexts):
@@ -555,7 +593,6 @@ def train(
         "history": history,
         "validation": metrics,
     }
-    out = Path(output)
     plot: str | None = str(out / "training_curves.png")
     with atomic_path(out, directory=True, replace=True) as tmp:
         tm.save(tmp)
@@ -566,6 +603,7 @@ def train(
 
             warn("train", f"{err} The curves were not saved.")
             plot = None
+    shutil.rmtree(folder, ignore_errors=True)  # the model is saved: nothing left to resume
     return {"output": str(out), "history": history, "validation": metrics, "plot": plot}
 
 

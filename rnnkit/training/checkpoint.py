@@ -221,7 +221,8 @@ def check_settings(directory: Path, state: Any, settings: dict, what: str) -> di
             detail.append("the model's config")
         raise ValueError(
             f"The checkpoint in {directory} was made with other settings ({'; '.join(detail)}). "
-            "Use the same settings to resume, or another checkpoint folder."
+            "Resume with the same settings, or remove that folder (or choose another) to "
+            "start afresh."
         )
     return state
 
