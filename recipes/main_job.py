@@ -21,7 +21,10 @@
    print it, stop the server.
 
 Everything it writes goes under ``--out`` (default ``runs/main_job/``, git-ignored). Each
-step's wall and CPU time (this process and its workers) is printed at the end.
+step's wall and CPU time (this process and its workers) is printed at the end. Killed at
+any moment, the same command goes on: pretraining from its last checkpoint, fine-tuning
+with the runs not yet recorded (a finished job run again reuses both and takes seconds;
+remove ``runs/main_job/`` to start afresh).
 """
 
 from __future__ import annotations
