@@ -52,6 +52,7 @@ import keras
 import numpy as np
 
 from rnnkit.data.ptb import EOS, load_ptb, num_windows
+from rnnkit.recipes._common import add_checkpoint_arguments, checkpoint_dir
 from rnnkit.models.language_model import LanguageModel, generate, perplexity
 from rnnkit.names import CELL_NAMES
 from rnnkit.training.tbptt import OPTIMIZERS, history_rows, history_table, train_tbptt
@@ -133,14 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument("--out", default=str(Path(__file__).parent / "results"))
     parser.add_argument("--save", default=None, help="save the trained model (.keras)")
-    parser.add_argument(
-        "--checkpoint",
-        default=None,
-        help="folder of the per-epoch checkpoint (default: runs/ptb_lm/<results name>/ in "
-        "this checkout); the same command goes on from its last finished epoch",
-    )
-    parser.add_argument(
-        "--no-checkpoint", action="store_true", help="train from scratch, save no checkpoint"
+    add_checkpoint_arguments(
+        parser, "the per-epoch checkpoint", "runs/ptb_lm/<results name>/ in this checkout"
     )
     parser.add_argument("--verbose", type=int, default=1)
     parser.add_argument(
@@ -175,9 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     backend = keras.backend.backend()
     cell = "" if args.cell == "lstm" else f"_{args.cell}"
     name = f"ptb_lm_{args.config}_{backend}{cell}{override_suffix(args.config, config)}"
-    checkpoint = None
-    if not args.no_checkpoint:
-        checkpoint = Path(args.checkpoint or REPO / "runs" / "ptb_lm" / name)
+    checkpoint = checkpoint_dir(args, REPO / "runs" / "ptb_lm" / name)
     data = load_ptb(args.data)
     print(
         f"PTB: vocabulary {data.vocab_size}, tokens train {len(data.train)}, "

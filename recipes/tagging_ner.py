@@ -43,6 +43,7 @@ import pandas as pd
 from seqeval.metrics import f1_score, precision_score, recall_score
 
 from rnnkit.data.ner import bio_violations, load_bio
+from rnnkit.recipes._common import add_checkpoint_arguments, checkpoint_dir
 from rnnkit.sklearn import RNNSequenceTagger
 from rnnkit.training.checkpoint import STATE_FILE, check_settings, load_state, write_json
 
@@ -117,14 +118,8 @@ def main(argv=None) -> pd.DataFrame:
     parser.add_argument("--no-chars", dest="chars", action="store_false")
     parser.add_argument("--verbose", type=int, default=2)
     parser.add_argument("--out", default=str(RESULTS))
-    parser.add_argument(
-        "--checkpoint",
-        default=None,
-        help="folder of the record of finished runs (default: runs/tagging_ner/<results "
-        "name>/ in this checkout); the same command goes on with the runs still to do",
-    )
-    parser.add_argument(
-        "--no-checkpoint", action="store_true", help="run everything, record nothing"
+    add_checkpoint_arguments(
+        parser, "the record of finished runs", "runs/tagging_ner/<results name>/ in this checkout"
     )
     args = parser.parse_args(argv)
     if args.seeds <= 0:
@@ -140,9 +135,7 @@ def main(argv=None) -> pd.DataFrame:
         args.seeds, args.epochs = min(args.seeds, 2), min(args.epochs, 20)
         args.embedding_dim, args.units = 32, 32
     stem = "tagging_ner_quick" if args.quick else "tagging_ner"
-    folder = None
-    if not args.no_checkpoint:
-        folder = Path(args.checkpoint or REPO / "runs" / "tagging_ner" / stem)
+    folder = checkpoint_dir(args, REPO / "runs" / "tagging_ner" / stem)
     settings = {k: v for k, v in vars(args).items() if k not in NOT_SETTINGS}
     settings.update(data=data_digest(sentences), sentences=len(sentences))
     done = {(r["split"], r["seed"], r["model"]): r for r in finished_runs(folder, settings)}

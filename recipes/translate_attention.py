@@ -46,6 +46,7 @@ from rnnkit.data.en_fr import (
     tokenize,
 )
 from rnnkit.models.seq2seq import Seq2Seq
+from rnnkit.recipes._common import add_checkpoint_arguments, checkpoint_dir
 from rnnkit.training.checkpoint import EpochCheckpoint, resume
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -128,15 +129,10 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--heatmaps", type=int, default=4)
     parser.add_argument("--out", default=str(RESULTS), help="folder of the tables and heatmaps")
-    parser.add_argument(
-        "--checkpoint",
-        default=None,
-        help="folder of the per-epoch checkpoints (default: runs/translate_attention/"
-        "<configuration>/ in this checkout); the same command goes on from the last "
-        "finished epoch",
-    )
-    parser.add_argument(
-        "--no-checkpoint", action="store_true", help="train from scratch, save no checkpoint"
+    add_checkpoint_arguments(
+        parser,
+        "the per-epoch checkpoints",
+        "runs/translate_attention/<configuration>/ in this checkout",
     )
     parser.add_argument(
         "--verbose", type=int, default=0, help="1: the frameworks' log lines as well"
@@ -149,9 +145,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
             parser.error(f"--epochs must be a positive integer, got {args.epochs}")
         cfg["epochs"] = args.epochs
     out = Path(args.out)
-    checkpoints = None
-    if not args.no_checkpoint:
-        checkpoints = Path(args.checkpoint or REPO / "runs" / "translate_attention" / name)
+    checkpoints = checkpoint_dir(args, REPO / "runs" / "translate_attention" / name)
     keras.utils.set_random_seed(args.seed)
     verbose = 1 if sys.stdout.isatty() else 2
 

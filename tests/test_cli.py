@@ -131,6 +131,20 @@ def test_a_script_asking_for_quiet_sees_no_framework_log_lines():
     )
     assert quiet.returncode == 0
     assert quiet.stderr == "own line\n"
+    # hiding again (a quiet script that also runs the command's code) does nothing: it
+    # must not copy the null device left on descriptor 2 and lose sys.stderr as well
+    again = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            code.replace("; print", "; rnnkit.logs.hide_framework_logs(); print"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=dict(env, RNNKIT_QUIET="1"),
+    )
+    assert again.returncode == 0 and again.stderr == "own line\n", again.stderr[-2000:]
     # the lines it hides exist in this environment (else the check above proves nothing)
     assert loud.stderr != "own line\n", loud.stderr
     # RNNKIT_QUIET=auto (the thin recipe scripts): quiet unless the script's own
@@ -147,22 +161,6 @@ def test_a_script_asking_for_quiet_sees_no_framework_log_lines():
         assert (auto.stderr == "own line\n") == hidden, (args, auto.stderr[-2000:])
 
 
-def test_hiding_twice_keeps_the_scripts_own_stderr():
-    """A second :func:`rnnkit.logs.hide_framework_logs` (a quiet script that also runs the
-    command's code) does nothing: it must not copy the null device the first one left on
-    descriptor 2 and so lose ``sys.stderr`` as well."""
-    code = (
-        "import sys; from rnnkit.logs import hide_framework_logs as hide; "
-        "hide(); hide(); print('own line', file=sys.stderr)"
-    )
-    env = {k: v for k, v in os.environ.items() if k != "RNNKIT_QUIET"}
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=180, env=env
-    )
-    # (importing rnnkit.logs imports TensorFlow before the first call: its lines come first)
-    assert done.returncode == 0 and done.stderr.endswith("own line\n"), done.stderr[-2000:]
-
-
 @pytest.mark.parametrize("quiet", ["1", "auto"])
 def test_a_command_started_by_a_quiet_script_still_shows_its_errors(tmp_path, quiet):
     """A quiet script's ``RNNKIT_QUIET`` is inherited by the ``rnnkit`` commands it starts
@@ -171,8 +169,14 @@ def test_a_command_started_by_a_quiet_script_still_shows_its_errors(tmp_path, qu
     stderr (it once reached nothing, and the server's log was empty)."""
     done = subprocess.run(
         [
-            sys.executable, "-m", "rnnkit", "serve",
-            "--model_name", "m", "--model_base_path", str(tmp_path),
+            sys.executable,
+            "-m",
+            "rnnkit",
+            "serve",
+            "--model_name",
+            "m",
+            "--model_base_path",
+            str(tmp_path),
         ],  # fmt: skip
         capture_output=True,
         text=True,
