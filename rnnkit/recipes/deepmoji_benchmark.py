@@ -315,7 +315,8 @@ class _Record:
         return {**r, "save_to": task["save_to"]}
 
     def add(self, result: dict) -> None:
-        self.runs[self.key(result)] = result
+        scores = {k: float(result[k]) for k in ("score", "val_score", "seconds")}
+        self.runs[self.key(result)] = {**result, **scores}
         state = {"settings": self.settings, "history": list(self.runs.values())}
         write_json(self.folder / STATE_FILE, state)
 
