@@ -30,7 +30,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import time
 from pathlib import Path
@@ -45,7 +44,13 @@ from seqeval.metrics import f1_score, precision_score, recall_score
 from rnnkit.data.ner import bio_violations, load_bio
 from rnnkit.recipes._common import add_checkpoint_arguments, checkpoint_dir
 from rnnkit.sklearn import RNNSequenceTagger
-from rnnkit.training.checkpoint import STATE_FILE, check_settings, load_state, write_json
+from rnnkit.training.checkpoint import (
+    STATE_FILE,
+    check_settings,
+    fingerprint,
+    load_state,
+    write_json,
+)
 
 RESULTS = Path(__file__).parent / "results"
 #: this checkout (the default run record goes under its git-ignored ``runs/``)
@@ -78,15 +83,6 @@ def make_tagger(kind: str, args, seed: int) -> RNNSequenceTagger:
     if kind == "softmax":
         return RNNSequenceTagger(crf=False, chars=None, case_features=False, **params)
     return RNNSequenceTagger(chars="cnn" if args.chars else None, **params)
-
-
-def data_digest(sentences) -> str:
-    """A SHA-256 of the sentences' tokens and tags (a run record names its data)."""
-    digest = hashlib.sha256()
-    for s in sentences:
-        digest.update("\x1f".join(s.tokens).encode() + b"\x1e")
-        digest.update("\x1f".join(s.tags).encode() + b"\x1d")
-    return digest.hexdigest()
 
 
 def finished_runs(folder: Path | None, settings: dict) -> list[dict]:
@@ -137,7 +133,9 @@ def main(argv=None) -> pd.DataFrame:
     stem = "tagging_ner_quick" if args.quick else "tagging_ner"
     folder = checkpoint_dir(args, REPO / "runs" / "tagging_ner" / stem)
     settings = {k: v for k, v in vars(args).items() if k not in NOT_SETTINGS}
-    settings.update(data=data_digest(sentences), sentences=len(sentences))
+    settings.update(
+        data=fingerprint([(s.tokens, s.tags) for s in sentences]), sentences=len(sentences)
+    )
     done = {(r["split"], r["seed"], r["model"]): r for r in finished_runs(folder, settings)}
     if done:
         print(f"Resuming from {folder}: {len(done)} run(s) done")

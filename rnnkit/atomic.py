@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["atomic_path", "temporary_sibling"]
+__all__ = ["atomic_path", "checkpoint_sibling", "temporary_sibling"]
 
 
 def temporary_sibling(target: str | os.PathLike, tag: str = "tmp") -> Path:
@@ -27,6 +27,13 @@ def temporary_sibling(target: str | os.PathLike, tag: str = "tmp") -> Path:
     SavedModel version)."""
     target = Path(target)
     return target.parent / f".{tag}-{os.getpid()}-{uuid.uuid4().hex[:8]}.{target.name}"
+
+
+def checkpoint_sibling(target: str | os.PathLike) -> Path:
+    """The hidden sibling ``.<name>.checkpoint`` where a command that writes ``target``
+    keeps its training checkpoints until ``target`` is complete (``rnnkit train``)."""
+    target = Path(target)
+    return target.parent / f".{target.name}.checkpoint"
 
 
 def _remove(path: Path) -> None:

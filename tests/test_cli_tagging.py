@@ -142,6 +142,8 @@ def word_tagger(data, tmp_path_factory):
 
 def test_train_writes_the_folder_and_the_tagger_json(word_tagger):
     assert sorted(p.name for p in word_tagger.iterdir()) == ["model.keras", "tagger.json"]
+    # the per-epoch checkpoint is removed once the tagger is saved
+    assert not (word_tagger.parent / ".words.checkpoint").exists()
     assert not [p for p in word_tagger.parent.iterdir() if p.name.startswith(".")]
     meta = json.loads((word_tagger / "tagger.json").read_text(encoding="utf-8"))
     assert meta["format"] == "rnnkit.SequenceTagger/1"
@@ -196,14 +198,15 @@ def test_failed_training_leaves_no_folder_and_keeps_an_earlier_one(
     out = tmp_path / "m"
     code, _, err = _run([*argv, "--output", str(out)], capsys)
     assert code == 1 and "No space left on device" in _error_line(err, "train")
-    assert list(tmp_path.iterdir()) == []  # no folder, no temporary sibling
+    # no folder, no temporary sibling; the finished epochs' checkpoint is kept
+    assert [p.name for p in tmp_path.iterdir()] == [".m.checkpoint"]
     # an earlier tagger in --output survives a failed retrain untouched
     shutil.copytree(word_tagger, out)
     before = {p.name: p.read_bytes() for p in out.iterdir()}
     code, _, err = _run([*argv, "--output", str(out)], capsys)
     assert code == 1
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
-    assert [p.name for p in tmp_path.iterdir()] == ["m"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".m.checkpoint", "m"]
 
 
 # ------------------------------------------------------------- reload, evaluate

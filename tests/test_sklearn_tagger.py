@@ -522,3 +522,50 @@ def test_batches_of_many_widths_fit_whatever_the_first_two_batches_are():
     for seed in (0, 1, 2):
         tagger = tiny(random_state=seed, batch_size=4, epochs=1).fit(sentences, tags)
         assert [len(p) for p in tagger.predict(sentences)] == [len(s) for s in sentences]
+
+
+@pytest.mark.parametrize("ema_momentum", [0.9, None], ids=["ema", "raw"])
+def test_a_killed_fit_goes_on_to_the_uninterrupted_result(tmp_path, monkeypatch, ema_momentum):
+    """``checkpoint_dir``: a fit killed after its third epoch and fitted again by a new
+    estimator with the same parameters ends where an uninterrupted fit ends - the same
+    kept weights, history and best epoch - with early stopping, learning-rate decay and
+    the moving average (EMA) state carried over; other data is refused by name."""
+    from rnnkit.training import checkpoint
+
+    params = dict(
+        crf=True,
+        epochs=6,
+        learning_rate=0.03,
+        validation_fraction=0.25,
+        n_iter_no_change=3,
+        learning_rate_decay=0.5,
+        ema_momentum=ema_momentum,
+    )
+    full = tiny(**params).fit(X, Y)
+
+    real_end = checkpoint.EpochCheckpoint.on_epoch_end
+
+    def killed_after_epoch_3(self, epoch, logs=None):
+        real_end(self, epoch, logs)
+        if epoch + 1 == 3:
+            raise KeyboardInterrupt
+
+    folder = tmp_path / "ckpt"
+    monkeypatch.setattr(checkpoint.EpochCheckpoint, "on_epoch_end", killed_after_epoch_3)
+    with pytest.raises(KeyboardInterrupt):
+        tiny(**params, checkpoint_dir=folder).fit(X, Y)
+    monkeypatch.setattr(checkpoint.EpochCheckpoint, "on_epoch_end", real_end)
+    resumed = tiny(**params, checkpoint_dir=folder).fit(X, Y)
+
+    assert resumed.history_.keys() == full.history_.keys()
+    for key in full.history_:
+        np.testing.assert_allclose(resumed.history_[key], full.history_[key], rtol=1e-4, atol=1e-6)
+    assert resumed.best_epoch_ == full.best_epoch_
+    for got, want in zip(resumed.model_.get_weights(), full.model_.get_weights()):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+    assert resumed.predict(X) == full.predict(X)
+
+    with pytest.raises(ValueError, match=r"other settings \(data_sha256: checkpoint"):
+        tiny(**params, checkpoint_dir=folder).fit(X[::-1], Y[::-1])
+    with pytest.raises(ValueError, match="checkpoint_dir needs an int random_state"):
+        tiny(**dict(params, random_state=None), checkpoint_dir=folder).fit(X, Y)

@@ -22,6 +22,7 @@ import io
 import json
 import os
 import re
+import shutil
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -29,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from rnnkit.atomic import atomic_path
+from rnnkit.atomic import atomic_path, checkpoint_sibling
 from rnnkit.cli.validation import DataError, validate_args
 
 __all__ = [
@@ -265,6 +266,7 @@ def save_tagger(tagger: Any, directory: str | os.PathLike, info: dict | None = N
             "saved as JSON, expected embeddings=None or a file path"
         )
     params["embeddings"] = None if embeddings is None else str(embeddings)
+    params["checkpoint_dir"] = None  # where it trained, not part of the saved tagger
     if not isinstance(params.get("random_state"), int | type(None)):
         params["random_state"] = None
     constraints = getattr(tagger, "constraints_", None)
@@ -428,6 +430,9 @@ def train_tagger(
     epoch). ``max_length`` is only recorded: the most tokens per
     sentence of an exported SavedModel. The folder is written to a temporary sibling of
     ``output`` and renamed into place when complete (an earlier tagger there is replaced).
+    Every finished epoch is checkpointed in the hidden sibling ``.<output name>.checkpoint``
+    (the tagger's ``checkpoint_dir``): after a kill the same call goes on from there; the
+    checkpoint is removed once the tagger is saved.
 
     Returns a dict with the output folder, the history, the best epoch (0-based) and the
     validation report (or None).
@@ -480,6 +485,7 @@ def train_tagger(
         bio_errors=bio_errors,
         random_state=seed,
         verbose=verbose,
+        checkpoint_dir=str(checkpoint_sibling(output)),
     )
     validation_data = None
     if vtokens is not None:
@@ -489,6 +495,7 @@ def train_tagger(
         # entity F1 of the held-out sentences before any entity is predicted
         warnings.filterwarnings("ignore", message=".*ill-defined.*")
         tagger.fit(tokens, tags, validation_data=validation_data)
+    tagger.set_params(checkpoint_dir=None)  # removed once the tagger is saved
     report = None
     if vtokens is not None:
         unseen_warning(validation, vtags, tagger.tags_, warn)
@@ -503,6 +510,7 @@ def train_tagger(
     out = Path(output)
     with atomic_path(out, directory=True, replace=True) as tmp:
         save_tagger(tagger, tmp, info)
+    shutil.rmtree(checkpoint_sibling(output), ignore_errors=True)  # nothing left to resume
     return {
         "output": str(out),
         "history": tagger.history_,

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import codecs
 import csv
-import hashlib
 import json
 import math
 import os
@@ -24,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from rnnkit.atomic import atomic_path
+from rnnkit.atomic import atomic_path, checkpoint_sibling
 from rnnkit.cli.validation import DataError, validate_args
 
 # --------------------------------------------------------------------------- data
@@ -432,23 +431,6 @@ def load_text_model(model_dir: str | os.PathLike) -> Any:
         ) from None
 
 
-def checkpoint_folder(output: str | os.PathLike) -> Path:
-    """Where ``rnnkit train --output OUTPUT`` checkpoints its epochs until the model is
-    saved: the hidden sibling ``.<name>.checkpoint``."""
-    output = Path(output)
-    return output.parent / f".{output.name}.checkpoint"
-
-
-def _digest(parts: Sequence[Sequence[str]]) -> str:
-    """A SHA-256 of lists of strings (the training data a checkpoint was made from)."""
-    digest = hashlib.sha256()
-    for part in parts:
-        for item in part:
-            digest.update(str(item).encode("utf-8", "surrogatepass") + b"\x1f")
-        digest.update(b"\x1e")
-    return digest.hexdigest()
-
-
 def train(
     data: str,
     output: str,
@@ -500,7 +482,7 @@ def train(
 
     from rnnkit.serving.export import TextModel
     from rnnkit.text.pipeline import TextPipeline
-    from rnnkit.training.checkpoint import EpochCheckpoint, resume
+    from rnnkit.training.checkpoint import EpochCheckpoint, fingerprint, resume
 
     read = dict(limit=limit, encoding=encoding, strict=strict, warn=warn)
     texts, labels = read_labelled(data, text_column, label_column, split, **read)
@@ -547,10 +529,10 @@ def train(
         metrics=["accuracy"],
     )
     out = Path(output)
-    folder = checkpoint_folder(out)
+    folder = checkpoint_sibling(out)
     # the data's identity is its content (the file may move), the rest as given
     settings = {k: v for k, v in options.items() if k not in ("data", "output", "epochs")}
-    settings["data_sha256"] = _digest([texts, labels, vtexts, vlabels])
+    settings["data_sha256"] = fingerprint([texts, labels, vtexts, vlabels])
     done = resume(model, folder, settings, "rnnkit train")
     if done and verbose:
         print(f"Resuming from {folder}: {len(done)} epoch(s) done")

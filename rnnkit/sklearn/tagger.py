@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import random
 import re
 import warnings
 from collections import Counter
@@ -26,6 +27,13 @@ from rnnkit.sklearn.base import (
 )
 from rnnkit.text.special_tokens import PAD, UNK
 from rnnkit.text.vocabulary import Vocabulary
+from rnnkit.training.checkpoint import (
+    EpochCheckpoint,
+    fingerprint,
+    load_arrays,
+    load_state,
+    resume,
+)
 
 __all__ = ["RNNSequenceTagger", "repair_bio"]
 
@@ -136,6 +144,7 @@ class _BestOnValidation(keras.callbacks.Callback):
         self.tagger, self.sentences, self.tags = tagger, sentences, tags
         self.patience, self.decay = patience, decay
         self.best, self.best_weights, self.wait, self.best_epoch = -1.0, None, 0, 0
+        self.stopped = False  # stopped early in an earlier process (set_state)
 
     def on_epoch_end(self, epoch, logs=None):
         value = self.tagger._validation_score(self.model, self.sentences, self.tags)
@@ -157,6 +166,24 @@ class _BestOnValidation(keras.callbacks.Callback):
     def on_train_end(self, logs=None):
         if self.best_weights is not None:
             self.model.set_weights(self.best_weights)
+
+    def get_state(self) -> tuple[dict, dict[str, np.ndarray]]:
+        """What a checkpoint keeps of this callback: scores and counters, and the best
+        weights as arrays."""
+        state = {
+            "best": self.best,
+            "wait": self.wait,
+            "best_epoch": self.best_epoch,
+            "stopped": bool(self.model.stop_training),
+        }
+        arrays = {f"best_{i}": w for i, w in enumerate(self.best_weights or [])}
+        return state, arrays
+
+    def set_state(self, state: dict, arrays: dict[str, np.ndarray]) -> None:
+        self.best, self.wait = float(state["best"]), int(state["wait"])
+        self.best_epoch, self.stopped = int(state["best_epoch"]), bool(state["stopped"])
+        n = len([k for k in arrays if k.startswith("best_")])
+        self.best_weights = [arrays[f"best_{i}"] for i in range(n)] or None
 
 
 class RNNSequenceTagger(KerasEstimatorMixin, BaseEstimator):
@@ -218,6 +245,14 @@ class RNNSequenceTagger(KerasEstimatorMixin, BaseEstimator):
             no invalid span is predicted.
         random_state: seed for reproducible results on CPU.
         verbose: Keras verbosity.
+        checkpoint_dir: optional folder: ``fit`` checkpoints every finished epoch there
+            (weights, optimizer with its moving averages and learning rate, the early
+            stopping state and best weights, :mod:`rnnkit.training.checkpoint`), and a
+            ``fit`` with the same parameters and data goes on from the last one, with the
+            batch order an uninterrupted fit would have. Needs an int ``random_state``
+            (the validation split must be drawn again the same way); other parameters
+            or data are a ValueError naming them. The folder is left in place (remove it
+            to fit afresh).
 
     Fitted attributes:
         tags_: the tag set (index = tag id).
@@ -267,6 +302,7 @@ class RNNSequenceTagger(KerasEstimatorMixin, BaseEstimator):
         constrain: bool = True,
         random_state: Any = None,
         verbose: int = 0,
+        checkpoint_dir: str | os.PathLike | None = None,
     ) -> None:
         self.cell = cell
         self.units = units
@@ -294,6 +330,7 @@ class RNNSequenceTagger(KerasEstimatorMixin, BaseEstimator):
         self.constrain = constrain
         self.random_state = random_state
         self.verbose = verbose
+        self.checkpoint_dir = checkpoint_dir
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -564,6 +601,7 @@ class RNNSequenceTagger(KerasEstimatorMixin, BaseEstimator):
                 val_idx, train_idx = np.sort(perm[:n_val]), np.sort(perm[n_val:])
         train_s = [sentences[i] for i in train_idx]
         train_t = [tags[i] for i in train_idx]
+
         # Vocabularies from the training part only (validation words stay unknown).
         def whole(value: Any) -> bool:
             return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
@@ -598,13 +636,76 @@ class RNNSequenceTagger(KerasEstimatorMixin, BaseEstimator):
                 callbacks.append(keras.callbacks.SwapEMAWeights(swap_on_epoch=True))
             decay = self.learning_rate_decay
             callbacks.append(_BestOnValidation(self, *given_val, patience, decay))
+        best = callbacks[-1] if callbacks else None
+        initial_epoch, checkpointer = 0, None
+        if self.checkpoint_dir is not None:
+            train = (train_s, train_t)
+            initial_epoch, checkpointer = self._resume(data, train, given_val, callbacks)
         with framework_logs(self.verbose):
             history = self.model_.fit(
-                data, epochs=int(self.epochs), callbacks=callbacks, verbose=self.verbose
+                data,
+                epochs=int(self.epochs),
+                initial_epoch=initial_epoch,
+                callbacks=callbacks,
+                verbose=self.verbose,
             )
-        self.history_ = {k: [float(v) for v in values] for k, values in history.history.items()}
-        self.best_epoch_ = callbacks[-1].best_epoch if callbacks else len(self.history_["loss"]) - 1
+        if checkpointer is not None:  # this process's epochs and the earlier ones'
+            rows = checkpointer.history
+            keys = [k for k in rows[0] if k not in ("epoch", "seconds")] if rows else []
+            self.history_ = {k: [float(row[k]) for row in rows] for k in keys}
+        else:
+            self.history_ = {k: [float(v) for v in vals] for k, vals in history.history.items()}
+        self.best_epoch_ = best.best_epoch if best else len(self.history_["loss"]) - 1
         return self
+
+    def _resume(
+        self, data: Any, train: tuple, given_val: tuple | None, callbacks: list
+    ) -> tuple[int, EpochCheckpoint]:
+        """``checkpoint_dir``: loads its checkpoint, if any, into the new model and the
+        callbacks, replays the batch shuffles of the finished epochs (the batches' own
+        generator, and Python's random state, from which fit shuffles the batch order)
+        and appends the checkpointing callback; returns the epoch to start from and that
+        callback."""
+        if isinstance(self.random_state, bool) or not isinstance(
+            self.random_state, (int, np.integer)
+        ):
+            raise ValueError(
+                "checkpoint_dir needs an int random_state (a fit that goes on must draw the "
+                f"same validation split), got random_state={self.random_state!r}."
+            )
+        folder = os.fspath(self.checkpoint_dir)
+        skip = ("checkpoint_dir", "verbose", "embeddings")
+        settings = {k: v for k, v in self.get_params().items() if k not in skip}
+        settings["embeddings"] = fingerprint(self.embeddings)
+        settings["data_sha256"] = fingerprint([train, given_val])
+        best = next((c for c in callbacks if isinstance(c, _BestOnValidation)), None)
+        swap = next((c for c in callbacks if isinstance(c, keras.callbacks.SwapEMAWeights)), None)
+        if not self.model_.built:  # built by a first call, for the checkpoint to load into
+            self.model_(data[0][0], training=False)
+        done = resume(self.model_, folder, settings, "RNNSequenceTagger")
+        start = len(done)
+        if done:
+            saved = load_state(folder)["extra"]
+            version, internal, gauss = saved["python_random"]
+            random.setstate((version, tuple(internal), gauss))
+            if best is not None:
+                best.set_state(saved, load_arrays(folder))
+                if best.stopped:  # early-stopped before the kill: nothing left to train
+                    start = int(self.epochs)
+            if swap is not None:
+                # the checkpoint was taken after the epoch's swap to the averaged weights
+                swap._ema_weights_in_model = True
+            for _ in done:  # the batch order an uninterrupted fit would have
+                data.on_epoch_end()
+
+        def extra() -> tuple[dict, dict[str, np.ndarray]]:
+            state, arrays = best.get_state() if best is not None else ({}, {})
+            # fit shuffles the batch order from Python's global random state
+            return {**state, "python_random": random.getstate()}, arrays
+
+        checkpointer = EpochCheckpoint(folder, settings, done, extra=extra)
+        callbacks.append(checkpointer)
+        return min(start, int(self.epochs)), checkpointer
 
     def text_model(self, max_length: int | None = None) -> Any:
         """The export protocol: this fitted tagger as a :class:`rnnkit.serving.TextModel`

@@ -17,11 +17,12 @@ names the ones that differ, never a silent mix of two runs.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,8 @@ __all__ = [
     "EpochCheckpoint",
     "check_settings",
     "extra_state",
+    "fingerprint",
+    "load_arrays",
     "load_state",
     "numpy_value",
     "plain",
@@ -78,12 +81,14 @@ def save(
     history: list,
     extra: dict,
     with_metrics: bool,
+    arrays: dict[str, np.ndarray] | None = None,
 ) -> None:
     """Writes a checkpoint of the compiled ``model`` into ``directory``: the folder
     ``ckpt-<global step>/`` complete first, then ``state.json`` (``epoch``, ``step``,
     ``history``, the folder's name, and the caller's ``extra`` keys), then the older
     folders are removed. ``with_metrics`` also saves the metric accumulators (a
-    checkpoint within an epoch)."""
+    checkpoint within an epoch); ``arrays``, the caller's own arrays, go into the same
+    folder (``arrays.npz``, read back by :func:`load_arrays`)."""
     sync(model)
     global_step = int(numpy_value(model.optimizer.iterations))
     folder = directory / f"ckpt-{global_step:09d}"
@@ -95,6 +100,8 @@ def save(
     np.savez(tmp / "optimizer.npz", **arrays)
     states = {f"v{i}": numpy_value(v) for i, v in enumerate(extra_state(model, with_metrics))}
     np.savez(tmp / "state.npz", **states)
+    if arrays:
+        np.savez(tmp / "arrays.npz", **arrays)
     shutil.rmtree(folder, ignore_errors=True)
     os.replace(tmp, folder)
     state = {
@@ -143,6 +150,18 @@ def load_state(checkpoint_dir: str | os.PathLike) -> dict | None:
         return None
     with open(path) as f:
         return json.load(f)
+
+
+def load_arrays(checkpoint_dir: str | os.PathLike) -> dict[str, np.ndarray]:
+    """The caller's arrays saved with the checkpoint of ``checkpoint_dir`` (:func:`save`'s
+    ``arrays``; empty when none were saved)."""
+    directory = Path(checkpoint_dir)
+    state = load_state(directory)
+    path = directory / state["folder"] / "arrays.npz" if state else None
+    if path is None or not path.exists():
+        return {}
+    with np.load(path, allow_pickle=False) as data:
+        return {k: data[k] for k in data.files}
 
 
 def _load_npz(path: Path) -> list[np.ndarray]:
@@ -276,13 +295,18 @@ class EpochCheckpoint(keras.callbacks.Callback):
 
     Unlike ``keras.callbacks.BackupAndRestore`` it stores the settings (a checkpoint of
     other settings is refused by name) and the per-epoch history of the earlier processes.
-    The order of a shuffled ``fit``'s later epochs is drawn anew in the resumed process.
+    The order of a shuffled ``fit``'s later epochs is drawn anew in the resumed process
+    (unless the caller replays its data's shuffles, as the sequence tagger does).
 
     Args:
         checkpoint_dir: the folder (created).
         settings: what shapes the run, JSON-serializable (schedule, data identity, the
             model's config).
         history: the rows :func:`resume` returned (the new epochs are appended).
+        extra: optional; called after every epoch (after the callbacks before this one),
+            it returns the state of other callbacks as ``(JSON dict, {name: array})``,
+            saved with the checkpoint (``state.json``'s ``"extra"`` and
+            :func:`load_arrays`).
 
     Example:
 
@@ -290,12 +314,17 @@ class EpochCheckpoint(keras.callbacks.Callback):
     """
 
     def __init__(
-        self, checkpoint_dir: str | os.PathLike, settings: dict, history: list | None = None
+        self,
+        checkpoint_dir: str | os.PathLike,
+        settings: dict,
+        history: list | None = None,
+        extra: Callable[[], tuple[dict, dict[str, np.ndarray]]] | None = None,
     ) -> None:
         super().__init__()
         self.checkpoint_dir = Path(checkpoint_dir)
         self.settings = plain(settings)
         self.history = list(history or [])
+        self.extra = extra
         self._start = time.perf_counter()
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
@@ -305,12 +334,47 @@ class EpochCheckpoint(keras.callbacks.Callback):
         row = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()}}
         row["seconds"] = time.perf_counter() - self._start
         self.history.append(row)
+        state, arrays = self.extra() if self.extra is not None else ({}, {})
         save(
             self.model,
             self.checkpoint_dir,
             epoch + 1,
             0,
             self.history,
-            {"settings": self.settings},
+            {"settings": self.settings, "extra": plain(state)},
             with_metrics=False,
+            arrays=arrays,
         )
+
+
+def fingerprint(value: Any) -> str | None:
+    """The identity of a run's data for its settings: a SHA-256 of nested lists, tuples
+    and mappings of strings, numbers and arrays (training sentences, pretrained vectors);
+    a path as its text; None stays None.
+
+    Example:
+
+    >>> fingerprint([["a", "b"], ("c",)]) == fingerprint([["a", "b"], ["c"]])
+    True
+    """
+    if value is None or isinstance(value, (str, os.PathLike)):
+        return None if value is None else os.fspath(value)
+    digest = hashlib.sha256()
+
+    def feed(item: Any) -> None:
+        if isinstance(item, Mapping):
+            for key in sorted(item, key=str):
+                digest.update(str(key).encode("utf-8", "surrogatepass") + b"\x1d")
+                feed(item[key])
+        elif isinstance(item, np.ndarray) and item.dtype != object:
+            digest.update(np.ascontiguousarray(item).tobytes())
+        elif isinstance(item, (list, tuple, np.ndarray)):
+            digest.update(b"[")
+            for x in item:
+                feed(x)
+            digest.update(b"]")
+        else:
+            digest.update(str(item).encode("utf-8", "surrogatepass") + b"\x1f")
+
+    feed(value)
+    return digest.hexdigest()
