@@ -19,15 +19,20 @@ print("backend", keras.backend.backend())
 def diff(a, b):
     a = a if isinstance(a, (list, tuple)) else [a]
     b = b if isinstance(b, (list, tuple)) else [b]
-    return max(float(np.max(np.abs(keras.ops.convert_to_numpy(p) - keras.ops.convert_to_numpy(q))))
-               for p, q in zip(a, b))
+    return max(
+        float(np.max(np.abs(keras.ops.convert_to_numpy(p) - keras.ops.convert_to_numpy(q))))
+        for p, q in zip(a, b)
+    )
 
 
 for kind in ("LSTM", "GRU"):
     for gb in (False, True):
         kw = dict(return_sequences=True, go_backwards=gb)
-        k_fast = getattr(keras.layers, kind)(3, use_cudnn=True, **kw) if os.environ.get(
-            "KERAS_BACKEND") != "torch" else getattr(keras.layers, kind)(3, **kw)
+        k_fast = (
+            getattr(keras.layers, kind)(3, use_cudnn=True, **kw)
+            if os.environ.get("KERAS_BACKEND") != "torch"
+            else getattr(keras.layers, kind)(3, **kw)
+        )
         k_slow = getattr(keras.layers, kind)(3, use_cudnn=False, **kw)
         r_fast = getattr(rnnkit.layers, kind)(3, **kw)
         r_slow = getattr(rnnkit.layers, kind)(3, use_fused=False, **kw)
@@ -42,9 +47,11 @@ for kind in ("LSTM", "GRU"):
             kf = None
             print(kind, "keras fast failed", type(e).__name__, str(e)[:200])
         ks, rf, rs = k_slow(x), r_fast(x), r_slow(x)
-        print(f"{kind} go_backwards={gb}: keras cudnn vs keras loop "
-              f"{diff(kf, ks) if kf is not None else 'n/a'}; rnnkit fused vs rnnkit loop "
-              f"{diff(rf, rs):.2e}; rnnkit loop vs keras loop {diff(rs, ks):.2e}")
+        print(
+            f"{kind} go_backwards={gb}: keras cudnn vs keras loop "
+            f"{diff(kf, ks) if kf is not None else 'n/a'}; rnnkit fused vs rnnkit loop "
+            f"{diff(rf, rs):.2e}; rnnkit loop vs keras loop {diff(rs, ks):.2e}"
+        )
 
 kb = keras.layers.Bidirectional(keras.layers.LSTM(3, return_sequences=True))
 rb = rnnkit.layers.Bidirectional(rnnkit.layers.LSTM(3, return_sequences=True))
@@ -53,5 +60,7 @@ for layer in (kb, rb, rb_slow):
     layer.build(x.shape)
 rb.set_weights(kb.get_weights())
 rb_slow.set_weights(kb.get_weights())
-print(f"BiLSTM: rnnkit vs keras {diff(rb(x), kb(x)):.2e}; rnnkit fused vs rnnkit loop "
-      f"{diff(rb(x), rb_slow(x)):.2e}; rnnkit loop vs keras {diff(rb_slow(x), kb(x)):.2e}")
+print(
+    f"BiLSTM: rnnkit vs keras {diff(rb(x), kb(x)):.2e}; rnnkit fused vs rnnkit loop "
+    f"{diff(rb(x), rb_slow(x)):.2e}; rnnkit loop vs keras {diff(rb_slow(x), kb(x)):.2e}"
+)

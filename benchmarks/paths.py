@@ -289,12 +289,33 @@ def bench(row: tuple, T: int, repeats: int) -> dict:
 
 
 def table(rows: list[dict], markdown: bool, backend: str) -> str:
-    head = ["path", "LOC", "layer", "T", "mode", "mask", "ran", "next path", "path ms",
-            "next ms", "gain", "first call s"]
+    head = [
+        "path",
+        "LOC",
+        "layer",
+        "T",
+        "mode",
+        "mask",
+        "ran",
+        "next path",
+        "path ms",
+        "next ms",
+        "gain",
+        "first call s",
+    ]
     lines = [
         [
-            r["path"], str(r["loc"]), r["kind"], str(r["T"]), r["mode"], r["mask"], r["plan"],
-            r["next"], f"{r['path_ms']:.1f}", f"{r['next_ms']:.1f}", f"{r['gain']:.2f}x",
+            r["path"],
+            str(r["loc"]),
+            r["kind"],
+            str(r["T"]),
+            r["mode"],
+            r["mask"],
+            r["plan"],
+            r["next"],
+            f"{r['path_ms']:.1f}",
+            f"{r['next_ms']:.1f}",
+            f"{r['gain']:.2f}x",
             f"{r['first_s']:.1f} / {r['next_first_s']:.1f}",
         ]
         for r in rows

@@ -120,9 +120,10 @@ def execution(
 ) -> Iterator[dict[str, Any]]:
     """Execution settings inside a ``with`` block (None keeps the outer value); yields the
     settings in effect inside."""
-    inner = {**(_context.get() or {}), **_checked(
-        {"loop": loop, "projection": projection, "batch_split": batch_split}
-    )}
+    inner = {
+        **(_context.get() or {}),
+        **_checked({"loop": loop, "projection": projection, "batch_split": batch_split}),
+    }
     token = _context.set(inner)
     try:
         yield get_execution()

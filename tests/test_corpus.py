@@ -615,7 +615,11 @@ def test_the_prepare_corpus_command_imports_no_framework(tmp_path):
     }
     assert "rnnkit" in imported and not imported & {"keras", "tensorflow", "jax", "torch"}
     ref = prepare_corpus(
-        tmp_path / "s.csv", tmp_path / "api", label_field="sentiment", workers=1, min_count=1,
+        tmp_path / "s.csv",
+        tmp_path / "api",
+        label_field="sentiment",
+        workers=1,
+        min_count=1,
         **QUIET,
     )
     assert load_corpus(tmp_path / "cli").manifest["content_hash"] == ref.manifest["content_hash"]
@@ -632,8 +636,14 @@ def test_shard_records_are_shuffled_with_the_seed(tmp_path):
 
     def prepare(name, seed):
         return prepare_corpus(
-            path, tmp_path / name, label_field="label", workers=1, min_count=1,
-            validation_fraction=0.0, seed=seed, **QUIET,
+            path,
+            tmp_path / name,
+            label_field="label",
+            workers=1,
+            min_count=1,
+            validation_fraction=0.0,
+            seed=seed,
+            **QUIET,
         )
 
     first, again, other = prepare("c0", 0), prepare("c0b", 0), prepare("c1", 1)
@@ -664,7 +674,10 @@ def test_workers_do_not_rerun_the_callers_script(tmp_path, tweets):
     script, runs = tmp_path / "job.py", tmp_path / "runs.txt"
     script.write_text(
         MAIN_SCRIPT.format(
-            runs=str(runs), src=str(src), out=str(tmp_path / "out"), vocab=str(VOCAB),
+            runs=str(runs),
+            src=str(src),
+            out=str(tmp_path / "out"),
+            vocab=str(VOCAB),
             script=str(script),
         )
     )
@@ -675,6 +688,6 @@ def test_workers_do_not_rerun_the_callers_script(tmp_path, tweets):
     assert int(done.stdout.split()[-1]) > 0
     assert len(runs.read_text().split()) == 1  # the caller only
     reference = prepare_corpus(src, tmp_path / "ref", vocabulary=VOCAB, workers=1, **QUIET)
-    assert load_corpus(tmp_path / "out").manifest["content_hash"] == reference.manifest[
-        "content_hash"
-    ]
+    assert (
+        load_corpus(tmp_path / "out").manifest["content_hash"] == reference.manifest["content_hash"]
+    )

@@ -355,8 +355,13 @@ def test_two_runs_of_the_same_command_give_the_same_model(tmp_path):
     weights = []
     for run in ("a", "b"):
         result = pretrain(
-            build_for(info, dropout=0.2), info.directory, checkpoint_dir=tmp_path / run,
-            epochs=1, batch_size=8, seed=3, verbose=0,
+            build_for(info, dropout=0.2),
+            info.directory,
+            checkpoint_dir=tmp_path / run,
+            epochs=1,
+            batch_size=8,
+            seed=3,
+            verbose=0,
         )
         weights.append(result.model.get_weights())
     for w1, w2 in zip(*weights):

@@ -192,8 +192,9 @@ def test_special_tokens_are_defined_once():
     vocab = ner.build_tagging_vocabulary([TaggedSentence(["Paris", "<unk>"], ["B-LOC", "O"])])
     # a literal "<unk>" in the data is the unknown word (it used to take id 2 and clash)
     assert vocab.words == {PAD: 0, UNK: 1, "paris": 2} and list(vocab.chars)[:2] == [PAD, UNK]
-    assert ptb.Vocabulary.from_corpus(["a", "b", "a"]).encode(["zebra"])[0] == (
-        ptb.Vocabulary.from_corpus(["a", "b", "a"]).index[UNK]
+    assert (
+        ptb.Vocabulary.from_corpus(["a", "b", "a"]).encode(["zebra"])[0]
+        == (ptb.Vocabulary.from_corpus(["a", "b", "a"]).index[UNK])
     )
 
 

@@ -326,4 +326,3 @@ def scan_with_batched_weight_grads(
         tuple(initial_states),
     )
     return outs[-1], outs, list(final)
-

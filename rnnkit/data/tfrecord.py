@@ -87,10 +87,7 @@ def frame(data: bytes) -> bytes:
     """``data`` framed as one TFRecord record (length, its CRC, data, its CRC)."""
     length = struct.pack("<Q", len(data))
     return (
-        length
-        + struct.pack("<I", masked_crc(length))
-        + data
-        + struct.pack("<I", masked_crc(data))
+        length + struct.pack("<I", masked_crc(length)) + data + struct.pack("<I", masked_crc(data))
     )
 
 

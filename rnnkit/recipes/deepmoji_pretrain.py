@@ -172,9 +172,7 @@ def main(
         texts, labels, classes = emoji_corpus(args.emoji_corpus, args.per_class, args.seed)
         corpus = f"emoji corpus {args.emoji_corpus}"
     else:
-        texts, labels, classes = stand_in_corpus(
-            args.samples or config.pretrain_samples, args.seed
-        )
+        texts, labels, classes = stand_in_corpus(args.samples or config.pretrain_samples, args.seed)
         corpus = "stand-in: tweets-sentiment (3 classes)"
     tokenizer = DeepMojiTokenizer()
     vocab = build_vocabulary(texts, min_count=2, max_size=config.vocab_size, tokenizer=tokenizer)

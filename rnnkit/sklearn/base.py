@@ -260,8 +260,8 @@ class KerasEstimatorMixin:
             history = model.fit(
                 x,
                 y,
-            epochs=int(epochs),
-            batch_size=int(batch_size),
+                epochs=int(epochs),
+                batch_size=int(batch_size),
                 validation_data=validation_data,
                 callbacks=callbacks,
                 class_weight=class_weight,

@@ -454,8 +454,6 @@ class _Checkpointer(keras.callbacks.Callback):
             self.save(self.epoch, done)
 
 
-
-
 # ------------------------------------------------------------------------------ training
 
 

@@ -62,8 +62,9 @@ def test_masks():
             packed = LSTM(U, return_state=True).execution_plan(X, mask=RIGHT)
         assert packed.name == "torch.lstm_packed"
         training = LSTM(U, return_state=True).execution_plan(X, mask=RIGHT)
-        assert "final states under a mask while gradients are recorded" in (
-            training.reasons()["fused kernel"]
+        assert (
+            "final states under a mask while gradients are recorded"
+            in (training.reasons()["fused kernel"])
         )
     else:
         for plan in (right, left):
@@ -83,8 +84,9 @@ def test_settings_that_turn_the_fused_kernels_off():
     assert plan.name == "loop.unrolled"
     assert "loop='unrolled' was asked for" in plan.reasons()["fused kernel"]
     plan = SimpleRNN(U, activation="sigmoid").execution_plan(X)
-    assert "no fused kernel computes this SimpleRNNCell's configuration" in (
-        plan.reasons()["fused kernel"]
+    assert (
+        "no fused kernel computes this SimpleRNNCell's configuration"
+        in (plan.reasons()["fused kernel"])
     )
 
 
@@ -108,8 +110,8 @@ def test_hard_sigmoid_lstm_on_torch():
         return
     # training: the closed-form Function, unmasked and under any mask; not a fused kernel
     assert plan.name == "torch.lstm_closed_form" and not plan.fused
-    assert "no fused kernel computes this LSTMCell's configuration" in (
-        plan.reasons()["fused kernel"]
+    assert (
+        "no fused kernel computes this LSTMCell's configuration" in (plan.reasons()["fused kernel"])
     )
     assert layer.execution_plan(X, mask=LEFT).name == "torch.lstm_closed_form"
     assert layer.execution_plan(X, mask=RIGHT).name == "torch.lstm_closed_form"
@@ -193,9 +195,7 @@ def test_explain_lists_every_recurrent_layer_nested_ones_included(capsys):
     for row in rows:
         assert row["layer"] in printed and row["plan"] in printed
     assert BACKEND in printed.splitlines()[0]
-    assert [r["plan"] for r in rnnkit.explain(side, X, print_table=False)] == [
-        parallel_scan_name()
-    ]
+    assert [r["plan"] for r in rnnkit.explain(side, X, print_table=False)] == [parallel_scan_name()]
 
 
 def parallel_scan_name() -> str:

@@ -371,9 +371,10 @@ def test_recurrent_matmul_fast_path_only_in_backend_loop(x, recorded_plans):
     fast = expected.get(backend)
     if fast is not None:
         made = type(cell.loop_matmul(fast)).__name__
-        assert made == {"tensorflow": "TFPretransposedMatmul", "torch": "TorchColumnMajorMatmul"}[
-            backend
-        ]
+        assert (
+            made
+            == {"tensorflow": "TFPretransposedMatmul", "torch": "TorchColumnMajorMatmul"}[backend]
+        )
     eye = np.eye(3, dtype="float32")
     if backend != "tensorflow":
         LSTM(U, use_fused=False, loop="scan")(x)

@@ -144,7 +144,6 @@ def save_vocabulary(vocabulary: Mapping[str, int], path: str | os.PathLike) -> N
         json.dump(ordered, f, ensure_ascii=False, indent=4)
 
 
-
 def _ci(literal: str) -> str:
     """``literal`` as a regex whose ASCII letters match either case (and nothing else)."""
     return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else re.escape(c) for c in literal)
