@@ -569,3 +569,26 @@ def test_a_killed_fit_goes_on_to_the_uninterrupted_result(tmp_path, monkeypatch,
         tiny(**params, checkpoint_dir=folder).fit(X[::-1], Y[::-1])
     with pytest.raises(ValueError, match="checkpoint_dir needs an int random_state"):
         tiny(**dict(params, random_state=None), checkpoint_dir=folder).fit(X, Y)
+
+
+@pytest.mark.parametrize("ema_momentum", [0.9, None], ids=["ema", "raw"])
+def test_a_fit_that_stopped_early_is_taken_whole_from_its_checkpoint(tmp_path, ema_momentum):
+    """A fit that stopped early and is fitted again with the same ``checkpoint_dir``
+    (a kill after its last epoch) trains nothing more: the best epoch's weights kept
+    in the checkpoint are the result, as in the first fit."""
+    params = dict(
+        crf=True,
+        epochs=25,
+        learning_rate=0.05,
+        validation_fraction=0.25,
+        n_iter_no_change=1,
+        ema_momentum=ema_momentum,
+        checkpoint_dir=tmp_path / "ckpt",
+    )
+    first = tiny(**params).fit(X, Y)
+    assert len(first.history_["loss"]) < 25  # it stopped early ...
+    assert first.best_epoch_ < len(first.history_["loss"]) - 1  # ... after its best epoch
+    again = tiny(**params).fit(X, Y)
+    assert again.history_ == first.history_ and again.best_epoch_ == first.best_epoch_
+    for got, want in zip(again.model_.get_weights(), first.model_.get_weights()):
+        np.testing.assert_array_equal(got, want)

@@ -96,8 +96,8 @@ def save(
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     model.save_weights(tmp / "model.weights.h5")
-    arrays = {f"v{i}": numpy_value(v) for i, v in enumerate(model.optimizer.variables)}
-    np.savez(tmp / "optimizer.npz", **arrays)
+    optimizer = {f"v{i}": numpy_value(v) for i, v in enumerate(model.optimizer.variables)}
+    np.savez(tmp / "optimizer.npz", **optimizer)
     states = {f"v{i}": numpy_value(v) for i, v in enumerate(extra_state(model, with_metrics))}
     np.savez(tmp / "state.npz", **states)
     if arrays:
