@@ -93,3 +93,28 @@ def test_a_checkpoint_of_other_settings_or_none_at_all_is_refused(tmp_path):
     unbuilt = keras.Sequential([keras.layers.Dense(3)])
     with pytest.raises(ValueError, match="Build the model before resuming"):
         resume(unbuilt, folder, SETTINGS, "test run")
+
+
+def test_the_state_of_other_callbacks_is_kept_with_each_epoch(tmp_path):
+    """``extra``: what it returns after an epoch (a JSON dict and arrays) is saved with
+    that epoch's checkpoint, apart from the optimizer's own arrays."""
+    from rnnkit.training.checkpoint import load_arrays, load_state
+
+    folder = tmp_path / "ckpt"
+    epochs_seen = []
+
+    class Counter(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            epochs_seen.append(epoch)
+
+    def extra():
+        n = len(epochs_seen)
+        return {"seen": n}, {"best_0": np.full((2, 3), float(n)), "best_1": np.arange(n)}
+
+    fit(make_model(1), [Counter(), EpochCheckpoint(folder, SETTINGS, extra=extra)])
+    assert load_state(folder)["extra"] == {"seen": 3}
+    arrays = load_arrays(folder)
+    assert sorted(arrays) == ["best_0", "best_1"]
+    np.testing.assert_array_equal(arrays["best_0"], np.full((2, 3), 3.0))
+    np.testing.assert_array_equal(arrays["best_1"], np.arange(3))
+    assert load_arrays(tmp_path / "none") == {}
