@@ -24,6 +24,7 @@ test: setup
 
 lint:
 	$(PYTHON) -m ruff check rnnkit recipes benchmarks tests
+	$(PYTHON) -m ruff format --check rnnkit recipes benchmarks tests
 
 bench:
 	$(PYTHON) benchmarks/rnn.py

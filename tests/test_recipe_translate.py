@@ -50,6 +50,13 @@ def test_a_stopped_run_goes_on_from_its_checkpoints(translate, tmp_path, capsys)
     with pytest.raises(ValueError, match=r"other settings \(seed: checkpoint 0, now 1"):
         translate.main([*common, "--epochs", "2", "--seed", "1"])
 
+    # --no-checkpoint: trains from scratch and writes no checkpoint
+    plain = ["--quick", "--data", str(data), "--out", str(tmp_path / "out2"), "--heatmaps", "0"]
+    table = translate.main([*plain, "--epochs", "1", "--no-checkpoint", "--seed", "1"])
+    assert list(table["epochs"]) == [1, 1] and (table["val_loss"] > 0).all()
+    assert "Resuming" not in capsys.readouterr().out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt", "out", "out2", "pairs.tsv"]
+
 
 def test_bad_epochs_are_refused_before_any_data_is_read(translate, capsys):
     with pytest.raises(SystemExit) as exit_info:
