@@ -44,13 +44,7 @@ from seqeval.metrics import f1_score, precision_score, recall_score
 from rnnkit.data.ner import bio_violations, load_bio
 from rnnkit.recipes._common import add_checkpoint_arguments, checkpoint_dir
 from rnnkit.sklearn import RNNSequenceTagger
-from rnnkit.training.checkpoint import (
-    STATE_FILE,
-    check_settings,
-    fingerprint,
-    load_state,
-    write_json,
-)
+from rnnkit.training.checkpoint import STATE_FILE, checked_state, fingerprint, write_json
 
 RESULTS = Path(__file__).parent / "results"
 #: this checkout (the default run record goes under its git-ignored ``runs/``)
@@ -88,13 +82,8 @@ def make_tagger(kind: str, args, seed: int) -> RNNSequenceTagger:
 def finished_runs(folder: Path | None, settings: dict) -> list[dict]:
     """The rows of the runs recorded in ``folder`` (none without one); a record of other
     settings is a ValueError naming them."""
-    if folder is None or not (folder / STATE_FILE).exists():
-        return []
-    try:
-        state = load_state(folder)
-    except (OSError, ValueError):  # unreadable, or not JSON
-        state = None
-    return list(check_settings(folder, state, settings, "tagging_ner")["history"])
+    state = None if folder is None else checked_state(folder, settings, "tagging_ner")
+    return [] if state is None else list(state["history"])
 
 
 def main(argv=None) -> pd.DataFrame:

@@ -547,9 +547,7 @@ def train(
         verbose=verbose,
         callbacks=[callback],
     )
-    rows = callback.history[:epochs]
-    keys = [k for k in rows[0] if k not in ("epoch", "seconds")] if rows else []
-    history = {k: [float(row[k]) for row in rows] for k in keys}
+    history = {k: v[:epochs] for k, v in callback.keras_history().items()}
     tm = TextModel(model, pipe, classes, "classifier")
     metrics = {}
     if len(vtexts):

@@ -32,7 +32,6 @@ import argparse
 import csv
 import dataclasses
 import datetime
-import hashlib
 import json
 import multiprocessing
 import os
@@ -78,7 +77,7 @@ from rnnkit.recipes._deepmoji import (
 from rnnkit.recipes.deepmoji_attention import as_text, attention_table, save_heatmap
 from rnnkit.sklearn.base import framework_logs
 from rnnkit.training import finetune
-from rnnkit.training.checkpoint import STATE_FILE, load_state, write_json
+from rnnkit.training.checkpoint import STATE_FILE, checked_state, fingerprint, write_json
 
 __all__ = ["METHODS", "best_threshold", "evaluate", "main", "run", "write_tables"]
 
@@ -285,11 +284,7 @@ def _digest(folder: Path) -> str:
     it is for; the same weights saved again, as a rerun of the demo does, are the same
     model)."""
     model, vocab = _load_cached(folder)
-    digest = hashlib.sha256(json.dumps(sorted(vocab.items())).encode())
-    for weight in model.get_weights():
-        digest.update(str((weight.shape, weight.dtype.str)).encode())
-        digest.update(np.ascontiguousarray(weight).tobytes())
-    return digest.hexdigest()
+    return fingerprint([sorted(vocab.items()), model.get_weights()])
 
 
 class _Record:
@@ -327,10 +322,8 @@ def _open_record(pretrained: Path, config: Config) -> _Record:
     folder = pretrained / RECORD
     settings = {"pretrained": _digest(pretrained), "config": config.name, "cell": config.cell}
     try:
-        state = load_state(folder)
-    except (OSError, ValueError):  # unreadable, or not JSON
-        state = {}
-    if state is not None and (not isinstance(state, dict) or state.get("settings") != settings):
+        state = checked_state(folder, settings, "rnnkit bench")
+    except ValueError:  # its runs are of another model: kept, but not mixed in
         old = folder.with_name(f"{RECORD}-old-{time.strftime('%Y%m%d-%H%M%S')}")
         os.replace(folder, old)
         print(f"{folder}: a record of another pretrained model or configuration, moved to {old}")

@@ -650,9 +650,7 @@ class RNNSequenceTagger(KerasEstimatorMixin, BaseEstimator):
                 verbose=self.verbose,
             )
         if checkpointer is not None:  # this process's epochs and the earlier ones'
-            rows = checkpointer.history
-            keys = [k for k in rows[0] if k not in ("epoch", "seconds")] if rows else []
-            self.history_ = {k: [float(row[k]) for row in rows] for k in keys}
+            self.history_ = checkpointer.keras_history()
         else:
             self.history_ = {k: [float(v) for v in vals] for k, vals in history.history.items()}
         self.best_epoch_ = best.best_epoch if best else len(self.history_["loss"]) - 1

@@ -35,6 +35,7 @@ __all__ = [
     "STATE_FILE",
     "EpochCheckpoint",
     "check_settings",
+    "checked_state",
     "extra_state",
     "fingerprint",
     "load_arrays",
@@ -246,6 +247,24 @@ def check_settings(directory: Path, state: Any, settings: dict, what: str) -> di
     return state
 
 
+def checked_state(checkpoint_dir: str | os.PathLike, settings: dict, what: str) -> dict | None:
+    """The ``state.json`` of ``checkpoint_dir`` once :func:`check_settings` accepts it for
+    ``settings``; None when the folder holds none (a fresh start).
+
+    Raises:
+        ValueError: the file is unreadable or not a checkpoint of ``what``, or it was made
+            with other settings (named).
+    """
+    folder = Path(checkpoint_dir)
+    if not (folder / STATE_FILE).exists():
+        return None
+    try:
+        state = load_state(folder)
+    except (OSError, ValueError):  # unreadable, or not JSON
+        state = None
+    return check_settings(folder, state, settings, what)
+
+
 def resume(
     model: keras.Model, checkpoint_dir: str | os.PathLike, settings: dict, what: str
 ) -> list[dict]:
@@ -278,11 +297,7 @@ def resume(
         return []
     if not model.built:
         raise ValueError(f"Build the model before resuming it from {folder}.")
-    try:
-        state = load_state(folder)
-    except (OSError, ValueError):  # unreadable, or not JSON
-        state = None
-    state = check_settings(folder, state, settings, what)
+    state = checked_state(folder, settings, what)
     restore(model, folder, state)
     return list(state["history"])
 
@@ -327,6 +342,12 @@ class EpochCheckpoint(keras.callbacks.Callback):
         self.extra = extra
         self._start = time.perf_counter()
 
+    def keras_history(self) -> dict[str, list[float]]:
+        """The rows of every epoch, earlier processes' included, in the form of
+        ``fit(...).history``: ``{metric: [one value per epoch]}``."""
+        keys = [k for k in self.history[0] if k not in ("epoch", "seconds")] if self.history else []
+        return {k: [float(row[k]) for row in self.history] for k in keys}
+
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self._start = time.perf_counter()
 
@@ -367,6 +388,7 @@ def fingerprint(value: Any) -> str | None:
                 digest.update(str(key).encode("utf-8", "surrogatepass") + b"\x1d")
                 feed(item[key])
         elif isinstance(item, np.ndarray) and item.dtype != object:
+            digest.update(f"{item.shape}{item.dtype.str}".encode())
             digest.update(np.ascontiguousarray(item).tobytes())
         elif isinstance(item, (list, tuple, np.ndarray)):
             digest.update(b"[")

@@ -157,7 +157,7 @@ def train_tbptt(
         }
     )
     folder = None if checkpoint_dir is None else Path(checkpoint_dir)
-    if folder is not None and (folder / checkpoint.STATE_FILE).exists():
+    if folder is not None:
         history = _resume(folder, settings, model)
         if verbose and history:
             print(f"Resuming from {folder}: {len(history)} epoch(s) done")
