@@ -19,9 +19,9 @@ perplexity is measured on one contiguous stream (``--test-batch-size 1``), as in
 reference code. Results are printed as a table and written to
 ``recipes/results/ptb_lm_<config>_<backend>.{md,csv}`` (``..._<backend>_<cell>`` for a cell
 other than the LSTM, e.g. ``--cell mingru``; then ``_adam``, ``_lr<rate>``, ``_e<epochs>``,
-``_decay<epoch>`` where ``--epochs``, ``--optimizer``, ``--learning-rate`` or
-``--decay-after`` override the configuration's), with generated samples. What the
-overrides gave the minGRU layers is in ``recipes/results/ptb_lm.md``.
+``_decay<epoch>``, ``_factor<decay>`` where ``--epochs``, ``--optimizer``,
+``--learning-rate``, ``--decay-after`` or ``--decay`` override the configuration's), with
+generated samples. What the overrides gave the minGRU layers is in ``recipes/results/ptb_lm.md``.
 
 Every finished epoch is checkpointed (``--checkpoint``, default
 ``runs/ptb_lm/<results name>/`` in this checkout): after a kill, the same command goes on
@@ -89,6 +89,7 @@ OVERRIDES = {
     "optimizer": "",
     "learning_rate": "lr",
     "decay_after": "decay",
+    "decay": "factor",
     "num_layers": "layers",
 }
 
@@ -122,6 +123,12 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=None,
         help="override the last epoch at the initial learning rate",
+    )
+    parser.add_argument(
+        "--decay",
+        type=float,
+        default=None,
+        help="override the factor the learning rate is multiplied by after each later epoch",
     )
     parser.add_argument(
         "--num-layers", type=int, default=None, help="override the number of recurrent layers"
@@ -162,6 +169,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.decay_after < 0:
             parser.error(f"--decay-after must be 0 or more, got {args.decay_after}")
         config["decay_after"] = args.decay_after
+    if args.decay is not None:
+        if not 0 < args.decay <= 1:
+            parser.error(f"--decay must be in (0, 1], got {args.decay}")
+        config["decay"] = args.decay
     if args.num_layers is not None:
         if args.num_layers <= 0:
             parser.error(f"--num-layers must be a positive integer, got {args.num_layers}")

@@ -44,13 +44,15 @@ from seqeval.metrics import f1_score, precision_score, recall_score
 from rnnkit.data.ner import bio_violations, load_bio
 from rnnkit.recipes._common import add_checkpoint_arguments, checkpoint_dir
 from rnnkit.sklearn import RNNSequenceTagger
-from rnnkit.training.checkpoint import STATE_FILE, checked_state, fingerprint, write_json
+from rnnkit.training.checkpoint import RunRecord, fingerprint
 
 RESULTS = Path(__file__).parent / "results"
 #: this checkout (the default run record goes under its git-ignored ``runs/``)
 REPO = Path(__file__).resolve().parents[1]
 #: the arguments that do not change a run's result (``seeds`` only adds runs)
 NOT_SETTINGS = ("verbose", "out", "checkpoint", "no_checkpoint", "seeds")
+#: the fields of a result row that name its run
+KEY = ("split", "seed", "model")
 
 
 def splits(n: int, test_fraction: float, folds: int | None):
@@ -77,13 +79,6 @@ def make_tagger(kind: str, args, seed: int) -> RNNSequenceTagger:
     if kind == "softmax":
         return RNNSequenceTagger(crf=False, chars=None, case_features=False, **params)
     return RNNSequenceTagger(chars="cnn" if args.chars else None, **params)
-
-
-def finished_runs(folder: Path | None, settings: dict) -> list[dict]:
-    """The rows of the runs recorded in ``folder`` (none without one); a record of other
-    settings is a ValueError naming them."""
-    state = None if folder is None else checked_state(folder, settings, "tagging_ner")
-    return [] if state is None else list(state["history"])
 
 
 def main(argv=None) -> pd.DataFrame:
@@ -125,10 +120,9 @@ def main(argv=None) -> pd.DataFrame:
     settings.update(
         data=fingerprint([(s.tokens, s.tags) for s in sentences]), sentences=len(sentences)
     )
-    done = {(r["split"], r["seed"], r["model"]): r for r in finished_runs(folder, settings)}
-    if done:
-        print(f"Resuming from {folder}: {len(done)} run(s) done")
-    record = list(done.values())
+    record = None if folder is None else RunRecord(folder, settings, KEY, "tagging_ner")
+    if record is not None and len(record):
+        print(f"Resuming from {folder}: {len(record)} run(s) done")
     rows = []
     for split_name, train_idx, test_idx in splits(len(sentences), args.test_fraction, args.folds):
         train_s = [sentences[i] for i in train_idx]
@@ -136,8 +130,10 @@ def main(argv=None) -> pd.DataFrame:
         gold = [s.tags for s in test_s]
         for seed in range(args.seeds):
             for kind in ("softmax", "crf-chars" if args.chars else "crf"):
-                if (split_name, seed, kind) in done:
-                    rows.append(done[(split_name, seed, kind)])
+                run = {"split": split_name, "seed": seed, "model": kind}
+                done = None if record is None else record.get(run)
+                if done is not None:
+                    rows.append(done)
                     continue
                 start = time.perf_counter()
                 print(f"== {split_name} seed {seed} {kind} ({len(train_s)} train sentences)")
@@ -146,9 +142,7 @@ def main(argv=None) -> pd.DataFrame:
                 pred = tagger.predict([s.tokens for s in test_s])
                 rows.append(
                     {
-                        "split": split_name,
-                        "seed": seed,
-                        "model": kind,
+                        **run,
                         "precision": precision_score(gold, pred),
                         "recall": recall_score(gold, pred),
                         "f1": f1_score(gold, pred),
@@ -157,10 +151,8 @@ def main(argv=None) -> pd.DataFrame:
                     }
                 )
                 print(pd.DataFrame(rows[-1:]).to_string(index=False, float_format="%.4f"))
-                if folder is not None:
-                    record.append(rows[-1])
-                    folder.mkdir(parents=True, exist_ok=True)
-                    write_json(folder / STATE_FILE, {"settings": settings, "history": record})
+                if record is not None:
+                    record.add(rows[-1])
     table = pd.DataFrame(rows)
     summary = (
         table.groupby("model", sort=False)

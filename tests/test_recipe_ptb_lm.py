@@ -21,6 +21,8 @@ def test_results_file_names_the_overridden_settings(ptb_lm):
     assert ptb_lm.override_suffix("small", config) == "_e16_decay8"
     config["num_layers"] = 3
     assert ptb_lm.override_suffix("small", config) == "_e16_decay8_layers3"
+    config = dict(ptb_lm.CONFIGS["small"], epochs=20, decay_after=6, decay=0.7)
+    assert ptb_lm.override_suffix("small", config) == "_e20_decay6_factor0.7"
     # the quick configuration's own epochs are not an override of it
     assert ptb_lm.override_suffix("quick", dict(ptb_lm.CONFIGS["quick"])) == ""
 
@@ -31,6 +33,8 @@ def test_results_file_names_the_overridden_settings(ptb_lm):
         (["--epochs", "0"], "--epochs must be a positive integer, got 0"),
         (["--learning-rate", "-1"], "--learning-rate must be positive, got -1.0"),
         (["--decay-after", "-2"], "--decay-after must be 0 or more, got -2"),
+        (["--decay", "0"], "--decay must be in (0, 1], got 0.0"),
+        (["--decay", "1.5"], "--decay must be in (0, 1], got 1.5"),
         (["--num-layers", "0"], "--num-layers must be a positive integer, got 0"),
         (["--optimizer", "rmsprop"], "invalid choice: 'rmsprop'"),
     ],

@@ -77,7 +77,7 @@ from rnnkit.recipes._deepmoji import (
 from rnnkit.recipes.deepmoji_attention import as_text, attention_table, save_heatmap
 from rnnkit.sklearn.base import framework_logs
 from rnnkit.training import finetune
-from rnnkit.training.checkpoint import STATE_FILE, checked_state, fingerprint, write_json
+from rnnkit.training.checkpoint import RunRecord, fingerprint
 
 __all__ = ["METHODS", "best_threshold", "evaluate", "main", "run", "write_tables"]
 
@@ -287,33 +287,25 @@ def _digest(folder: Path) -> str:
     return fingerprint([sorted(vocab.items()), model.get_weights()])
 
 
-class _Record:
+class _Record(RunRecord):
     """The finished runs of a benchmark of one pretrained model, kept in
-    ``<pretrained>/bench-record/state.json`` (written whole after every run, so a kill
-    loses only the runs in progress)."""
+    ``<pretrained>/bench-record/state.json`` (a :class:`RunRecord`: written whole after
+    every run, so a kill loses only the runs in progress)."""
 
-    def __init__(self, folder: Path, settings: dict, history: list[dict]) -> None:
-        self.folder, self.settings = folder, settings
-        self.runs = {self.key(r): r for r in history}
-
-    @staticmethod
-    def key(task: dict) -> tuple:
-        return task["dataset"], task["method"], task["seed"]
+    def __init__(self, folder: Path, settings: dict) -> None:
+        super().__init__(folder, settings, ("dataset", "method", "seed"), "rnnkit bench")
 
     def done(self, task: dict) -> dict | None:
         """The recorded result of ``task``; None when it is still to do (a recorded run
         that saved the shown model counts only while that model is there)."""
-        r = self.runs.get(self.key(task))
+        r = self.get(task)
         model_there = not task["save_to"] or (Path(task["save_to"]) / SAVED_FILES[0]).exists()
         if r is None or not model_there:
             return None
         return {**r, "save_to": task["save_to"]}
 
     def add(self, result: dict) -> None:
-        scores = {k: float(result[k]) for k in ("score", "val_score", "seconds")}
-        self.runs[self.key(result)] = {**result, **scores}
-        state = {"settings": self.settings, "history": list(self.runs.values())}
-        write_json(self.folder / STATE_FILE, state)
+        super().add({**result, **{k: float(result[k]) for k in ("score", "val_score", "seconds")}})
 
 
 def _open_record(pretrained: Path, config: Config) -> _Record:
@@ -322,14 +314,14 @@ def _open_record(pretrained: Path, config: Config) -> _Record:
     folder = pretrained / RECORD
     settings = {"pretrained": _digest(pretrained), "config": config.name, "cell": config.cell}
     try:
-        state = checked_state(folder, settings, "rnnkit bench")
+        record = _Record(folder, settings)
     except ValueError:  # its runs are of another model: kept, but not mixed in
         old = folder.with_name(f"{RECORD}-old-{time.strftime('%Y%m%d-%H%M%S')}")
         os.replace(folder, old)
         print(f"{folder}: a record of another pretrained model or configuration, moved to {old}")
-        state = None
+        record = _Record(folder, settings)
     folder.mkdir(parents=True, exist_ok=True)
-    return _Record(folder, settings, [] if state is None else state["history"])
+    return record
 
 
 def run(

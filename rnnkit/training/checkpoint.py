@@ -9,6 +9,8 @@ folder is complete before ``state.json`` is replaced (``os.replace``), so a kill
 moment leaves the previous or the new checkpoint, both usable. Used by
 :func:`rnnkit.training.pretrain` and :func:`rnnkit.training.tbptt.train_tbptt`, and through
 :class:`EpochCheckpoint` and :func:`resume` by any ``fit`` (the translation recipe).
+:class:`RunRecord` keeps the finished runs of a job of many runs (the benchmarks, the NER
+recipe) in the same ``state.json`` form.
 
 A checkpoint of :func:`resume` carries the caller's ``settings`` (a JSON dict: schedule,
 data identity, the model's config): resuming with other settings is a ValueError that
@@ -34,6 +36,7 @@ from rnnkit.atomic import atomic_path
 __all__ = [
     "STATE_FILE",
     "EpochCheckpoint",
+    "RunRecord",
     "check_settings",
     "checked_state",
     "extra_state",
@@ -400,3 +403,62 @@ def fingerprint(value: Any) -> str | None:
 
     feed(value)
     return digest.hexdigest()
+
+
+class RunRecord:
+    """The finished runs of a job made of independent runs (a benchmark's grid of data
+    sets, methods and seeds), kept in ``folder/state.json`` with the job's settings and
+    written whole, atomically, after every run: a kill loses only the run in progress,
+    and the job started again does only the runs still to do (more seeds or methods add
+    runs to the record).
+
+    Args:
+        folder: the record's folder (created at the first :meth:`add`).
+        settings: what every run of the job shares (JSON-serializable: the data's
+            :func:`fingerprint`, the estimator's parameters); a record of other settings
+            is a ValueError naming them (:func:`check_settings`).
+        key: the fields of a row that name its run, e.g. ``("dataset", "seed", "cell")``.
+        what: the job's name, for the messages.
+
+    Raises:
+        ValueError: the folder holds a record of other settings (named), or a file that
+            is not such a record.
+
+    Example:
+
+    >>> record = RunRecord("runs/job", {"data": "..."}, ("seed",), "job")  # doctest: +SKIP
+    >>> if record.get({"seed": 0}) is None:  # doctest: +SKIP
+    ...     record.add({"seed": 0, "score": 0.9})
+    """
+
+    def __init__(
+        self, folder: str | os.PathLike, settings: dict, key: tuple[str, ...], what: str
+    ) -> None:
+        self.folder = Path(folder)
+        self.settings = plain(settings)
+        self.key = tuple(key)
+        state = checked_state(self.folder, settings, what)
+        self.runs = {self._key(r): r for r in ([] if state is None else state["history"])}
+
+    def _key(self, row: Mapping) -> tuple:
+        return tuple(plain(row[k]) for k in self.key)
+
+    def __len__(self) -> int:
+        return len(self.runs)
+
+    def get(self, run: Mapping) -> dict | None:
+        """The recorded row of the run that ``run``'s key fields name; None when it is
+        still to do."""
+        found = self.runs.get(self._key(run))
+        return None if found is None else dict(found)
+
+    def add(self, row: Mapping) -> None:
+        """Records a finished run's row (JSON-serializable; NumPy scalars are stored as
+        Python numbers) and writes the record."""
+        row = plain({k: v.item() if isinstance(v, np.generic) else v for k, v in row.items()})
+        self.runs[self._key(row)] = row
+        self.folder.mkdir(parents=True, exist_ok=True)
+        write_json(
+            self.folder / STATE_FILE,
+            {"settings": self.settings, "history": list(self.runs.values())},
+        )
