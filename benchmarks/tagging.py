@@ -14,6 +14,11 @@ use it to choose defaults. Results (one row per task, model and seed, fit time b
 it, and the mean over seeds) are printed and written to ``--out`` as ``tagging.md`` and
 ``tagging.csv``.
 
+Every finished fit is recorded as it ends (``--checkpoint``, default ``<out>/record/``;
+``--no-checkpoint`` records nothing): after a kill the same command fits only the runs
+still to do. A run is named by its task, split, model, seed, the tagger's parameters and a
+digest of its data, so other settings or data are run afresh, never taken from the record.
+
 Usage::
 
     pip install sklearn-crfsuite
@@ -45,6 +50,11 @@ import rnnkit  # noqa: F401, I001
 
 from rnnkit.data.brown import load_brown  # noqa: E402
 from rnnkit.data.ner import load_bio  # noqa: E402
+from rnnkit.recipes._common import add_checkpoint_arguments  # noqa: E402
+from rnnkit.training.checkpoint import RunRecord, fingerprint  # noqa: E402
+
+#: the fields of a result row that name its run
+KEY = ("task", "split", "model", "seed", "params", "data")
 
 
 def word_features(tokens: list[str], i: int) -> dict:
@@ -187,8 +197,11 @@ def main(argv=None) -> pd.DataFrame:
     )
     parser.add_argument("--label", default=None, help="name of the rnn row (default: rnn)")
     parser.add_argument("--out", default="runs/tagging")
+    add_checkpoint_arguments(parser, "the record of finished fits", "OUT/record/")
     args = parser.parse_args(argv)
     import keras
+
+    from rnnkit.sklearn import RNNSequenceTagger
 
     rnn_params = parse_params(args.rnn_param)
     label = args.label or ("rnn" + (f" {rnn_params}" if rnn_params else ""))
@@ -197,6 +210,17 @@ def main(argv=None) -> pd.DataFrame:
         f"{platform.node()}: {os.cpu_count()} CPUs, load {load[0]:.2f}, "
         f"backend {keras.backend.backend()}, rnn params {rnn_params or 'defaults'}"
     )
+    record = None
+    if not args.no_checkpoint:
+        folder = Path(args.checkpoint or Path(args.out) / "record")
+        record = RunRecord(folder, {"backend": keras.backend.backend()}, KEY, "tagging")
+        if len(record):
+            print(f"Resuming from {folder}: {len(record)} fit(s) recorded", flush=True)
+    # what a fit of each model depends on besides its data and seed
+    params = {
+        "crfsuite": "crfsuite",
+        "rnn": fingerprint([RNNSequenceTagger(**rnn_params).get_params()]),
+    }
     rows = []
     for task in args.tasks:
         seeds = args.pos_seeds if (task == "pos" and args.pos_seeds) else args.seeds
@@ -207,7 +231,20 @@ def main(argv=None) -> pd.DataFrame:
                 (xtr, ytr), (xte, yte) = pos_splits(
                     seed, args.validation, args.pos_train, args.pos_test
                 )
+            data = fingerprint([xtr, ytr, xte, yte])
             for name in args.models:
+                run = {
+                    "task": task,
+                    "split": "validation" if args.validation else "test",
+                    "model": name if name == "crfsuite" else label,
+                    "seed": seed,
+                    "params": params["crfsuite" if name == "crfsuite" else "rnn"],
+                    "data": data,
+                }
+                row = None if record is None else record.get(run)
+                if row is not None:
+                    rows.append(row)
+                    continue
                 model = crfsuite_model() if name == "crfsuite" else rnn_model(rnn_params, seed)
                 start = time.perf_counter()
                 model.fit(xtr, ytr)
@@ -215,11 +252,8 @@ def main(argv=None) -> pd.DataFrame:
                 pred = model.predict(xte)
                 value = score(task, yte, pred)
                 row = {
-                    "task": task,
+                    **run,
                     "metric": "entity F1" if task == "ner" else "token accuracy",
-                    "split": "validation" if args.validation else "test",
-                    "model": name if name == "crfsuite" else label,
-                    "seed": seed,
                     "score": value,
                     "fit_s": fit_s,
                     "epochs": len(getattr(model, "history_", {}).get("loss", [])) or None,
@@ -228,8 +262,12 @@ def main(argv=None) -> pd.DataFrame:
                     "load": os.getloadavg()[0],
                 }
                 rows.append(row)
-                print(pd.DataFrame([row]).to_string(index=False, float_format="%.4f"), flush=True)
-    table = pd.DataFrame(rows)
+                if record is not None:
+                    record.add(row)
+                shown = {k: v for k, v in row.items() if k not in ("params", "data")}
+                print(pd.DataFrame([shown]).to_string(index=False, float_format="%.4f"), flush=True)
+    columns = ["task", "metric", "split", "model", "seed", "score", "fit_s", "epochs", "train"]
+    table = pd.DataFrame(rows)[[*columns, "eval", "load"]]
     summary = (
         table.groupby(["task", "metric", "split", "model"], sort=False)
         .agg(

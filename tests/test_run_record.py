@@ -102,3 +102,36 @@ def test_the_quality_benchmark_fits_only_the_runs_not_recorded(quality, tmp_path
 
     none = quality.main([*argv[:4], "--no-checkpoint"])
     assert len(fits) == 8 and len(none) == 2
+
+
+def test_the_tagging_benchmark_fits_only_the_runs_not_recorded(tmp_path, monkeypatch):
+    tagging = load_recipe("tagging", BENCHMARKS)
+    rng = np.random.default_rng(0)
+    words = ["Paris", "is", "nice", "John", "went", "to", "London", "today"]
+
+    def tiny_ner(seed, validation):
+        sentences = [list(rng.choice(words, 6)) for _ in range(30)]
+        tags = [["B-loc" if w in ("Paris", "London") else "O" for w in s] for s in sentences]
+        return (sentences[:24], tags[:24]), (sentences[24:], tags[24:])
+
+    made = []
+
+    def counted_rnn_model(params, seed):
+        made.append(seed)
+        return make_rnn(params, seed)
+
+    make_rnn = tagging.rnn_model
+    monkeypatch.setattr(tagging, "ner_splits", tiny_ner)
+    monkeypatch.setattr(tagging, "rnn_model", counted_rnn_model)
+    small = ["epochs=2", "units=8", "embedding_dim=8", "chars=None"]
+    argv = ["--tasks", "ner", "--models", "rnn", "--seeds", "0", "--out", str(tmp_path)]
+    argv += [x for p in small for x in ("--rnn-param", p)]
+    first = tagging.main(argv)
+    assert made == [0] and (tmp_path / "record" / STATE_FILE).exists()
+    assert "data" not in first.columns  # the run's identity is kept in the record only
+    rng = np.random.default_rng(0)  # the same data again
+    again = tagging.main(argv)
+    assert made == [0]
+    assert again.drop(columns="load").equals(first.drop(columns="load"))
+    tagging.main([*argv, "--rnn-param", "units=12"])  # another model: fitted
+    assert made == [0, 0]
