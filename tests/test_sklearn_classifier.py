@@ -576,3 +576,92 @@ def test_quiet_by_default_no_framework_warnings():
     finally:
         logger.removeHandler(handler)
     assert messages == ["shown"]
+
+
+def _member_weights(clf: RNNClassifier, name: str) -> list:
+    return clf.model_.get_layer(name).get_weights()
+
+
+def test_a_killed_fit_goes_on_from_its_checkpoint(tmp_path, monkeypatch):
+    """``checkpoint_dir``: an ensemble fit killed in its second network's second epoch
+    and fitted again takes the first network whole and goes on with the second from
+    its last finished epoch, on the same validation split; checkpointing itself does
+    not change a fit; other data or no int random_state is refused."""
+    from rnnkit.training import checkpoint
+
+    params = dict(ensemble_size=2, epochs=4, validation_fraction=0.25, n_iter_no_change=3)
+    plain_fit = tiny(**params).fit(TEXTS, LABELS)
+    full = tiny(**params, checkpoint_dir=tmp_path / "full").fit(TEXTS, LABELS)
+    np.testing.assert_array_equal(full.predict_proba(TEXTS), plain_fit.predict_proba(TEXTS))
+    assert full.member_histories_ == plain_fit.member_histories_
+
+    real_end = checkpoint.EpochCheckpoint.on_epoch_end
+
+    def killed(self, epoch, logs=None):
+        real_end(self, epoch, logs)
+        if self.checkpoint_dir.name == "member-1" and epoch + 1 == 2:
+            raise KeyboardInterrupt
+
+    folder = tmp_path / "ckpt"
+    monkeypatch.setattr(checkpoint.EpochCheckpoint, "on_epoch_end", killed)
+    with pytest.raises(KeyboardInterrupt):
+        tiny(**params, checkpoint_dir=folder).fit(TEXTS, LABELS)
+    monkeypatch.setattr(checkpoint.EpochCheckpoint, "on_epoch_end", real_end)
+    # another process's random stream (on JAX and torch, fit itself draws from NumPy's):
+    # the split must still be the one of the checkpoint
+    monkeypatch.setattr(np.random, "randint", lambda *args, **kwargs: 12345)
+    resumed = tiny(**params, checkpoint_dir=folder).fit(TEXTS, LABELS)
+    monkeypatch.undo()
+
+    first, second = resumed.member_histories_
+    assert first == full.member_histories_[0]  # taken from its checkpoint
+    for got, want in zip(
+        _member_weights(resumed, "rnn_classifier_0"), _member_weights(full, "rnn_classifier_0")
+    ):
+        np.testing.assert_array_equal(got, want)
+    assert {k: v[:2] for k, v in second.items()} == {
+        k: v[:2] for k, v in full.member_histories_[1].items()
+    }
+    assert len(second["loss"]) == len(full.member_histories_[1]["loss"])
+    # the second network held out in its second process what it held out in its first
+    ends = [checkpoint.load_state(f / "member-1")["extra"] for f in (folder, tmp_path / "full")]
+    assert ends[0]["finished"] and ends[0]["split_seed"] is not None and ends[0] == ends[1]
+
+    with pytest.raises(ValueError, match=r"other settings \(data_sha256: checkpoint"):
+        tiny(**params, checkpoint_dir=folder).fit(TEXTS[::-1], LABELS[::-1])
+    with pytest.raises(ValueError, match=r"other settings \(units: checkpoint 8, now 9\)"):
+        tiny(**dict(params, units=9), checkpoint_dir=folder).fit(TEXTS, LABELS)
+    with pytest.raises(ValueError, match="checkpoint_dir needs an int random_state"):
+        tiny(**dict(params, random_state=None), checkpoint_dir=folder).fit(TEXTS, LABELS)
+
+
+def test_a_fit_killed_after_it_stopped_early_ends_with_its_best_weights(tmp_path, monkeypatch):
+    """A network that stopped early, killed after its last epoch's checkpoint but before
+    its end was saved, is ended from the checkpoint (the early-stopping state and best
+    weights it kept), training nothing more: the result of the uninterrupted fit."""
+    from rnnkit.training import checkpoint
+
+    params = dict(epochs=30, learning_rate=0.05, validation_fraction=0.25, n_iter_no_change=1)
+    full = tiny(**params).fit(TEXTS, LABELS)
+    assert len(full.history_["loss"]) < 30  # it stopped early
+    real_save = checkpoint.save
+
+    def killed_before_the_end(model, directory, epoch, step, history, extra, **kwargs):
+        if extra.get("extra", {}).get("finished"):
+            raise KeyboardInterrupt
+        return real_save(model, directory, epoch, step, history, extra, **kwargs)
+
+    folder = tmp_path / "ckpt"
+    monkeypatch.setattr(checkpoint, "save", killed_before_the_end)
+    with pytest.raises(KeyboardInterrupt):
+        tiny(**params, checkpoint_dir=folder).fit(TEXTS, LABELS)
+    assert checkpoint.load_state(folder / "member-0")["extra"]["stopped"]
+    monkeypatch.setattr(checkpoint, "save", real_save)
+    ended = tiny(**params, checkpoint_dir=folder).fit(TEXTS, LABELS)
+    assert ended.history_ == full.history_
+    for got, want in zip(ended.model_.get_weights(), full.model_.get_weights()):
+        np.testing.assert_array_equal(got, want)
+    assert checkpoint.load_state(folder / "member-0")["extra"]["finished"]
+    again = tiny(**params, checkpoint_dir=folder).fit(TEXTS, LABELS)  # taken whole
+    assert again.history_ == full.history_
+    np.testing.assert_array_equal(again.predict_proba(TEXTS), full.predict_proba(TEXTS))

@@ -17,6 +17,7 @@ import os
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import keras
@@ -184,6 +185,32 @@ def framework_logs(verbose: Any) -> Iterator[None]:
         logger.setLevel(level)
 
 
+class _EarlyStopping(keras.callbacks.EarlyStopping):
+    """Keras's early stopping, whose state a checkpoint keeps (:meth:`get_state`) and a
+    fit that goes on starts from (``resumed``: that state, set before ``fit``)."""
+
+    resumed: tuple[dict, dict[str, np.ndarray]] | None = None
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        super().on_train_begin(logs)
+        if self.resumed is not None:
+            values, arrays = self.resumed
+            self.wait, self.best_epoch = int(values["wait"]), int(values["best_epoch"])
+            self.best = None if values["best"] is None else float(values["best"])
+            n = len([k for k in arrays if k.startswith("best_")])
+            self.best_weights = [arrays[f"best_{i}"] for i in range(n)] or None
+
+    def get_state(self) -> tuple[dict, dict[str, np.ndarray]]:
+        """The counters and the best loss, and the best weights as arrays."""
+        values = {
+            "wait": int(self.wait),
+            "best_epoch": int(self.best_epoch),
+            "best": None if self.best is None else float(self.best),
+            "stopped": bool(self.model.stop_training),
+        }
+        return values, {f"best_{i}": w for i, w in enumerate(self.best_weights or [])}
+
+
 class KerasEstimatorMixin:
     """Pickle support and the training loop for estimators holding a Keras ``model_``.
 
@@ -222,10 +249,30 @@ class KerasEstimatorMixin:
         class_weight: dict | None,
         verbose: int,
         stratify: np.ndarray | None = None,
+        checkpoint_dir: str | os.PathLike | None = None,
+        settings: dict | None = None,
     ) -> dict:
         """Fit ``model``; hold out ``validation_fraction`` (stratified when possible)
         and stop early after ``n_iter_no_change`` epochs without improvement of the
-        validation loss, restoring the best weights. Returns the history dict."""
+        validation loss, restoring the best weights. Returns the history dict.
+
+        With ``checkpoint_dir`` (and the fit's ``settings``, JSON), every finished epoch
+        is checkpointed there with the early-stopping state and the validation split
+        (:class:`rnnkit.training.checkpoint.EpochCheckpoint`), and the end of the fit
+        with its final weights: a later call with the same folder and settings goes on
+        from the last finished epoch, or takes a finished fit as it is. A checkpoint of
+        other settings is a ValueError naming them."""
+        from rnnkit.training.checkpoint import (
+            EpochCheckpoint,
+            checked_state,
+            load_arrays,
+            resume,
+            save,
+        )
+
+        what = type(self).__name__
+        saved = None if checkpoint_dir is None else checked_state(checkpoint_dir, settings, what)
+        extra = {} if saved is None else saved.get("extra", {})
         callbacks = []
         validation_data = None
         if validation_fraction:
@@ -244,23 +291,46 @@ class KerasEstimatorMixin:
                     if counts.min() < 2 or n_val < len(counts):
                         strat = None
                 seed = int(np.random.randint(0, 2**31 - 1))
+                # a fit that goes on holds out what its first process held out
+                seed = int(extra.get("split_seed", seed))
                 train_idx, val_idx = train_test_split(
                     indices, test_size=n_val, random_state=seed, stratify=strat
                 )
                 validation_data = (x[val_idx], y[val_idx])
                 x, y = x[train_idx], y[train_idx]
+                extra = {**extra, "split_seed": seed}
                 callbacks.append(
-                    keras.callbacks.EarlyStopping(
+                    _EarlyStopping(
                         monitor="val_loss",
                         patience=max(int(n_iter_no_change), 1),
                         restore_best_weights=True,
                     )
                 )
+        stopping = callbacks[0] if callbacks else None
+        done: list = []
+        if checkpoint_dir is not None:
+            done = resume(model, checkpoint_dir, settings, what)
+            if stopping is not None and saved is not None:
+                stopping.resumed = (extra, load_arrays(checkpoint_dir))
+            if extra.get("finished"):  # the fit had ended: its final weights are loaded
+                return EpochCheckpoint(checkpoint_dir, settings, done).keras_history()
+            if extra.get("stopped"):
+                # stopped early, killed before its end was saved: a fit of no more epochs
+                # ends it (the best weights restored)
+                epochs = len(done)
+
+            def state() -> tuple[dict, dict[str, np.ndarray]]:
+                values, arrays = stopping.get_state() if stopping is not None else ({}, {})
+                return {**values, "split_seed": extra.get("split_seed")}, arrays
+
+            checkpointer = EpochCheckpoint(checkpoint_dir, settings, done, extra=state)
+            callbacks.append(checkpointer)
         with framework_logs(verbose):
             history = model.fit(
                 x,
                 y,
                 epochs=int(epochs),
+                initial_epoch=min(len(done), int(epochs)),
                 batch_size=int(batch_size),
                 validation_data=validation_data,
                 callbacks=callbacks,
@@ -268,4 +338,19 @@ class KerasEstimatorMixin:
                 verbose=verbose,
                 shuffle=True,
             )
-        return {k: [float(v) for v in values] for k, values in history.history.items()}
+        if checkpoint_dir is None:
+            return {k: [float(v) for v in values] for k, values in history.history.items()}
+        ended = {
+            "settings": settings,
+            "extra": {"finished": True, "split_seed": extra.get("split_seed")},
+        }
+        save(
+            model,
+            Path(checkpoint_dir),
+            len(checkpointer.history),
+            0,
+            checkpointer.history,
+            ended,
+            with_metrics=False,
+        )
+        return checkpointer.keras_history()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 import keras
@@ -171,6 +173,15 @@ class RNNClassifier(ClassifierMixin, KerasEstimatorMixin, BaseEstimator):
             then trained further as one model, on the averaged output).
         random_state: seed (int) for reproducible results on CPU.
         verbose: Keras verbosity (0 silent, 1 progress bar, 2 one line per epoch).
+        checkpoint_dir: optional folder: ``fit`` checkpoints every finished epoch of each
+            network there (``member-<i>/``: weights, optimizer, early-stopping state and
+            validation split, :mod:`rnnkit.training.checkpoint`) and each network's end,
+            so that after a kill the same ``fit`` goes on from the last finished epoch
+            and takes the finished networks as they are. The later epochs' shuffles and
+            the networks not started yet draw anew, so the result is not bit-identical
+            to an uninterrupted fit. It needs an int ``random_state``; a checkpoint of
+            other parameters or data is a ValueError naming them; a ``warm_start``
+            continued fit is not checkpointed. The folder is left for the caller.
 
     Fitted attributes:
         classes_: the class labels (for multi-label, ``arange(n_labels)``).
@@ -220,6 +231,7 @@ class RNNClassifier(ClassifierMixin, KerasEstimatorMixin, BaseEstimator):
         warm_start: bool = False,
         random_state: Any = None,
         verbose: int = 0,
+        checkpoint_dir: str | os.PathLike | None = None,
     ) -> None:
         self.cell = cell
         self.units = units
@@ -246,9 +258,11 @@ class RNNClassifier(ClassifierMixin, KerasEstimatorMixin, BaseEstimator):
         self.warm_start = warm_start
         self.random_state = random_state
         self.verbose = verbose
+        self.checkpoint_dir = checkpoint_dir
 
     def __setstate__(self, state: dict) -> None:
         super().__setstate__(state)
+        self.__dict__.setdefault("checkpoint_dir", None)  # pickled before the parameter
         vocabulary = self.__dict__.get("vocabulary_")
         if vocabulary is not None and list(vocabulary[:2]) == LEGACY_SPECIALS:
             # pickled before the one text stage: same ids, the markers renamed
@@ -421,7 +435,14 @@ class RNNClassifier(ClassifierMixin, KerasEstimatorMixin, BaseEstimator):
         ids = self.vectorizer_.transform(texts)
         multilabel = kind == "multilabel-indicator"
 
-        def train(model: keras.Model) -> dict:
+        checkpoint = None
+        if self.checkpoint_dir is not None and not warm:
+            checkpoint = self._checkpoint_settings(texts, y)
+
+        def train(model: keras.Model, member: int | None = None) -> dict:
+            folder = None
+            if checkpoint is not None and member is not None:
+                folder = Path(self.checkpoint_dir) / f"member-{member}"
             return self._train(
                 model,
                 ids,
@@ -433,6 +454,8 @@ class RNNClassifier(ClassifierMixin, KerasEstimatorMixin, BaseEstimator):
                 class_weight=class_weight,
                 verbose=self.verbose,
                 stratify=stratify,
+                checkpoint_dir=folder,
+                settings=checkpoint,
             )
 
         if warm:
@@ -447,11 +470,29 @@ class RNNClassifier(ClassifierMixin, KerasEstimatorMixin, BaseEstimator):
             for i in range(size):
                 name = "rnn_classifier" if size == 1 else f"rnn_classifier_{i}"
                 member = self._build_model(len(classes), multilabel=multilabel, name=name)
-                self.member_histories_.append(train(member))
+                self.member_histories_.append(train(member, i))
                 members.append(member)
             self.model_ = members[0] if size == 1 else self._average(members, multilabel)
         self.history_ = self.member_histories_[0]
         return self
+
+    def _checkpoint_settings(self, texts: list[str], y: np.ndarray) -> dict:
+        """What a checkpoint of ``fit`` must have been made with: the parameters and the
+        data (a digest of the texts and labels)."""
+        from rnnkit.training.checkpoint import fingerprint
+
+        if isinstance(self.random_state, bool) or not isinstance(
+            self.random_state, (int, np.integer)
+        ):
+            raise ValueError(
+                "checkpoint_dir needs an int random_state (a fit that goes on must draw the "
+                f"same validation split), got random_state={self.random_state!r}."
+            )
+        skip = ("checkpoint_dir", "verbose", "warm_start", "embeddings")
+        settings = {k: v for k, v in self.get_params().items() if k not in skip}
+        settings["embeddings"] = fingerprint(self.embeddings)
+        settings["data_sha256"] = fingerprint([texts, np.asarray(y)])
+        return settings
 
     def _average(self, members: list[keras.Model], multilabel: bool) -> keras.Model:
         """One Keras model: the mean of the members' probabilities."""
