@@ -417,7 +417,8 @@ class RunRecord:
         settings: what every run of the job shares (JSON-serializable: the data's
             :func:`fingerprint`, the estimator's parameters); a record of other settings
             is a ValueError naming them (:func:`check_settings`).
-        key: the fields of a row that name its run, e.g. ``("dataset", "seed", "cell")``.
+        key: the fields of a row that name its run, e.g. ``("dataset", "seed", "cell")``
+            (strings or numbers).
         what: the job's name, for the messages.
 
     Raises:
