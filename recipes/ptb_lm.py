@@ -20,8 +20,9 @@ reference code. Results are printed as a table and written to
 ``recipes/results/ptb_lm_<config>_<backend>.{md,csv}`` (``..._<backend>_<cell>`` for a cell
 other than the LSTM, e.g. ``--cell mingru``; then ``_adam``, ``_lr<rate>``, ``_e<epochs>``,
 ``_decay<epoch>``, ``_factor<decay>`` where ``--epochs``, ``--optimizer``,
-``--learning-rate``, ``--decay-after`` or ``--decay`` override the configuration's), with
-generated samples. What the overrides gave the minGRU layers is in ``recipes/results/ptb_lm.md``.
+``--learning-rate``, ``--decay-after`` or ``--decay`` override the configuration's; then
+``_seed<seed>`` for a ``--seed`` other than 1234), with generated samples. What the
+overrides gave the minGRU layers is in ``recipes/results/ptb_lm.md``.
 
 Every finished epoch is checkpointed (``--checkpoint``, default
 ``runs/ptb_lm/<results name>/`` in this checkout): after a kill, the same command goes on
@@ -83,6 +84,9 @@ OTHER_CELL_BAR = 1.1
 QUICK_THRESHOLD = BARS["quick"]
 
 
+#: the seed of the initial weights unless ``--seed`` says otherwise
+DEFAULT_SEED = 1234
+
 #: the short names of the overridable settings in a results file's name
 OVERRIDES = {
     "epochs": "e",
@@ -138,7 +142,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--prompt", default="", help="words the samples continue (unknown words -> <unk>)"
     )
-    parser.add_argument("--seed", type=int, default=1234)
+    parser.add_argument(
+        "--seed", type=int, default=DEFAULT_SEED, help="seed of the initial weights"
+    )
     parser.add_argument("--out", default=str(Path(__file__).parent / "results"))
     parser.add_argument("--save", default=None, help="save the trained model (.keras)")
     add_checkpoint_arguments(
@@ -180,7 +186,8 @@ def main(argv: list[str] | None = None) -> int:
     keras.utils.set_random_seed(args.seed)
     backend = keras.backend.backend()
     cell = "" if args.cell == "lstm" else f"_{args.cell}"
-    name = f"ptb_lm_{args.config}_{backend}{cell}{override_suffix(args.config, config)}"
+    seed = "" if args.seed == DEFAULT_SEED else f"_seed{args.seed}"
+    name = f"ptb_lm_{args.config}_{backend}{cell}{override_suffix(args.config, config)}{seed}"
     checkpoint = checkpoint_dir(args, REPO / "runs" / "ptb_lm" / name)
     data = load_ptb(args.data)
     print(
@@ -209,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         max_windows=config["max_windows"],
         verbose=args.verbose,
         optimizer=config["optimizer"],
+        run_settings={"seed": args.seed},
         checkpoint_dir=checkpoint,
     )
     # the epochs' own times (with their validation), also those of a resumed run's

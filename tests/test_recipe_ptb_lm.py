@@ -70,3 +70,10 @@ def test_a_stopped_run_goes_on_from_its_checkpoint(ptb_lm, tmp_path, capsys):
     assert "Epoch 1/2" not in second and "Epoch 2/2" in second
     rows = (tmp_path / "out" / "ptb_lm_quick_tensorflow_e2.csv").read_text().splitlines()
     assert len(rows) == 3  # header and both epochs
+    # another seed's initial weights are another run: not continued from this checkpoint
+    with pytest.raises(ValueError, match=r"other settings \(seed: checkpoint 1234, now 7\)"):
+        ptb_lm.main([*common, "--epochs", "3", "--seed", "7"])
+    # ... and its results file is its own
+    seven = [*common, "--epochs", "1", "--seed", "7", "--checkpoint", str(tmp_path / "ckpt7")]
+    assert ptb_lm.main(seven) == 0
+    assert (tmp_path / "out" / "ptb_lm_quick_tensorflow_seed7.csv").exists()

@@ -94,6 +94,7 @@ def train_tbptt(
     jit_compile: bool | str = "auto",
     optimizer: str = "sgd",
     checkpoint_dir: str | os.PathLike | None = None,
+    run_settings: dict | None = None,
 ) -> list[EpochRecord]:
     """Trains a stateful :class:`LanguageModel` with truncated BPTT (SGD or Adam).
 
@@ -123,6 +124,10 @@ def train_tbptt(
             optimizer, clipping, window, batch, data length, model config) must match
             the checkpoint's, else a ValueError names the ones that differ. ``epochs``
             may be larger than the checkpoint's, to train on.
+        run_settings: Optional JSON dict of what else shapes the run, stored with the
+            checkpoint and compared like the settings above (e.g. ``{"seed": 1234}``:
+            the seed of the initial weights, which a checkpoint of another seed must not
+            continue).
 
     Returns:
         A list of :class:`EpochRecord`, one per epoch.
@@ -154,6 +159,7 @@ def train_tbptt(
             "train_tokens": len(train_ids),
             "optimizer": type(optimizer).__name__,
             "model": {k: v for k, v in model.get_config().items() if k != "name"},
+            **(run_settings or {}),
         }
     )
     folder = None if checkpoint_dir is None else Path(checkpoint_dir)
