@@ -95,6 +95,7 @@ OVERRIDES = {
     "decay_after": "decay",
     "decay": "factor",
     "num_layers": "layers",
+    "dropout": "dropout",
 }
 
 
@@ -136,6 +137,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--num-layers", type=int, default=None, help="override the number of recurrent layers"
+    )
+    parser.add_argument(
+        "--dropout",
+        type=float,
+        default=None,
+        help="override the dropout rate on the embeddings, between the layers and before "
+        "the softmax (the small configuration has none)",
     )
     parser.add_argument("--test-batch-size", type=int, default=1)
     parser.add_argument("--samples", type=int, default=3, help="sentences to generate")
@@ -183,6 +191,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.num_layers <= 0:
             parser.error(f"--num-layers must be a positive integer, got {args.num_layers}")
         config["num_layers"] = args.num_layers
+    if args.dropout is not None:
+        if not 0 <= args.dropout < 1:
+            parser.error(f"--dropout must be in [0, 1), got {args.dropout}")
+        config["dropout"] = args.dropout
     keras.utils.set_random_seed(args.seed)
     backend = keras.backend.backend()
     cell = "" if args.cell == "lstm" else f"_{args.cell}"
