@@ -33,14 +33,11 @@ import argparse
 import ast
 import os
 import platform
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 # the frameworks' start-up lines only with --verbose N > 0: read by `import rnnkit`,
 # which must come before the first framework import

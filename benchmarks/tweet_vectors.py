@@ -21,15 +21,12 @@ import argparse
 import json
 import os
 import re
-import sys
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 from scipy import sparse
 from scipy.sparse.linalg import svds
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 # the frameworks' start-up lines only with --verbose N > 0: read by `import rnnkit`,
 # which must come before the first framework import

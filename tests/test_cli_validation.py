@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from checkpoint_helpers import epoch_saves
 from cli_helpers import error_line as _one_error_line
 from cli_helpers import run_cli as _run
 from hypothesis import HealthCheck, given, settings
@@ -468,31 +469,21 @@ def test_failed_training_leaves_no_output_and_keeps_an_earlier_model(
     assert sorted(p.name for p in tmp_path.iterdir()) == [".m.checkpoint", "m"]
 
 
-def test_a_killed_training_goes_on_from_its_last_epoch(trained, tmp_path, monkeypatch, capsys):
+def test_a_killed_training_goes_on_from_its_last_epoch(trained, tmp_path, capsys):
     """``rnnkit train`` checkpoints every finished epoch beside ``--output``: the same
     command after a kill trains only the epochs left, reports the whole history, and
     removes the checkpoint once the model is saved; other data is refused by name."""
-    from rnnkit.training import checkpoint
-
     _, data, _ = trained
     out = tmp_path / "m"
     saved_epochs = []
-    real_end = checkpoint.EpochCheckpoint.on_epoch_end
-
-    def killed_after_epoch_2(self, epoch, logs=None):
-        real_end(self, epoch, logs)
-        saved_epochs.append(epoch + 1)
-        if epoch + 1 == 2:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(checkpoint.EpochCheckpoint, "on_epoch_end", killed_after_epoch_2)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(KeyboardInterrupt), epoch_saves(kill_after=2, saved=saved_epochs):
         tasks.train(str(data), str(out), epochs=3, **TINY)
     assert not out.exists() and (tmp_path / ".m.checkpoint" / "state.json").exists()
     first_losses = [row["loss"] for row in json.loads(
         (tmp_path / ".m.checkpoint" / "state.json").read_text())["history"]]  # fmt: skip
 
-    result = tasks.train(str(data), str(out), epochs=3, **dict(TINY, verbose=1))
+    with epoch_saves(saved=saved_epochs):
+        result = tasks.train(str(data), str(out), epochs=3, **dict(TINY, verbose=1))
     assert saved_epochs == [1, 2, 3]  # epochs 1 and 2 were not trained again
     assert "Resuming from" in capsys.readouterr().out
     assert len(result["history"]["loss"]) == 3
@@ -502,9 +493,7 @@ def test_a_killed_training_goes_on_from_its_last_epoch(trained, tmp_path, monkey
     assert not (tmp_path / ".m.checkpoint").exists()
 
     # a checkpoint of other data is refused, by name
-    monkeypatch.setattr(checkpoint.EpochCheckpoint, "on_epoch_end", killed_after_epoch_2)
-    saved_epochs.clear()
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(KeyboardInterrupt), epoch_saves(kill_after=2):
         tasks.train(str(data), str(out), epochs=3, **TINY)
     other = _write_jsonl(tmp_path / "other.jsonl", _rows(40)[::-1])
     with pytest.raises(ValueError, match=r"other settings \(data_sha256: checkpoint"):

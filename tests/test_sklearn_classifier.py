@@ -9,6 +9,7 @@ import joblib
 import numpy as np
 import pandas as pd
 import pytest
+from checkpoint_helpers import epoch_saves
 from sklearn.base import clone, is_classifier
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV, cross_val_score
@@ -595,18 +596,9 @@ def test_a_killed_fit_goes_on_from_its_checkpoint(tmp_path, monkeypatch):
     np.testing.assert_array_equal(full.predict_proba(TEXTS), plain_fit.predict_proba(TEXTS))
     assert full.member_histories_ == plain_fit.member_histories_
 
-    real_end = checkpoint.EpochCheckpoint.on_epoch_end
-
-    def killed(self, epoch, logs=None):
-        real_end(self, epoch, logs)
-        if self.checkpoint_dir.name == "member-1" and epoch + 1 == 2:
-            raise KeyboardInterrupt
-
     folder = tmp_path / "ckpt"
-    monkeypatch.setattr(checkpoint.EpochCheckpoint, "on_epoch_end", killed)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(KeyboardInterrupt), epoch_saves(kill_after=2, folder="member-1"):
         tiny(**params, checkpoint_dir=folder).fit(TEXTS, LABELS)
-    monkeypatch.setattr(checkpoint.EpochCheckpoint, "on_epoch_end", real_end)
     # another process's random stream (on JAX and torch, fit itself draws from NumPy's):
     # the split must still be the one of the checkpoint
     monkeypatch.setattr(np.random, "randint", lambda *args, **kwargs: 12345)

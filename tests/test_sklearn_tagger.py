@@ -8,6 +8,7 @@ import pickle
 import joblib
 import numpy as np
 import pytest
+from checkpoint_helpers import epoch_saves
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV
@@ -525,12 +526,11 @@ def test_batches_of_many_widths_fit_whatever_the_first_two_batches_are():
 
 
 @pytest.mark.parametrize("ema_momentum", [0.9, None], ids=["ema", "raw"])
-def test_a_killed_fit_goes_on_to_the_uninterrupted_result(tmp_path, monkeypatch, ema_momentum):
+def test_a_killed_fit_goes_on_to_the_uninterrupted_result(tmp_path, ema_momentum):
     """``checkpoint_dir``: a fit killed after its third epoch and fitted again by a new
     estimator with the same parameters ends where an uninterrupted fit ends - the same
     kept weights, history and best epoch - with early stopping, learning-rate decay and
     the moving average (EMA) state carried over; other data is refused by name."""
-    from rnnkit.training import checkpoint
 
     params = dict(
         crf=True,
@@ -543,18 +543,9 @@ def test_a_killed_fit_goes_on_to_the_uninterrupted_result(tmp_path, monkeypatch,
     )
     full = tiny(**params).fit(X, Y)
 
-    real_end = checkpoint.EpochCheckpoint.on_epoch_end
-
-    def killed_after_epoch_3(self, epoch, logs=None):
-        real_end(self, epoch, logs)
-        if epoch + 1 == 3:
-            raise KeyboardInterrupt
-
     folder = tmp_path / "ckpt"
-    monkeypatch.setattr(checkpoint.EpochCheckpoint, "on_epoch_end", killed_after_epoch_3)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(KeyboardInterrupt), epoch_saves(kill_after=3):
         tiny(**params, checkpoint_dir=folder).fit(X, Y)
-    monkeypatch.setattr(checkpoint.EpochCheckpoint, "on_epoch_end", real_end)
     resumed = tiny(**params, checkpoint_dir=folder).fit(X, Y)
 
     assert resumed.history_.keys() == full.history_.keys()

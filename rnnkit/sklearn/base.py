@@ -265,6 +265,7 @@ class KerasEstimatorMixin:
         from rnnkit.training.checkpoint import (
             EpochCheckpoint,
             checked_state,
+            keras_history,
             load_arrays,
             resume,
             save,
@@ -313,7 +314,7 @@ class KerasEstimatorMixin:
             if stopping is not None and saved is not None:
                 stopping.resumed = (extra, load_arrays(checkpoint_dir))
             if extra.get("finished"):  # the fit had ended: its final weights are loaded
-                return EpochCheckpoint(checkpoint_dir, settings, done).keras_history()
+                return keras_history(done)
             if extra.get("stopped"):
                 # stopped early, killed before its end was saved: a fit of no more epochs
                 # ends it (the best weights restored)

@@ -41,6 +41,7 @@ __all__ = [
     "checked_state",
     "extra_state",
     "fingerprint",
+    "keras_history",
     "load_arrays",
     "load_state",
     "numpy_value",
@@ -347,9 +348,8 @@ class EpochCheckpoint(keras.callbacks.Callback):
 
     def keras_history(self) -> dict[str, list[float]]:
         """The rows of every epoch, earlier processes' included, in the form of
-        ``fit(...).history``: ``{metric: [one value per epoch]}``."""
-        keys = [k for k in self.history[0] if k not in ("epoch", "seconds")] if self.history else []
-        return {k: [float(row[k]) for row in self.history] for k in keys}
+        ``fit(...).history`` (:func:`keras_history`)."""
+        return keras_history(self.history)
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self._start = time.perf_counter()
@@ -369,6 +369,13 @@ class EpochCheckpoint(keras.callbacks.Callback):
             with_metrics=False,
             arrays=arrays,
         )
+
+
+def keras_history(rows: list[dict]) -> dict[str, list[float]]:
+    """Checkpoint history rows (``{"epoch", "seconds", metric: value}`` per epoch) in the
+    form of ``fit(...).history``: ``{metric: [one value per epoch]}``."""
+    keys = [k for k in rows[0] if k not in ("epoch", "seconds")] if rows else []
+    return {k: [float(row[k]) for row in rows] for k in keys}
 
 
 def fingerprint(value: Any) -> str | None:
