@@ -95,6 +95,7 @@ OVERRIDES = {
     "decay_after": "decay",
     "decay": "factor",
     "num_layers": "layers",
+    "units": "units",
     "dropout": "dropout",
 }
 
@@ -137,6 +138,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--num-layers", type=int, default=None, help="override the number of recurrent layers"
+    )
+    parser.add_argument(
+        "--units",
+        type=int,
+        default=None,
+        help="override the units per layer (also the embedding size)",
     )
     parser.add_argument(
         "--dropout",
@@ -191,6 +198,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.num_layers <= 0:
             parser.error(f"--num-layers must be a positive integer, got {args.num_layers}")
         config["num_layers"] = args.num_layers
+    if args.units is not None:
+        if args.units <= 0:
+            parser.error(f"--units must be a positive integer, got {args.units}")
+        config["units"] = args.units
     if args.dropout is not None:
         if not 0 <= args.dropout < 1:
             parser.error(f"--dropout must be in [0, 1), got {args.dropout}")

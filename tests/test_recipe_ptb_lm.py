@@ -25,6 +25,8 @@ def test_results_file_names_the_overridden_settings(ptb_lm):
     assert ptb_lm.override_suffix("small", config) == "_e20_decay6_factor0.7"
     config = dict(ptb_lm.CONFIGS["small"], epochs=16, decay_after=8, dropout=0.2)
     assert ptb_lm.override_suffix("small", config) == "_e16_decay8_dropout0.2"
+    config["units"] = 222
+    assert ptb_lm.override_suffix("small", config) == "_e16_decay8_units222_dropout0.2"
     # the quick configuration's own epochs are not an override of it
     assert ptb_lm.override_suffix("quick", dict(ptb_lm.CONFIGS["quick"])) == ""
 
@@ -37,6 +39,7 @@ def test_results_file_names_the_overridden_settings(ptb_lm):
         (["--decay-after", "-2"], "--decay-after must be 0 or more, got -2"),
         (["--decay", "0"], "--decay must be in (0, 1], got 0.0"),
         (["--decay", "1.5"], "--decay must be in (0, 1], got 1.5"),
+        (["--units", "0"], "--units must be a positive integer, got 0"),
         (["--dropout", "1"], "--dropout must be in [0, 1), got 1.0"),
         (["--dropout", "-0.1"], "--dropout must be in [0, 1), got -0.1"),
         (["--num-layers", "0"], "--num-layers must be a positive integer, got 0"),
