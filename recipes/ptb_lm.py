@@ -18,10 +18,12 @@ Validation perplexity uses the training batch layout (20 streams, unroll 20); te
 perplexity is measured on one contiguous stream (``--test-batch-size 1``), as in the
 reference code. Results are printed as a table and written to
 ``recipes/results/ptb_lm_<config>_<backend>.{md,csv}`` (``..._<backend>_<cell>`` for a cell
-other than the LSTM, e.g. ``--cell mingru``; then ``_adam``, ``_lr<rate>``, ``_e<epochs>``,
-``_decay<epoch>``, ``_factor<decay>`` where ``--epochs``, ``--optimizer``,
-``--learning-rate``, ``--decay-after`` or ``--decay`` override the configuration's; then
-``_seed<seed>`` for a ``--seed`` other than 1234), with generated samples. What the
+other than the LSTM, e.g. ``--cell mingru``; then ``_e<epochs>``, ``_adam``,
+``_lr<rate>``, ``_decay<epoch>``, ``_factor<decay>``, ``_layers<n>``, ``_units<n>``,
+``_dropout<rate>`` where ``--epochs``, ``--optimizer``, ``--learning-rate``,
+``--decay-after``, ``--decay``, ``--num-layers``, ``--units`` or ``--dropout`` override
+the configuration's; then ``_seed<seed>`` for a ``--seed`` other than 1234), with
+generated samples. What the
 overrides gave the minGRU layers is in ``recipes/results/ptb_lm.md``.
 
 Every finished epoch is checkpointed (``--checkpoint``, default
