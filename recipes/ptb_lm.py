@@ -23,8 +23,10 @@ other than the LSTM, e.g. ``--cell mingru``; then ``_e<epochs>``, ``_adam``,
 ``_dropout<rate>`` where ``--epochs``, ``--optimizer``, ``--learning-rate``,
 ``--decay-after``, ``--decay``, ``--num-layers``, ``--units`` or ``--dropout`` override
 the configuration's; then ``_seed<seed>`` for a ``--seed`` other than 1234), with
-generated samples. What the
-overrides gave the minGRU layers is in ``recipes/results/ptb_lm.md``.
+generated samples. The summary table names the overridden settings: a run that
+overrides its configuration is measured against the configuration's bar, but a result
+under it reads "yes, overridden", not "yes". What the overrides gave the minGRU layers
+is in ``recipes/results/ptb_lm.md``.
 
 Every finished epoch is checkpointed (``--checkpoint``, default
 ``runs/ptb_lm/<results name>/`` in this checkout): after a kill, the same command goes on
@@ -212,7 +214,8 @@ def main(argv: list[str] | None = None) -> int:
     backend = keras.backend.backend()
     cell = "" if args.cell == "lstm" else f"_{args.cell}"
     seed = "" if args.seed == DEFAULT_SEED else f"_seed{args.seed}"
-    name = f"ptb_lm_{args.config}_{backend}{cell}{override_suffix(args.config, config)}{seed}"
+    overrides = override_suffix(args.config, config)
+    name = f"ptb_lm_{args.config}_{backend}{cell}{overrides}{seed}"
     checkpoint = checkpoint_dir(args, REPO / "runs" / "ptb_lm" / name)
     data = load_ptb(args.data)
     print(
@@ -270,14 +273,20 @@ def main(argv: list[str] | None = None) -> int:
     checked = [test_ppl] + ([valid_ppl or 0] if args.config == "quick" else [])
     passed = None if bar is None else all(p <= bar for p in checked)
     table = history_table(history)
+    # the bar is the configuration's: a run that overrides it is measured against the bar
+    # but does not meet it as that configuration
+    met = "-" if passed is None else ("yes" if passed else "NO")
+    if passed and overrides:
+        met = "yes, overridden"
     summary = [
-        "| config | cell | optimizer | backend | epochs | windows/epoch | valid ppl | test ppl "
-        "| paper | bar | met | train time (s) |",
-        "|---|---|---|---|---:|---:|---:|---:|---:|---:|---|---:|",
-        f"| {args.config} | {args.cell} | {config['optimizer']} | {backend} | {config['epochs']} | "
+        "| config | overridden | cell | optimizer | backend | epochs | windows/epoch | valid ppl "
+        "| test ppl | paper | bar | met | train time (s) |",
+        "|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---|---:|",
+        f"| {args.config} | {overrides.lstrip('_').replace('_', ' ') or 'nothing'} | "
+        f"{args.cell} | {config['optimizer']} | {backend} | {config['epochs']} | "
         f"{windows} | {valid_ppl:.2f} | {test_ppl:.2f} | "
         f"{PAPER[args.config] or '-'} | {bar or '-'} | "
-        f"{'-' if passed is None else ('yes' if passed else 'NO')} | {train_seconds:.0f} |",
+        f"{met} | {train_seconds:.0f} |",
     ]
     print()
     print(table)

@@ -71,10 +71,13 @@ def test_a_stopped_run_goes_on_from_its_checkpoint(ptb_lm, tmp_path, capsys):
     assert ptb_lm.main([*common, "--epochs", "1"]) == 0  # 40 words: far below the quick bar
     first = capsys.readouterr().out
     assert "Resuming" not in first and "Epoch 1/1" in first
+    # the configuration as it is meets its bar; a run that overrides it says so
+    assert "| quick | nothing | lstm |" in first and "| yes |" in first
     assert ptb_lm.main([*common, "--epochs", "2"]) == 0
     second = capsys.readouterr().out
     assert "1 epoch(s) done" in second
     assert "Epoch 1/2" not in second and "Epoch 2/2" in second
+    assert "| quick | e2 | lstm |" in second and "| yes, overridden |" in second
     rows = (tmp_path / "out" / "ptb_lm_quick_tensorflow_e2.csv").read_text().splitlines()
     assert len(rows) == 3  # header and both epochs
     # another seed's initial weights are another run: not continued from this checkpoint
