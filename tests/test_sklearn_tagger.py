@@ -531,7 +531,6 @@ def test_a_killed_fit_goes_on_to_the_uninterrupted_result(tmp_path, ema_momentum
     estimator with the same parameters ends where an uninterrupted fit ends - the same
     kept weights, history and best epoch - with early stopping, learning-rate decay and
     the moving average (EMA) state carried over; other data is refused by name."""
-
     params = dict(
         crf=True,
         epochs=6,
