@@ -103,6 +103,17 @@ OVERRIDES = {
     "dropout": "dropout",
 }
 
+#: what an overridden setting must be (``--optimizer`` is checked by its choices)
+OVERRIDE_CHECKS = {
+    "epochs": (lambda v: v > 0, "a positive integer"),
+    "learning_rate": (lambda v: v > 0, "positive"),
+    "decay_after": (lambda v: v >= 0, "0 or more"),
+    "decay": (lambda v: 0 < v <= 1, "in (0, 1]"),
+    "num_layers": (lambda v: v > 0, "a positive integer"),
+    "units": (lambda v: v > 0, "a positive integer"),
+    "dropout": (lambda v: 0 <= v < 1, "in [0, 1)"),
+}
+
 
 def override_suffix(name: str, config: dict) -> str:
     """The results file's suffix for the settings that differ from configuration
@@ -180,36 +191,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     config = dict(CONFIGS[args.config])
-    if args.epochs is not None:
-        if args.epochs <= 0:
-            parser.error(f"--epochs must be a positive integer, got {args.epochs}")
-        config["epochs"] = args.epochs
-    if args.optimizer is not None:
-        config["optimizer"] = args.optimizer
-    if args.learning_rate is not None:
-        if not args.learning_rate > 0:
-            parser.error(f"--learning-rate must be positive, got {args.learning_rate}")
-        config["learning_rate"] = args.learning_rate
-    if args.decay_after is not None:
-        if args.decay_after < 0:
-            parser.error(f"--decay-after must be 0 or more, got {args.decay_after}")
-        config["decay_after"] = args.decay_after
-    if args.decay is not None:
-        if not 0 < args.decay <= 1:
-            parser.error(f"--decay must be in (0, 1], got {args.decay}")
-        config["decay"] = args.decay
-    if args.num_layers is not None:
-        if args.num_layers <= 0:
-            parser.error(f"--num-layers must be a positive integer, got {args.num_layers}")
-        config["num_layers"] = args.num_layers
-    if args.units is not None:
-        if args.units <= 0:
-            parser.error(f"--units must be a positive integer, got {args.units}")
-        config["units"] = args.units
-    if args.dropout is not None:
-        if not 0 <= args.dropout < 1:
-            parser.error(f"--dropout must be in [0, 1), got {args.dropout}")
-        config["dropout"] = args.dropout
+    for key in OVERRIDES:
+        value = getattr(args, key)
+        if value is None:
+            continue
+        valid, expected = OVERRIDE_CHECKS.get(key, (lambda v: True, ""))
+        if not valid(value):
+            parser.error(f"--{key.replace('_', '-')} must be {expected}, got {value}")
+        config[key] = value
     keras.utils.set_random_seed(args.seed)
     backend = keras.backend.backend()
     cell = "" if args.cell == "lstm" else f"_{args.cell}"

@@ -3,6 +3,8 @@ the results file they name, and the errors of bad values (before any data is rea
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from recipe_helpers import load_recipe
 
@@ -87,3 +89,10 @@ def test_a_stopped_run_goes_on_from_its_checkpoint(ptb_lm, tmp_path, capsys):
     seven = [*common, "--epochs", "1", "--seed", "7", "--checkpoint", str(tmp_path / "ckpt7")]
     assert ptb_lm.main(seven) == 0
     assert (tmp_path / "out" / "ptb_lm_quick_tensorflow_seed7.csv").exists()
+    # --units and --dropout reach the model that is trained (its config in the checkpoint)
+    wide = [*common, "--epochs", "1", "--units", "6", "--dropout", "0.3"]
+    assert ptb_lm.main([*wide, "--checkpoint", str(tmp_path / "ckpt_wide")]) == 0
+    state = json.loads((tmp_path / "ckpt_wide" / "state.json").read_text())
+    model = state["settings"]["model"]
+    assert (model["units"], model["embedding_dim"], model["dropout"]) == (6, 6, 0.3)
+    assert (tmp_path / "out" / "ptb_lm_quick_tensorflow_units6_dropout0.3.csv").exists()
