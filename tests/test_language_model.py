@@ -396,6 +396,17 @@ def test_tbptt_checkpoint_of_other_settings_is_refused(tmp_path):
             small_model(vocab=30, batch=2, units=6), ids, epochs=2, unroll=5, max_windows=2,
             verbose=0, checkpoint_dir=folder,
         )  # fmt: skip
+    # what else shapes the run is compared too; it may not replace the recorded settings
+    with pytest.raises(ValueError, match=r"other settings \(seed: checkpoint None, now 7\)"):
+        train_tbptt(
+            small_model(vocab=30, batch=2, units=8), ids, epochs=2, unroll=5, max_windows=2,
+            verbose=0, checkpoint_dir=folder, run_settings={"seed": 7},
+        )  # fmt: skip
+    with pytest.raises(ValueError, match="may not name the settings .* got learning_rate, unroll"):
+        train_tbptt(
+            small_model(vocab=30, batch=2, units=8), ids, epochs=2, unroll=5, max_windows=2,
+            verbose=0, checkpoint_dir=folder, run_settings={"unroll": 9, "learning_rate": 2},
+        )  # fmt: skip
     (folder / "state.json").write_text("{not json")
     with pytest.raises(ValueError, match="is not a train_tbptt checkpoint"):
         train_tbptt(model, ids, epochs=2, unroll=5, max_windows=2, verbose=0, checkpoint_dir=folder)

@@ -127,7 +127,7 @@ def train_tbptt(
         run_settings: Optional JSON dict of what else shapes the run, stored with the
             checkpoint and compared like the settings above (e.g. ``{"seed": 1234}``:
             the seed of the initial weights, which a checkpoint of another seed must not
-            continue).
+            continue). Its keys must not be the settings above.
 
     Returns:
         A list of :class:`EpochRecord`, one per epoch.
@@ -159,9 +159,15 @@ def train_tbptt(
             "train_tokens": len(train_ids),
             "optimizer": type(optimizer).__name__,
             "model": {k: v for k, v in model.get_config().items() if k != "name"},
-            **(run_settings or {}),
         }
     )
+    taken = sorted(set(run_settings or {}) & set(settings))
+    if taken:
+        raise ValueError(
+            f"`run_settings` may not name the settings train_tbptt records itself: got "
+            f"{', '.join(taken)}. Pass them as train_tbptt's own arguments."
+        )
+    settings.update(checkpoint.plain(run_settings or {}))
     folder = None if checkpoint_dir is None else Path(checkpoint_dir)
     if folder is not None:
         history = _resume(folder, settings, model)
