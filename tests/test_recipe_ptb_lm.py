@@ -46,6 +46,7 @@ def test_results_file_names_the_overridden_settings(ptb_lm):
         (["--dropout", "-0.1"], "--dropout must be in [0, 1), got -0.1"),
         (["--num-layers", "0"], "--num-layers must be a positive integer, got 0"),
         (["--optimizer", "rmsprop"], "invalid choice: 'rmsprop'"),
+        (["--test-batch-size", "0"], "--test-batch-size must be a positive integer, got 0"),
     ],
 )
 def test_bad_overrides_are_refused_before_any_data_is_read(ptb_lm, argv, message, capsys):
@@ -55,7 +56,7 @@ def test_bad_overrides_are_refused_before_any_data_is_read(ptb_lm, argv, message
     assert message in capsys.readouterr().err
 
 
-def test_a_stopped_run_goes_on_from_its_checkpoint(ptb_lm, tmp_path, capsys):
+def test_a_stopped_run_goes_on_from_its_checkpoint(ptb_lm, tmp_path, capsys, monkeypatch):
     """The recipe end to end on a tiny corpus: one epoch, then the same run asked for two
     goes on from the checkpoint (one more epoch, the first one's row kept), and the
     results table holds both epochs."""
@@ -96,3 +97,15 @@ def test_a_stopped_run_goes_on_from_its_checkpoint(ptb_lm, tmp_path, capsys):
     model = state["settings"]["model"]
     assert (model["units"], model["embedding_dim"], model["dropout"]) == (6, 6, 0.3)
     assert (tmp_path / "out" / "ptb_lm_quick_tensorflow_units6_dropout0.3.csv").exists()
+    # another test protocol is an override of the results, not of the training: the
+    # default checkpoint (named without it) is continued, and the results name it
+    monkeypatch.setattr(ptb_lm, "REPO", tmp_path)
+    plain = [*common[: common.index("--checkpoint")], "--verbose", "2", "--samples", "0"]
+    assert ptb_lm.main([*plain, "--epochs", "1"]) == 0
+    assert (tmp_path / "runs" / "ptb_lm" / "ptb_lm_quick_tensorflow" / "state.json").exists()
+    capsys.readouterr()
+    assert ptb_lm.main([*plain, "--epochs", "1", "--test-batch-size", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "1 epoch(s) done" in out and "Epoch 1/1" not in out
+    assert "| quick | test2 | lstm |" in out and "| yes, overridden |" in out
+    assert (tmp_path / "out" / "ptb_lm_quick_tensorflow_test2.csv").exists()
