@@ -59,7 +59,7 @@ import rnnkit  # noqa: F401, I001
 import keras
 import numpy as np
 
-from rnnkit.data.ptb import EOS, load_ptb, num_windows
+from rnnkit.data.ptb import EOS, check_layout, load_ptb, num_windows
 from rnnkit.recipes._common import add_checkpoint_arguments, checkpoint_dir
 from rnnkit.models.language_model import LanguageModel, generate, perplexity
 from rnnkit.names import CELL_NAMES
@@ -216,17 +216,21 @@ def main(argv: list[str] | None = None) -> int:
     backend = keras.backend.backend()
     cell = "" if args.cell == "lstm" else f"_{args.cell}"
     seed = "" if args.seed == DEFAULT_SEED else f"_seed{args.seed}"
+    stem = f"ptb_lm_{args.config}_{backend}{cell}"
     overrides = override_suffix(args.config, config)
-    trained = f"ptb_lm_{args.config}_{backend}{cell}{overrides}{seed}"
-    checkpoint = checkpoint_dir(args, REPO / "runs" / "ptb_lm" / trained)
+    # the checkpoint is the training's: a run measured under another test protocol
+    # goes on from it
+    checkpoint = checkpoint_dir(args, REPO / "runs" / "ptb_lm" / f"{stem}{overrides}{seed}")
     if args.test_batch_size != DEFAULT_TEST_BATCH_SIZE:
         overrides += f"_test{args.test_batch_size}"
-    name = f"ptb_lm_{args.config}_{backend}{cell}{overrides}{seed}"
+    name = f"{stem}{overrides}{seed}"
     data = load_ptb(args.data)
     print(
         f"PTB: vocabulary {data.vocab_size}, tokens train {len(data.train)}, "
         f"valid {len(data.valid)}, test {len(data.test)}"
     )
+    # a test stream too short for the test layout is refused before training, not after
+    check_layout(data.test, args.test_batch_size, config["unroll"])
     model = LanguageModel(
         data.vocab_size,
         units=config["units"],

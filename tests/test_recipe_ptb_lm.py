@@ -59,7 +59,9 @@ def test_bad_overrides_are_refused_before_any_data_is_read(ptb_lm, argv, message
 def test_a_stopped_run_goes_on_from_its_checkpoint(ptb_lm, tmp_path, capsys, monkeypatch):
     """The recipe end to end on a tiny corpus: one epoch, then the same run asked for two
     goes on from the checkpoint (one more epoch, the first one's row kept), and the
-    results table holds both epochs."""
+    results table holds both epochs. Also: another seed is refused by that checkpoint,
+    --units and --dropout reach the trained model, and another test protocol is named in
+    the results but goes on from the training's checkpoint."""
     import numpy as np
 
     rng = np.random.default_rng(0)
@@ -109,3 +111,7 @@ def test_a_stopped_run_goes_on_from_its_checkpoint(ptb_lm, tmp_path, capsys, mon
     assert "1 epoch(s) done" in out and "Epoch 1/1" not in out
     assert "| quick | test2 | lstm |" in out and "| yes, overridden |" in out
     assert (tmp_path / "out" / "ptb_lm_quick_tensorflow_test2.csv").exists()
+    # a test layout the test stream cannot fill is refused before any training
+    with pytest.raises(ValueError, match="too short for batch_size=1000 and unroll=20"):
+        ptb_lm.main([*plain, "--epochs", "1", "--test-batch-size", "1000", "--seed", "3"])
+    assert not (tmp_path / "runs" / "ptb_lm" / "ptb_lm_quick_tensorflow_seed3").exists()

@@ -112,7 +112,14 @@ def load_ptb(path: str | os.PathLike | None = None) -> PTBData:
     return PTBData(ids["train"], ids["valid"], ids["test"], vocabulary)
 
 
-def _check_layout(ids: np.ndarray, batch_size: int, unroll: int | None = None) -> np.ndarray:
+def check_layout(ids: np.ndarray, batch_size: int, unroll: int | None = None) -> np.ndarray:
+    """Checks that ``ids`` can be laid out as ``batch_size`` contiguous streams read in
+    windows of ``unroll`` steps (at least one window), and returns it as an array.
+
+    Raises:
+        ValueError: ``ids`` is not a 1-D integer stream, ``batch_size`` or ``unroll`` is
+            not a positive integer, or the stream is too short for one window.
+    """
     ids = np.asarray(ids)
     if ids.ndim != 1:
         raise ValueError(f"Expected a 1-D stream of token ids, got shape {ids.shape}.")
@@ -135,7 +142,7 @@ def contiguous_streams(ids: np.ndarray, batch_size: int) -> np.ndarray:
 
     The last ``len(ids) % batch_size`` tokens are dropped.
     """
-    ids = _check_layout(ids, batch_size)
+    ids = check_layout(ids, batch_size)
     length = ids.size // batch_size
     return ids[: batch_size * length].reshape(batch_size, length)
 
@@ -152,7 +159,7 @@ def tbptt_windows(ids: np.ndarray, batch_size: int, unroll: int) -> Iterator[tup
     ``streams[:, i*unroll+1:(i+1)*unroll+1]``; consecutive windows continue each row's
     stream, so a stateful model carries its state from one to the next.
     """
-    streams = contiguous_streams(_check_layout(ids, batch_size, unroll), batch_size)
+    streams = contiguous_streams(check_layout(ids, batch_size, unroll), batch_size)
     for i in range(num_windows(ids.size, batch_size, unroll)):
         start = i * unroll
         yield (
